@@ -1,0 +1,32 @@
+# The daemon.  Its modules also form a small library that the unit tests
+# link against.
+noinst_LIBRARIES += src/libksink.a
+src_libksink_a_SOURCES = \
+	src/conf.c src/conf.h \
+	src/consumer.c src/consumer.h \
+	src/demo.c src/demo.h \
+	src/log.c src/log.h \
+	src/options.c src/options.h \
+	src/sink.c src/sink.h \
+	src/util.c src/util.h \
+	src/worker.c src/worker.h
+src_libksink_a_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(INIH_CFLAGS) $(SQLITE3_CFLAGS) \
+	-DPKGLIBDIR='"$(pkglibdir)"'
+
+bin_PROGRAMS += ksink
+ksink_SOURCES = src/main.c
+ksink_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
+ksink_LDADD = src/libksink.a $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS)
+
+KSINK_CORE_LIBS = src/libksink.a $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS)
+
+ksinkincludedir = $(includedir)/ksink
+ksinkinclude_HEADERS = src/ksink/sink.h
+pkgconfig_DATA = src/ksink-sink.pc
+EXTRA_DIST += src/ksink-sink.pc.in
+
+# `make demo`: ksink on an in-process mock Kafka cluster, with the plugins
+# of this build tree.
+demo: ksink $(pkglib_LTLIBRARIES)
+	KSINK_PLUGIN_DIR='$(abs_top_builddir)/connectors/.libs' ./ksink demo
+.PHONY: demo

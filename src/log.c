@@ -1,0 +1,105 @@
+/*
+ * log.c - logging to stderr.
+ *
+ * One line per message: "ksink: LEVEL: WHO: message".  When stderr is
+ * connected to systemd-journald (JOURNAL_STREAM names our stderr), each line
+ * starts with the sd-daemon priority prefix "<N>" instead, so the journal
+ * records the right priority.  Lines are written with one write(2) each so
+ * that threads never interleave within a line.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+static int log_level = KSINK_LOG_INFO;
+static int log_journal;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const int level_prio[] = { 3, 4, 6, 7 };
+
+void
+ks_log_init(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long dev, ino;
+	struct stat st;
+
+	if (js != NULL && sscanf(js, "%lu:%lu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long)st.st_dev == dev && (unsigned long)st.st_ino == ino)
+		log_journal = 1;
+}
+
+void
+ks_log_set_level(int level)
+{
+	log_level = level;
+}
+
+int
+ks_log_get_level(void)
+{
+	return log_level;
+}
+
+int
+ks_log_level_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < KS_ARRAY_SIZE(level_names); i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+void
+ks_log_vmsg(int level, const char *who, const char *fmt, va_list ap)
+{
+	char line[4096];
+	int n, m;
+
+	if (level > log_level)
+		return;
+	if (level < KSINK_LOG_ERROR)
+		level = KSINK_LOG_ERROR;
+	if (level > KSINK_LOG_DEBUG)
+		level = KSINK_LOG_DEBUG;
+	if (log_journal)
+		n = snprintf(line, sizeof(line), "<%d>%s%s", level_prio[level],
+		    who ? who : "", who ? ": " : "");
+	else
+		n = snprintf(line, sizeof(line), "ksink: %s: %s%s",
+		    level_names[level], who ? who : "", who ? ": " : "");
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	/* One message, one line: fold embedded newlines. */
+	for (m = 0; m < n; m++)
+		if (line[m] == '\n' || line[m] == '\r')
+			line[m] = ' ';
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+}
+
+void
+ks_log_msg(int level, const char *who, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ks_log_vmsg(level, who, fmt, ap);
+	va_end(ap);
+}

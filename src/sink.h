@@ -1,0 +1,30 @@
+/* sink.h - loading sink plugins and the services the host gives them. */
+#ifndef KS_SINK_H
+#define KS_SINK_H
+
+#include <stddef.h>
+
+#include "ksink/sink.h"
+
+struct ks_section;
+
+struct ks_plugin {
+	char *path;
+	void *dl;
+	const struct ksink_sink *desc;
+};
+
+int	ks_sink_path(const char *type, const char *plugin_dir, char *buf,
+	    size_t len, char *errbuf, size_t errlen);
+struct ks_plugin *ks_sink_load(const char *path, char *errbuf, size_t errlen);
+void	ks_sink_unload(struct ks_plugin *pl);
+
+/* The context handed to one connector's plugin. */
+struct ksink_ctx *ks_sink_ctx_new(const char *connector,
+	    const struct ks_section *sec, const struct ks_plugin *pl);
+void	ks_sink_ctx_free(struct ksink_ctx *ctx);
+const char *ks_sink_ctx_who(const struct ksink_ctx *ctx);
+
+extern const struct ksink_host ks_sink_host;
+
+#endif
