@@ -186,13 +186,19 @@ ks_options_nearest(const char *name, const struct ksink_option *const *tabs,
 	return bestd <= limit ? best : NULL;
 }
 
+/* Escapes text for mdoc; a sentence ends with ".  " in the tables and
+ * starts a new line here, as mdoc wants. */
 static void
 mdoc_escape(FILE *fp, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\\')
 			fputs("\\e", fp);
-		else
+		else if (*s == '.' && s[1] == ' ' && s[2] == ' ') {
+			fputs(".\n", fp);
+			while (s[1] == ' ')
+				s++;
+		} else
 			fputc(*s, fp);
 	}
 }

@@ -754,7 +754,10 @@ flush_batch(struct ks_worker *w, int revoking)
 	ret = 1;
 out:
 	w->in_flush = 0;
-	if (w->paused && ret != 0 && !revoking) {
+	/* Applied, failed, or given up: either way nothing is retried any
+	 * more, and paused partitions with nothing pending would never be
+	 * resumed. */
+	if (w->paused) {
 		ks_consumer_pause(w->rk, 0);
 		w->paused = 0;
 	}

@@ -1,0 +1,25 @@
+# connectors/sqlite: the SQLite sink, its unit test and its man page.
+
+pkglib_LTLIBRARIES += connectors/sqlite.la
+connectors_sqlite_la_SOURCES = connectors/sqlite/sqlite.c
+connectors_sqlite_la_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS)
+connectors_sqlite_la_LDFLAGS = $(MODULE_LDFLAGS)
+connectors_sqlite_la_LIBADD = $(SQLITE3_LIBS)
+
+dist_man_MANS += man/ksink-sqlite.7
+
+# mandoc -Tlint -W warning on the page.
+TESTS += connectors/sqlite/man-lint.sh
+dist_check_SCRIPTS += connectors/sqlite/man-lint.sh
+
+if HAVE_CMOCKA
+# The plugin's source is built into the test program, which drives it
+# through its descriptor only, as the daemon does.
+check_PROGRAMS += tests/unit/test_sqlite
+TESTS += tests/unit/test_sqlite
+tests_unit_test_sqlite_SOURCES = tests/unit/test_sqlite.c \
+	connectors/sqlite/sqlite.c
+tests_unit_test_sqlite_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) \
+	$(CMOCKA_CFLAGS)
+tests_unit_test_sqlite_LDADD = $(SQLITE3_LIBS) $(CMOCKA_LIBS)
+endif

@@ -1,0 +1,1109 @@
+/*
+ * tests/unit/test_sqlite.c - the SQLite sink, driven through its
+ * descriptor as the daemon drives it, with a fake host whose option
+ * getters read a small table.  Results are checked with a separate
+ * SQLite connection.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "ksink/sink.h"
+
+#define MAXCONF 16
+
+/* The fake host's view of one connector. */
+struct ksink_ctx {
+	const char *name;
+	const char *keys[MAXCONF];
+	const char *values[MAXCONF];
+	int n;
+	char log[1024];
+};
+
+struct fx {
+	char dir[64];
+	char db[128];
+	const struct ksink_sink *desc;
+	struct ksink_ctx ctx;
+};
+
+static const struct ksink_host host;
+
+static void
+host_log(struct ksink_ctx *ctx, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->log, sizeof(ctx->log), fmt, ap);
+	va_end(ap);
+	if (getenv("TEST_VERBOSE"))
+		fprintf(stderr, "log %d: %s\n", level, ctx->log);
+}
+
+static const struct ksink_option *
+option(const char *name)
+{
+	const struct ksink_option *o;
+
+	for (o = ksink_sink_entry(&host)->options; o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+static const char *
+host_conf_str(struct ksink_ctx *ctx, const char *name)
+{
+	const struct ksink_option *o;
+	int i;
+
+	/* Asking for an option the plugin did not declare is a bug. */
+	o = option(name);
+	assert_non_null(o);
+	for (i = 0; i < ctx->n; i++)
+		if (strcmp(ctx->keys[i], name) == 0)
+			return ctx->values[i];
+	return o->def;
+}
+
+static int64_t
+host_conf_int(struct ksink_ctx *ctx, const char *name)
+{
+	const char *s = host_conf_str(ctx, name);
+
+	return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static int
+host_conf_bool(struct ksink_ctx *ctx, const char *name)
+{
+	const char *s = host_conf_str(ctx, name);
+
+	return s && (strcmp(s, "true") == 0 || strcmp(s, "1") == 0);
+}
+
+static size_t
+host_conf_count(struct ksink_ctx *ctx, const char *name)
+{
+	return host_conf_str(ctx, name) ? 1 : 0;
+}
+
+static const char *
+host_conf_str_at(struct ksink_ctx *ctx, const char *name, size_t index)
+{
+	return index == 0 ? host_conf_str(ctx, name) : NULL;
+}
+
+static const char *
+host_connector_name(struct ksink_ctx *ctx)
+{
+	return ctx->name;
+}
+
+static const struct ksink_host host = {
+	.abi_major = KSINK_ABI_MAJOR,
+	.abi_minor = KSINK_ABI_MINOR,
+	.struct_size = sizeof(struct ksink_host),
+	.log = host_log,
+	.conf_str = host_conf_str,
+	.conf_int = host_conf_int,
+	.conf_bool = host_conf_bool,
+	.conf_count = host_conf_count,
+	.conf_str_at = host_conf_str_at,
+	.connector_name = host_connector_name,
+};
+
+static void
+ctx_set(struct ksink_ctx *ctx, const char *key, const char *value)
+{
+	assert_true(ctx->n < MAXCONF);
+	ctx->keys[ctx->n] = key;
+	ctx->values[ctx->n] = value;
+	ctx->n++;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx;
+
+	if ((fx = calloc(1, sizeof(*fx))) == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/ksink-sqlite-XXXXXX",
+	    getenv("TMPDIR") && strlen(getenv("TMPDIR")) < 30 ?
+	    getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->db, sizeof(fx->db), "%s/sink.db", fx->dir);
+	fx->desc = ksink_sink_entry(&host);
+	fx->ctx.name = "conn";
+	ctx_set(&fx->ctx, "sqlite.path", fx->db);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	chmod(fx->dir, 0700);
+	nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static void *
+open_ok(struct fx *fx, struct ksink_ctx *ctx)
+{
+	char err[512] = "";
+	void *sink = NULL;
+	int rc;
+
+	rc = fx->desc->open(&host, ctx, &sink, err, sizeof(err));
+	if (rc != KSINK_OK)
+		fail_msg("open: %s: %s", ksink_status_name(rc), err);
+	assert_non_null(sink);
+	return sink;
+}
+
+static int
+open_err(struct fx *fx, struct ksink_ctx *ctx, char *err, size_t errlen)
+{
+	void *sink = NULL;
+	int rc;
+
+	err[0] = '\0';
+	rc = fx->desc->open(&host, ctx, &sink, err, errlen);
+	if (rc == KSINK_OK) {
+		fx->desc->close(sink);
+		fail_msg("open succeeded");
+	}
+	assert_null(sink);
+	assert_true(err[0] != '\0');
+	return rc;
+}
+
+static struct ksink_record
+rec(int32_t partition, int64_t offset, const char *value)
+{
+	struct ksink_record r = {
+		.topic = "t",
+		.partition = partition,
+		.offset = offset,
+		.timestamp = -1,
+		.value = value,
+		.value_len = value ? strlen(value) : 0,
+	};
+	return r;
+}
+
+/* begin + write + commit of records that all succeed; the offsets stored
+ * are last offset + 1 of every partition of the batch. */
+static void
+apply(struct fx *fx, void *sink, const struct ksink_record *r, size_t n)
+{
+	struct ksink_offset off[8];
+	char err[512] = "";
+	size_t i, j, noff = 0, done = 99;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < noff; j++)
+			if (off[j].partition == r[i].partition &&
+			    strcmp(off[j].topic, r[i].topic) == 0)
+				break;
+		if (j == noff) {
+			assert_true(noff < 8);
+			off[noff].topic = r[i].topic;
+			off[noff].partition = r[i].partition;
+			noff++;
+		}
+		off[j].next_offset = r[i].offset + 1;
+	}
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	rc = fx->desc->write(sink, r, n, &done, err, sizeof(err));
+	if (rc != KSINK_OK)
+		fail_msg("write: %s: %s", ksink_status_name(rc), err);
+	assert_int_equal(done, n);
+	rc = fx->desc->commit(sink, off, noff, err, sizeof(err));
+	if (rc != KSINK_OK)
+		fail_msg("commit: %s: %s", ksink_status_name(rc), err);
+}
+
+static sqlite3 *
+db_open(struct fx *fx)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 2000);
+	return db;
+}
+
+/* The first column of the first row of sql as an integer, -999 when
+ * there is no row. */
+static int64_t
+q_int(struct fx *fx, const char *sql)
+{
+	sqlite3 *db = db_open(fx);
+	sqlite3_stmt *st;
+	int64_t v = -999;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The first column of the first row as text ("<none>" when no row,
+ * "<null>" for NULL). */
+static char *
+q_text(struct fx *fx, const char *sql, char *buf, size_t len)
+{
+	sqlite3 *db = db_open(fx);
+	sqlite3_stmt *st;
+	const char *t;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	snprintf(buf, len, "<none>");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		t = (const char *)sqlite3_column_text(st, 0);
+		snprintf(buf, len, "%s", t ? t : "<null>");
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return buf;
+}
+
+static void
+q_exec(struct fx *fx, const char *sql)
+{
+	sqlite3 *db = db_open(fx);
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+static int64_t
+stored_offset(struct fx *fx, void *sink, const char *topic, int32_t p)
+{
+	struct ksink_offset o = { topic, p, KSINK_OFFSET_NONE };
+	char err[256];
+
+	assert_int_equal(fx->desc->load_offsets(sink, &o, 1, err,
+	    sizeof(err)), KSINK_OK);
+	return o.next_offset;
+}
+
+static void
+test_descriptor(void **state)
+{
+	struct fx *fx = *state;
+	const struct ksink_option *o;
+
+	assert_int_equal(fx->desc->abi_major, KSINK_ABI_MAJOR);
+	assert_int_equal(fx->desc->struct_size, sizeof(struct ksink_sink));
+	assert_int_equal(fx->desc->caps, KSINK_CAP_ATOMIC_OFFSETS);
+	assert_string_equal(fx->desc->name, "sqlite");
+	for (o = fx->desc->options; o->name; o++) {
+		assert_true(strncmp(o->name, "sqlite.", 7) == 0);
+		assert_non_null(o->doc);
+	}
+	assert_true(option("sqlite.path")->flags & KSINK_OPT_REQUIRED);
+	assert_string_equal(option("sqlite.synchronous")->values,
+	    "full|normal");
+	assert_int_equal(option("sqlite.busy.timeout.ms")->max, 600000);
+}
+
+static void
+test_default_table(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_header h = { "trace", "abc", 3 };
+	struct ksink_record r[3];
+	char buf[256];
+	void *sink;
+
+	sink = open_ok(fx, &fx->ctx);
+	r[0] = rec(0, 7, "{\"a\":1}");
+	r[0].key = "k1";
+	r[0].key_len = 2;
+	r[0].timestamp = 1700000000123;
+	r[0].headers = &h;
+	r[0].header_count = 1;
+	r[1] = rec(0, 9, NULL);
+	r[2] = rec(3, 100, "");
+	apply(fx, sink, r, 3);
+	fx->desc->close(sink);
+
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_records"), 3);
+	assert_string_equal(q_text(fx, "SELECT value || '|' || key || '|' || "
+	    "timestamp || '|' || headers || '|' || typeof(value) FROM "
+	    "ksink_records WHERE topic = 't' AND partition = 0 AND "
+	    "\"offset\" = 7", buf, sizeof(buf)),
+	    "{\"a\":1}|k1|1700000000123|"
+	    "[{\"name\":\"trace\",\"value\":\"abc\"}]|text");
+	assert_string_equal(q_text(fx, "SELECT typeof(value) || typeof(key) "
+	    "|| typeof(timestamp) || typeof(headers) FROM ksink_records "
+	    "WHERE \"offset\" = 9", buf, sizeof(buf)), "nullnullnullnull");
+	assert_string_equal(q_text(fx, "SELECT typeof(value) || length(value) "
+	    "FROM ksink_records WHERE \"offset\" = 100", buf, sizeof(buf)),
+	    "text0");
+	assert_int_equal(q_int(fx, "SELECT next_offset FROM ksink_offsets "
+	    "WHERE connector = 'conn' AND topic = 't' AND partition = 0"),
+	    10);
+	assert_int_equal(q_int(fx, "SELECT next_offset FROM ksink_offsets "
+	    "WHERE connector = 'conn' AND topic = 't' AND partition = 3"),
+	    101);
+	assert_string_equal(q_text(fx, "PRAGMA journal_mode", buf,
+	    sizeof(buf)), "wal");
+}
+
+static void
+test_multi_statement(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[2];
+	char buf[256];
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.init",
+	    "CREATE TABLE IF NOT EXISTS a(o INTEGER, v TEXT);\n"
+	    "CREATE TABLE IF NOT EXISTS b(k TEXT, p INTEGER, ts INTEGER)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO a VALUES (:offset, :value);\n"
+	    "  -- a comment between the statements\n"
+	    "INSERT INTO b VALUES (@key, $partition, :timestamp);\n");
+	sink = open_ok(fx, &fx->ctx);
+	r[0] = rec(1, 5, "x");
+	r[0].key = "kk";
+	r[0].key_len = 2;
+	r[0].timestamp = 42;
+	r[1] = rec(1, 6, "y");
+	apply(fx, sink, r, 2);
+	fx->desc->close(sink);
+
+	assert_string_equal(q_text(fx, "SELECT group_concat(o || v, ',') "
+	    "FROM (SELECT * FROM a ORDER BY o)", buf, sizeof(buf)),
+	    "5x,6y");
+	assert_string_equal(q_text(fx, "SELECT group_concat(ifnull(k, '-') "
+	    "|| p || ifnull(ts, '-'), ',') FROM b", buf, sizeof(buf)),
+	    "kk142,-1-");
+	/* The default table exists only when the default statement is
+	 * used. */
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'ksink_records'"), 0);
+}
+
+static void
+test_statement_file(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r = rec(0, 0, "from-file");
+	char path[160], err[512];
+	FILE *fp;
+	void *sink;
+
+	snprintf(path, sizeof(path), "%s/stmt.sql", fx->dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("INSERT INTO f VALUES (:value); ; \n", fp);
+	fclose(fp);
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE f(v)");
+	ctx_set(&fx->ctx, "sqlite.statement.file", path);
+	sink = open_ok(fx, &fx->ctx);
+	apply(fx, sink, &r, 1);
+	fx->desc->close(sink);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM f WHERE v = "
+	    "'from-file'"), 1);
+
+	/* Both the statement and its file: refused. */
+	ctx_set(&fx->ctx, "sqlite.statement", "INSERT INTO f VALUES (:value)");
+	assert_int_equal(open_err(fx, &fx->ctx, err, sizeof(err)),
+	    KSINK_CONFIG);
+	assert_non_null(strstr(err, "sqlite.statement.file"));
+}
+
+static void
+test_statement_file_missing(void **state)
+{
+	struct fx *fx = *state;
+	char err[512];
+
+	ctx_set(&fx->ctx, "sqlite.statement.file", "/nonexistent/x.sql");
+	assert_int_equal(open_err(fx, &fx->ctx, err, sizeof(err)),
+	    KSINK_CONFIG);
+	assert_non_null(strstr(err, "/nonexistent/x.sql"));
+}
+
+static void
+test_tombstone_without_delete(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[2];
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE kv(k, v)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO kv VALUES (:key, :value)");
+	sink = open_ok(fx, &fx->ctx);
+	r[0] = rec(0, 0, "v1");
+	r[1] = rec(0, 1, NULL);
+	r[0].key = r[1].key = "k1";
+	r[0].key_len = r[1].key_len = 2;
+	apply(fx, sink, r, 2);
+	fx->desc->close(sink);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM kv"), 2);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM kv WHERE k = 'k1' "
+	    "AND v IS NULL"), 1);
+}
+
+static void
+test_tombstone_with_delete(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[4];
+	char buf[128];
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE kv(k PRIMARY KEY, v);"
+	    "CREATE TABLE log(what)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO kv VALUES (:key, :value) ON CONFLICT(k) DO UPDATE "
+	    "SET v = excluded.v;INSERT INTO log VALUES ('put')");
+	ctx_set(&fx->ctx, "sqlite.delete.statement",
+	    "DELETE FROM kv WHERE k = :key;INSERT INTO log VALUES ('del')");
+	sink = open_ok(fx, &fx->ctx);
+	r[0] = rec(0, 0, "v1");
+	r[1] = rec(0, 1, "v2");
+	r[2] = rec(0, 2, NULL);
+	r[3] = rec(0, 3, "v3");
+	r[0].key = r[2].key = "k1";
+	r[1].key = r[3].key = "k2";
+	r[0].key_len = r[1].key_len = r[2].key_len = r[3].key_len = 2;
+	apply(fx, sink, r, 4);
+	fx->desc->close(sink);
+	assert_string_equal(q_text(fx, "SELECT group_concat(k || '=' || v) "
+	    "FROM kv", buf, sizeof(buf)), "k2=v3");
+	assert_string_equal(q_text(fx, "SELECT group_concat(what) FROM "
+	    "(SELECT what FROM log ORDER BY rowid)", buf, sizeof(buf)),
+	    "put,put,del,put");
+}
+
+static void
+test_headers_json(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_header h[4] = {
+		{ "plain", "v", 1 },
+		{ "none", NULL, 0 },
+		{ "bin", "\xde\xad\xbe\xef", 4 },
+		{ "q\"\\\n\x01\xc3\xa9", "\"\t\xe2\x82\xac", 5 },
+	};
+	struct ksink_record r[2];
+	char buf[512];
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE hd(o, h)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO hd VALUES (:offset, :headers)");
+	sink = open_ok(fx, &fx->ctx);
+	r[0] = rec(0, 0, "x");
+	r[0].headers = h;
+	r[0].header_count = 4;
+	r[1] = rec(0, 1, "y");
+	apply(fx, sink, r, 2);
+	fx->desc->close(sink);
+
+	assert_string_equal(q_text(fx, "SELECT h FROM hd WHERE o = 0", buf,
+	    sizeof(buf)),
+	    "[{\"name\":\"plain\",\"value\":\"v\"},"
+	    "{\"name\":\"none\",\"value\":null},"
+	    "{\"name\":\"bin\",\"value_base64\":\"3q2+7w==\"},"
+	    "{\"name\":\"q\\\"\\\\\\n\\u0001\xc3\xa9\","
+	    "\"value\":\"\\\"\\t\xe2\x82\xac\"}]");
+	assert_int_equal(q_int(fx, "SELECT json_valid(h) FROM hd WHERE "
+	    "o = 0"), 1);
+	assert_string_equal(q_text(fx, "SELECT json_extract(h, '$[3].name') "
+	    "FROM hd WHERE o = 0", buf, sizeof(buf)),
+	    "q\"\\\n\x01\xc3\xa9");
+	/* No headers: NULL. */
+	assert_string_equal(q_text(fx, "SELECT typeof(h) FROM hd WHERE o = 1",
+	    buf, sizeof(buf)), "null");
+}
+
+static void
+test_utf8_text_or_blob(void **state)
+{
+	static const struct {
+		const char *v;
+		size_t len;
+		const char *type;
+	} cases[] = {
+		{ "plain ascii value, longer than eight", 36, "text" },
+		{ "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15, "text" },
+		{ "\xff\xfe", 2, "blob" },
+		{ "abc\0def", 7, "blob" },          /* NUL */
+		{ "abcdefghij\0", 11, "blob" },     /* NUL in the fast path */
+		{ "\xc0\x80", 2, "blob" },          /* overlong NUL */
+		{ "\xed\xa0\x80", 3, "blob" },      /* surrogate */
+		{ "\xf4\x90\x80\x80", 4, "blob" },  /* above U+10FFFF */
+		{ "abc\xe2\x82", 5, "blob" },       /* truncated */
+	};
+	struct fx *fx = *state;
+	struct ksink_record r[sizeof(cases) / sizeof(cases[0])];
+	char sql[160], want[64], got[64];
+	size_t i, n = sizeof(cases) / sizeof(cases[0]);
+	void *sink;
+
+	sink = open_ok(fx, &fx->ctx);
+	for (i = 0; i < n; i++) {
+		r[i] = rec(0, i, NULL);
+		r[i].value = cases[i].v;
+		r[i].value_len = cases[i].len;
+		r[i].key = cases[i].v;
+		r[i].key_len = cases[i].len;
+	}
+	apply(fx, sink, r, n);
+	fx->desc->close(sink);
+	for (i = 0; i < n; i++) {
+		snprintf(sql, sizeof(sql), "SELECT typeof(value) || '/' || "
+		    "typeof(key) || '/' || length(CAST(value AS BLOB)) "
+		    "FROM ksink_records WHERE \"offset\" = %zu", i);
+		snprintf(want, sizeof(want), "%s/%s/%zu", cases[i].type,
+		    cases[i].type, cases[i].len);
+		assert_string_equal(q_text(fx, sql, got, sizeof(got)), want);
+	}
+}
+
+static void
+test_abort_and_atomic_offsets(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[2] = { rec(0, 0, "a"), rec(0, 1, "b") };
+	struct ksink_offset off = { "t", 0, 2 };
+	char err[256];
+	size_t done;
+	void *sink;
+
+	sink = open_ok(fx, &fx->ctx);
+
+	/* Abort: neither the records nor the offsets. */
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(sink, r, 2, &done, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(done, 2);
+	fx->desc->abort(sink);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_records"), 0);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_offsets"), 0);
+	assert_int_equal(stored_offset(fx, sink, "t", 0), KSINK_OFFSET_NONE);
+
+	/* Until COMMIT another connection sees nothing; then both. */
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(sink, r, 2, &done, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_records"), 0);
+	assert_int_equal(fx->desc->commit(sink, &off, 1, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_records"), 2);
+	assert_int_equal(q_int(fx, "SELECT next_offset FROM ksink_offsets"), 2);
+
+	/* close() abandons an open step. */
+	r[0] = rec(0, 2, "c");
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(sink, r, 1, &done, err, sizeof(err)),
+	    KSINK_OK);
+	fx->desc->close(sink);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_records"), 2);
+}
+
+static void
+test_zombie_fence(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record ra[10], rb[8];
+	struct ksink_offset off = { "t", 0, KSINK_OFFSET_NONE };
+	char err[256], buf[128];
+	size_t done, i;
+	void *a, *b;
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE IF NOT EXISTS "
+	    "applied(o INTEGER, who TEXT)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO applied VALUES (:offset, :value)");
+	a = open_ok(fx, &fx->ctx);
+	b = open_ok(fx, &fx->ctx);
+
+	/* Both believe they own the partition and start from nothing. */
+	assert_int_equal(stored_offset(fx, a, "t", 0), KSINK_OFFSET_NONE);
+	assert_int_equal(stored_offset(fx, b, "t", 0), KSINK_OFFSET_NONE);
+
+	for (i = 0; i < 10; i++)
+		ra[i] = rec(0, i, "A");
+	apply(fx, a, ra, 10);
+
+	/* B, the zombie, replays 5..12: only 10..12 take effect. */
+	for (i = 0; i < 8; i++)
+		rb[i] = rec(0, 5 + i, "B");
+	assert_int_equal(fx->desc->begin(b, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(b, rb, 8, &done, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(done, 8);
+	off.next_offset = 13;
+	assert_int_equal(fx->desc->commit(b, &off, 1, err, sizeof(err)),
+	    KSINK_OK);
+
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM applied"), 13);
+	assert_int_equal(q_int(fx, "SELECT count(DISTINCT o) FROM applied"),
+	    13);
+	assert_string_equal(q_text(fx, "SELECT group_concat(o || who, ',') "
+	    "FROM (SELECT * FROM applied WHERE o >= 8 ORDER BY o)", buf,
+	    sizeof(buf)), "8A,9A,10B,11B,12B");
+	assert_int_equal(stored_offset(fx, a, "t", 0), 13);
+
+	/* Within one step, a record replayed twice is applied once. */
+	rb[0] = rec(0, 13, "B");
+	rb[1] = rec(0, 13, "B");
+	assert_int_equal(fx->desc->begin(b, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(b, rb, 1, &done, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(fx->desc->write(b, rb + 1, 1, &done, err,
+	    sizeof(err)), KSINK_OK);
+	off.next_offset = 14;
+	assert_int_equal(fx->desc->commit(b, &off, 1, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM applied WHERE "
+	    "o = 13"), 1);
+
+	fx->desc->close(a);
+	fx->desc->close(b);
+}
+
+static void
+test_poison_constraint(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[5];
+	struct ksink_offset off = { "t", 0, 5 };
+	char err[256], buf[64];
+	size_t done = 99, i;
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE c(o INTEGER, "
+	    "v TEXT NOT NULL CHECK (v <> 'bad'))");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO c VALUES (:offset, :value)");
+	sink = open_ok(fx, &fx->ctx);
+	for (i = 0; i < 5; i++)
+		r[i] = rec(0, i, i == 2 ? "bad" : "ok");
+
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(sink, r, 5, &done, err, sizeof(err)),
+	    KSINK_POISON);
+	assert_int_equal(done, 2);
+	assert_non_null(strstr(err, "CHECK constraint failed"));
+	assert_non_null(strstr(err, "sqlite.statement"));
+	/* The worker skips the record and goes on in the same step. */
+	assert_int_equal(fx->desc->write(sink, r + 3, 2, &done, err,
+	    sizeof(err)), KSINK_OK);
+	assert_int_equal(done, 2);
+	assert_int_equal(fx->desc->commit(sink, &off, 1, err, sizeof(err)),
+	    KSINK_OK);
+	fx->desc->close(sink);
+	assert_string_equal(q_text(fx, "SELECT group_concat(o, ',') FROM "
+	    "(SELECT o FROM c ORDER BY o)", buf, sizeof(buf)), "0,1,3,4");
+	assert_int_equal(q_int(fx, "SELECT next_offset FROM ksink_offsets"), 5);
+}
+
+static void
+test_poison_multi_statement_undone(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[3] = { rec(0, 0, "1"), rec(0, 1, "1"),
+		rec(0, 2, "2") };
+	struct ksink_offset off = { "t", 0, 3 };
+	char err[256], buf[64];
+	size_t done = 99;
+	void *sink;
+
+	/* The first statement always succeeds, the second fails for a
+	 * duplicate value: the first one's effect must be undone. */
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE every(o);"
+	    "CREATE TABLE uniq(v UNIQUE)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO every VALUES (:offset);"
+	    "INSERT INTO uniq VALUES (:value)");
+	sink = open_ok(fx, &fx->ctx);
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(sink, r, 3, &done, err, sizeof(err)),
+	    KSINK_POISON);
+	assert_int_equal(done, 1);
+	assert_non_null(strstr(err, "UNIQUE constraint failed"));
+	assert_non_null(strstr(err, "statement 2 of 2"));
+	assert_int_equal(fx->desc->write(sink, r + 2, 1, &done, err,
+	    sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->commit(sink, &off, 1, err, sizeof(err)),
+	    KSINK_OK);
+	fx->desc->close(sink);
+	assert_string_equal(q_text(fx, "SELECT group_concat(o, ',') FROM "
+	    "(SELECT o FROM every ORDER BY o)", buf, sizeof(buf)), "0,2");
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM uniq"), 2);
+}
+
+/* The balance ledger of ksink-sqlite(7). */
+static void
+test_poison_malformed_json(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[4] = {
+		rec(0, 0, "{\"user\":\"ann\",\"amount\":5}"),
+		rec(0, 1, "not json"),
+		rec(0, 2, "{\"amount\":3}"),
+		rec(0, 3, "{\"user\":\"ann\",\"amount\":7}"),
+	};
+	struct ksink_offset off = { "t", 0, 4 };
+	char err[256];
+	size_t done = 99;
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE IF NOT EXISTS balances("
+	    "user TEXT NOT NULL PRIMARY KEY, amount INTEGER NOT NULL)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO balances(user, amount) VALUES "
+	    "(json_extract(:value,'$.user'), json_extract(:value,'$.amount'))\n"
+	    "ON CONFLICT(user) DO UPDATE SET amount = amount + "
+	    "excluded.amount");
+	sink = open_ok(fx, &fx->ctx);
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(sink, r, 4, &done, err, sizeof(err)),
+	    KSINK_POISON);
+	assert_int_equal(done, 1);
+	assert_non_null(strstr(err, "malformed JSON"));
+	assert_int_equal(fx->desc->write(sink, r + 2, 2, &done, err,
+	    sizeof(err)), KSINK_POISON);
+	assert_int_equal(done, 0);
+	assert_non_null(strstr(err, "NOT NULL constraint failed"));
+	assert_int_equal(fx->desc->write(sink, r + 3, 1, &done, err,
+	    sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->commit(sink, &off, 1, err, sizeof(err)),
+	    KSINK_OK);
+	fx->desc->close(sink);
+	assert_int_equal(q_int(fx, "SELECT amount FROM balances WHERE "
+	    "user = 'ann'"), 12);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM balances"), 1);
+}
+
+/* A statement that rolls back the whole transaction cannot be poison:
+ * the records before it are gone. */
+static void
+test_fatal_statement_rolled_back(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[3] = { rec(0, 0, "a"), rec(0, 1, "a"),
+		rec(0, 2, "b") };
+	struct ksink_offset off = { "t", 0, 3 };
+	char err[512];
+	size_t done = 99;
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE u(v UNIQUE)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT OR ROLLBACK INTO u VALUES (:value)");
+	sink = open_ok(fx, &fx->ctx);
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(sink, r, 3, &done, err, sizeof(err)),
+	    KSINK_FATAL);
+	assert_int_equal(done, 1);
+	assert_non_null(strstr(err, "UNIQUE constraint failed"));
+	assert_non_null(strstr(err, "rolled back the whole transaction"));
+	/* Offsets are never stored outside the transaction. */
+	assert_int_equal(fx->desc->commit(sink, &off, 1, err, sizeof(err)),
+	    KSINK_RETRY);
+	fx->desc->abort(sink);
+	fx->desc->close(sink);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM u"), 0);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_offsets"), 0);
+}
+
+static void
+test_retry_busy(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r = rec(0, 0, "x");
+	sqlite3 *other;
+	char err[256];
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.busy.timeout.ms", "0");
+	sink = open_ok(fx, &fx->ctx);
+	other = db_open(fx);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)),
+	    KSINK_RETRY);
+	assert_non_null(strstr(err, "locked"));
+	fx->desc->abort(sink);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	apply(fx, sink, &r, 1);
+	fx->desc->close(sink);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_records"), 1);
+}
+
+static void
+test_config_unknown_parameter(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_ctx c2 = { .name = "conn" };
+	char err[512];
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE p(a, b)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO p VALUES (:value, :bogus)");
+	assert_int_equal(open_err(fx, &fx->ctx, err, sizeof(err)),
+	    KSINK_CONFIG);
+	assert_non_null(strstr(err, ":bogus"));
+	assert_non_null(strstr(err, "sqlite.statement"));
+
+	ctx_set(&c2, "sqlite.path", fx->db);
+	ctx_set(&c2, "sqlite.delete.statement",
+	    "DELETE FROM ksink_records WHERE key = $keyy");
+	assert_int_equal(open_err(fx, &c2, err, sizeof(err)), KSINK_CONFIG);
+	assert_non_null(strstr(err, "$keyy"));
+	assert_non_null(strstr(err, "sqlite.delete.statement"));
+
+	c2.n = 1;
+	ctx_set(&c2, "sqlite.statement", "INSERT INTO p VALUES (?, :value)");
+	assert_int_equal(open_err(fx, &c2, err, sizeof(err)), KSINK_CONFIG);
+	assert_non_null(strstr(err, "positional"));
+}
+
+static void
+test_config_bad_sql(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_ctx c = { .name = "conn" };
+	char err[512];
+
+	ctx_set(&c, "sqlite.path", fx->db);
+	ctx_set(&c, "sqlite.statement", "INSERT INTO nowhere VALUES (:value)");
+	assert_int_equal(open_err(fx, &c, err, sizeof(err)), KSINK_CONFIG);
+	assert_non_null(strstr(err, "no such table: nowhere"));
+	assert_non_null(strstr(err, "sqlite.statement"));
+
+	c.values[1] = "INSERT INTO ksink_offsets(connector) VALUES (:value);"
+	    "INSRT 1";
+	assert_int_equal(open_err(fx, &c, err, sizeof(err)), KSINK_CONFIG);
+	assert_non_null(strstr(err, "statement 2"));
+	assert_non_null(strstr(err, "syntax error"));
+
+	c.values[1] = "  -- only a comment\n ; ";
+	assert_int_equal(open_err(fx, &c, err, sizeof(err)), KSINK_CONFIG);
+	assert_non_null(strstr(err, "no SQL statement"));
+
+	c.values[1] = "INSERT INTO ksink_offsets VALUES ('', '', 0, 0);COMMIT";
+	assert_int_equal(open_err(fx, &c, err, sizeof(err)), KSINK_CONFIG);
+	assert_non_null(strstr(err, "COMMIT is not allowed"));
+
+	c.n = 1;
+	ctx_set(&c, "sqlite.init", "CREATE TABLEX oops");
+	assert_int_equal(open_err(fx, &c, err, sizeof(err)), KSINK_CONFIG);
+	assert_non_null(strstr(err, "sqlite.init"));
+	assert_non_null(strstr(err, "syntax error"));
+}
+
+static void
+test_fatal_not_a_database(void **state)
+{
+	struct fx *fx = *state;
+	char err[512], junk[4096];
+	FILE *fp;
+
+	memset(junk, 'x', sizeof(junk));
+	assert_non_null(fp = fopen(fx->db, "w"));
+	fwrite(junk, 1, sizeof(junk), fp);
+	fclose(fp);
+	assert_int_equal(open_err(fx, &fx->ctx, err, sizeof(err)),
+	    KSINK_FATAL);
+	assert_non_null(strstr(err, "not a database"));
+	assert_non_null(strstr(err, fx->db));
+}
+
+static void
+test_fatal_read_only(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_ctx c = { .name = "conn" };
+	char err[512];
+	void *sink;
+
+	/* A new database that cannot be written: fatal at open. */
+	ctx_set(&c, "sqlite.path", fx->db);
+	ctx_set(&c, "sqlite.init", "PRAGMA query_only = 1");
+	assert_int_equal(open_err(fx, &c, err, sizeof(err)), KSINK_FATAL);
+	assert_non_null(strstr(err, "readonly"));
+
+	/* An existing one: fatal when the batch starts. */
+	fx->desc->close(open_ok(fx, &fx->ctx));
+	sink = open_ok(fx, &c);
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_FATAL);
+	assert_non_null(strstr(err, "readonly"));
+	fx->desc->abort(sink);
+	fx->desc->close(sink);
+
+	/* File permissions (root ignores them). */
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(fx->db, 0444), 0);
+		assert_int_equal(open_err(fx, &fx->ctx, err, sizeof(err)),
+		    KSINK_FATAL);
+		assert_non_null(strstr(err, "read"));
+	}
+}
+
+static void
+test_fatal_schema_changed(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r = rec(0, 0, "x");
+	char err[512];
+	size_t done = 99;
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE gone(v)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO gone VALUES (:value)");
+	sink = open_ok(fx, &fx->ctx);
+	q_exec(fx, "DROP TABLE gone");
+	/* Every record would fail: not a poison record but fatal. */
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(sink, &r, 1, &done, err,
+	    sizeof(err)), KSINK_FATAL);
+	assert_int_equal(done, 0);
+	assert_non_null(strstr(err, "no such table: gone"));
+	fx->desc->abort(sink);
+	fx->desc->close(sink);
+}
+
+static void
+test_load_offsets(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_ctx other = { .name = "other" };
+	struct ksink_record r[2] = { rec(0, 41, "x"), rec(2, 7, "y") };
+	struct ksink_offset o[3] = {
+		{ "t", 0, KSINK_OFFSET_NONE },
+		{ "t", 1, KSINK_OFFSET_NONE },
+		{ "u", 0, KSINK_OFFSET_NONE },
+	};
+	char err[256];
+	void *sink, *sink2;
+
+	sink = open_ok(fx, &fx->ctx);
+	apply(fx, sink, r, 2);
+	assert_int_equal(fx->desc->load_offsets(sink, o, 3, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(o[0].next_offset, 42);
+	assert_int_equal(o[1].next_offset, KSINK_OFFSET_NONE);
+	assert_int_equal(o[2].next_offset, KSINK_OFFSET_NONE);
+	assert_int_equal(stored_offset(fx, sink, "t", 2), 8);
+
+	/* Offsets belong to one connector. */
+	ctx_set(&other, "sqlite.path", fx->db);
+	sink2 = open_ok(fx, &other);
+	assert_int_equal(stored_offset(fx, sink2, "t", 0), KSINK_OFFSET_NONE);
+	fx->desc->close(sink2);
+	fx->desc->close(sink);
+}
+
+static void
+test_commit_never_lowers(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_offset hi = { "t", 0, 100 }, lo = { "t", 0, 50 },
+	    none = { "t", 0, KSINK_OFFSET_NONE };
+	char err[256];
+	void *sink;
+
+	sink = open_ok(fx, &fx->ctx);
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->commit(sink, &hi, 1, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->commit(sink, &lo, 1, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 100);
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->commit(sink, &none, 1, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 100);
+	hi.next_offset = 150;
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->commit(sink, &hi, 1, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 150);
+	fx->desc->close(sink);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_descriptor),
+		T(test_default_table),
+		T(test_multi_statement),
+		T(test_statement_file),
+		T(test_statement_file_missing),
+		T(test_tombstone_without_delete),
+		T(test_tombstone_with_delete),
+		T(test_headers_json),
+		T(test_utf8_text_or_blob),
+		T(test_abort_and_atomic_offsets),
+		T(test_zombie_fence),
+		T(test_poison_constraint),
+		T(test_poison_multi_statement_undone),
+		T(test_poison_malformed_json),
+		T(test_fatal_statement_rolled_back),
+		T(test_retry_busy),
+		T(test_config_unknown_parameter),
+		T(test_config_bad_sql),
+		T(test_fatal_not_a_database),
+		T(test_fatal_read_only),
+		T(test_fatal_schema_changed),
+		T(test_load_offsets),
+		T(test_commit_never_lowers),
+	};
+
+	return cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+}
