@@ -36,6 +36,7 @@ struct parse {
 	int cont;		/* the current line continues a value */
 	int after_key;		/* the previous content line held a key */
 	size_t skip;		/* leading blanks to hide from inih */
+	int seen_section;	/* a section header, even a refused one */
 	struct ks_section *cur;
 	char *buf;
 	size_t bufsz;
@@ -252,6 +253,7 @@ check_line(struct parse *p, char *raw, size_t len, size_t max)
 	p->skip = (size_t)(s - raw);
 	p->after_key = 0;
 	if (*s == '[') {
+		p->seen_section = 1;
 		copy = ks_util_strdup(s);
 		rc = section_line(p, copy);
 		free(copy);
@@ -267,7 +269,7 @@ check_line(struct parse *p, char *raw, size_t len, size_t max)
 	}
 	if (p->cur == NULL) {
 		/* Either no section yet, or the section was refused. */
-		if (p->conf->sections == NULL)
+		if (!p->seen_section)
 			ks_errors_add(p->errs, "%s:%d: key outside any "
 			    "section; put it under [worker], [kafka] or "
 			    "[connector NAME]", p->name, p->lineno);

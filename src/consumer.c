@@ -126,6 +126,14 @@ ks_consumer_conf(const struct ks_conf *conf, const struct ks_section *conn,
 			    kv->key, ks_conf_kv(kafka, kv->key)->line);
 			continue;
 		}
+		if (strcmp(kv->key, "group.id") == 0) {
+			ks_errors_add(errs, "%s:%d: group.id in [kafka] would "
+			    "put every connector in one consumer group; set "
+			    "kafka.group.id in a [connector NAME] section "
+			    "instead (the default is ksink-NAME)", conf->path,
+			    kv->line);
+			continue;
+		}
 		set_one(rkc, conf, kv, kv->key, reset, errs);
 	}
 	for (kv = conn->kvs; kv != NULL; kv = kv->next)

@@ -111,8 +111,6 @@ run(struct ks_worker **ws, size_t n)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	for (i = 0; i < n; i++)
 		if (ks_worker_open(ws[i], &cfg, err, sizeof(err)) == -1) {
@@ -233,6 +231,18 @@ main(int argc, char **argv)
 	if (optind != argc || path == NULL) {
 		usage(stderr);
 		return KS_EXIT_USAGE;
+	}
+	if (!test) {
+		/* From here on, signals are waited for in run(); a SIGTERM
+		 * during start-up is answered once the connectors run. */
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		signal(SIGPIPE, SIG_IGN);
 	}
 	conf = ks_conf_parse_file(path, &errs);
 	if (conf != NULL)

@@ -58,6 +58,7 @@ struct ks_worker {
 	const struct ksink_sink *desc;
 	struct ksink_ctx *ctx;
 	void *sink;
+	int opened;		/* open() succeeded: close() is owed */
 	rd_kafka_conf_t *rkconf;
 	rd_kafka_t *rk;
 	char *topics;
@@ -226,6 +227,7 @@ ks_worker_open(struct ks_worker *w, int *config_error, char *errbuf,
 		w->sink = NULL;
 		return -1;
 	}
+	w->opened = 1;
 	return 0;
 }
 
@@ -376,7 +378,7 @@ on_assign(struct ks_worker *w, rd_kafka_topic_partition_list_t *parts)
 	for (tries = 0; tries < 10; tries++) {
 		st = w->desc->load_offsets(w->sink, offs, parts->cnt, ebuf,
 		    sizeof(ebuf));
-		if (st != KSINK_RETRY)
+		if (st != KSINK_RETRY || atomic_load(&w->stop))
 			break;
 		ks_log_msg(KSINK_LOG_WARN, w->who, "sink cannot read its "
 		    "offsets yet: %s; retrying", ebuf);
@@ -693,8 +695,8 @@ flush_batch(struct ks_worker *w, int revoking)
 		st = apply(w, k, &poison, ebuf, sizeof(ebuf));
 		if (st == KSINK_OK)
 			break;
-		if (st == KSINK_POISON) {
-			ret = -1;	/* fail() was called */
+		if (st == KSINK_POISON && w->failed) {
+			ret = -1;	/* apply() said why */
 			goto out;
 		}
 		if (st != KSINK_RETRY) {
@@ -875,7 +877,7 @@ ks_worker_free(struct ks_worker *w)
 {
 	if (w == NULL)
 		return;
-	if (w->sink != NULL && w->desc != NULL)
+	if (w->opened)
 		w->desc->close(w->sink);
 	if (w->rkconf != NULL)
 		rd_kafka_conf_destroy(w->rkconf);
@@ -890,6 +892,44 @@ ks_worker_free(struct ks_worker *w)
 	free(w->who);
 	free(w->name);
 	free(w);
+}
+
+/* The consumer group of a connector: kafka.group.id, or ksink-NAME. */
+static void
+group_of(const struct ks_section *s, char *buf, size_t len)
+{
+	const struct ks_kv *kv = ks_conf_kv(s, "kafka.group.id");
+
+	if (kv != NULL)
+		snprintf(buf, len, "%s", kv->value);
+	else
+		snprintf(buf, len, "ksink-%s", s->name);
+}
+
+/*
+ * Each connector needs a consumer group of its own: two connectors in one
+ * group would split the partitions of a topic they share between them, and
+ * each sink would silently see only part of it.
+ */
+static void
+check_group(const struct ks_conf *conf, const struct ks_section *s,
+    struct ks_errors *errs)
+{
+	const struct ks_section *o;
+	char a[256], b[256];
+
+	group_of(s, a, sizeof(a));
+	for (o = conf->sections; o != s; o = o->next) {
+		if (o->kind != KS_SEC_CONNECTOR)
+			continue;
+		group_of(o, b, sizeof(b));
+		if (strcmp(a, b) == 0)
+			ks_errors_add(errs, "%s:%d: [connector %s] uses "
+			    "consumer group %s, as [connector %s] at line %d "
+			    "does; each connector needs its own "
+			    "kafka.group.id", conf->path, s->line, s->name,
+			    a, o->name, o->line);
+	}
 }
 
 int
@@ -914,9 +954,22 @@ ks_worker_load_all(const struct ks_conf *conf, struct ks_errors *errs,
 		dir = ks_conf_str(wsec, ks_options_worker, "plugin.dir");
 	else
 		dir = env;
+	/* [kafka] on its own, so that its problems are found even when no
+	 * connector can be set up; each is said once (ks_errors_add). */
+	{
+		struct ks_section none = { .kind = KS_SEC_CONNECTOR,
+		    .name = (char *)"check" };
+		int reset;
+		rd_kafka_conf_t *rkc = ks_consumer_conf(conf, &none, &reset,
+		    errs);
+
+		if (rkc != NULL)
+			rd_kafka_conf_destroy(rkc);
+	}
 	for (s = conf->sections; s != NULL; s = s->next) {
 		if (s->kind != KS_SEC_CONNECTOR)
 			continue;
+		check_group(conf, s, errs);
 		if ((w = ks_worker_new(conf, s, dir, errs)) == NULL)
 			continue;
 		ws = ks_util_xrealloc(ws, (n + 1) * sizeof(*ws));

@@ -1,4 +1,5 @@
-# connectors/sqlite: the SQLite sink, its unit test and its man page.
+# connectors/sqlite: the SQLite sink, its unit test and its man page
+# (checked with the others by man/lint.test and man/options.test).
 
 pkglib_LTLIBRARIES += connectors/sqlite.la
 connectors_sqlite_la_SOURCES = connectors/sqlite/sqlite.c
@@ -7,10 +8,6 @@ connectors_sqlite_la_LDFLAGS = $(MODULE_LDFLAGS)
 connectors_sqlite_la_LIBADD = $(SQLITE3_LIBS)
 
 dist_man_MANS += man/ksink-sqlite.7
-
-# mandoc -Tlint -W warning on the page.
-TESTS += connectors/sqlite/man-lint.sh
-dist_check_SCRIPTS += connectors/sqlite/man-lint.sh
 
 if HAVE_CMOCKA
 # The plugin's source is built into the test program, which drives it
