@@ -1,0 +1,36 @@
+# connectors/file: the file sink, its unit test, its crash-point driver,
+# its end-to-end tests and its man page.
+
+pkglib_LTLIBRARIES += connectors/file.la
+connectors_file_la_SOURCES = connectors/file/file.c
+connectors_file_la_LDFLAGS = $(MODULE_LDFLAGS)
+
+dist_man_MANS += man/ksink-file.7
+
+# Loads file.so through the ABI with a fake host and feeds it a
+# deterministic record stream; tests/e2e/file-crash.test kills it at each
+# step of a commit.
+check_PROGRAMS += tests/file/filedrive
+tests_file_filedrive_SOURCES = tests/file/filedrive.c \
+	tests/file/fakehost.c tests/file/fakehost.h
+tests_file_filedrive_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
+
+# The crash points need no broker; the SIGKILL test does.
+TESTS += tests/e2e/file-crash.test tests/e2e/file-kill.test
+KAFKA_TESTS += tests/e2e/file-kill.test
+dist_check_SCRIPTS += tests/e2e/file-crash.test tests/e2e/file-kill.test
+
+if HAVE_CMOCKA
+# The plugin's source is compiled into the test (it includes file.c), so
+# that its encoders can be tested directly and write(2), fsync(2),
+# fdatasync(2) and renameat(2) can be wrapped to inject failures.
+check_PROGRAMS += tests/unit/test_file
+TESTS += tests/unit/test_file
+tests_unit_test_file_SOURCES = tests/unit/test_file.c \
+	tests/file/fakehost.c tests/file/fakehost.h
+tests_unit_test_file_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
+tests_unit_test_file_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_file_LDADD = $(CMOCKA_LIBS)
+tests_unit_test_file_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=write \
+	-Wl,--wrap=fsync -Wl,--wrap=fdatasync -Wl,--wrap=renameat
+endif

@@ -1,0 +1,1001 @@
+/*
+ * tests/unit/test_file.c - the file sink.  The plugin's source is
+ * compiled in, so that its encoders and name rules can be called
+ * directly; the rest goes through its descriptor as the daemon does.
+ * write(2), fsync(2), fdatasync(2) and renameat(2) are wrapped
+ * (-Wl,--wrap) to inject ENOSPC, EDQUOT and EIO.
+ */
+#include "../../connectors/file/file.c"
+
+#include <sys/wait.h>
+
+#include <ftw.h>
+#include <setjmp.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "fakehost.h"
+
+/* ------------------------------------------------------------------
+ * Injected failures
+ */
+
+static int fail_write_errno;  /* fail write(2) with this errno */
+static int fail_write_after;  /* ... after this many successful calls */
+static int fail_datasync_errno; /* fail fdatasync(2) with this */
+static int fail_fsync_errno;  /* fail fsync(2) with this */
+static int fail_rename_errno; /* fail renameat(2) with this */
+
+ssize_t __real_write(int fd, const void *buf, size_t n);
+int __real_fsync(int fd);
+int __real_fdatasync(int fd);
+int __real_renameat(int, const char *, int, const char *);
+
+ssize_t
+__wrap_write(int fd, const void *buf, size_t n)
+{
+	if (fail_write_errno != 0 && fd > 2) {
+		if (fail_write_after > 0)
+			fail_write_after--;
+		else {
+			errno = fail_write_errno;
+			return -1;
+		}
+	}
+	return __real_write(fd, buf, n);
+}
+
+int
+__wrap_fsync(int fd)
+{
+	if (fail_fsync_errno != 0) {
+		errno = fail_fsync_errno;
+		return -1;
+	}
+	return __real_fsync(fd);
+}
+
+int
+__wrap_fdatasync(int fd)
+{
+	if (fail_datasync_errno != 0) {
+		errno = fail_datasync_errno;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+
+int
+__wrap_renameat(int olddirfd, const char *oldpath, int newdirfd,
+    const char *newpath)
+{
+	if (fail_rename_errno != 0) {
+		errno = fail_rename_errno;
+		return -1;
+	}
+	return __real_renameat(olddirfd, oldpath, newdirfd, newpath);
+}
+
+/* ------------------------------------------------------------------
+ * Fixture
+ */
+
+static char dir[64];
+static char errbuf[1024];
+static const char *connector;
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/test_file.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	connector = "unit";
+	fail_write_errno = fail_write_after = 0;
+	fail_datasync_errno = fail_fsync_errno = fail_rename_errno = 0;
+	fakehost_quiet(getenv("TEST_VERBOSE") == NULL);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	fail_write_errno = fail_datasync_errno = fail_fsync_errno = 0;
+	fail_rename_errno = 0;
+	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Opens a sink on dir with "file.path=" pattern and extra options. */
+static int
+open_sink(void **sinkp, const char *pattern, ...)
+{
+	char path[256];
+	const char *opt;
+	va_list ap;
+
+	fakehost_init(file_options, connector);
+	snprintf(path, sizeof(path), "file.path=%s/%s", dir, pattern);
+	assert_int_equal(fakehost_set(path), 0);
+	va_start(ap, pattern);
+	while ((opt = va_arg(ap, const char *)) != NULL)
+		assert_int_equal(fakehost_set(opt), 0);
+	va_end(ap);
+	errbuf[0] = '\0';
+	return file_sink.open(&fakehost, fakehost_ctx, sinkp, errbuf,
+	    sizeof(errbuf));
+}
+
+static struct ksink_record
+rec(const char *topic, int32_t partition, int64_t offset, const char *value)
+{
+	struct ksink_record r = {
+		.topic = topic,
+		.partition = partition,
+		.offset = offset,
+		.timestamp = 1700000000000LL + offset,
+		.value = value,
+		.value_len = value ? strlen(value) : 0,
+	};
+	return r;
+}
+
+/* Applies records as one batch and commits offsets of each partition. */
+static int
+batch(void *s, const struct ksink_record *r, size_t n)
+{
+	struct ksink_offset offs[16];
+	size_t i, j, nofs = 0, done;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nofs; j++)
+			if (offs[j].partition == r[i].partition &&
+			    strcmp(offs[j].topic, r[i].topic) == 0)
+				break;
+		if (j == nofs) {
+			offs[nofs].topic = r[i].topic;
+			offs[nofs].partition = r[i].partition;
+			nofs++;
+		}
+		offs[j].next_offset = r[i].offset + 1;
+	}
+	if ((rc = file_sink.begin(s, errbuf, sizeof(errbuf))) != KSINK_OK)
+		return rc;
+	if ((rc = file_sink.write(s, r, n, &done, errbuf, sizeof(errbuf))) !=
+	    KSINK_OK)
+		return rc;
+	return file_sink.commit(s, offs, nofs, errbuf, sizeof(errbuf));
+}
+
+/* Contents of dir/name, NUL-terminated; NULL when missing. */
+static char *
+slurp(const char *name, size_t *lenp)
+{
+	char path[512];
+	struct stat sb;
+	char *buf;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	fstat(fileno(f), &sb);
+	buf = malloc((size_t)sb.st_size + 1);
+	n = fread(buf, 1, (size_t)sb.st_size, f);
+	buf[n] = '\0';
+	fclose(f);
+	if (lenp != NULL)
+		*lenp = n;
+	return buf;
+}
+
+static void
+assert_file(const char *name, const char *want)
+{
+	char *got = slurp(name, NULL);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void
+spit(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "wb"));
+	fputs(text, f);
+	fclose(f);
+}
+
+static int64_t
+stored(void *s, const char *topic, int32_t partition)
+{
+	struct ksink_offset o = { topic, partition, KSINK_OFFSET_NONE };
+
+	assert_int_equal(file_sink.load_offsets(s, &o, 1, errbuf,
+	    sizeof(errbuf)), KSINK_OK);
+	return o.next_offset;
+}
+
+/* ------------------------------------------------------------------
+ * Formats
+ */
+
+static void
+test_value_format(void **state)
+{
+	struct ksink_record r[4];
+	struct fsink *fs;
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	fs = s;
+	r[0] = rec("t", 0, 5, "first");
+	r[1] = rec("t", 0, 6, NULL); /* tombstone: skipped, counted */
+	r[2] = rec("t", 0, 9, "");
+	r[3] = rec("t", 1, 2, "bin\001\377");
+	r[3].value_len = 5;
+	assert_int_equal(batch(s, r, 4), KSINK_OK);
+	assert_int_equal(fs->n_tombstones, 1);
+	assert_int_equal(stored(s, "t", 0), 10);
+	assert_int_equal(stored(s, "t", 1), 3);
+	assert_int_equal(stored(s, "t", 2), KSINK_OFFSET_NONE);
+	file_sink.close(s);
+	assert_file("out.log", "first\n\nbin\001\377\n");
+}
+
+static void
+test_tombstone_only_advances(void **state)
+{
+	struct ksink_record r[1];
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 41, NULL);
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	file_sink.close(s);
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_int_equal(stored(s, "t", 0), 42);
+	file_sink.close(s);
+}
+
+static void
+test_json_format(void **state)
+{
+	struct ksink_header h[3] = {
+		{ "trace", "abc\"d", 5 },
+		{ "empty", NULL, 0 },
+		{ "sig", "\xde\xad\xbe\xef", 4 },
+	};
+	struct ksink_record r[6];
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.jsonl", "file.format=json", NULL),
+	    KSINK_OK);
+	r[0] = rec("t", 0, 1, "{\"a\": [1,\n 2],\r\n \"b\":\"x\"}");
+	r[0].key = "k1";
+	r[0].key_len = 2;
+	r[0].headers = h;
+	r[0].header_count = 3;
+	r[1] = rec("t", 0, 2, "plain \"text\"\n\ttab");
+	r[1].timestamp = -1;
+	r[1].key = "42";
+	r[1].key_len = 2;
+	r[2] = rec("t", 0, 3, "\x00\x01\xff");
+	r[2].value_len = 3;
+	r[3] = rec("t", 0, 4, NULL);
+	r[4] = rec("t", 0, 5, "caf\xc3\xa9");
+	r[5] = rec("t", 0, 6, "\"quoted\"");
+	assert_int_equal(batch(s, r, 6), KSINK_OK);
+	file_sink.close(s);
+	assert_file("out.jsonl",
+	    "{\"topic\":\"t\",\"partition\":0,\"offset\":1,"
+	    "\"timestamp\":1700000000001,\"key\":\"k1\",\"key_encoding\":"
+	    "\"string\",\"value\":{\"a\": [1,  2],   \"b\":\"x\"},\"headers\":"
+	    "[{\"name\":\"trace\",\"value\":\"abc\\\"d\"},{\"name\":\"empty\","
+	    "\"value\":null},{\"name\":\"sig\",\"value_base64\":\"3q2+7w==\"}"
+	    "]}\n"
+	    "{\"topic\":\"t\",\"partition\":0,\"offset\":2,\"timestamp\":null,"
+	    "\"key\":42,\"value\":\"plain \\\"text\\\"\\n\\ttab\","
+	    "\"value_encoding\":\"string\",\"headers\":[]}\n"
+	    "{\"topic\":\"t\",\"partition\":0,\"offset\":3,"
+	    "\"timestamp\":1700000000003,\"key\":null,\"value\":\"AAH/\","
+	    "\"value_encoding\":\"base64\",\"headers\":[]}\n"
+	    "{\"topic\":\"t\",\"partition\":0,\"offset\":4,"
+	    "\"timestamp\":1700000000004,\"key\":null,\"value\":null,"
+	    "\"headers\":[]}\n"
+	    "{\"topic\":\"t\",\"partition\":0,\"offset\":5,"
+	    "\"timestamp\":1700000000005,\"key\":null,\"value\":\"caf\xc3\xa9\","
+	    "\"value_encoding\":\"string\",\"headers\":[]}\n"
+	    "{\"topic\":\"t\",\"partition\":0,\"offset\":6,"
+	    "\"timestamp\":1700000000006,\"key\":null,\"value\":\"quoted\","
+	    "\"headers\":[]}\n");
+}
+
+static void
+test_json_validator(void **state)
+{
+	static const char *const valid[] = {
+		"0", "-0", "1.5e-3", "true", "null", "\"\"", "\"\\u00e9\\n\"",
+		" {\"a\" : [ ] , \"b\":{}} ", "[1,[2,[3]]]", "\"caf\xc3\xa9\"",
+		"-12.0E+2",
+	};
+	static const char *const invalid[] = {
+		"", " ", "01", "1.", ".5", "+1", "tru", "nul", "[1,]", "{\"a\"}",
+		"{a:1}", "[1 2]", "\"\t\"", "\"\\x\"", "\"\\u12\"", "1 2", "NaN",
+		"\"\xc3\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", "[", "{\"a\":1,}",
+		"'a'", "\"abc",
+	};
+	char deep[2 * JSON_MAX_DEPTH + 4];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
+		if (!json_valid(valid[i], strlen(valid[i])))
+			fail_msg("should be valid JSON: %s", valid[i]);
+	for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+		if (json_valid(invalid[i], strlen(invalid[i])))
+			fail_msg("should be invalid JSON: %s", invalid[i]);
+	assert_false(json_valid("1\0", 2));
+	/* Nesting beyond the limit is not embedded. */
+	memset(deep, '[', JSON_MAX_DEPTH + 1);
+	memset(deep + JSON_MAX_DEPTH + 1, ']', JSON_MAX_DEPTH + 1);
+	assert_false(json_valid(deep, 2 * (JSON_MAX_DEPTH + 1)));
+	assert_true(json_valid(deep + 1, 2 * JSON_MAX_DEPTH));
+	assert_int_equal(jkind(NULL, 0), JK_NULL);
+	assert_int_equal(jkind("x", 1), JK_STRING);
+	assert_int_equal(jkind("\xff", 1), JK_BASE64);
+	assert_int_equal(jkind("[]", 2), JK_JSON);
+}
+
+static void
+test_string_escapes(void **state)
+{
+	char out[64];
+	struct emit e = { out, 0 };
+	struct emit count = { NULL, 0 };
+	const char in[] = "a\x01\x1f\"\\/\b\f\xe2\x82\xac\xff";
+
+	(void)state;
+	emit_jstr(&count, in, sizeof(in) - 1);
+	emit_jstr(&e, in, sizeof(in) - 1);
+	out[e.n] = '\0';
+	assert_int_equal(count.n, e.n);
+	assert_string_equal(out, "\"a\\u0001\\u001f\\\"\\\\/\\b\\f\xe2\x82\xac"
+	    "\\ufffd\"");
+	e.n = 0;
+	emit_base64(&e, "ab", 2);
+	emit_base64(&e, "abc", 3);
+	emit_base64(&e, "", 0);
+	out[e.n] = '\0';
+	assert_string_equal(out, "\"YWI=\"\"YWJj\"\"\"");
+}
+
+/* ------------------------------------------------------------------
+ * Names
+ */
+
+static void
+test_path_patterns(void **state)
+{
+	struct fsink fs;
+	char name[NAME_MAX + 1];
+	struct meta m = { "orders", 3, 3, 1200, 0 };
+
+	(void)state;
+	memset(&fs, 0, sizeof(fs));
+	assert_int_equal(parse_pattern(&fs, "/d/{topic}-{partition}.log",
+	    errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(fs.ddir, "/d");
+	assert_int_equal(active_name(&fs, name, sizeof(name), "orders", 3), 0);
+	assert_string_equal(name, "orders-3.log");
+	assert_int_equal(closed_name(&fs, name, sizeof(name), "orders-3.log",
+	    &m), 0);
+	assert_string_equal(name, "orders-3.orders+3+0000000000000001200.log");
+	assert_true(name_match(fs.pattern, "orders-3.log"));
+	assert_true(name_match(fs.pattern, "a.b_c-d-0.log"));
+	assert_false(name_match(fs.pattern, "orders-x.log"));
+	assert_false(name_match(fs.pattern, name));
+	assert_true(name_match(fs.closed_pattern, name));
+	free(fs.ddir);
+	free(fs.pattern);
+	free(fs.closed_pattern);
+
+	/* One file for everything, no extension; a partition range. */
+	memset(&fs, 0, sizeof(fs));
+	assert_int_equal(parse_pattern(&fs, "all", errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(fs.ddir, ".");
+	m.pmin = 0;
+	m.pmax = 11;
+	m.minoff = 7;
+	assert_int_equal(closed_name(&fs, name, sizeof(name), "all", &m), 0);
+	assert_string_equal(name, "all.orders+0-11+0000000000000000007");
+	assert_true(name_match(fs.closed_pattern, name));
+	free(fs.ddir);
+	free(fs.pattern);
+	free(fs.closed_pattern);
+
+	/* A dot before a placeholder is not an extension. */
+	memset(&fs, 0, sizeof(fs));
+	assert_int_equal(parse_pattern(&fs, "/d/x.{topic}", errbuf,
+	    sizeof(errbuf)), 0);
+	assert_int_equal(active_name(&fs, name, sizeof(name), "t.v", 0), 0);
+	assert_string_equal(name, "x.t.v");
+	m.pmin = m.pmax = 0;
+	assert_int_equal(closed_name(&fs, name, sizeof(name), "x.t.v", &m), 0);
+	assert_string_equal(name, "x.t.v.orders+0+0000000000000000007");
+	free(fs.ddir);
+	free(fs.pattern);
+	free(fs.closed_pattern);
+
+	memset(&fs, 0, sizeof(fs));
+	assert_int_equal(parse_pattern(&fs, "/d/{topic}/x.log", errbuf,
+	    sizeof(errbuf)), -1);
+	assert_non_null(strstr(errbuf, "only appear in the file name"));
+	assert_int_equal(parse_pattern(&fs, "/d/x-{date}.log", errbuf,
+	    sizeof(errbuf)), -1);
+	assert_non_null(strstr(errbuf, "unknown placeholder"));
+	assert_int_equal(parse_pattern(&fs, "/d/", errbuf, sizeof(errbuf)),
+	    -1);
+	assert_non_null(strstr(errbuf, "names a directory"));
+}
+
+static void
+test_per_partition_files(void **state)
+{
+	struct ksink_record r[4];
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "{topic}-{partition}.txt", NULL),
+	    KSINK_OK);
+	r[0] = rec("a", 0, 0, "a0");
+	r[1] = rec("b", 1, 0, "b1");
+	r[2] = rec("a", 1, 0, "a1");
+	r[3] = rec("a", 0, 1, "a0'");
+	assert_int_equal(batch(s, r, 4), KSINK_OK);
+	file_sink.close(s);
+	assert_file("a-0.txt", "a0\na0'\n");
+	assert_file("a-1.txt", "a1\n");
+	assert_file("b-1.txt", "b1\n");
+}
+
+static void
+test_rotation_naming(void **state)
+{
+	struct ksink_record r[6];
+	char *m;
+	void *s;
+
+	(void)state;
+	/* 6-byte records, at most 13 bytes a file: two records each. */
+	assert_int_equal(open_sink(&s, "{topic}-{partition}.log",
+	    "file.rotate.bytes=13", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 10, "r0010");
+	r[1] = rec("t", 0, 11, "r0011");
+	r[2] = rec("t", 0, 14, "r0014");
+	r[3] = rec("t", 0, 15, "r0015");
+	r[4] = rec("t", 0, 16, "r0016");
+	r[5] = rec("t", 1, 3, "a value larger than the limit");
+	assert_int_equal(batch(s, r, 6), KSINK_OK);
+	file_sink.close(s);
+	assert_file("t-0.t+0+0000000000000000010.log", "r0010\nr0011\n");
+	assert_file("t-0.t+0+0000000000000000014.log", "r0014\nr0015\n");
+	assert_file("t-0.log", "r0016\n");
+	assert_file("t-1.log", "a value larger than the limit\n");
+	m = slurp("ksink-unit.manifest", NULL);
+	assert_non_null(strstr(m, "\nfile t-0.log 6 t 0 0 16 "));
+	assert_non_null(strstr(m, "\noffset t 0 17\n"));
+	free(m);
+
+	/* One file for several partitions: the range and the first offset
+	 * of the lowest partition. */
+	connector = "unit2";
+	assert_int_equal(open_sink(&s, "all.log", "file.rotate.bytes=20",
+	    NULL), KSINK_OK);
+	r[0] = rec("u", 2, 7, "aaaa");
+	r[1] = rec("u", 1, 9, "bbbb");
+	r[2] = rec("u", 2, 8, "cccc");
+	r[3] = rec("u", 0, 4, "dddd");
+	r[4] = rec("u", 0, 5, "eeee");
+	assert_int_equal(batch(s, r, 5), KSINK_OK);
+	file_sink.close(s);
+	assert_file("all.u+0-2+0000000000000000004.log",
+	    "aaaa\nbbbb\ncccc\ndddd\n");
+	assert_file("all.log", "eeee\n");
+}
+
+static void
+test_rotation_by_age(void **state)
+{
+	struct ksink_record r[2];
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "x.log", "file.rotate.ms=10", NULL),
+	    KSINK_OK);
+	r[0] = rec("t", 0, 0, "old");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	nanosleep(&ts, NULL);
+	/* The next batch closes the file even with no record for it. */
+	assert_int_equal(file_sink.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	file_sink.abort(s);
+	assert_file("x.t+0+0000000000000000000.log", "old\n");
+	assert_file("x.log", "");
+	r[1] = rec("t", 0, 1, "new");
+	assert_int_equal(batch(s, r + 1, 1), KSINK_OK);
+	file_sink.close(s);
+	assert_file("x.log", "new\n");
+}
+
+/* ------------------------------------------------------------------
+ * Exactly-once: fence, abort, recovery, refusals
+ */
+
+static void
+test_fence_and_replay(void **state)
+{
+	struct ksink_record r[3];
+	struct fsink *fs;
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "a");
+	r[1] = rec("t", 0, 1, "b");
+	assert_int_equal(batch(s, r, 2), KSINK_OK);
+	file_sink.close(s);
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	fs = s;
+	/* A zombie's replay: only offset 2 is new. */
+	r[2] = rec("t", 0, 2, "c");
+	assert_int_equal(batch(s, r, 3), KSINK_OK);
+	assert_int_equal(fs->n_fenced, 2);
+	file_sink.close(s);
+	assert_file("out.log", "a\nb\nc\n");
+}
+
+static void
+test_abort_truncates(void **state)
+{
+	struct ksink_record r[2];
+	char big[300000];
+	size_t done;
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", "file.buffer.bytes=4096",
+	    NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "kept");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	r[1] = rec("t", 0, 1, big);
+	/* Larger than the buffer: written before the commit. */
+	assert_int_equal(file_sink.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(file_sink.write(s, r + 1, 1, &done, errbuf,
+	    sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(file_sink.write(s, r + 1, 1, &done, errbuf,
+	    sizeof(errbuf)), KSINK_OK);
+	file_sink.abort(s);
+	assert_file("out.log", "kept\n");
+	assert_int_equal(stored(s, "t", 0), 1);
+	file_sink.close(s);
+}
+
+static void
+test_recovery_truncates(void **state)
+{
+	struct ksink_record r[1];
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "committed");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	file_sink.close(s);
+	/* What a crash between the data's write and the manifest leaves. */
+	spit("out.log", "committed\ngarbage of a lost batch\n");
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_file("out.log", "committed\n");
+	assert_non_null(strstr(fakehost_log(), "out.log: discarded 24 bytes "
+	    "past the committed length 10"));
+	file_sink.close(s);
+}
+
+static void
+test_manifest_missing(void **state)
+{
+	void *s;
+
+	(void)state;
+	spit("out-0.log", "someone's data\n");
+	assert_int_equal(open_sink(&s, "out-{partition}.log", NULL),
+	    KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "out-0.log exists but its manifest"));
+	assert_non_null(strstr(errbuf, "ksink-unit.manifest does not"));
+	/* Closed files count too. */
+	remove(strcat(strcpy(errbuf, dir), "/out-0.log"));
+	spit("out-0.t+0+0000000000000000000.log", "x\n");
+	assert_int_equal(open_sink(&s, "out-{partition}.log", NULL),
+	    KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "exists but its manifest"));
+}
+
+static void
+test_manifest_corrupt(void **state)
+{
+	struct ksink_record r[1];
+	char *m, *p;
+	size_t len;
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "a");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	file_sink.close(s);
+	m = slurp("ksink-unit.manifest", &len);
+
+	/* One changed digit. */
+	p = strstr(m, "offset t 0 1");
+	p[11] = '7';
+	spit("ksink-unit.manifest", m);
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "is unreadable: its checksum does not "
+	    "match"));
+	assert_non_null(strstr(errbuf, "restore the manifest"));
+	p[11] = '1';
+
+	/* Cut short. */
+	m[len - 5] = '\0';
+	spit("ksink-unit.manifest", m);
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "is unreadable"));
+
+	/* Empty. */
+	spit("ksink-unit.manifest", "");
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "is unreadable"));
+	free(m);
+}
+
+static void
+test_manifest_refusals(void **state)
+{
+	struct ksink_record r[1];
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "{topic}.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "abc");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	file_sink.close(s);
+
+	/* Another pattern, another format. */
+	assert_int_equal(open_sink(&s, "{topic}-{partition}.log", NULL),
+	    KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "was written for file names "
+	    "{topic}.log"));
+	assert_int_equal(open_sink(&s, "{topic}.log", "file.format=json", NULL),
+	    KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "file.format = value"));
+
+	/* A committed data file shortened outside ksink. */
+	spit("t.log", "ab");
+	assert_int_equal(open_sink(&s, "{topic}.log", NULL), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "has 2 bytes, but manifest"));
+
+	/* ... or gone. */
+	remove(strcat(strcpy(errbuf, dir), "/t.log"));
+	assert_int_equal(open_sink(&s, "{topic}.log", NULL), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "t.log is missing"));
+}
+
+static void
+test_unlisted_file_refused(void **state)
+{
+	struct ksink_record r[1];
+	size_t done;
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "{topic}.log", NULL), KSINK_OK);
+	spit("other.log", "not ours\n");
+	r[0] = rec("other", 0, 0, "x");
+	assert_int_equal(file_sink.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(file_sink.write(s, r, 1, &done, errbuf,
+	    sizeof(errbuf)), KSINK_FATAL);
+	assert_int_equal(done, 0);
+	assert_non_null(strstr(errbuf, "other.log exists but manifest does "
+	    "not list it"));
+	file_sink.abort(s);
+	file_sink.close(s);
+	assert_file("other.log", "not ours\n");
+}
+
+static void
+test_bad_topic_refused(void **state)
+{
+	struct ksink_record r[1];
+	size_t done;
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "{topic}.log", NULL), KSINK_OK);
+	r[0] = rec("../escape", 0, 0, "x");
+	assert_int_equal(file_sink.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(file_sink.write(s, r, 1, &done, errbuf,
+	    sizeof(errbuf)), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "../escape/0: not a Kafka topic name"));
+	file_sink.abort(s);
+	file_sink.close(s);
+}
+
+static void
+test_lock_names_pid(void **state)
+{
+	int up[2], down[2];
+	void *s, *s2;
+	char pidtext[32], c;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	if ((pid = fork()) == 0) {
+		if (open_sink(&s, "out.log", NULL) != KSINK_OK)
+			_exit(1);
+		(void)!__real_write(up[1], "x", 1);
+		(void)!read(down[0], &c, 1);
+		file_sink.close(s);
+		_exit(0);
+	}
+	assert_int_equal(read(up[0], &c, 1), 1);
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_FATAL);
+	snprintf(pidtext, sizeof(pidtext), "locked by pid %ld", (long)pid);
+	assert_non_null(strstr(errbuf, pidtext));
+	(void)!__real_write(down[1], "x", 1);
+	waitpid(pid, NULL, 0);
+
+	/* Two connectors of one process. */
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_int_equal(open_sink(&s2, "out.log", NULL), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "another connector of this ksink"));
+	file_sink.close(s);
+	/* Released at close. */
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	file_sink.close(s);
+}
+
+/* ------------------------------------------------------------------
+ * Failure classification
+ */
+
+static void
+check_space_error(int err)
+{
+	struct ksink_record r[2];
+	void *s;
+
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "first");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	r[1] = rec("t", 0, 1, "second");
+
+	/* The data's write fails: retry. */
+	fail_write_errno = err;
+	assert_int_equal(batch(s, r + 1, 1), KSINK_RETRY);
+	assert_non_null(strstr(errbuf, strerror(err)));
+	file_sink.abort(s);
+
+	/* The data is written but the manifest's write fails: retry. */
+	fail_write_after = 1;
+	assert_int_equal(batch(s, r + 1, 1), KSINK_RETRY);
+	file_sink.abort(s);
+	fail_write_errno = 0;
+	assert_file("out.log", "first\n");
+	assert_int_equal(stored(s, "t", 0), 1);
+
+	/* The same batch again, once there is space. */
+	assert_int_equal(batch(s, r + 1, 1), KSINK_OK);
+	file_sink.close(s);
+	assert_file("out.log", "first\nsecond\n");
+}
+
+static void
+test_enospc_is_retry(void **state)
+{
+	(void)state;
+	check_space_error(ENOSPC);
+}
+
+static void
+test_edquot_is_retry(void **state)
+{
+	(void)state;
+	check_space_error(EDQUOT);
+}
+
+static void
+test_eio_write_is_fatal(void **state)
+{
+	struct ksink_record r[1];
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "x");
+	fail_write_errno = EIO;
+	assert_int_equal(batch(s, r, 1), KSINK_FATAL);
+	fail_write_errno = 0;
+	file_sink.abort(s);
+	file_sink.close(s);
+}
+
+static void
+test_fsync_failure_is_fatal(void **state)
+{
+	struct ksink_record r[2];
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "committed");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	r[1] = rec("t", 0, 1, "lost");
+	fail_datasync_errno = EIO;
+	assert_int_equal(batch(s, r + 1, 1), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "fsync of"));
+	assert_non_null(strstr(errbuf, "out.log"));
+	fail_datasync_errno = 0;
+	file_sink.abort(s);
+	/* Never retried, even once the disk recovers. */
+	assert_int_equal(batch(s, r + 1, 1), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "stopped after an earlier error"));
+	file_sink.abort(s);
+	file_sink.close(s);
+
+	/* A restart goes back to the last commit. */
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_int_equal(stored(s, "t", 0), 1);
+	assert_int_equal(batch(s, r + 1, 1), KSINK_OK);
+	file_sink.close(s);
+	assert_file("out.log", "committed\nlost\n");
+}
+
+/* The manifest's fsync, then its rename: fatal, never retried, and a
+ * restart resumes from what is on disk. */
+static void
+check_manifest_failure(int *knob, const char *what)
+{
+	struct ksink_record r[2];
+	void *s;
+
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "a");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	r[1] = rec("t", 0, 1, "b");
+	*knob = EIO;
+	assert_int_equal(batch(s, r + 1, 1), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, what));
+	*knob = 0;
+	file_sink.abort(s);
+	assert_int_equal(batch(s, r + 1, 1), KSINK_FATAL);
+	file_sink.abort(s);
+	file_sink.close(s);
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_int_equal(batch(s, r, 2), KSINK_OK);
+	file_sink.close(s);
+	assert_file("out.log", "a\nb\n");
+}
+
+static void
+test_manifest_fsync_failure_is_fatal(void **state)
+{
+	(void)state;
+	check_manifest_failure(&fail_fsync_errno, "fsync of");
+	assert_non_null(strstr(fakehost_log(), "file sink closed"));
+}
+
+static void
+test_rename_failure_is_fatal(void **state)
+{
+	(void)state;
+	check_manifest_failure(&fail_rename_errno, "renaming");
+}
+
+static void
+test_options_table(void **state)
+{
+	const struct ksink_sink *d = ksink_sink_entry(&fakehost);
+	const struct ksink_option *o;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(d->abi_major, KSINK_ABI_MAJOR);
+	assert_true(d->caps & KSINK_CAP_ATOMIC_OFFSETS);
+	assert_string_equal(d->name, "file");
+	assert_non_null(d->abort);
+	for (o = d->options; o->name != NULL; o++, n++) {
+		assert_memory_equal(o->name, "file.", 5);
+		assert_non_null(o->doc);
+	}
+	assert_int_equal(n, 6);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_value_format, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tombstone_only_advances,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_format, setup,
+		    teardown),
+		cmocka_unit_test(test_json_validator),
+		cmocka_unit_test(test_string_escapes),
+		cmocka_unit_test(test_path_patterns),
+		cmocka_unit_test_setup_teardown(test_per_partition_files, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_naming, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_by_age, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fence_and_replay, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_abort_truncates, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_truncates, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_missing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_corrupt, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_refusals, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unlisted_file_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_topic_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock_names_pid, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_enospc_is_retry, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_edquot_is_retry, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_eio_write_is_fatal, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fsync_failure_is_fatal,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_manifest_fsync_failure_is_fatal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_failure_is_fatal,
+		    setup, teardown),
+		cmocka_unit_test(test_options_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
