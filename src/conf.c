@@ -37,6 +37,7 @@ struct parse {
 	int after_key;		/* the previous content line held a key */
 	size_t skip;		/* leading blanks to hide from inih */
 	int seen_section;	/* a section header, even a refused one */
+	int swallow;		/* indented lines belong to a refused line */
 	struct ks_section *cur;
 	char *buf;
 	size_t bufsz;
@@ -65,13 +66,21 @@ ks_errors_add(struct ks_errors *errs, const char *fmt, ...)
 	errs->msg[errs->count++] = s;
 }
 
-/* The line number of a "FILE:LINE: ..." message, or 0. */
+/* The line number of a "FILE:LINE: ..." message, or 0: the first
+ * ":DIGITS:" (a file name may hold ':' too). */
 static long
 msg_line(const char *m)
 {
-	const char *c = strchr(m, ':');
+	const char *c;
+	char *end;
+	long n;
 
-	return c != NULL ? strtol(c + 1, NULL, 10) : 0;
+	for (c = strchr(m, ':'); c != NULL; c = strchr(c + 1, ':')) {
+		n = strtol(c + 1, &end, 10);
+		if (end > c + 1 && *end == ':')
+			return n;
+	}
+	return 0;
 }
 
 static int
@@ -82,7 +91,7 @@ cmp_msg(const void *a, const void *b)
 
 	if (lx != ly)
 		return lx < ly ? -1 : 1;
-	return *x < *y ? -1 : *x > *y;
+	return strcmp(*x, *y);
 }
 
 /* Prints the problems in the order of the file's lines. */
@@ -236,8 +245,9 @@ check_line(struct parse *p, char *raw, size_t len, size_t max)
 		    "limit is %zu; split the value over indented "
 		    "continuation lines or use a *.file option", p->name,
 		    p->lineno, len, max);
-		/* An over-long key line cannot be continued. */
+		/* Its continuation lines go with it. */
 		p->after_key = 0;
+		p->swallow = 1;
 		return -1;
 	}
 	s = raw;
@@ -245,6 +255,8 @@ check_line(struct parse *p, char *raw, size_t len, size_t max)
 		s++;
 	if (*s == '\0' || *s == ';' || *s == '#')
 		return 0;
+	if (s > raw && p->swallow)
+		return -1;
 	if (s > raw && p->after_key) {
 		p->cont = 1;
 		return 0;
@@ -252,6 +264,7 @@ check_line(struct parse *p, char *raw, size_t len, size_t max)
 	/* Not a continuation: inih must not take it for one. */
 	p->skip = (size_t)(s - raw);
 	p->after_key = 0;
+	p->swallow = 0;
 	if (*s == '[') {
 		p->seen_section = 1;
 		copy = ks_util_strdup(s);
@@ -303,6 +316,7 @@ reader(char *str, int num, void *stream)
 		ks_errors_add(p->errs, "%s:%d: line holds a NUL byte; is "
 		    "this a text file?", p->name, p->lineno);
 		p->after_key = 0;
+		p->swallow = 1;
 		str[0] = '\n';
 		str[1] = '\0';
 		return str;
@@ -312,6 +326,17 @@ reader(char *str, int num, void *stream)
 		str[0] = '\n';
 		str[1] = '\0';
 		return str;
+	}
+	/* inih 55 keeps inline comments of continuation lines: cut them
+	 * here as it does on key lines (';' after a blank). */
+	if (p->cont) {
+		char *c;
+
+		for (c = p->buf + 1; c < p->buf + len; c++)
+			if (*c == ';' && (c[-1] == ' ' || c[-1] == '\t')) {
+				len = (size_t)(c - p->buf);
+				break;
+			}
 	}
 	len -= p->skip;
 	memcpy(str, p->buf + p->skip, len);

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "consumer.h"
 #include "log.h"
+#include "options.h"
 #include "util.h"
 
 struct forced {
@@ -68,8 +69,10 @@ set_one(rd_kafka_conf_t *rkc, const struct ks_conf *conf,
 	}
 	if (rd_kafka_conf_set(rkc, key, kv->value, err, sizeof(err)) !=
 	    RD_KAFKA_CONF_OK) {
+		/* librdkafka may quote the value: not a secret's. */
 		ks_errors_add(errs, "%s:%d: %s: %s", conf->path, kv->line,
-		    kv->key, err);
+		    kv->key, ks_options_kafka_secret(key) ?
+		    "invalid value (not shown: it is a secret)" : err);
 		return -1;
 	}
 	return 0;
@@ -151,6 +154,66 @@ ks_consumer_conf(const struct ks_conf *conf, const struct ks_section *conn,
 		rd_kafka_conf_destroy(rkc);
 		return NULL;
 	}
+	return rkc;
+}
+
+/* Properties of a consumer that a producer would only warn about. */
+static int
+consumer_only(const char *key)
+{
+	static const char *const prefixes[] = { "group.", "fetch.",
+	    "queued.", "auto.", "enable.auto.", "partition.assignment",
+	    "session.", "heartbeat.", "max.poll.", "isolation.",
+	    "enable.partition.eof", "check.crcs", "coordinator.",
+	    "consume." };
+	size_t i;
+
+	for (i = 0; i < KS_ARRAY_SIZE(prefixes); i++)
+		if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The configuration of a connector's dead letter queue producer: the same
+ * [kafka] and kafka.* settings (brokers, security) without the consumer's
+ * own.  The settings were checked by ks_consumer_conf already.  A replayed
+ * batch writes its dead letters again, byte for byte: the queue is
+ * at-least-once with deterministic content.
+ */
+rd_kafka_conf_t *
+ks_consumer_producer_conf(const struct ks_conf *conf,
+    const struct ks_section *conn, struct ks_errors *errs)
+{
+	const struct ks_section *kafka = ks_conf_section(conf, KS_SEC_KAFKA);
+	const struct ks_section *secs[2] = { kafka, conn };
+	const struct ks_kv *kv;
+	rd_kafka_conf_t *rkc;
+	const char *key;
+	char err[512], buf[256];
+	size_t i;
+
+	rkc = rd_kafka_conf_new();
+	snprintf(buf, sizeof(buf), "ksink-%s-dlq", conn->name);
+	rd_kafka_conf_set(rkc, "client.id", buf, NULL, 0);
+	rd_kafka_conf_set_log_cb(rkc, log_cb);
+	for (i = 0; i < 2; i++)
+		for (kv = secs[i] ? secs[i]->kvs : NULL; kv != NULL;
+		    kv = kv->next) {
+			key = kv->key;
+			if (i == 1 && strncmp(key, "kafka.", 6) != 0)
+				continue;
+			if (i == 1)
+				key += 6;
+			if (consumer_only(key))
+				continue;
+			if (rd_kafka_conf_set(rkc, key, kv->value, err,
+			    sizeof(err)) != RD_KAFKA_CONF_OK)
+				ks_errors_add(errs, "%s:%d: %s: %s", conf->path,
+				    kv->line, kv->key, err);
+		}
+	rd_kafka_conf_set(rkc, "linger.ms", "5", NULL, 0);
+	rd_kafka_conf_set(rkc, "message.timeout.ms", "30000", NULL, 0);
 	return rkc;
 }
 

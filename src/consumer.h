@@ -17,6 +17,8 @@ enum ks_reset {
 
 rd_kafka_conf_t *ks_consumer_conf(const struct ks_conf *conf,
 	    const struct ks_section *conn, int *reset, struct ks_errors *errs);
+rd_kafka_conf_t *ks_consumer_producer_conf(const struct ks_conf *conf,
+	    const struct ks_section *conn, struct ks_errors *errs);
 int	ks_consumer_subscribe(rd_kafka_t *rk, const char *topics,
 	    char *errbuf, size_t errlen);
 int	ks_consumer_is_cooperative(rd_kafka_t *rk);

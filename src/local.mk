@@ -2,23 +2,28 @@
 # link against.
 noinst_LIBRARIES += src/libksink.a
 src_libksink_a_SOURCES = \
+	src/admin.c src/admin.h \
 	src/conf.c src/conf.h \
 	src/consumer.c src/consumer.h \
 	src/demo.c src/demo.h \
 	src/log.c src/log.h \
+	src/offsets.c src/offsets.h \
 	src/options.c src/options.h \
 	src/sink.c src/sink.h \
+	src/status.c src/status.h \
 	src/util.c src/util.h \
 	src/worker.c src/worker.h
 src_libksink_a_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(INIH_CFLAGS) $(SQLITE3_CFLAGS) \
+	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) \
 	-DPKGLIBDIR='"$(pkglibdir)"'
 
 bin_PROGRAMS += ksink
 ksink_SOURCES = src/main.c
 ksink_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
-ksink_LDADD = src/libksink.a $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS)
+ksink_LDADD = $(KSINK_CORE_LIBS)
 
-KSINK_CORE_LIBS = src/libksink.a $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS)
+KSINK_CORE_LIBS = src/libksink.a $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS) \
+	$(MHD_LIBS) $(LIBCURL_LIBS)
 
 ksinkincludedir = $(includedir)/ksink
 ksinkinclude_HEADERS = src/ksink/sink.h

@@ -18,11 +18,14 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "demo.h"
 #include "log.h"
+#include "offsets.h"
 #include "options.h"
 #include "sink.h"
+#include "status.h"
 #include "util.h"
 #include "worker.h"
 
@@ -35,6 +38,9 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: ksink [-t] -c FILE\n"
 	    "       ksink --list-options [--format=text|mdoc] [TYPE]\n"
+	    "       ksink offsets -c FILE CONNECTOR [--reset earliest|latest|"
+	    "TOPIC:PARTITION=OFFSET ...]\n"
+	    "       ksink status -c FILE [--json]\n"
 	    "       ksink demo [-d DIR]\n"
 	    "       ksink --version\n");
 }
@@ -54,7 +60,6 @@ list_options(const char *type, int mdoc)
 {
 	char path[4096], err[1024];
 	struct ks_plugin *pl;
-	const char *dir;
 
 	if (type == NULL) {
 		if (!mdoc)
@@ -77,11 +82,8 @@ list_options(const char *type, int mdoc)
 		ks_options_print(stdout, ks_options_connector, mdoc);
 		return KS_EXIT_OK;
 	}
-	dir = getenv("KSINK_PLUGIN_DIR");
-	if (dir == NULL || *dir == '\0')
-		dir = ks_options_find(ks_options_worker, "plugin.dir")->def;
-	if (ks_sink_path(type, dir, path, sizeof(path), err,
-	    sizeof(err)) == -1 ||
+	if (ks_sink_path(type, ks_sink_plugin_dir(NULL), path, sizeof(path),
+	    err, sizeof(err)) == -1 ||
 	    (pl = ks_sink_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "ksink: error: %s\n", err);
 		return KS_EXIT_CONFIG;
@@ -98,8 +100,11 @@ list_options(const char *type, int mdoc)
 
 /* Runs the connectors until a signal or a failure. */
 static int
-run(struct ks_worker **ws, size_t n)
+run(const struct ks_conf *conf, struct ks_worker **ws, size_t n)
 {
+	const char *listen = ks_conf_str(ks_conf_section(conf,
+	    KS_SEC_WORKER), ks_options_worker, "admin.listen");
+	struct ks_admin *admin = NULL;
 	struct timespec tick = { 0, 200 * 1000 * 1000 };
 	struct ks_worker_stats st;
 	sigset_t set;
@@ -117,6 +122,12 @@ run(struct ks_worker **ws, size_t n)
 			log_error("%s", err);
 			return cfg ? KS_EXIT_CONFIG : KS_EXIT_FAILURE;
 		}
+	if (listen != NULL && *listen != '\0' &&
+	    (admin = ks_admin_start(listen, ws, n, err, sizeof(err))) ==
+	    NULL) {
+		log_error("%s", err);
+		return KS_EXIT_FAILURE;
+	}
 	for (i = 0; i < n; i++) {
 		if (ks_worker_start(ws[i], worker_done, NULL) == -1) {
 			log_error("cannot start a thread: %s",
@@ -166,6 +177,7 @@ run(struct ks_worker **ws, size_t n)
 		    (unsigned long long)st.poison,
 		    (unsigned long long)st.retries);
 	}
+	ks_admin_stop(admin);
 	if (atomic_load(&any_failed))
 		rc = KS_EXIT_FAILURE;
 	return rc;
@@ -193,6 +205,10 @@ main(int argc, char **argv)
 	ks_log_init();
 	if (argc > 1 && strcmp(argv[1], "demo") == 0)
 		return ks_demo_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "offsets") == 0)
+		return ks_offsets_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return ks_status_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -257,7 +273,7 @@ main(int argc, char **argv)
 		    path, n, n == 1 ? "" : "s");
 		rc = KS_EXIT_OK;
 	} else
-		rc = run(ws, n);
+		rc = run(conf, ws, n);
 	for (i = 0; i < n; i++)
 		ks_worker_free(ws[i]);
 	free(ws);

@@ -21,6 +21,20 @@ const struct ksink_option ks_options_worker[] = {
 	  .doc = "Directory where a connector's type is looked up as "
 	    "TYPE.so.  The environment variable KSINK_PLUGIN_DIR, when set, "
 	    "replaces the built-in default but not a value given here." },
+	{ .name = "admin.listen", .type = KSINK_OPT_STRING, .def = "",
+	  .doc = "HOST:PORT of the admin endpoint, which serves metrics "
+	    "(/metrics), connector status (/connectors, /status) and pause "
+	    "and resume; empty turns it off.  It has no authentication: "
+	    "keep it on a loopback address such as 127.0.0.1:9644 unless "
+	    "the network is trusted." },
+	{ .name = "secrets.allow.world.readable", .type = KSINK_OPT_BOOL,
+	  .def = "false",
+	  .doc = "ksink refuses a configuration file that every user may "
+	    "read when it holds a secret (a password, a token, a private "
+	    "key: an option marked secret, or one of librdkafka's such as "
+	    "sasl.password).  true accepts it anyway.  Better: chmod o-r the "
+	    "file, or keep the secret in a file of its own where the sink "
+	    "offers a *.file option." },
 	{ .name = "log.level", .type = KSINK_OPT_ENUM, .def = "info",
 	  .values = "error|warn|info|debug",
 	  .doc = "The least severe messages that are logged." },
@@ -54,6 +68,23 @@ const struct ksink_option ks_options_connector[] = {
 	    "record) does: none stops the connector with a message naming "
 	    "its topic, partition and offset; all logs it, counts it, "
 	    "skips it, and goes on." },
+	{ .name = "errors.deadletterqueue.topic.name", .type = KSINK_OPT_STRING,
+	  .def = "",
+	  .doc = "With errors.tolerance = all, a poison record is also "
+	    "written to this Kafka topic, with its key, value, timestamp and "
+	    "headers, and headers __connect.errors.* naming its topic, "
+	    "partition, offset, connector and error.  The sink stores the "
+	    "record's offset only after the broker acknowledged it.  The "
+	    "topic must exist.  Empty: no dead letter queue." },
+	{ .name = "errors.deadletterqueue.context.headers.enable",
+	  .type = KSINK_OPT_BOOL, .def = "true",
+	  .doc = "Add the __connect.errors.* headers to dead letter "
+	    "records." },
+	{ .name = "errors.log.include.messages", .type = KSINK_OPT_BOOL,
+	  .def = "false",
+	  .doc = "Include the key and the value of a poison record, escaped "
+	    "and cut at 256 bytes, in the message that reports it.  Off by "
+	    "default: records may hold personal data." },
 	{ .name = "errors.retry.timeout.ms", .type = KSINK_OPT_INT,
 	  .def = "300000", .min = -1, .max = INT64_MAX,
 	  .doc = "How long a batch that the sink reports as transiently "
@@ -65,6 +96,13 @@ const struct ksink_option ks_options_connector[] = {
 	  .def = "10000", .min = 10, .max = 600000,
 	  .doc = "Longest wait between two attempts of a failing batch; the "
 	    "wait starts at 100 ms and doubles." },
+	{ .name = "stall.warn.ms", .type = KSINK_OPT_INT, .def = "30000",
+	  .min = 1000, .max = 86400000,
+	  .doc = "A partition whose position has not moved for this long "
+	    "while the broker holds records past it is checked for an open "
+	    "transaction of its producer; read_committed reading stops at "
+	    "such a transaction until it ends, and ksink then warns, once "
+	    "per stall, and says when it moves again." },
 	{ .name = "delivery.guarantee", .type = KSINK_OPT_ENUM,
 	  .def = "exactly_once", .values = "exactly_once|at_least_once",
 	  .doc = "exactly_once runs only sinks that store offsets "
@@ -111,12 +149,34 @@ enum_has(const char *values, const char *v)
 	return 0;
 }
 
+/* librdkafka's properties that hold secrets (its "sensitive" ones). */
+int
+ks_options_kafka_secret(const char *key)
+{
+	static const char *const secrets[] = { "sasl.password",
+	    "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
+	    "ssl_key", "sasl.oauthbearer.client.secret",
+	    "sasl.oauthbearer.config" };
+	size_t i;
+
+	if (strncmp(key, "kafka.", 6) == 0)
+		key += 6;
+	for (i = 0; i < KS_ARRAY_SIZE(secrets); i++)
+		if (strcmp(key, secrets[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int
 ks_options_check(const struct ksink_option *opt, const char *value,
     char *errbuf, size_t errlen)
 {
 	int64_t n;
 	int b;
+
+	/* A secret's value is never repeated in a message. */
+	if (opt->flags & KSINK_OPT_SECRET)
+		value = "(hidden)";
 
 	switch (opt->type) {
 	case KSINK_OPT_INT:

@@ -17,5 +17,6 @@ const char *ks_options_nearest(const char *name,
 	    const struct ksink_option *const *tabs, size_t ntabs);
 void	ks_options_print(FILE *fp, const struct ksink_option *tab, int mdoc);
 const char *ks_options_type_name(int type);
+int	ks_options_kafka_secret(const char *key);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "options.h"
 #include "sink.h"
 #include "util.h"
 
@@ -30,6 +31,17 @@ struct ksink_ctx {
 	const struct ks_section *sec;
 	const struct ksink_option *opts;
 };
+
+const char *
+ks_sink_plugin_dir(const struct ks_section *wsec)
+{
+	const char *env = getenv("KSINK_PLUGIN_DIR");
+
+	if (ks_conf_kv(wsec, "plugin.dir") == NULL && env != NULL &&
+	    *env != '\0')
+		return env;
+	return ks_conf_str(wsec, ks_options_worker, "plugin.dir");
+}
 
 int
 ks_sink_path(const char *type, const char *plugin_dir, char *buf, size_t len,
@@ -123,11 +135,13 @@ check_desc(const char *path, const struct ksink_sink *d, char *errbuf,
 		    KSINK_ABI_MINOR);
 		return -1;
 	}
-	if (d->struct_size < KSINK_SINK_SIZE_1_0) {
+	if (d->struct_size < KSINK_SINK_SIZE_1_0 ||
+	    (d->abi_minor >= 1 && d->struct_size < KSINK_SINK_SIZE_1_1)) {
 		ks_util_errf(errbuf, errlen, "plugin %s: descriptor is %u "
 		    "bytes, ABI %u.%u needs at least %zu; the plugin is "
 		    "broken", path, d->struct_size, d->abi_major,
-		    d->abi_minor, (size_t)KSINK_SINK_SIZE_1_0);
+		    d->abi_minor, d->abi_minor >= 1 ?
+		    (size_t)KSINK_SINK_SIZE_1_1 : (size_t)KSINK_SINK_SIZE_1_0);
 		return -1;
 	}
 	fn[0] = (const void *)d->open;

@@ -14,6 +14,9 @@ struct ks_plugin {
 	const struct ksink_sink *desc;
 };
 
+/* Where plugins are looked up: [worker] plugin.dir when set (wsec may be
+ * NULL), else $KSINK_PLUGIN_DIR when set, else the built-in default. */
+const char *ks_sink_plugin_dir(const struct ks_section *wsec);
 int	ks_sink_path(const char *type, const char *plugin_dir, char *buf,
 	    size_t len, char *errbuf, size_t errlen);
 struct ks_plugin *ks_sink_load(const char *path, char *errbuf, size_t errlen);

@@ -179,3 +179,51 @@ ks_util_rand64(void)
 	s ^= s >> 27;
 	return s * 0x2545F4914F6CDD1DULL;
 }
+
+void
+ks_buf_printf(struct ks_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL,
+		    b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p != NULL && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = (b->len + (size_t)n + 1) * 2;
+		b->p = ks_util_xrealloc(b->p, b->cap);
+	}
+}
+
+/* Appends s as a JSON string, quotes included. */
+void
+ks_buf_json_str(struct ks_buf *b, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	ks_buf_printf(b, "\"");
+	for (; *u != '\0'; u++) {
+		if (*u == '"' || *u == '\\')
+			ks_buf_printf(b, "\\%c", *u);
+		else if (*u < 0x20)
+			ks_buf_printf(b, "\\u%04x", *u);
+		else
+			ks_buf_printf(b, "%c", *u);
+	}
+	ks_buf_printf(b, "\"");
+}
+
+void
+ks_buf_free(struct ks_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}

@@ -27,9 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "consumer.h"
 #include "log.h"
@@ -47,6 +50,31 @@ struct part {
 	const char *topic;	/* borrowed from a pending message */
 	int32_t partition;
 	int64_t next;
+	uint64_t records;	/* of this batch */
+	uint64_t bytes;
+};
+
+/* Figures of one partition, for the admin endpoint. */
+struct pstat {
+	char *topic;
+	int32_t partition;
+	int assigned;
+	uint64_t records, batches, bytes;
+	int64_t sink_offset, group_offset, high_watermark;
+	/* Stall detection: the consumer's position, when it last moved. */
+	int64_t position, moved_ms, checked_ms;
+	int stalled;
+};
+
+
+
+const double ks_worker_latency_bounds[KS_LATENCY_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+	10, 30
+};
+
+static const char *const state_names[KS_STATE_COUNT] = {
+	"starting", "running", "paused", "retrying", "failed", "stopped"
 };
 
 struct ks_worker {
@@ -69,7 +97,16 @@ struct ks_worker {
 	int64_t retry_timeout_ms;
 	int64_t backoff_max_ms;
 	int tolerance_all;
+	int log_messages;	/* errors.log.include.messages */
 	int reset;
+
+	/* The dead letter queue, when errors.deadletterqueue.topic.name. */
+	char *dlq_topic;
+	int dlq_headers;
+	rd_kafka_conf_t *dlq_conf;
+	rd_kafka_t *dlq;
+	int dlq_pending;	/* produced, not yet acknowledged */
+	char dlq_error[512];	/* first delivery failure */
 
 	/* Pending messages, oldest first; the batch is the head. */
 	rd_kafka_message_t **msgs;
@@ -87,13 +124,27 @@ struct ks_worker {
 
 	int in_flush;		/* a batch is being applied or retried */
 	int invalidated;	/* a revocation dropped pending messages */
-	int paused;
+	int paused;		/* paused while retrying */
+	atomic_int admin_pause;	/* asked for through the admin endpoint */
+	int admin_paused;	/* ... and done */
+	int consumer_paused;	/* what librdkafka was last told */
+	int64_t last_wm_ms;
+	int64_t last_stall_ms;
+	int64_t stall_ms;	/* stall.warn.ms */
 	atomic_int stop;
 	int failed;
 	char error[1024];
 
+	/* Under stats_lock: read by the admin endpoint's thread. */
 	struct ks_worker_stats stats;
 	pthread_mutex_t stats_lock;
+	int state;
+	struct pstat *pstats;
+	size_t npstats;
+	uint64_t applied_bytes, rebalances, dlq_count;
+	uint64_t latency[KS_LATENCY_BUCKETS + 1];
+	double latency_sum;
+	int64_t last_commit_ms;
 
 	pthread_t thread;
 	int started;
@@ -107,6 +158,214 @@ struct ks_worker {
 };
 
 static int flush_batch(struct ks_worker *w, int revoking);
+
+const char *
+ks_worker_state_name(int state)
+{
+	return state >= 0 && state < KS_STATE_COUNT ? state_names[state] :
+	    "unknown";
+}
+
+static void
+set_state(struct ks_worker *w, int state)
+{
+	pthread_mutex_lock(&w->stats_lock);
+	/* A failure is final. */
+	if (w->state != KS_STATE_FAILED)
+		w->state = state;
+	pthread_mutex_unlock(&w->stats_lock);
+}
+
+/* The figures of a partition; call with stats_lock held. */
+static struct pstat *
+pstat_get(struct ks_worker *w, const char *topic, int32_t partition)
+{
+	struct pstat *p;
+	size_t i;
+
+	for (i = 0; i < w->npstats; i++)
+		if (w->pstats[i].partition == partition &&
+		    strcmp(w->pstats[i].topic, topic) == 0)
+			return &w->pstats[i];
+	w->pstats = ks_util_xrealloc(w->pstats,
+	    (w->npstats + 1) * sizeof(*w->pstats));
+	p = &w->pstats[w->npstats++];
+	memset(p, 0, sizeof(*p));
+	p->topic = ks_util_strdup(topic);
+	p->partition = partition;
+	p->sink_offset = p->group_offset = p->high_watermark = -1;
+	p->position = -1;
+	return p;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Pauses or resumes the assignment so that librdkafka matches what the
+ * retry loop and the admin endpoint want. */
+static void
+sync_pause(struct ks_worker *w)
+{
+	int want = w->paused || w->admin_paused;
+
+	if (w->rk == NULL || want == w->consumer_paused)
+		return;
+	ks_consumer_pause(w->rk, want);
+	w->consumer_paused = want;
+}
+
+void
+ks_worker_set_paused(struct ks_worker *w, int paused)
+{
+	atomic_store(&w->admin_pause, paused);
+}
+
+void
+ks_worker_snapshot(struct ks_worker *w, struct ks_worker_snapshot *s)
+{
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->name = w->name;
+	s->type = w->desc ? w->desc->name : "?";
+	pthread_mutex_lock(&w->stats_lock);
+	s->state = w->state;
+	snprintf(s->error, sizeof(s->error), "%s", w->failed ? w->error : "");
+	s->stats = w->stats;
+	s->bytes = w->applied_bytes;
+	s->rebalances = w->rebalances;
+	s->dlq = w->dlq_count;
+	memcpy(s->latency, w->latency, sizeof(s->latency));
+	s->latency_sum = w->latency_sum;
+	s->latency_count = w->stats.batches;
+	s->last_commit_ms = w->last_commit_ms;
+	s->nparts = w->npstats;
+	s->parts = ks_util_xcalloc(w->npstats, sizeof(*s->parts));
+	for (i = 0; i < w->npstats; i++) {
+		struct pstat *p = &w->pstats[i];
+
+		s->parts[i].topic = ks_util_strdup(p->topic);
+		s->parts[i].partition = p->partition;
+		s->parts[i].assigned = p->assigned;
+		s->parts[i].records = p->records;
+		s->parts[i].batches = p->batches;
+		s->parts[i].bytes = p->bytes;
+		s->parts[i].sink_offset = p->sink_offset;
+		s->parts[i].group_offset = p->group_offset;
+		s->parts[i].high_watermark = p->high_watermark;
+		s->parts[i].stalled = p->stalled;
+	}
+	pthread_mutex_unlock(&w->stats_lock);
+}
+
+void
+ks_worker_snapshot_free(struct ks_worker_snapshot *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nparts; i++)
+		free(s->parts[i].topic);
+	free(s->parts);
+	s->parts = NULL;
+	s->nparts = 0;
+}
+
+/*
+ * Finds partitions held back by an open transaction: read_committed
+ * consumers see nothing past the last stable offset (LSO) until the
+ * transaction ends, so the position stops while the high watermark goes
+ * on.  Reported once per stall, and again when it ends.  The LSO is asked
+ * of the broker (a read_committed watermark query) only for partitions
+ * that look stalled.
+ */
+static void
+check_stalls(struct ks_worker *w)
+{
+	rd_kafka_topic_partition_list_t *list = NULL;
+	int64_t now = ks_util_now_ms(), pos, lo, lso;
+	struct pstat *ps;
+	int i;
+
+	if (now - w->last_stall_ms < (w->stall_ms < 5000 ? w->stall_ms / 2 :
+	    5000))
+		return;
+	w->last_stall_ms = now;
+	if (rd_kafka_assignment(w->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    list == NULL)
+		return;
+	rd_kafka_position(w->rk, list);
+	for (i = 0; i < list->cnt; i++) {
+		pthread_mutex_lock(&w->stats_lock);
+		ps = pstat_get(w, list->elems[i].topic,
+		    list->elems[i].partition);
+		pos = list->elems[i].offset >= 0 ? list->elems[i].offset :
+		    ps->sink_offset;
+		if (pos != ps->position || ps->moved_ms == 0) {
+			ps->position = pos;
+			ps->moved_ms = now;
+			if (ps->stalled)
+				ks_log_msg(KSINK_LOG_INFO, w->who, "%s/%d moves "
+				    "again at offset %lld", ps->topic,
+				    ps->partition, (long long)pos);
+			ps->stalled = 0;
+			pthread_mutex_unlock(&w->stats_lock);
+			continue;
+		}
+		if (ps->stalled || pos < 0 || now - ps->moved_ms < w->stall_ms ||
+		    now - ps->checked_ms < w->stall_ms ||
+		    ps->high_watermark <= pos + 1 || w->admin_paused ||
+		    w->paused) {
+			pthread_mutex_unlock(&w->stats_lock);
+			continue;
+		}
+		ps->checked_ms = now;
+		pthread_mutex_unlock(&w->stats_lock);
+		if (rd_kafka_query_watermark_offsets(w->rk,
+		    list->elems[i].topic, list->elems[i].partition, &lo, &lso,
+		    2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			continue;
+		pthread_mutex_lock(&w->stats_lock);
+		if (lso <= pos && lso < ps->high_watermark) {
+			ps->stalled = 1;
+			ks_log_msg(KSINK_LOG_WARN, w->who, "%s/%d is stalled "
+			    "at offset %lld for %lld s: an open transaction "
+			    "holds back the records up to the high watermark "
+			    "%lld; they are applied once it commits or aborts "
+			    "(the broker aborts it after its "
+			    "transaction.timeout.ms)", ps->topic,
+			    ps->partition, (long long)lso,
+			    (long long)((now - ps->moved_ms) / 1000),
+			    (long long)ps->high_watermark);
+		}
+		pthread_mutex_unlock(&w->stats_lock);
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Refreshes the high watermarks librdkafka last heard of (no request). */
+static void
+refresh_watermarks(struct ks_worker *w)
+{
+	int64_t lo, hi, now = ks_util_now_ms();
+	size_t i;
+
+	if (now - w->last_wm_ms < 1000)
+		return;
+	w->last_wm_ms = now;
+	pthread_mutex_lock(&w->stats_lock);
+	for (i = 0; i < w->npstats; i++)
+		if (w->pstats[i].assigned && rd_kafka_get_watermark_offsets(
+		    w->rk, w->pstats[i].topic, w->pstats[i].partition, &lo,
+		    &hi) == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
+			w->pstats[i].high_watermark = hi;
+	pthread_mutex_unlock(&w->stats_lock);
+}
 
 const char *
 ks_worker_name(const struct ks_worker *w)
@@ -138,6 +397,7 @@ fail(struct ks_worker *w, const char *fmt, ...)
 	va_end(ap);
 	w->failed = 1;
 	atomic_store(&w->stop, 1);
+	set_state(w, KS_STATE_FAILED);
 	ks_log_msg(KSINK_LOG_ERROR, w->who, "%s", w->error);
 }
 
@@ -177,6 +437,23 @@ ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 	    errs);
 
 	w->rkconf = ks_consumer_conf(conf, sec, &w->reset, errs);
+	if (w->rkconf != NULL) {
+		/* Some settings are only checked when a client is made (a
+		 * SASL mechanism, say): make one, without brokers. */
+		rd_kafka_conf_t *probe = rd_kafka_conf_dup(w->rkconf);
+		rd_kafka_t *rk;
+
+		rd_kafka_conf_set(probe, "bootstrap.servers", "", NULL, 0);
+		rd_kafka_conf_set_log_cb(probe, NULL);
+		if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, probe, err,
+		    sizeof(err))) == NULL) {
+			rd_kafka_conf_destroy(probe);
+			ks_errors_add(errs, "%s:%d: [connector %s]: the Kafka "
+			    "settings ([kafka] and kafka.*) are refused: %s",
+			    conf->path, sec->line, sec->name, err);
+		} else
+			rd_kafka_destroy(rk);
+	}
 
 	if (w->plugin != NULL) {
 		w->desc = w->plugin->desc;
@@ -190,6 +467,21 @@ ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 			    "anyway", conf->path, sec->line, sec->name,
 			    w->desc->name);
 	}
+	kv = ks_conf_kv(sec, "errors.deadletterqueue.topic.name");
+	if (kv != NULL && *kv->value != '\0') {
+		const struct ks_kv *tol = ks_conf_kv(sec, "errors.tolerance");
+
+		if (tol == NULL || strcmp(tol->value, "all") != 0)
+			ks_errors_add(errs, "%s:%d: a dead letter queue takes "
+			    "the records that errors.tolerance = all skips; "
+			    "set errors.tolerance = all in [connector %s]",
+			    conf->path, kv->line, sec->name);
+		else {
+			w->dlq_topic = ks_util_strdup(kv->value);
+			w->dlq_conf = ks_consumer_producer_conf(conf, sec,
+			    errs);
+		}
+	}
 	if (errs->count != before) {
 		ks_worker_free(w);
 		return NULL;
@@ -201,12 +493,17 @@ ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 	w->max_bytes = ks_conf_int(sec, ks_options_connector,
 	    "batch.max.bytes");
 	w->max_ms = ks_conf_int(sec, ks_options_connector, "batch.max.ms");
+	w->stall_ms = ks_conf_int(sec, ks_options_connector, "stall.warn.ms");
 	w->retry_timeout_ms = ks_conf_int(sec, ks_options_connector,
 	    "errors.retry.timeout.ms");
 	w->backoff_max_ms = ks_conf_int(sec, ks_options_connector,
 	    "errors.retry.backoff.max.ms");
 	w->tolerance_all = strcmp(ks_conf_str(sec, ks_options_connector,
 	    "errors.tolerance"), "all") == 0;
+	w->log_messages = ks_conf_bool(sec, ks_options_connector,
+	    "errors.log.include.messages");
+	w->dlq_headers = ks_conf_bool(sec, ks_options_connector,
+	    "errors.deadletterqueue.context.headers.enable");
 	w->ctx = ks_sink_ctx_new(sec->name, sec, w->plugin);
 	return w;
 }
@@ -326,14 +623,18 @@ consumer_error(struct ks_worker *w, rd_kafka_message_t *m)
 		    "(yet): check topics; waiting for it", topic ? topic :
 		    w->topics);
 	else
-		ks_log_msg(KSINK_LOG_WARN, w->who, "Kafka: %s%s%s%s "
-		    "(repeated %u times since last said)",
+		ks_log_msg(KSINK_LOG_WARN, w->who, "Kafka: %s%s%s%s",
 		    topic ? topic : "", topic ? ": " : "",
 		    rd_kafka_message_errstr(m),
 		    m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
 		    m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ?
-		    "; check bootstrap.servers and that the brokers run" : "",
-		    w->suppressed);
+		    "; check bootstrap.servers and that the brokers run" : "");
+	if (w->suppressed > 0 && (int)m->err != w->last_err_code)
+		ks_log_msg(KSINK_LOG_WARN, w->who, "(the previous Kafka error "
+		    "came %u more times)", w->suppressed);
+	else if (w->suppressed > 0)
+		ks_log_msg(KSINK_LOG_WARN, w->who, "(it came %u more times in "
+		    "the last 30 s)", w->suppressed);
 	w->last_err_code = (int)m->err;
 	w->last_err_ms = now;
 	w->suppressed = 0;
@@ -415,6 +716,16 @@ on_assign(struct ks_worker *w, rd_kafka_topic_partition_list_t *parts)
 			    "earliest");
 		}
 	}
+	pthread_mutex_lock(&w->stats_lock);
+	w->rebalances++;
+	for (i = 0; i < parts->cnt; i++) {
+		struct pstat *ps = pstat_get(w, parts->elems[i].topic,
+		    parts->elems[i].partition);
+
+		ps->assigned = 1;
+		ps->sink_offset = offs[i].next_offset;
+	}
+	pthread_mutex_unlock(&w->stats_lock);
 	free(offs);
 assign:
 	if (ks_consumer_is_cooperative(w->rk))
@@ -427,8 +738,11 @@ assign:
 		rd_kafka_error_destroy(error);
 	} else if (err)
 		fail(w, "cannot assign partitions: %s", rd_kafka_err2str(err));
-	if (w->paused)
+	/* New partitions come unpaused. */
+	if (w->consumer_paused)
 		ks_consumer_pause(w->rk, 1);
+	set_state(w, w->admin_paused ? KS_STATE_PAUSED : w->paused ?
+	    KS_STATE_RETRYING : KS_STATE_RUNNING);
 }
 
 static void
@@ -450,6 +764,11 @@ on_revoke(struct ks_worker *w, rd_kafka_topic_partition_list_t *parts)
 		rd_kafka_assign(w->rk, NULL);
 	if (error != NULL)
 		rd_kafka_error_destroy(error);
+	pthread_mutex_lock(&w->stats_lock);
+	for (int i = 0; i < parts->cnt; i++)
+		pstat_get(w, parts->elems[i].topic,
+		    parts->elems[i].partition)->assigned = 0;
+	pthread_mutex_unlock(&w->stats_lock);
 	ks_log_msg(KSINK_LOG_INFO, w->who, "%s %d partition%s",
 	    lost ? "lost" : "released", parts->cnt, parts->cnt == 1 ? "" : "s");
 }
@@ -495,6 +814,8 @@ part_find(struct ks_worker *w, const char *topic, int32_t partition)
 	w->parts[w->nparts].topic = topic;
 	w->parts[w->nparts].partition = partition;
 	w->parts[w->nparts].next = -1;
+	w->parts[w->nparts].records = 0;
+	w->parts[w->nparts].bytes = 0;
 	return &w->parts[w->nparts++];
 }
 
@@ -553,6 +874,112 @@ build_batch(struct ks_worker *w, size_t k)
 		else
 			p = last;
 		p->next = r->offset + 1;
+		p->records++;
+		p->bytes += r->key_len + r->value_len;
+	}
+}
+
+static void
+dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct ks_worker *w = opaque;
+
+	(void)rk;
+	w->dlq_pending--;
+	if (m->err && w->dlq_error[0] == '\0')
+		snprintf(w->dlq_error, sizeof(w->dlq_error), "%s",
+		    rd_kafka_err2str(m->err));
+}
+
+/* Writes a poison record to the dead letter queue, without waiting. */
+static int
+dlq_produce(struct ks_worker *w, const struct ksink_record *r,
+    const char *why, char *ebuf, size_t elen)
+{
+	rd_kafka_headers_t *h;
+	rd_kafka_resp_err_t err;
+	char num[32];
+	size_t i;
+
+	h = rd_kafka_headers_new(r->header_count + 6);
+	for (i = 0; i < r->header_count; i++)
+		rd_kafka_header_add(h, r->headers[i].name, -1,
+		    r->headers[i].value, (ssize_t)r->headers[i].value_len);
+	if (w->dlq_headers) {
+		rd_kafka_header_add(h, "__connect.errors.topic", -1, r->topic,
+		    -1);
+		snprintf(num, sizeof(num), "%d", r->partition);
+		rd_kafka_header_add(h, "__connect.errors.partition", -1, num,
+		    -1);
+		snprintf(num, sizeof(num), "%lld", (long long)r->offset);
+		rd_kafka_header_add(h, "__connect.errors.offset", -1, num, -1);
+		rd_kafka_header_add(h, "__connect.errors.connector.name", -1,
+		    w->name, -1);
+		rd_kafka_header_add(h, "__connect.errors.exception.class.name",
+		    -1, "ksink.PoisonRecord", -1);
+		rd_kafka_header_add(h, "__connect.errors.exception.message", -1,
+		    why, -1);
+	}
+	do {
+		err = rd_kafka_producev(w->dlq,
+		    RD_KAFKA_V_TOPIC(w->dlq_topic),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_KEY(r->key, r->key ? r->key_len : 0),
+		    RD_KAFKA_V_VALUE((void *)r->value,
+		    r->value ? r->value_len : 0),
+		    RD_KAFKA_V_TIMESTAMP(r->timestamp > 0 ? r->timestamp : 0),
+		    RD_KAFKA_V_HEADERS(h),
+		    RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(w->dlq, 100);
+	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+	if (err) {
+		rd_kafka_headers_destroy(h);
+		ks_util_errf(ebuf, elen, "dead letter queue %s: %s",
+		    w->dlq_topic, rd_kafka_err2str(err));
+		return -1;
+	}
+	w->dlq_pending++;
+	return 0;
+}
+
+/* Waits until the broker acknowledged every dead letter of the batch. */
+static int
+dlq_flush(struct ks_worker *w, char *ebuf, size_t elen)
+{
+	rd_kafka_flush(w->dlq, 35000);
+	if (w->dlq_pending > 0 || w->dlq_error[0] != '\0') {
+		ks_util_errf(ebuf, elen, "dead letter queue %s: %s; the "
+		    "batch is retried", w->dlq_topic, w->dlq_error[0] ?
+		    w->dlq_error : "not acknowledged in time");
+		w->dlq_error[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* "key=... value=..." of a record, escaped and cut, for a message. */
+static void
+describe_record(const struct ksink_record *r, char *buf, size_t len)
+{
+	const void *parts[2] = { r->key, r->value };
+	size_t lens[2] = { r->key_len, r->value_len }, i, j, o = 0;
+	const unsigned char *p;
+
+	for (i = 0; i < 2 && o + 16 < len; i++) {
+		o += (size_t)snprintf(buf + o, len - o, "%s%s=", i ? " " : "",
+		    i ? "value" : "key");
+		if (parts[i] == NULL) {
+			o += (size_t)snprintf(buf + o, len - o, "null");
+			continue;
+		}
+		p = parts[i];
+		for (j = 0; j < lens[i] && j < 256 && o + 8 < len; j++)
+			o += (size_t)snprintf(buf + o, len - o,
+			    p[j] >= 0x20 && p[j] < 0x7f && p[j] != '\\' ?
+			    "%c" : "\\x%02x", p[j]);
+		if (j < lens[i] && o + 4 < len)
+			o += (size_t)snprintf(buf + o, len - o, "...");
 	}
 }
 
@@ -567,6 +994,7 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, char *ebuf,
 {
 	struct ksink_offset *offs;
 	size_t i = 0, done, idx;
+	char what[1200];
 	int st;
 
 	*poison = 0;
@@ -587,24 +1015,41 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, char *ebuf,
 			st = KSINK_FATAL;
 			break;
 		}
+		what[0] = '\0';
+		if (w->log_messages) {
+			what[0] = ' ';
+			describe_record(&w->recs[idx], what + 1,
+			    sizeof(what) - 1);
+		}
 		if (!w->tolerance_all) {
 			if (w->desc->abort)
 				w->desc->abort(w->sink);
-			fail(w, "record %s/%d@%lld cannot be applied: %s; fix "
+			fail(w, "record %s/%d@%lld cannot be applied: %s;%s fix "
 			    "the record or the sink's settings, or set "
 			    "errors.tolerance = all to skip such records",
 			    w->recs[idx].topic, w->recs[idx].partition,
-			    (long long)w->recs[idx].offset, ebuf);
+			    (long long)w->recs[idx].offset, ebuf, what);
 			return KSINK_POISON;
 		}
 		ks_log_msg(KSINK_LOG_WARN, w->who, "skipping record "
-		    "%s/%d@%lld (errors.tolerance = all): %s",
+		    "%s/%d@%lld (errors.tolerance = all%s): %s;%s",
 		    w->recs[idx].topic, w->recs[idx].partition,
-		    (long long)w->recs[idx].offset, ebuf);
+		    (long long)w->recs[idx].offset, w->dlq ?
+		    ", sent to the dead letter queue" : "", ebuf, what);
+		if (w->dlq != NULL && dlq_produce(w, &w->recs[idx], ebuf, ebuf,
+		    elen) == -1) {
+			st = KSINK_RETRY;
+			break;
+		}
 		(*poison)++;
 		i = idx + 1;
 		st = KSINK_OK;
 	}
+	/* A skipped record's offset is stored only once its dead letter
+	 * is safe with the broker. */
+	if (st == KSINK_OK && w->dlq != NULL && *poison > 0 &&
+	    dlq_flush(w, ebuf, elen) == -1)
+		st = KSINK_RETRY;
 	if (st == KSINK_OK) {
 		offs = ks_util_xcalloc(w->nparts, sizeof(*offs));
 		for (i = 0; i < w->nparts; i++) {
@@ -654,13 +1099,41 @@ backoff_wait(struct ks_worker *w, int64_t ms)
 			return -1;
 		m = rd_kafka_consumer_poll(w->rk,
 		    (int)(left < POLL_MAX_MS ? left : POLL_MAX_MS));
-		if (m != NULL) {
+		if (m != NULL)
 			handle_message(w, m);
-			/* A new assignment comes unpaused. */
-			ks_consumer_pause(w->rk, 1);
-		}
 	}
 	return 0;
+}
+
+/* Counts an applied batch of k records whose commit took ms. */
+static void
+record_batch(struct ks_worker *w, size_t k, uint64_t poison, int64_t ms)
+{
+	double sec = (double)ms / 1000.0;
+	struct pstat *ps;
+	size_t i, b;
+
+	pthread_mutex_lock(&w->stats_lock);
+	w->stats.records += k;
+	w->stats.batches++;
+	w->stats.poison += poison;
+	if (w->dlq != NULL)
+		w->dlq_count += poison;
+	for (b = 0; b < KS_LATENCY_BUCKETS &&
+	    sec > ks_worker_latency_bounds[b]; b++)
+		;
+	w->latency[b]++;
+	w->latency_sum += sec;
+	w->last_commit_ms = wall_ms();
+	for (i = 0; i < w->nparts; i++) {
+		ps = pstat_get(w, w->parts[i].topic, w->parts[i].partition);
+		ps->records += w->parts[i].records;
+		ps->bytes += w->parts[i].bytes;
+		ps->batches++;
+		ps->sink_offset = ps->group_offset = w->parts[i].next;
+		w->applied_bytes += w->parts[i].bytes;
+	}
+	pthread_mutex_unlock(&w->stats_lock);
 }
 
 /*
@@ -672,7 +1145,7 @@ backoff_wait(struct ks_worker *w, int64_t ms)
 static int
 flush_batch(struct ks_worker *w, int revoking)
 {
-	int64_t start = ks_util_now_ms(), delay = BACKOFF_FIRST_MS, wait;
+	int64_t start = ks_util_now_ms(), delay = BACKOFF_FIRST_MS, wait, t0;
 	size_t k = 0, i;
 	uint64_t poison;
 	size_t bytes = 0;
@@ -692,6 +1165,7 @@ flush_batch(struct ks_worker *w, int revoking)
 	w->invalidated = 0;
 	for (;;) {
 		attempt++;
+		t0 = ks_util_now_ms();
 		st = apply(w, k, &poison, ebuf, sizeof(ebuf));
 		if (st == KSINK_OK)
 			break;
@@ -732,8 +1206,9 @@ flush_batch(struct ks_worker *w, int revoking)
 			ks_util_sleep_ms(wait);
 		else {
 			if (!w->paused) {
-				ks_consumer_pause(w->rk, 1);
 				w->paused = 1;
+				sync_pause(w);
+				set_state(w, KS_STATE_RETRYING);
 			}
 			if (backoff_wait(w, wait) == -1) {
 				ret = 0;
@@ -747,11 +1222,7 @@ flush_batch(struct ks_worker *w, int revoking)
 		ks_log_msg(KSINK_LOG_INFO, w->who, "sink recovered after %d "
 		    "attempts", attempt);
 	commit_group_offsets(w);
-	pthread_mutex_lock(&w->stats_lock);
-	w->stats.records += k;
-	w->stats.batches++;
-	w->stats.poison += poison;
-	pthread_mutex_unlock(&w->stats_lock);
+	record_batch(w, k, poison, ks_util_now_ms() - t0);
 	pending_shift(w, k);
 	ret = 1;
 out:
@@ -760,8 +1231,10 @@ out:
 	 * more, and paused partitions with nothing pending would never be
 	 * resumed. */
 	if (w->paused) {
-		ks_consumer_pause(w->rk, 0);
 		w->paused = 0;
+		sync_pause(w);
+		set_state(w, w->admin_paused ? KS_STATE_PAUSED :
+		    KS_STATE_RUNNING);
 	}
 	return ret;
 }
@@ -769,7 +1242,9 @@ out:
 static int
 batch_due(const struct ks_worker *w)
 {
-	return w->n > 0 && ((int64_t)w->n >= w->max_records ||
+	/* Paused by the admin endpoint: hold what was polled. */
+	return w->n > 0 && !w->admin_paused &&
+	    ((int64_t)w->n >= w->max_records ||
 	    (int64_t)w->bytes >= w->max_bytes ||
 	    ks_util_now_ms() - w->first_ms >= w->max_ms);
 }
@@ -795,6 +1270,20 @@ ks_worker_run(struct ks_worker *w)
 	}
 	w->rkconf = NULL;	/* owned by rk now */
 	rd_kafka_poll_set_consumer(w->rk);
+	if (w->dlq_conf != NULL) {
+		rd_kafka_conf_set_opaque(w->dlq_conf, w);
+		rd_kafka_conf_set_dr_msg_cb(w->dlq_conf, dlq_delivered);
+		w->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, w->dlq_conf, err,
+		    sizeof(err));
+		if (w->dlq == NULL) {
+			rd_kafka_conf_destroy(w->dlq_conf);
+			w->dlq_conf = NULL;
+			fail(w, "cannot create the dead letter queue "
+			    "producer: %s", err);
+			goto close;
+		}
+		w->dlq_conf = NULL;
+	}
 	if (ks_consumer_subscribe(w->rk, w->topics, err, sizeof(err)) == -1) {
 		fail(w, "%s", err);
 		goto close;
@@ -802,6 +1291,16 @@ ks_worker_run(struct ks_worker *w)
 	ks_log_msg(KSINK_LOG_INFO, w->who, "running: topics %s, sink %s",
 	    w->topics, w->desc->name);
 	while (!atomic_load(&w->stop)) {
+		if (atomic_load(&w->admin_pause) != w->admin_paused) {
+			w->admin_paused = !w->admin_paused;
+			sync_pause(w);
+			set_state(w, w->admin_paused ? KS_STATE_PAUSED :
+			    KS_STATE_RUNNING);
+			ks_log_msg(KSINK_LOG_INFO, w->who, "%s",
+			    w->admin_paused ? "paused" : "resumed");
+		}
+		refresh_watermarks(w);
+		check_stalls(w);
 		timeout = POLL_MAX_MS;
 		if (w->n > 0) {
 			left = w->first_ms + w->max_ms - ks_util_now_ms();
@@ -826,6 +1325,12 @@ close:
 	pending_drop(w, NULL);
 	rd_kafka_destroy(w->rk);
 	w->rk = NULL;
+	if (w->dlq != NULL) {
+		rd_kafka_flush(w->dlq, 5000);
+		rd_kafka_destroy(w->dlq);
+		w->dlq = NULL;
+	}
+	set_state(w, KS_STATE_STOPPED);
 	return w->failed ? -1 : 0;
 }
 
@@ -881,9 +1386,15 @@ ks_worker_free(struct ks_worker *w)
 		w->desc->close(w->sink);
 	if (w->rkconf != NULL)
 		rd_kafka_conf_destroy(w->rkconf);
+	if (w->dlq_conf != NULL)
+		rd_kafka_conf_destroy(w->dlq_conf);
+	free(w->dlq_topic);
 	ks_sink_ctx_free(w->ctx);
 	ks_sink_unload(w->plugin);
 	pthread_mutex_destroy(&w->stats_lock);
+	for (size_t i = 0; i < w->npstats; i++)
+		free(w->pstats[i].topic);
+	free(w->pstats);
 	free(w->msgs);
 	free(w->recs);
 	free(w->hdrs);
@@ -932,6 +1443,55 @@ check_group(const struct ks_conf *conf, const struct ks_section *s,
 	}
 }
 
+/* The first key holding a secret in sec, or NULL. */
+static const struct ks_kv *
+find_secret(const struct ks_section *sec, const struct ksink_option *opts)
+{
+	const struct ksink_option *o;
+	const struct ks_kv *kv;
+
+	for (kv = sec ? sec->kvs : NULL; kv != NULL; kv = kv->next) {
+		if (*kv->value == '\0')
+			continue;
+		if ((sec->kind == KS_SEC_KAFKA ||
+		    strncmp(kv->key, "kafka.", 6) == 0) &&
+		    ks_options_kafka_secret(kv->key))
+			return kv;
+		if ((o = ks_options_find(opts, kv->key)) != NULL &&
+		    (o->flags & KSINK_OPT_SECRET))
+			return kv;
+	}
+	return NULL;
+}
+
+/*
+ * A file that every user may read must not hold secrets, unless the
+ * operator says so ([worker] secrets.allow.world.readable).
+ */
+static void
+check_secrets(const struct ks_conf *conf, struct ks_worker **ws, size_t n,
+    struct ks_errors *errs)
+{
+	const struct ks_section *wsec = ks_conf_section(conf, KS_SEC_WORKER);
+	const struct ks_kv *kv;
+	struct stat st;
+	size_t i;
+
+	if (stat(conf->path, &st) == -1 || !(st.st_mode & S_IROTH) ||
+	    ks_conf_bool(wsec, ks_options_worker,
+	    "secrets.allow.world.readable"))
+		return;
+	kv = find_secret(ks_conf_section(conf, KS_SEC_KAFKA), NULL);
+	for (i = 0; kv == NULL && i < n; i++)
+		kv = find_secret(ws[i]->sec, ws[i]->desc->options);
+	if (kv != NULL)
+		ks_errors_add(errs, "%s:%d: %s holds a secret, and the file "
+		    "is readable by every user (mode %04o); run chmod o-r %s, "
+		    "or set secrets.allow.world.readable = true in [worker] to "
+		    "accept that", conf->path, kv->line, kv->key,
+		    (unsigned)(st.st_mode & 07777), conf->path);
+}
+
 int
 ks_worker_load_all(const struct ks_conf *conf, struct ks_errors *errs,
     struct ks_worker ***workers, size_t *count)
@@ -939,7 +1499,11 @@ ks_worker_load_all(const struct ks_conf *conf, struct ks_errors *errs,
 	const struct ksink_option *tabs[1] = { ks_options_worker };
 	const struct ks_section *wsec, *s;
 	struct ks_worker *w, **ws = NULL;
-	const char *dir, *env;
+	const struct ks_kv *kv;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char err[512];
+	const char *dir;
 	size_t n = 0;
 
 	wsec = ks_conf_section(conf, KS_SEC_WORKER);
@@ -949,11 +1513,11 @@ ks_worker_load_all(const struct ks_conf *conf, struct ks_errors *errs,
 	    ks_options_worker, "log.level")) < 0 ? KSINK_LOG_INFO :
 	    ks_log_level_parse(ks_conf_str(wsec, ks_options_worker,
 	    "log.level")));
-	if (ks_conf_kv(wsec, "plugin.dir") != NULL ||
-	    (env = getenv("KSINK_PLUGIN_DIR")) == NULL || *env == '\0')
-		dir = ks_conf_str(wsec, ks_options_worker, "plugin.dir");
-	else
-		dir = env;
+	if (wsec != NULL && (kv = ks_conf_kv(wsec, "admin.listen")) != NULL &&
+	    *kv->value != '\0' && ks_admin_parse_listen(kv->value, &ss, &sl,
+	    err, sizeof(err)) == -1)
+		ks_errors_add(errs, "%s:%d: %s", conf->path, kv->line, err);
+	dir = ks_sink_plugin_dir(wsec);
 	/* [kafka] on its own, so that its problems are found even when no
 	 * connector can be set up; each is said once (ks_errors_add). */
 	{
@@ -983,6 +1547,7 @@ ks_worker_load_all(const struct ks_conf *conf, struct ks_errors *errs,
 			ks_errors_add(errs, "%s: no [connector NAME] section: "
 			    "nothing to run", conf->path);
 	}
+	check_secrets(conf, ws, n, errs);
 	*workers = ws;
 	*count = n;
 	return errs->count == 0 ? 0 : -1;

@@ -2624,6 +2624,73 @@ file_abort(void *sink)
 	fs->in_step = 0;
 }
 
+/*
+ * `ksink offsets --reset`, while no worker runs the connector: replaces
+ * the partitions' next offsets in one manifest write (temp file, fsync,
+ * rename, directory fsync, as a commit), lowering them if need be;
+ * KSINK_OFFSET_NONE drops a partition from the manifest.  The data files
+ * are not touched: after a reset backwards the records from the new
+ * offset on are appended again after what the files already hold.
+ */
+static int
+file_reset_offsets(void *sink, const struct ksink_offset *offsets,
+    size_t count, char *errbuf, size_t errlen)
+{
+	struct fsink *fs = sink;
+	struct part *p;
+	size_t i, pos;
+	int found, rc;
+
+	if (fs->failed)
+		return refuse_failed(fs, errbuf, errlen);
+	if (fs->in_step) {
+		seterr(errbuf, errlen, "reset_offsets() inside "
+		    "begin()/commit()");
+		return KSINK_FATAL;
+	}
+	for (i = 0; i < count; i++) {
+		if (!valid_topic(offsets[i].topic) || offsets[i].partition < 0 ||
+		    (offsets[i].next_offset < 0 &&
+		    offsets[i].next_offset != KSINK_OFFSET_NONE)) {
+			seterr(errbuf, errlen, "%s/%" PRId32 " offset %" PRId64
+			    ": not a Kafka partition and offset",
+			    offsets[i].topic, offsets[i].partition,
+			    offsets[i].next_offset);
+			return KSINK_FATAL;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		if (offsets[i].next_offset == KSINK_OFFSET_NONE) {
+			pos = part_pos(fs, offsets[i].topic,
+			    offsets[i].partition, &found);
+			if (found)
+				fs->parts[pos]->pnext = KSINK_OFFSET_NONE;
+			continue;
+		}
+		if ((p = part_get(fs, offsets[i].topic,
+		    offsets[i].partition)) == NULL) {
+			for (pos = 0; pos < fs->nparts; pos++)
+				fs->parts[pos]->pnext = fs->parts[pos]->cnext;
+			seterr(errbuf, errlen, "out of memory");
+			return KSINK_FATAL;
+		}
+		p->pnext = offsets[i].next_offset;
+	}
+	/* Nothing else is pending: the manifest of the pending state is the
+	 * committed one with these offsets replaced. */
+	if ((rc = manifest_write(fs, M_PENDING, NULL, NULL, errbuf,
+	    errlen)) != KSINK_OK) {
+		for (pos = 0; pos < fs->nparts; pos++)
+			fs->parts[pos]->pnext = fs->parts[pos]->cnext;
+		return rc;
+	}
+	for (pos = 0; pos < fs->nparts; pos++)
+		fs->parts[pos]->cnext = fs->parts[pos]->pnext;
+	fs->host->log(fs->ctx, KSINK_LOG_INFO, "reset the offsets of %zu "
+	    "partition%s in %s", count, count == 1 ? "" : "s", fs->mpath);
+	return KSINK_OK;
+}
+
 static void
 file_close(void *sink)
 {
@@ -2656,6 +2723,7 @@ static const struct ksink_sink file_sink = {
 	.commit = file_commit,
 	.abort = file_abort,
 	.close = file_close,
+	.reset_offsets = file_reset_offsets,
 };
 
 const struct ksink_sink *

@@ -109,6 +109,8 @@ struct sq {
 	sqlite3_stmt *sp_rollback;
 	sqlite3_stmt *off_get;
 	sqlite3_stmt *off_put;
+	sqlite3_stmt *off_set;
+	sqlite3_stmt *off_del;
 
 	struct fence *fence;
 	size_t nfence;
@@ -153,6 +155,17 @@ static const char offsets_put[] =
     "\"next_offset\") VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT(\"connector\", \"topic\", \"partition\") DO UPDATE SET "
     "\"next_offset\" = MAX(\"next_offset\", excluded.\"next_offset\")";
+
+/* `ksink offsets --reset`: replaces, lowering if need be, or forgets. */
+static const char offsets_set[] =
+    "INSERT INTO ksink_offsets(\"connector\", \"topic\", \"partition\", "
+    "\"next_offset\") VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(\"connector\", \"topic\", \"partition\") DO UPDATE SET "
+    "\"next_offset\" = excluded.\"next_offset\"";
+
+static const char offsets_del[] =
+    "DELETE FROM ksink_offsets "
+    "WHERE \"connector\" = ?1 AND \"topic\" = ?2 AND \"partition\" = ?3";
 
 static const struct ksink_option options[] = {
 	{
@@ -913,6 +926,71 @@ sq_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
 	return KSINK_OK;
 }
 
+/*
+ * `ksink offsets --reset`, while no worker runs the connector: one
+ * transaction replaces the stored next offsets, lowering them if need be
+ * (commit() never does), and deletes the rows of forgotten partitions so
+ * that auto.offset.reset applies to them again.  The effects already
+ * applied stay: resetting backwards applies those records again.
+ */
+static int
+sq_reset_offsets(void *sink, const struct ksink_offset *offsets,
+    size_t count, char *errbuf, size_t errlen)
+{
+	struct sq *sq = sink;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	if (!sqlite3_get_autocommit(sq->db)) {
+		seterr(errbuf, errlen, "reset_offsets() while a batch is open");
+		return KSINK_FATAL;
+	}
+	for (i = 0; i < count; i++)
+		if (offsets[i].next_offset < 0 &&
+		    offsets[i].next_offset != KSINK_OFFSET_NONE) {
+			seterr(errbuf, errlen, "%s/%d: offset %lld is neither "
+			    ">= 0 nor KSINK_OFFSET_NONE", offsets[i].topic,
+			    (int)offsets[i].partition,
+			    (long long)offsets[i].next_offset);
+			return KSINK_FATAL;
+		}
+	fence_reset(sq);
+	if ((rc = step_once(sq->begin)) != SQLITE_OK) {
+		seterr(errbuf, errlen, "BEGIN IMMEDIATE on %s: %s", sq->path,
+		    sqlite3_errmsg(sq->db));
+		return classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
+	}
+	for (i = 0; i < count; i++) {
+		if (offsets[i].next_offset == KSINK_OFFSET_NONE)
+			st = sq->off_del;
+		else {
+			st = sq->off_set;
+			sqlite3_bind_int64(st, 4, offsets[i].next_offset);
+		}
+		sqlite3_bind_text(st, 2, offsets[i].topic, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, offsets[i].partition);
+		if ((rc = step_once(st)) != SQLITE_OK) {
+			seterr(errbuf, errlen, "resetting the offset of %s/%d "
+			    "in %s: %s", offsets[i].topic,
+			    (int)offsets[i].partition, sq->path,
+			    sqlite3_errmsg(sq->db));
+			sq_abort(sq);
+			return classify(rc) == KSINK_RETRY ? KSINK_RETRY :
+			    KSINK_FATAL;
+		}
+	}
+	if ((rc = step_once(sq->commit)) != SQLITE_OK) {
+		seterr(errbuf, errlen, "COMMIT on %s: %s", sq->path,
+		    sqlite3_errmsg(sq->db));
+		sq_abort(sq);
+		return classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
+	}
+	sq->host->log(sq->ctx, KSINK_LOG_INFO, "reset the offsets of %zu "
+	    "partition%s in %s", count, count == 1 ? "" : "s", sq->path);
+	return KSINK_OK;
+}
+
 static void
 set_free(struct stmt_set *set)
 {
@@ -1268,11 +1346,17 @@ sq_open_db(struct sq *sq, char *errbuf, size_t errlen)
 	    (status = prepare_internal(sq, &sq->off_get, offsets_get, errbuf,
 	    errlen)) != KSINK_OK ||
 	    (status = prepare_internal(sq, &sq->off_put, offsets_put, errbuf,
+	    errlen)) != KSINK_OK ||
+	    (status = prepare_internal(sq, &sq->off_set, offsets_set, errbuf,
+	    errlen)) != KSINK_OK ||
+	    (status = prepare_internal(sq, &sq->off_del, offsets_del, errbuf,
 	    errlen)) != KSINK_OK)
 		goto out;
 	/* The connector column is bound once and stays bound. */
 	sqlite3_bind_text(sq->off_get, 1, sq->connector, -1, SQLITE_STATIC);
 	sqlite3_bind_text(sq->off_put, 1, sq->connector, -1, SQLITE_STATIC);
+	sqlite3_bind_text(sq->off_set, 1, sq->connector, -1, SQLITE_STATIC);
+	sqlite3_bind_text(sq->off_del, 1, sq->connector, -1, SQLITE_STATIC);
 	status = KSINK_OK;
 out:
 	free(init_buf);
@@ -1338,6 +1422,7 @@ static const struct ksink_sink sqlite_sink = {
 	.commit = sq_commit,
 	.abort = sq_abort,
 	.close = sq_close,
+	.reset_offsets = sq_reset_offsets,
 };
 
 const struct ksink_sink *

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define KSINK_ABI_MAJOR 1
-#define KSINK_ABI_MINOR 0
+#define KSINK_ABI_MINOR 1
 
 /* Status codes returned by every callback.  The plugin classifies a
  * failure; the worker owns retry, backoff and the error policy. */
@@ -194,11 +194,32 @@ struct ksink_sink {
 
 	/* Required.  Releases the sink.  An open step is abandoned. */
 	void (*close)(void *sink);
+
+	/* ---- ABI 1.1 ---- */
+
+	/* Optional.  Replaces the stored next offset of each given partition
+	 * in one atomic step, lowering it if need be (unlike commit());
+	 * KSINK_OFFSET_NONE forgets the partition, so that
+	 * auto.offset.reset applies to it again.  Used by `ksink offsets
+	 * --reset` while no worker runs the connector; a sink that cannot
+	 * do it leaves this NULL. */
+	int (*reset_offsets)(void *sink, const struct ksink_offset *offsets,
+	    size_t count, char *errbuf, size_t errlen);
 };
 
-/* The minimal descriptor size the daemon accepts for ABI 1.0. */
+/* The minimal descriptor size the daemon accepts for ABI 1.0 and 1.1. */
 #define KSINK_SINK_SIZE_1_0 \
 	(offsetof(struct ksink_sink, close) + sizeof(void (*)(void *)))
+#define KSINK_SINK_SIZE_1_1 \
+	(offsetof(struct ksink_sink, reset_offsets) + \
+	sizeof(int (*)(void *, const struct ksink_offset *, size_t, char *, \
+	size_t)))
+
+/* Whether descriptor d has member m: declared by its minor version and
+ * within its struct_size.  For members added after ABI 1.0. */
+#define KSINK_SINK_HAS(d, m, minor) \
+	((d)->abi_minor >= (minor) && \
+	(d)->struct_size >= offsetof(struct ksink_sink, m) + sizeof((d)->m))
 
 /* The plugin's only exported symbol. */
 #define KSINK_SINK_ENTRY "ksink_sink_entry"

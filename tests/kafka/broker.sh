@@ -4,11 +4,11 @@
 # the tests that need real transactions (read_committed, aborted and open
 # transactions), which librdkafka's mock cluster does not implement.
 #
-# Usage: broker.sh start|stop|status|kill9|restart
+# Usage: broker.sh start|stop|status|kill9|restart|sasl
 #
 #   start    make sure a broker runs and print its bootstrap address.  The
 #            first call copies the Kafka 3.9.1 jars named by
-#            tests/kafka/pom.xml into a cache with Maven, picks two free
+#            tests/kafka/pom.xml into a cache with Maven, picks three free
 #            ports on 127.0.0.1, writes server.properties for one KRaft
 #            node that is both broker and controller, formats its storage
 #            and starts it in the background.  Later calls find the live
@@ -23,12 +23,26 @@
 #   kill9    kill -9 the broker; its data and ports stay recorded.
 #   restart  start the broker again on the same ports and data (after
 #            kill9, or stop it with SIGTERM first when it still runs).
+#   sasl     print the address of the SASL_PLAINTEXT listener, the user
+#            name and its password, on one line separated by spaces;
+#            exit 1 when no broker is recorded or it has no such listener.
+#
+# Listeners: PLAINTEXT on the address that start prints (also in
+# $STATE/bootstrap), which the brokers and most tests use, and
+# SASL_PLAINTEXT on a second port (in $STATE/bootstrap_sasl) with the PLAIN
+# mechanism and one user, "ksink-test", whose password is made up at
+# random each time start writes a new server.properties (in
+# $STATE/sasl_credentials, mode 600: "USER PASSWORD").  Clients of the
+# SASL listener set security.protocol=SASL_PLAINTEXT,
+# sasl.mechanism=PLAIN, sasl.username and sasl.password; both listeners
+# serve the same topics.
 #
 # Environment:
 #   KSINK_KAFKA_CACHE      jar cache
 #                          (default ${XDG_CACHE_HOME:-$HOME/.cache}/ksink/kafka-3.9.1)
 #   KSINK_KAFKA_STATE      state directory: server.properties, data/,
-#                          broker.log, pid, bootstrap, lock
+#                          broker.log, pid, bootstrap, bootstrap_sasl,
+#                          sasl_credentials, lock
 #                          (default $top_builddir/tests/kafka/run, or
 #                          ${TMPDIR:-/tmp}/ksink-kafka-UID outside make check)
 #   KSINK_KAFKA_JAVA_OPTS  JVM options (default: a 512 MB heap)
@@ -149,7 +163,7 @@ write_properties()
 {
 	ports=$("$PYTHON3" -c '
 import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(3)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
@@ -157,16 +171,26 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 	set -- $ports
 	bport=$1
 	cport=$2
+	sport=$3
+	sasl_user=ksink-test
+	sasl_password=$("$PYTHON3" -c 'import secrets; print(secrets.token_hex(16))') ||
+		die "cannot make up a password with $PYTHON3"
+	(umask 077 && echo "$sasl_user $sasl_password" >"$STATE/sasl_credentials") ||
+		die "cannot write $STATE/sasl_credentials"
+	(umask 077 && : >"$STATE/server.properties") ||
+		die "cannot write $STATE/server.properties"
 	cat >"$STATE/server.properties" <<EOF
 # Written by tests/kafka/broker.sh: one KRaft node, broker and controller.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport,SASL_PLAINTEXT://127.0.0.1:$sport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user="$sasl_password";
 log.dirs=$STATE/data
 num.partitions=3
 default.replication.factor=1
@@ -196,6 +220,7 @@ socket.send.buffer.bytes=1048576
 socket.receive.buffer.bytes=1048576
 EOF
 	echo "127.0.0.1:$bport" >"$STATE/bootstrap"
+	echo "127.0.0.1:$sport" >"$STATE/bootstrap_sasl"
 }
 
 # Start the java process on the properties and data already in $STATE and
@@ -269,7 +294,8 @@ cmd_start()
 	command -v "$JAVA" >/dev/null 2>&1 || die "java not found"
 	command -v "$PYTHON3" >/dev/null 2>&1 || die "python3 not found"
 	fetch_jars
-	rm -rf "$STATE/data" "$STATE/pid" "$STATE/bootstrap" "$STATE/broker.log"
+	rm -rf "$STATE/data" "$STATE/pid" "$STATE/bootstrap" "$STATE/broker.log" \
+	    "$STATE/bootstrap_sasl" "$STATE/sasl_credentials"
 	write_properties
 	cluster_id=$("$PYTHON3" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
 	# shellcheck disable=SC2086
@@ -324,7 +350,8 @@ cmd_stop()
 		echo "$me: stopped broker $pid" >&2
 	fi
 	rm -rf "$STATE/data" "$STATE/pid" "$STATE/bootstrap" \
-	    "$STATE/broker.log" "$STATE/server.properties" "$STATE/lock"
+	    "$STATE/broker.log" "$STATE/server.properties" "$STATE/lock" \
+	    "$STATE/bootstrap_sasl" "$STATE/sasl_credentials"
 	rmdir "$STATE" 2>/dev/null
 	return 0
 }
@@ -340,14 +367,23 @@ cmd_status()
 	return 1
 }
 
+cmd_sasl()
+{
+	broker_pid >/dev/null || die "no live broker recorded in $STATE"
+	[ -r "$STATE/bootstrap_sasl" ] && [ -r "$STATE/sasl_credentials" ] ||
+		die "the broker recorded in $STATE has no SASL_PLAINTEXT listener (started by an older broker.sh?): run '$me stop', then '$me start'"
+	echo "$(cat "$STATE/bootstrap_sasl") $(cat "$STATE/sasl_credentials")"
+}
+
 case ${1:-} in
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 kill9) cmd_kill9 ;;
 restart) cmd_restart ;;
+sasl) cmd_sasl ;;
 *)
-	echo "usage: $me start|stop|status|kill9|restart" >&2
+	echo "usage: $me start|stop|status|kill9|restart|sasl" >&2
 	exit 2
 	;;
 esac

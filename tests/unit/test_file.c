@@ -926,6 +926,159 @@ test_rename_failure_is_fatal(void **state)
 	check_manifest_failure(&fail_rename_errno, "renaming");
 }
 
+/* ------------------------------------------------------------------
+ * reset_offsets() (ABI 1.1)
+ */
+
+/* Lowers, forgets and sets offsets in one manifest write; the data files
+ * are untouched and what is applied next follows the new offsets. */
+static void
+test_reset_offsets(void **state)
+{
+	struct ksink_record r[4];
+	struct ksink_offset set[3] = {
+		{ "t", 0, 1 },
+		{ "t", 1, KSINK_OFFSET_NONE },
+		{ "t", 2, 5 },
+	};
+	char *m;
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_true(KSINK_SINK_HAS(&file_sink, reset_offsets, 1));
+	r[0] = rec("t", 0, 0, "a");
+	r[1] = rec("t", 0, 1, "b");
+	r[2] = rec("t", 0, 2, "c");
+	r[3] = rec("t", 1, 0, "p");
+	assert_int_equal(batch(s, r, 4), KSINK_OK);
+	assert_int_equal(file_sink.reset_offsets(s, set, 3, errbuf,
+	    sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(stored(s, "t", 0), 1);
+	assert_int_equal(stored(s, "t", 1), KSINK_OFFSET_NONE);
+	assert_int_equal(stored(s, "t", 2), 5);
+	assert_file("out.log", "a\nb\nc\np\n");
+	m = slurp("ksink-unit.manifest", NULL);
+	assert_non_null(strstr(m, "\noffset t 0 1\noffset t 2 5\n"));
+	assert_null(strstr(m, "offset t 1"));
+	free(m);
+	file_sink.close(s);
+
+	/* Durable: a restart starts from the new offsets, and appends. */
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_int_equal(stored(s, "t", 0), 1);
+	assert_int_equal(stored(s, "t", 1), KSINK_OFFSET_NONE);
+	r[0] = rec("t", 0, 1, "b");
+	r[1] = rec("t", 0, 2, "c");
+	r[2] = rec("t", 1, 0, "p");
+	r[3] = rec("t", 2, 4, "skipped");
+	assert_int_equal(batch(s, r, 4), KSINK_OK);
+	r[0] = rec("t", 2, 5, "f");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	assert_file("out.log", "a\nb\nc\np\nb\nc\np\nf\n");
+	assert_int_equal(stored(s, "t", 0), 3);
+	assert_int_equal(stored(s, "t", 1), 1);
+	assert_int_equal(stored(s, "t", 2), 6);
+
+	/* Forgetting a partition never seen, and an empty reset. */
+	set[0].topic = "never";
+	set[0].next_offset = KSINK_OFFSET_NONE;
+	assert_int_equal(file_sink.reset_offsets(s, set, 1, errbuf,
+	    sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(file_sink.reset_offsets(s, set, 0, errbuf,
+	    sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(stored(s, "never", 0), KSINK_OFFSET_NONE);
+	file_sink.close(s);
+}
+
+/* Refusals that leave the sink as it was, and usable. */
+static void
+test_reset_offsets_refused(void **state)
+{
+	struct ksink_record r[1];
+	struct ksink_offset bad[2] = {
+		{ "t", 0, 0 },
+		{ "../escape", 0, 3 },
+	};
+	struct ksink_offset neg = { "t", 0, -5 };
+	size_t done;
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "a");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	assert_int_equal(file_sink.reset_offsets(s, bad, 2, errbuf,
+	    sizeof(errbuf)), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "../escape/0"));
+	assert_int_equal(file_sink.reset_offsets(s, &neg, 1, errbuf,
+	    sizeof(errbuf)), KSINK_FATAL);
+	assert_int_equal(stored(s, "t", 0), 1);
+
+	/* Not inside a batch. */
+	assert_int_equal(file_sink.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(file_sink.write(s, r, 1, &done, errbuf,
+	    sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(file_sink.reset_offsets(s, bad, 1, errbuf,
+	    sizeof(errbuf)), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "inside begin()/commit()"));
+	file_sink.abort(s);
+
+	assert_int_equal(file_sink.reset_offsets(s, bad, 1, errbuf,
+	    sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(stored(s, "t", 0), 0);
+	file_sink.close(s);
+}
+
+/* No space for the manifest: a retry, nothing changed.  A failed fsync
+ * or rename: fatal, and a restart finds the old offsets. */
+static void
+test_reset_offsets_failures(void **state)
+{
+	struct ksink_record r[1];
+	struct ksink_offset set = { "t", 0, 0 };
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "a");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	fail_write_errno = ENOSPC;
+	assert_int_equal(file_sink.reset_offsets(s, &set, 1, errbuf,
+	    sizeof(errbuf)), KSINK_RETRY);
+	fail_write_errno = 0;
+	assert_int_equal(stored(s, "t", 0), 1);
+
+	fail_rename_errno = EIO;
+	assert_int_equal(file_sink.reset_offsets(s, &set, 1, errbuf,
+	    sizeof(errbuf)), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "renaming"));
+	fail_rename_errno = 0;
+	assert_int_equal(stored(s, "t", 0), 1);
+	assert_int_equal(file_sink.reset_offsets(s, &set, 1, errbuf,
+	    sizeof(errbuf)), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "stopped after an earlier error"));
+	file_sink.close(s);
+
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_int_equal(stored(s, "t", 0), 1);
+	fail_fsync_errno = EIO;
+	assert_int_equal(file_sink.reset_offsets(s, &set, 1, errbuf,
+	    sizeof(errbuf)), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "fsync of"));
+	fail_fsync_errno = 0;
+	file_sink.close(s);
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_int_equal(stored(s, "t", 0), 1);
+	assert_int_equal(file_sink.reset_offsets(s, &set, 1, errbuf,
+	    sizeof(errbuf)), KSINK_OK);
+	file_sink.close(s);
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_int_equal(stored(s, "t", 0), 0);
+	file_sink.close(s);
+	assert_file("out.log", "a\n");
+}
+
 static void
 test_options_table(void **state)
 {
@@ -993,6 +1146,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_manifest_fsync_failure_is_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_failure_is_fatal,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_offsets, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reset_offsets_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_offsets_failures,
 		    setup, teardown),
 		cmocka_unit_test(test_options_table),
 	};

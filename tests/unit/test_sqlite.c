@@ -1074,6 +1074,155 @@ test_commit_never_lowers(void **state)
 	fx->desc->close(sink);
 }
 
+/* reset_offsets() (ABI 1.1): lowers, forgets, sets a new partition, and
+ * what is applied next follows. */
+static void
+test_reset_offsets(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[12];
+	struct ksink_offset set[3] = {
+		{ "t", 0, 5 },
+		{ "t", 1, KSINK_OFFSET_NONE },
+		{ "t", 2, 7 },
+	};
+	char err[256], buf[256];
+	size_t i;
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE IF NOT EXISTS "
+	    "applied(p INTEGER, o INTEGER)");
+	ctx_set(&fx->ctx, "sqlite.statement",
+	    "INSERT INTO applied VALUES (:partition, :offset)");
+	sink = open_ok(fx, &fx->ctx);
+	assert_true(KSINK_SINK_HAS(fx->desc, reset_offsets, 1));
+	assert_non_null(fx->desc->reset_offsets);
+	for (i = 0; i < 10; i++)
+		r[i] = rec(0, i, "x");
+	apply(fx, sink, r, 10);
+	for (i = 0; i < 5; i++)
+		r[i] = rec(1, i, "x");
+	apply(fx, sink, r, 5);
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 10);
+
+	assert_int_equal(fx->desc->reset_offsets(sink, set, 3, err,
+	    sizeof(err)), KSINK_OK);
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 5);
+	assert_int_equal(stored_offset(fx, sink, "t", 1), KSINK_OFFSET_NONE);
+	assert_int_equal(stored_offset(fx, sink, "t", 2), 7);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_offsets"), 2);
+	/* Another connection sees the same. */
+	assert_int_equal(q_int(fx, "SELECT next_offset FROM ksink_offsets "
+	    "WHERE partition = 0"), 5);
+
+	/* Replays: t/0 from 5 on again, all of t/1, t/2 from 7 on. */
+	for (i = 0; i < 12; i++)
+		r[i] = rec(0, i, "x");
+	apply(fx, sink, r, 12);
+	for (i = 0; i < 5; i++)
+		r[i] = rec(1, i, "x");
+	apply(fx, sink, r, 5);
+	for (i = 0; i < 4; i++)
+		r[i] = rec(2, 5 + i, "x");
+	apply(fx, sink, r, 4);
+	assert_string_equal(q_text(fx, "SELECT group_concat(p || ':' || o, "
+	    "',') FROM (SELECT * FROM applied WHERE rowid > 15 ORDER BY "
+	    "rowid)", buf, sizeof(buf)),
+	    "0:5,0:6,0:7,0:8,0:9,0:10,0:11,1:0,1:1,1:2,1:3,1:4,2:7,2:8");
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 12);
+	assert_int_equal(stored_offset(fx, sink, "t", 2), 9);
+
+	/* Forgetting a partition never seen, and an empty reset. */
+	set[0].topic = "never";
+	set[0].next_offset = KSINK_OFFSET_NONE;
+	assert_int_equal(fx->desc->reset_offsets(sink, set, 1, err,
+	    sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->reset_offsets(sink, set, 0, err,
+	    sizeof(err)), KSINK_OK);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_offsets"), 3);
+	fx->desc->close(sink);
+}
+
+/* One transaction: a failing entry leaves every offset as it was. */
+static void
+test_reset_offsets_atomic(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r[2] = { rec(0, 0, "a"), rec(1, 0, "b") };
+	struct ksink_offset set[3] = {
+		{ "t", 0, 0 },
+		{ "t", 1, KSINK_OFFSET_NONE },
+		{ "bad", 0, 3 },
+	};
+	struct ksink_offset neg = { "t", 0, -7 };
+	char err[256];
+	size_t done;
+	void *sink;
+
+	sink = open_ok(fx, &fx->ctx);
+	apply(fx, sink, r, 2);
+	q_exec(fx, "CREATE TRIGGER no_bad BEFORE INSERT ON ksink_offsets "
+	    "WHEN NEW.topic = 'bad' BEGIN SELECT RAISE(ABORT, 'no bad topic'); "
+	    "END");
+	err[0] = '\0';
+	assert_int_equal(fx->desc->reset_offsets(sink, set, 3, err,
+	    sizeof(err)), KSINK_FATAL);
+	assert_non_null(strstr(err, "bad/0"));
+	assert_non_null(strstr(err, "no bad topic"));
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 1);
+	assert_int_equal(stored_offset(fx, sink, "t", 1), 1);
+
+	/* Not an offset: refused before anything is done. */
+	assert_int_equal(fx->desc->reset_offsets(sink, &neg, 1, err,
+	    sizeof(err)), KSINK_FATAL);
+	assert_non_null(strstr(err, "-7"));
+
+	/* Not inside a batch. */
+	assert_int_equal(fx->desc->begin(sink, err, sizeof(err)), KSINK_OK);
+	assert_int_equal(fx->desc->write(sink, r, 1, &done, err, sizeof(err)),
+	    KSINK_OK);
+	assert_int_equal(fx->desc->reset_offsets(sink, set, 1, err,
+	    sizeof(err)), KSINK_FATAL);
+	assert_non_null(strstr(err, "batch is open"));
+	fx->desc->abort(sink);
+
+	/* The sink still works. */
+	assert_int_equal(fx->desc->reset_offsets(sink, set, 2, err,
+	    sizeof(err)), KSINK_OK);
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 0);
+	assert_int_equal(stored_offset(fx, sink, "t", 1), KSINK_OFFSET_NONE);
+	fx->desc->close(sink);
+}
+
+/* A database locked by another connection: retry, nothing changed. */
+static void
+test_reset_offsets_busy(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_record r = rec(0, 0, "x");
+	struct ksink_offset set = { "t", 0, 0 };
+	sqlite3 *other;
+	char err[256];
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.busy.timeout.ms", "0");
+	sink = open_ok(fx, &fx->ctx);
+	apply(fx, sink, &r, 1);
+	other = db_open(fx);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	assert_int_equal(fx->desc->reset_offsets(sink, &set, 1, err,
+	    sizeof(err)), KSINK_RETRY);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 1);
+	assert_int_equal(fx->desc->reset_offsets(sink, &set, 1, err,
+	    sizeof(err)), KSINK_OK);
+	assert_int_equal(stored_offset(fx, sink, "t", 0), 0);
+	fx->desc->close(sink);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1103,6 +1252,9 @@ main(void)
 		T(test_fatal_schema_changed),
 		T(test_load_offsets),
 		T(test_commit_never_lowers),
+		T(test_reset_offsets),
+		T(test_reset_offsets_atomic),
+		T(test_reset_offsets_busy),
 	};
 
 	return cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);

@@ -1,0 +1,65 @@
+# connectors/null: the null sink (counts and discards; the simplest
+# example and the benchmark baseline), its unit and end-to-end tests, its
+# man page, and ksink-plugins(7), whose example is null.c and which
+# tests/e2e/plugin-oot.test builds against the installed header only.
+
+pkglib_LTLIBRARIES += connectors/null.la
+connectors_null_la_SOURCES = connectors/null/null.c
+connectors_null_la_LDFLAGS = $(MODULE_LDFLAGS)
+
+dist_man_MANS += man/ksink-null.7 man/ksink-plugins.7
+
+if HAVE_CMOCKA
+# The plugin's source is compiled into the test, which drives it through
+# its descriptor and wraps fsync(2) and rename(2) to inject failures.
+check_PROGRAMS += tests/unit/test_null
+TESTS += tests/unit/test_null
+tests_unit_test_null_SOURCES = tests/unit/test_null.c \
+	tests/file/fakehost.c tests/file/fakehost.h
+tests_unit_test_null_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
+tests_unit_test_null_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_null_LDADD = $(CMOCKA_LIBS)
+tests_unit_test_null_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync \
+	-Wl,--wrap=rename
+endif
+
+# End-to-end tests on the real broker (tests/kafka): exact counts through
+# SIGKILLs, the plugin built out of tree, and a connection through the
+# broker's SASL_PLAINTEXT listener.
+NULL_E2E_TESTS = \
+	tests/e2e/null-kill.test \
+	tests/e2e/plugin-oot.test \
+	tests/e2e/sasl.test
+TESTS += $(NULL_E2E_TESTS)
+KAFKA_TESTS += $(NULL_E2E_TESTS)
+dist_check_SCRIPTS += $(NULL_E2E_TESTS)
+EXTRA_DIST += tests/e2e/null-common.sh
+
+AM_TESTS_ENVIRONMENT += PKG_CONFIG='$(PKG_CONFIG)'; export PKG_CONFIG;
+
+# plugin-oot.test builds against an installed copy of ksink: install one
+# with DESTDIR first, afresh each time the test runs.  Removed by `make
+# clean` with the other tests/e2e/*.dir.
+PLUGIN_OOT_DESTDIR = $(abs_top_builddir)/tests/e2e/plugin-oot-install.dir
+tests/e2e/plugin-oot.log: plugin-oot-install
+plugin-oot-install:
+	$(AM_V_GEN)rm -rf '$(PLUGIN_OOT_DESTDIR)' && \
+	    $(MAKE) $(AM_MAKEFLAGS) install DESTDIR='$(PLUGIN_OOT_DESTDIR)' \
+	    >/dev/null
+.PHONY: plugin-oot-install
+
+# `make update-plugins-example`: copy connectors/null/null.c into the
+# example of ksink-plugins(7) in the source tree, escaped for mdoc
+# (tests/e2e/plugin-oot.test fails when they differ).
+update-plugins-example:
+	$(AM_V_GEN)page='$(srcdir)/man/ksink-plugins.7'; \
+	{ sed -n '1,/^\.\\" BEGIN EXAMPLE null\.c$$/p' "$$page" && \
+	  echo '.Bd -literal' && \
+	  sed -e 's/\\/\\e/g' -e 's/^[.'\'']/\\\&&/' \
+	      '$(srcdir)/connectors/null/null.c' && \
+	  echo '.Ed' && \
+	  sed -n '/^\.\\" END EXAMPLE$$/,$$p' "$$page"; } >"$$page.tmp" && \
+	if cmp -s "$$page" "$$page.tmp"; then rm -f "$$page.tmp"; \
+	else cat "$$page.tmp" >"$$page" && rm -f "$$page.tmp" && \
+	    echo "updated $$page"; fi
+.PHONY: update-plugins-example

@@ -1,0 +1,470 @@
+/*
+ * null.c - the null sink: counts records and bytes, and discards them.
+ *
+ * The simplest complete sink, and the baseline of benchmarks.  Its only
+ * effects are per-partition counts, kept with the next offsets in a small
+ * state file that commit() replaces atomically: write a temporary file,
+ * fsync it, rename it over the state file, fsync the directory.  Counts
+ * and offsets therefore always change together, and the counts are exact.
+ * An exclusive lock on STATE.lock keeps a second process away.
+ *
+ * It needs nothing but <ksink/sink.h>.  See ksink-null(7), and
+ * ksink-plugins(7), which shows this file.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* flock(2) */
+#endif
+
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ksink/sink.h>
+
+#define STATE_MAGIC "ksink-null 1"
+
+static const struct ksink_option null_options[] = {
+	{
+		.name = "null.state",
+		.type = KSINK_OPT_PATH,
+		.flags = KSINK_OPT_REQUIRED,
+		.doc = "The state file: for every partition, the next offset "
+		    "and the records and bytes counted so far.  It is created "
+		    "when missing, and replaced atomically at every commit "
+		    "through a temporary file with .tmp appended to its name.  "
+		    "The same name with .lock appended is locked while the "
+		    "connector runs.",
+	},
+	{
+		.name = "null.fsync",
+		.type = KSINK_OPT_BOOL,
+		.def = "true",
+		.doc = "Whether each commit waits for the state file and its "
+		    "directory to reach the disk.  Turning it off makes the "
+		    "sink cheaper for benchmarks, and keeps the counts exact "
+		    "when the process crashes, but not when the machine loses "
+		    "power.",
+	},
+	{ .name = NULL }
+};
+
+struct part {
+	char *topic;
+	int32_t partition;
+	int64_t next;		/* stored; KSINK_OFFSET_NONE if unknown */
+	uint64_t records, bytes;
+	int64_t s_next;		/* the same, in the open step */
+	uint64_t s_records, s_bytes;
+};
+
+struct nullsink {
+	const struct ksink_host *host;
+	struct ksink_ctx *ctx;
+	char *path, *tmp;
+	int dir_fd, lock_fd;
+	int do_fsync;
+	struct part *parts;
+	size_t n, cap, last;
+	uint64_t s_skipped;			/* in the open step */
+	uint64_t run_records, run_bytes, run_skipped;	/* since open() */
+};
+
+static char *
+suffixed(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	char *r;
+
+	if ((r = malloc(n + m + 1)) != NULL) {
+		memcpy(r, s, n);
+		memcpy(r + n, suffix, m + 1);
+	}
+	return r;
+}
+
+/* The partition's entry, created when missing; NULL when out of memory. */
+static struct part *
+part_get(struct nullsink *ns, const char *topic, int32_t partition)
+{
+	struct part *p;
+	size_t i;
+
+	for (i = 0; i < ns->n; i++) {
+		p = &ns->parts[(ns->last + i) % ns->n];
+		if (p->partition == partition && strcmp(p->topic, topic) == 0) {
+			ns->last = (ns->last + i) % ns->n;
+			return p;
+		}
+	}
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? 2 * ns->cap : 16;
+
+		if ((p = realloc(ns->parts, cap * sizeof(*p))) == NULL)
+			return NULL;
+		ns->parts = p;
+		ns->cap = cap;
+	}
+	p = &ns->parts[ns->n];
+	memset(p, 0, sizeof(*p));
+	if ((p->topic = strdup(topic)) == NULL)
+		return NULL;
+	p->partition = partition;
+	p->next = p->s_next = KSINK_OFFSET_NONE;
+	ns->last = ns->n++;
+	return p;
+}
+
+static void
+step_start(struct nullsink *ns)
+{
+	size_t i;
+
+	for (i = 0; i < ns->n; i++) {
+		ns->parts[i].s_next = ns->parts[i].next;
+		ns->parts[i].s_records = ns->parts[i].records;
+		ns->parts[i].s_bytes = ns->parts[i].bytes;
+	}
+	ns->s_skipped = 0;
+}
+
+/* Reads the state file; a missing file is an empty state. */
+static int
+load(struct nullsink *ns, char *errbuf, size_t errlen)
+{
+	char line[512], topic[256];
+	struct part *p;
+	int32_t partition;
+	int64_t next;
+	uint64_t records, bytes;
+	int lineno = 1, rc = KSINK_OK;
+	FILE *fp;
+
+	if ((fp = fopen(ns->path, "r")) == NULL) {
+		if (errno == ENOENT)
+			return KSINK_OK;
+		snprintf(errbuf, errlen, "null.state = %s: %s", ns->path,
+		    strerror(errno));
+		return KSINK_CONFIG;
+	}
+	if (fgets(line, sizeof(line), fp) == NULL ||
+	    strcmp(line, STATE_MAGIC "\n") != 0) {
+		snprintf(errbuf, errlen, "null.state = %s: not a state file "
+		    "of the null sink; refusing to overwrite it: name another "
+		    "file", ns->path);
+		fclose(fp);
+		return KSINK_CONFIG;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (sscanf(line, "%255s %" SCNd32 " %" SCNd64 " %" SCNu64
+		    " %" SCNu64, topic, &partition, &next, &records,
+		    &bytes) != 5) {
+			snprintf(errbuf, errlen, "%s:%d: malformed line; the "
+			    "state file is damaged: restore it, or remove it "
+			    "and reset the connector's offsets", ns->path,
+			    lineno);
+			rc = KSINK_FATAL;
+			break;
+		}
+		if ((p = part_get(ns, topic, partition)) == NULL) {
+			snprintf(errbuf, errlen, "out of memory");
+			rc = KSINK_FATAL;
+			break;
+		}
+		p->next = next;
+		p->records = records;
+		p->bytes = bytes;
+	}
+	if (rc == KSINK_OK && ferror(fp)) {
+		snprintf(errbuf, errlen, "reading %s: %s", ns->path,
+		    strerror(errno));
+		rc = KSINK_FATAL;
+	}
+	fclose(fp);
+	return rc;
+}
+
+/* Writes the open step's state to the state file, atomically, and makes
+ * it the stored state. */
+static int
+store(struct nullsink *ns, char *errbuf, size_t errlen)
+{
+	struct part *p;
+	size_t i;
+	FILE *fp;
+	int fd, e;
+
+	fd = open(ns->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		snprintf(errbuf, errlen, "creating %s: %s", ns->tmp,
+		    strerror(e));
+		return e == ENOSPC || e == EDQUOT ? KSINK_RETRY : KSINK_FATAL;
+	}
+	fprintf(fp, "%s\n", STATE_MAGIC);
+	for (i = 0; i < ns->n; i++) {
+		p = &ns->parts[i];
+		fprintf(fp, "%s %" PRId32 " %" PRId64 " %" PRIu64 " %" PRIu64
+		    "\n", p->topic, p->partition, p->s_next, p->s_records,
+		    p->s_bytes);
+	}
+	if (fflush(fp) != 0) {
+		e = errno;
+		fclose(fp);
+		snprintf(errbuf, errlen, "writing %s: %s", ns->tmp,
+		    strerror(e));
+		return e == ENOSPC || e == EDQUOT ? KSINK_RETRY : KSINK_FATAL;
+	}
+	/* After a failed fsync the kernel may have dropped the data: the
+	 * connector stops rather than trust the file. */
+	if (ns->do_fsync && fsync(fd) != 0) {
+		e = errno;
+		fclose(fp);
+		snprintf(errbuf, errlen, "fsync of %s: %s", ns->tmp,
+		    strerror(e));
+		return KSINK_FATAL;
+	}
+	if (fclose(fp) != 0) {
+		snprintf(errbuf, errlen, "closing %s: %s", ns->tmp,
+		    strerror(errno));
+		return KSINK_FATAL;
+	}
+	if (rename(ns->tmp, ns->path) != 0) {
+		snprintf(errbuf, errlen, "renaming %s to %s: %s", ns->tmp,
+		    ns->path, strerror(errno));
+		return KSINK_FATAL;
+	}
+	if (ns->do_fsync && fsync(ns->dir_fd) != 0) {
+		snprintf(errbuf, errlen, "fsync of the directory of %s: %s",
+		    ns->path, strerror(errno));
+		return KSINK_FATAL;
+	}
+	for (i = 0; i < ns->n; i++) {
+		p = &ns->parts[i];
+		ns->run_records += p->s_records - p->records;
+		ns->run_bytes += p->s_bytes - p->bytes;
+		p->next = p->s_next;
+		p->records = p->s_records;
+		p->bytes = p->s_bytes;
+	}
+	ns->run_skipped += ns->s_skipped;
+	return KSINK_OK;
+}
+
+static void
+null_free(struct nullsink *ns)
+{
+	size_t i;
+
+	for (i = 0; i < ns->n; i++)
+		free(ns->parts[i].topic);
+	free(ns->parts);
+	if (ns->dir_fd >= 0)
+		close(ns->dir_fd);
+	if (ns->lock_fd >= 0)
+		close(ns->lock_fd);	/* releases the lock */
+	free(ns->path);
+	free(ns->tmp);
+	free(ns);
+}
+
+static int
+null_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
+    char *errbuf, size_t errlen)
+{
+	struct nullsink *ns;
+	const char *path = host->conf_str(ctx, "null.state");
+	char *dir = NULL, *lock = NULL;
+	int rc = KSINK_FATAL;
+
+	if ((ns = calloc(1, sizeof(*ns))) == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
+	}
+	ns->host = host;
+	ns->ctx = ctx;
+	ns->dir_fd = ns->lock_fd = -1;
+	ns->do_fsync = host->conf_bool(ctx, "null.fsync");
+	if ((ns->path = strdup(path)) == NULL ||
+	    (ns->tmp = suffixed(path, ".tmp")) == NULL ||
+	    (lock = suffixed(path, ".lock")) == NULL ||
+	    (dir = strdup(path)) == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		goto fail;
+	}
+
+	/* The directory, to fsync the renames. */
+	ns->dir_fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ns->dir_fd < 0) {
+		snprintf(errbuf, errlen, "null.state = %s: its directory: %s",
+		    path, strerror(errno));
+		rc = KSINK_CONFIG;
+		goto fail;
+	}
+
+	ns->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (ns->lock_fd < 0 || flock(ns->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(errbuf, errlen, "%s: %s", lock, errno == EWOULDBLOCK ?
+		    "locked: another connector uses this null.state; give "
+		    "each connector its own" : strerror(errno));
+		goto fail;
+	}
+	if ((rc = load(ns, errbuf, errlen)) != KSINK_OK)
+		goto fail;
+	free(dir);
+	free(lock);
+	host->log(ctx, KSINK_LOG_DEBUG, "state %s: %zu partitions", path,
+	    ns->n);
+	*sink = ns;
+	return KSINK_OK;
+fail:
+	free(dir);
+	free(lock);
+	null_free(ns);
+	return rc;
+}
+
+static int
+null_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
+    char *errbuf, size_t errlen)
+{
+	struct nullsink *ns = sink;
+	struct part *p;
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if ((p = part_get(ns, offsets[i].topic,
+		    offsets[i].partition)) == NULL) {
+			snprintf(errbuf, errlen, "out of memory");
+			return KSINK_FATAL;
+		}
+		offsets[i].next_offset = p->next;
+	}
+	return KSINK_OK;
+}
+
+static int
+null_begin(void *sink, char *errbuf, size_t errlen)
+{
+	(void)errbuf;
+	(void)errlen;
+	step_start(sink);
+	return KSINK_OK;
+}
+
+static int
+null_write(void *sink, const struct ksink_record *records, size_t count,
+    size_t *n_done, char *errbuf, size_t errlen)
+{
+	struct nullsink *ns = sink;
+	const struct ksink_record *r;
+	struct part *p;
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		r = &records[i];
+		if ((p = part_get(ns, r->topic, r->partition)) == NULL) {
+			*n_done = i;
+			snprintf(errbuf, errlen, "out of memory");
+			return KSINK_FATAL;
+		}
+		/* The fence: a record below the stored offset was counted
+		 * before, by this process or another. */
+		if (p->s_next != KSINK_OFFSET_NONE && r->offset < p->s_next) {
+			ns->s_skipped++;
+			continue;
+		}
+		p->s_records++;
+		p->s_bytes += r->key_len + r->value_len;
+		p->s_next = r->offset + 1;
+	}
+	*n_done = count;
+	return KSINK_OK;
+}
+
+static int
+null_commit(void *sink, const struct ksink_offset *offsets, size_t count,
+    char *errbuf, size_t errlen)
+{
+	struct nullsink *ns = sink;
+	struct part *p;
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if ((p = part_get(ns, offsets[i].topic,
+		    offsets[i].partition)) == NULL) {
+			snprintf(errbuf, errlen, "out of memory");
+			return KSINK_FATAL;
+		}
+		if (offsets[i].next_offset > p->s_next)
+			p->s_next = offsets[i].next_offset;
+	}
+	return store(ns, errbuf, errlen);
+}
+
+static int
+null_reset_offsets(void *sink, const struct ksink_offset *offsets,
+    size_t count, char *errbuf, size_t errlen)
+{
+	struct nullsink *ns = sink;
+	struct part *p;
+	size_t i;
+
+	step_start(ns);
+	for (i = 0; i < count; i++) {
+		if ((p = part_get(ns, offsets[i].topic,
+		    offsets[i].partition)) == NULL) {
+			snprintf(errbuf, errlen, "out of memory");
+			return KSINK_FATAL;
+		}
+		p->s_next = offsets[i].next_offset;
+	}
+	return store(ns, errbuf, errlen);
+}
+
+static void
+null_close(void *sink)
+{
+	struct nullsink *ns = sink;
+
+	ns->host->log(ns->ctx, KSINK_LOG_INFO, "null sink closed: %" PRIu64
+	    " records (%" PRIu64 " bytes) counted, %" PRIu64 " records "
+	    "counted before skipped", ns->run_records, ns->run_bytes,
+	    ns->run_skipped);
+	null_free(ns);
+}
+
+static const struct ksink_sink null_sink = {
+	.abi_major = KSINK_ABI_MAJOR,
+	.abi_minor = 1,		/* for reset_offsets */
+	.struct_size = sizeof(struct ksink_sink),
+	.caps = KSINK_CAP_ATOMIC_OFFSETS,
+	.name = "null",
+	.version = "1.0.0",
+	.description = "counts records and bytes per partition, exactly "
+	    "once, and discards them",
+	.options = null_options,
+	.open = null_open,
+	.load_offsets = null_load_offsets,
+	.begin = null_begin,
+	.write = null_write,
+	.commit = null_commit,
+	.close = null_close,
+	.reset_offsets = null_reset_offsets,
+};
+
+const struct ksink_sink *
+ksink_sink_entry(const struct ksink_host *host)
+{
+	(void)host;
+	return &null_sink;
+}

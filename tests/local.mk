@@ -1,0 +1,87 @@
+# tests: the plugin-loader fixtures and the unit tests of the daemon's core.
+
+if HAVE_CMOCKA
+# Test plugins, one real shared object per way the loader must refuse a
+# plugin, a good one, and the scripted sink that the worker tests drive.
+# They land in tests/plugins/.libs (KSINK_FIXTURE_DIR).
+check_LTLIBRARIES += \
+	tests/plugins/good.la \
+	tests/plugins/wrong_major.la \
+	tests/plugins/newer_minor.la \
+	tests/plugins/no_entry.la \
+	tests/plugins/null_entry.la \
+	tests/plugins/no_write.la \
+	tests/plugins/no_close.la \
+	tests/plugins/small_desc.la \
+	tests/plugins/small_desc_1_1.la \
+	tests/plugins/bad_prefix.la \
+	tests/plugins/no_prefix.la \
+	tests/plugins/no_atomic.la \
+	tests/plugins/unresolved.la \
+	tests/plugins/scripted.la
+EXTRA_DIST += tests/plugins/fixture.h
+
+tests_plugins_good_la_SOURCES = tests/plugins/good.c
+tests_plugins_good_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_wrong_major_la_SOURCES = tests/plugins/wrong_major.c
+tests_plugins_wrong_major_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_newer_minor_la_SOURCES = tests/plugins/newer_minor.c
+tests_plugins_newer_minor_la_LDFLAGS = $(FIXTURE_FLAGS)
+# Exports a function of another name: not filtered by FIXTURE_FLAGS.
+tests_plugins_no_entry_la_SOURCES = tests/plugins/no_entry.c
+tests_plugins_no_entry_la_LDFLAGS = -module -avoid-version -shared \
+	-rpath /nowhere
+tests_plugins_null_entry_la_SOURCES = tests/plugins/null_entry.c
+tests_plugins_null_entry_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_no_write_la_SOURCES = tests/plugins/no_write.c
+tests_plugins_no_write_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_no_close_la_SOURCES = tests/plugins/no_close.c
+tests_plugins_no_close_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_small_desc_la_SOURCES = tests/plugins/small_desc.c
+tests_plugins_small_desc_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_small_desc_1_1_la_SOURCES = tests/plugins/small_desc_1_1.c
+tests_plugins_small_desc_1_1_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_bad_prefix_la_SOURCES = tests/plugins/bad_prefix.c
+tests_plugins_bad_prefix_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_no_prefix_la_SOURCES = tests/plugins/no_prefix.c
+tests_plugins_no_prefix_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_no_atomic_la_SOURCES = tests/plugins/no_atomic.c
+tests_plugins_no_atomic_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_unresolved_la_SOURCES = tests/plugins/unresolved.c
+tests_plugins_unresolved_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_scripted_la_SOURCES = tests/plugins/scripted.c
+tests_plugins_scripted_la_LDFLAGS = $(FIXTURE_FLAGS)
+
+# cmocka tests of the core, one per module, linked against src/libksink.a.
+CORE_UNIT_TESTS = \
+	tests/unit/test_conf \
+	tests/unit/test_options \
+	tests/unit/test_sink \
+	tests/unit/test_util \
+	tests/unit/test_worker
+check_PROGRAMS += $(CORE_UNIT_TESTS)
+TESTS += $(CORE_UNIT_TESTS)
+
+CORE_TEST_CPPFLAGS = $(src_libksink_a_CPPFLAGS) $(CMOCKA_CFLAGS)
+CORE_TEST_LDADD = $(KSINK_CORE_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
+tests_unit_test_conf_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_options_SOURCES = tests/unit/test_options.c
+tests_unit_test_options_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_options_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_sink_SOURCES = tests/unit/test_sink.c
+tests_unit_test_sink_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_sink_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_util_SOURCES = tests/unit/test_util.c
+tests_unit_test_util_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_util_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_worker_SOURCES = tests/unit/test_worker.c
+tests_unit_test_worker_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_worker_LDADD = $(CORE_TEST_LDADD)
+
+# The daemon's command line on bad configuration files.
+TESTS += tests/unit/cli.test
+dist_check_SCRIPTS += tests/unit/cli.test
+endif
