@@ -8,7 +8,7 @@ set -euo pipefail
 build=(gcc libc6-dev make autoconf automake libtool pkg-config
 	librdkafka-dev libinih-dev libsqlite3-dev libcurl4-openssl-dev
 	libmicrohttpd-dev)
-test=(libcmocka-dev mandoc sqlite3 python3 maven default-jre-headless ca-certificates curl
+test=(libcmocka-dev mandoc sqlite3 python3 maven default-jre-headless ca-certificates curl valgrind
 	kcat procps util-linux)
 
 want=("${build[@]}")

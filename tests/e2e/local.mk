@@ -33,3 +33,8 @@ endif
 TESTS += tests/e2e/dlq.test
 KAFKA_TESTS += tests/e2e/dlq.test
 dist_check_SCRIPTS += tests/e2e/dlq.test
+
+# The daemon under valgrind's memcheck for a whole run.
+TESTS += tests/e2e/valgrind.test
+KAFKA_TESTS += tests/e2e/valgrind.test
+dist_check_SCRIPTS += tests/e2e/valgrind.test
