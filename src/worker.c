@@ -285,10 +285,10 @@ ks_worker_snapshot_free(struct ks_worker_snapshot *s)
  * that look stalled.
  */
 static void
-check_stalls(struct ks_worker *w)
+check_stalls(struct ks_worker *w, int64_t now)
 {
 	rd_kafka_topic_partition_list_t *list = NULL;
-	int64_t now = ks_util_now_ms(), pos, lo, lso;
+	int64_t pos, lo, lso;
 	struct pstat *ps;
 	int i;
 
@@ -350,9 +350,9 @@ check_stalls(struct ks_worker *w)
 
 /* Refreshes the high watermarks librdkafka last heard of (no request). */
 static void
-refresh_watermarks(struct ks_worker *w)
+refresh_watermarks(struct ks_worker *w, int64_t now)
 {
-	int64_t lo, hi, now = ks_util_now_ms();
+	int64_t lo, hi;
 	size_t i;
 
 	if (now - w->last_wm_ms < 1000)
@@ -1240,13 +1240,18 @@ out:
 }
 
 static int
-batch_due(const struct ks_worker *w)
+batch_full(const struct ks_worker *w)
+{
+	return (int64_t)w->n >= w->max_records ||
+	    (int64_t)w->bytes >= w->max_bytes;
+}
+
+static int
+batch_due(const struct ks_worker *w, int64_t now)
 {
 	/* Paused by the admin endpoint: hold what was polled. */
 	return w->n > 0 && !w->admin_paused &&
-	    ((int64_t)w->n >= w->max_records ||
-	    (int64_t)w->bytes >= w->max_bytes ||
-	    ks_util_now_ms() - w->first_ms >= w->max_ms);
+	    (batch_full(w) || now - w->first_ms >= w->max_ms);
 }
 
 /* ---- the thread ---- */
@@ -1256,7 +1261,7 @@ ks_worker_run(struct ks_worker *w)
 {
 	rd_kafka_message_t *m;
 	char err[512];
-	int64_t left;
+	int64_t left, now;
 	int timeout;
 
 	rd_kafka_conf_set_opaque(w->rkconf, w);
@@ -1299,20 +1304,27 @@ ks_worker_run(struct ks_worker *w)
 			ks_log_msg(KSINK_LOG_INFO, w->who, "%s",
 			    w->admin_paused ? "paused" : "resumed");
 		}
-		refresh_watermarks(w);
-		check_stalls(w);
+		now = ks_util_now_ms();
+		refresh_watermarks(w, now);
+		check_stalls(w, now);
 		timeout = POLL_MAX_MS;
 		if (w->n > 0) {
-			left = w->first_ms + w->max_ms - ks_util_now_ms();
+			left = w->first_ms + w->max_ms - now;
 			timeout = left < 0 ? 0 : left < POLL_MAX_MS ?
 			    (int)left : POLL_MAX_MS;
 		}
-		if (!batch_due(w)) {
+		if (!batch_due(w, now)) {
 			m = rd_kafka_consumer_poll(w->rk, timeout);
-			if (m != NULL)
+			/* Take what else is ready, up to the batch's limits,
+			 * without looking at the clock for each record. */
+			while (m != NULL) {
 				handle_message(w, m);
+				m = batch_full(w) || atomic_load(&w->stop) ?
+				    NULL : rd_kafka_consumer_poll(w->rk, 0);
+			}
+			now = ks_util_now_ms();
 		}
-		if (batch_due(w) && flush_batch(w, 0) == -1)
+		if (batch_due(w, now) && flush_batch(w, 0) == -1)
 			break;
 	}
 	/* Stopping: apply what we hold, once, then leave the group. */
