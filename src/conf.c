@@ -38,6 +38,7 @@ struct parse {
 	size_t skip;		/* leading blanks to hide from inih */
 	int seen_section;	/* a section header, even a refused one */
 	int swallow;		/* indented lines belong to a refused line */
+	size_t long_len;	/* the whole length of the line just read */
 	struct ks_section *cur;
 	char *buf;
 	size_t bufsz;
@@ -49,18 +50,34 @@ ks_errors_add(struct ks_errors *errs, const char *fmt, ...)
 	va_list ap;
 	char *s;
 
+	char *c;
+
+	/* A file of garbage could make thousands: the first hundred say
+	 * enough. */
+	if (errs->count > KS_ERRORS_MAX)
+		return;
+	if (errs->count == KS_ERRORS_MAX) {
+		s = ks_util_strdup("too many problems; the rest are not "
+		    "listed");
+		goto add;
+	}
 	va_start(ap, fmt);
 	if (vasprintf(&s, fmt, ap) == -1)
 		s = NULL;
 	va_end(ap);
 	if (s == NULL)
 		return;
+	/* One problem, one line, even when it quotes a continued value. */
+	for (c = s; *c != '\0'; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
 	/* A [kafka] problem is found once per connector: say it once. */
 	for (size_t i = 0; i < errs->count; i++)
 		if (strcmp(errs->msg[i], s) == 0) {
 			free(s);
 			return;
 		}
+add:
 	errs->msg = ks_util_xrealloc(errs->msg,
 	    (errs->count + 1) * sizeof(*errs->msg));
 	errs->msg[errs->count++] = s;
@@ -100,7 +117,8 @@ ks_errors_print(const struct ks_errors *errs, FILE *fp)
 {
 	size_t i;
 
-	qsort(errs->msg, errs->count, sizeof(*errs->msg), cmp_msg);
+	if (errs->count > 1)
+		qsort(errs->msg, errs->count, sizeof(*errs->msg), cmp_msg);
 	for (i = 0; i < errs->count; i++)
 		fprintf(fp, "ksink: error: %s\n", errs->msg[i]);
 }
@@ -244,7 +262,7 @@ check_line(struct parse *p, char *raw, size_t len, size_t max)
 		ks_errors_add(p->errs, "%s:%d: line is %zu bytes long, the "
 		    "limit is %zu; split the value over indented "
 		    "continuation lines or use a *.file option", p->name,
-		    p->lineno, len, max);
+		    p->lineno, p->long_len > len + 1 ? p->long_len : len, max);
 		/* Its continuation lines go with it. */
 		p->after_key = 0;
 		p->swallow = 1;
@@ -292,6 +310,37 @@ check_line(struct parse *p, char *raw, size_t len, size_t max)
 	return 0;
 }
 
+/*
+ * Reads one line into p->buf, keeping at most LINE_KEEP bytes of it (the
+ * rest is read and dropped, and the length still counted), so that a
+ * file without newlines cannot take all memory.  -1 at the end.
+ */
+#define LINE_KEEP 65536
+#define LINE_GIVEUP (1024 * 1024)
+static ssize_t
+read_line(struct parse *p)
+{
+	size_t len = 0;
+	int c;
+
+	if (p->buf == NULL) {
+		p->bufsz = LINE_KEEP + 2;
+		p->buf = ks_util_xmalloc(p->bufsz);
+	}
+	while ((c = getc(p->fp)) != EOF) {
+		if (len < LINE_KEEP)
+			p->buf[len] = (char)c;
+		len++;
+		if (c == '\n' || len > LINE_GIVEUP)
+			break;
+	}
+	if (c == EOF && len == 0)
+		return -1;
+	p->buf[len < LINE_KEEP ? len : LINE_KEEP] = '\0';
+	p->long_len = len;
+	return (ssize_t)(len < LINE_KEEP ? len : LINE_KEEP);
+}
+
 /* inih's reader: returns whole lines, checked, or an empty line. */
 static char *
 reader(char *str, int num, void *stream)
@@ -300,10 +349,15 @@ reader(char *str, int num, void *stream)
 	ssize_t n;
 	size_t len;
 
-	n = getline(&p->buf, &p->bufsz, p->fp);
+	n = read_line(p);
 	if (n == -1)
 		return NULL;
 	p->lineno++;
+	if (p->long_len > LINE_GIVEUP) {
+		ks_errors_add(p->errs, "%s:%d: line longer than 1 MiB; is this "
+		    "a text file?  Reading stops here", p->name, p->lineno);
+		return NULL;
+	}
 	len = (size_t)n;
 	while (len > 0 && (p->buf[len - 1] == '\n' || p->buf[len - 1] == '\r'))
 		p->buf[--len] = '\0';

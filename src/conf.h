@@ -35,7 +35,9 @@ struct ks_conf {
 	struct ks_section **sectail;
 };
 
-/* Problems found, each one line "FILE:LINE: what; what to do". */
+/* Problems found, each one line "FILE:LINE: what; what to do"; at most
+ * KS_ERRORS_MAX are kept. */
+#define KS_ERRORS_MAX 100
 struct ks_errors {
 	char **msg;
 	size_t count;

@@ -83,7 +83,12 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	int l;
 
-	if (level <= 3)
+	/* Errors of the client reach the connector's error callback too,
+	 * which says what to check: keep librdkafka's own lines for
+	 * debugging. */
+	if (strcmp(fac, "FAIL") == 0 || strcmp(fac, "ERROR") == 0)
+		l = KSINK_LOG_DEBUG;
+	else if (level <= 3)
 		l = KSINK_LOG_ERROR;
 	else if (level == 4)
 		l = KSINK_LOG_WARN;

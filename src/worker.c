@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -401,6 +403,105 @@ fail(struct ks_worker *w, const char *fmt, ...)
 	ks_log_msg(KSINK_LOG_ERROR, w->who, "%s", w->error);
 }
 
+/* A connector needs brokers: bootstrap.servers in [kafka] or its own. */
+static void
+check_brokers(const struct ks_conf *conf, const struct ks_section *sec,
+    struct ks_errors *errs)
+{
+	static const char *const keys[] = { "kafka.bootstrap.servers",
+	    "kafka.metadata.broker.list" };
+	const struct ks_section *kafka = ks_conf_section(conf, KS_SEC_KAFKA);
+	const struct ks_kv *kv;
+	size_t i;
+
+	for (i = 0; i < KS_ARRAY_SIZE(keys); i++) {
+		if ((kv = ks_conf_kv(sec, keys[i])) == NULL)
+			kv = ks_conf_kv(kafka, keys[i] + 6);
+		if (kv == NULL)
+			continue;
+		if (strspn(kv->value, " \t,") != strlen(kv->value))
+			return;
+		ks_errors_add(errs, "%s:%d: %s is empty; list the Kafka "
+		    "brokers as host:port,host:port", conf->path, kv->line,
+		    kv->key);
+		return;
+	}
+	ks_errors_add(errs, "%s:%d: [connector %s] has no Kafka brokers: set "
+	    "bootstrap.servers in [kafka], or kafka.bootstrap.servers here",
+	    conf->path, sec->line, sec->name);
+}
+
+/* topics: some names, or one regular expression (checked as POSIX
+ * extended, as librdkafka's are close to it). */
+static void
+check_topics(const struct ks_conf *conf, const struct ks_section *sec,
+    struct ks_errors *errs)
+{
+	const struct ks_kv *kv = ks_conf_kv(sec, "topics");
+	char msg[256];
+	regex_t re;
+	int rc;
+
+	if (kv == NULL || *kv->value == '\0')
+		return;		/* reported as a missing required key */
+	if (kv->value[0] == '^') {
+		if ((rc = regcomp(&re, kv->value, REG_EXTENDED | REG_NOSUB)) !=
+		    0) {
+			regerror(rc, &re, msg, sizeof(msg));
+			ks_errors_add(errs, "%s:%d: topics = %s is not a valid "
+			    "regular expression: %s", conf->path, kv->line,
+			    kv->value, msg);
+			return;
+		}
+		regfree(&re);
+	} else if (strspn(kv->value, " \t\n,") == strlen(kv->value))
+		ks_errors_add(errs, "%s:%d: topics lists no topic; give "
+		    "names separated by commas, or a regular expression "
+		    "starting with ^", conf->path, kv->line);
+}
+
+/*
+ * librdkafka refused to make a client out of the settings: name the line
+ * of the key it complains of, when it names one, and say so plainly when
+ * that key names a file that is not there.
+ */
+static void
+client_error(const struct ks_conf *conf, const struct ks_section *sec,
+    const char *err, struct ks_errors *errs)
+{
+	const struct ks_section *secs[2] = { sec,
+	    ks_conf_section(conf, KS_SEC_KAFKA) };
+	const struct ks_kv *kv;
+	const char *key;
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		for (kv = secs[i] ? secs[i]->kvs : NULL; kv != NULL;
+		    kv = kv->next) {
+			key = kv->key;
+			if (i == 0 && strncmp(key, "kafka.", 6) != 0)
+				continue;
+			if (i == 0)
+				key += 6;
+			if (strstr(err, key) == NULL)
+				continue;
+			if ((strstr(key, ".location") != NULL ||
+			    strstr(key, ".file") != NULL) &&
+			    access(kv->value, R_OK) == -1)
+				ks_errors_add(errs, "%s:%d: %s = %s: %s",
+				    conf->path, kv->line, kv->key, kv->value,
+				    strerror(errno));
+			else
+				ks_errors_add(errs, "%s:%d: %s is refused by "
+				    "the Kafka client: %s", conf->path,
+				    kv->line, kv->key, err);
+			return;
+		}
+	ks_errors_add(errs, "%s:%d: [connector %s]: the Kafka settings "
+	    "([kafka] and kafka.*) are refused: %s", conf->path, sec->line,
+	    sec->name, err);
+}
+
 struct ks_worker *
 ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
     const char *plugin_dir, struct ks_errors *errs)
@@ -437,6 +538,8 @@ ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 	    errs);
 
 	w->rkconf = ks_consumer_conf(conf, sec, &w->reset, errs);
+	check_brokers(conf, sec, errs);
+	check_topics(conf, sec, errs);
 	if (w->rkconf != NULL) {
 		/* Some settings are only checked when a client is made (a
 		 * SASL mechanism, say): make one, without brokers. */
@@ -448,9 +551,7 @@ ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 		if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, probe, err,
 		    sizeof(err))) == NULL) {
 			rd_kafka_conf_destroy(probe);
-			ks_errors_add(errs, "%s:%d: [connector %s]: the Kafka "
-			    "settings ([kafka] and kafka.*) are refused: %s",
-			    conf->path, sec->line, sec->name, err);
+			client_error(conf, sec, err, errs);
 		} else
 			rd_kafka_destroy(rk);
 	}
@@ -636,6 +737,53 @@ consumer_error(struct ks_worker *w, rd_kafka_message_t *m)
 		ks_log_msg(KSINK_LOG_WARN, w->who, "(it came %u more times in "
 		    "the last 30 s)", w->suppressed);
 	w->last_err_code = (int)m->err;
+	w->last_err_ms = now;
+	w->suppressed = 0;
+}
+
+/*
+ * Errors of the client as a whole (brokers down, authentication):
+ * librdkafka retries them itself; we say them once in a while, with what
+ * to check.  A fatal one fails the connector.
+ */
+static void
+error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct ks_worker *w = opaque;
+	int64_t now = ks_util_now_ms();
+	const char *hint = "";
+	char buf[512];
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		fail(w, "fatal Kafka client error: %s", buf);
+		return;
+	}
+	if (err == w->last_err_code && now - w->last_err_ms < 30000) {
+		w->suppressed++;
+		return;
+	}
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR__RESOLVE:
+		hint = "; check bootstrap.servers and that the brokers run; "
+		    "retrying";
+		break;
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+		hint = "; check sasl.username and sasl.password ([kafka] or "
+		    "kafka.sasl.*); retrying";
+		break;
+	case RD_KAFKA_RESP_ERR__SSL:
+		hint = "; check the ssl.* settings; retrying";
+		break;
+	default:
+		break;
+	}
+	ks_log_msg(KSINK_LOG_WARN, w->who, "Kafka: %s%s%s", reason, hint,
+	    w->suppressed > 0 ? " (said before; repeated since)" : "");
+	w->last_err_code = err;
 	w->last_err_ms = now;
 	w->suppressed = 0;
 }
@@ -1266,6 +1414,7 @@ ks_worker_run(struct ks_worker *w)
 
 	rd_kafka_conf_set_opaque(w->rkconf, w);
 	rd_kafka_conf_set_rebalance_cb(w->rkconf, rebalance_cb);
+	rd_kafka_conf_set_error_cb(w->rkconf, error_cb);
 	w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, w->rkconf, err, sizeof(err));
 	if (w->rk == NULL) {
 		rd_kafka_conf_destroy(w->rkconf);

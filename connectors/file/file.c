@@ -1421,7 +1421,9 @@ mtext_printf(struct fsink *fs, const char *fmt, ...)
 
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(fs->mtext + fs->mlen, fs->mcap - fs->mlen, fmt, ap);
+		/* No arithmetic on a NULL buffer (the first call). */
+		n = vsnprintf(fs->mtext ? fs->mtext + fs->mlen : NULL,
+		    fs->mcap - fs->mlen, fmt, ap);
 		va_end(ap);
 		if (n < 0)
 			return -1;
@@ -1769,8 +1771,10 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 				mf->closed = strdup(tok[3]);
 				continue;
 			}
-			if (strcmp(tok[3], "-") == 0) {
-				if (mf->len != 0)
+			/* "- - - - -": no topic yet.  A topic may be named
+			 * "-": the partition field tells them apart. */
+			if (strcmp(tok[4], "-") == 0) {
+				if (strcmp(tok[3], "-") != 0 || mf->len != 0)
 					goto badline;
 				continue;
 			}

@@ -1624,8 +1624,11 @@ ledger_open(struct http_sink *s, char *errbuf, size_t errlen)
 	rc = sqlite3_open_v2(s->state_path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		errf(errbuf, errlen, "ledger %s: %s", s->state_path,
-		    s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		errf(errbuf, errlen, "http.state.path %s: %s; check that its "
+		    "directory exists and that ksink may write there (SQLite "
+		    "also writes -wal and -shm files beside it)",
+		    s->state_path, s->db ? sqlite3_errmsg(s->db) :
+		    sqlite3_errstr(rc));
 		return KSINK_FATAL;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -2264,6 +2267,22 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 		errf(errbuf, errlen, "http.tls.cert.file and http.tls.key.file "
 		    "go together");
 		goto fail;
+	}
+	/* The TLS files are read only at the first request: find a missing
+	 * one now, not when records wait. */
+	{
+		static const char *const tls[] = { "http.tls.ca.file",
+		    "http.tls.ca.path", "http.tls.cert.file",
+		    "http.tls.key.file" };
+		size_t t;
+
+		for (t = 0; t < sizeof(tls) / sizeof(tls[0]); t++)
+			if ((v = opt_str(s, tls[t])) != NULL &&
+			    access(v, R_OK) == -1) {
+				errf(errbuf, errlen, "%s = %s: %s", tls[t], v,
+				    strerror(errno));
+				goto fail;
+			}
 	}
 
 	/* Exactly-once protocol. */

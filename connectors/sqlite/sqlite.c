@@ -519,7 +519,7 @@ headers_json(struct sq *sq, const struct ksink_record *r, size_t *len)
 		if (h->value == NULL) {
 			memcpy(o, "\",\"value\":null}", 15);
 			o += 15;
-		} else if (utf8_check(h->value, h->value_len, 1)) {
+		} else if (utf8_check(h->value, h->value_len, 0)) {
 			memcpy(o, "\",\"value\":\"", 11);
 			o += 11;
 			o = json_str(o, h->value, h->value_len);
@@ -1269,7 +1269,9 @@ sq_open_db(struct sq *sq, char *errbuf, size_t errlen)
 	rc = sqlite3_open_v2(sq->path, &sq->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		seterr(errbuf, errlen, "sqlite.path %s: %s", sq->path,
+		seterr(errbuf, errlen, "sqlite.path %s: %s; check that its "
+		    "directory exists and that ksink may write there (SQLite "
+		    "also writes -wal and -shm files beside it)", sq->path,
 		    sq->db ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc));
 		status = KSINK_FATAL;
 		goto out;

@@ -1016,7 +1016,8 @@ test_delivery_guarantee(void **state)
 	static const char ini[] =
 	    "[connector c]\n"
 	    "type = no_atomic\n"
-	    "topics = t\n";
+	    "topics = t\n"
+	    "kafka.bootstrap.servers = 127.0.0.1:1\n";
 	struct ks_errors errs = { 0 };
 	struct ks_worker **ws = NULL;
 	struct ks_conf *conf;
@@ -1077,7 +1078,9 @@ test_group_per_connector(void **state)
 	    "[connector b]\n"
 	    "type = good\n"
 	    "topics = t\n"
-	    "good.path = /x\n";
+	    "good.path = /x\n"
+	    "[kafka]\n"
+	    "bootstrap.servers = 127.0.0.1:1\n";
 	struct ks_errors errs = { 0 };
 	struct ks_worker **ws = NULL;
 	struct ks_conf *conf;

@@ -1,0 +1,87 @@
+# tests/fuzz: libFuzzer targets, built with clang (not configure's
+# compiler) and never part of the normal build.  See tests/fuzz/README.
+#
+#	make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="conf ..."]
+#		builds the targets and runs each for FUZZ_SECONDS
+#	make fuzz-regress
+#		runs each target once over its seeds and tests/fuzz/crashes
+
+FUZZ_CC = clang
+FUZZ_SECONDS = 60
+FUZZ_TARGETS = conf file_json file_manifest http_body sqlite_bind
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fsanitize-recover=undefined
+FUZZ_CPPFLAGS = -DHAVE_CONFIG_H -I$(top_builddir) -I$(top_srcdir)/src \
+	-I$(top_srcdir)/tests/fuzz -I$(top_srcdir)/tests/file
+
+FUZZ_BINS = tests/fuzz/fuzz_conf tests/fuzz/fuzz_file_json \
+	tests/fuzz/fuzz_file_manifest tests/fuzz/fuzz_http_body \
+	tests/fuzz/fuzz_sqlite_bind
+FUZZ_H = $(top_srcdir)/tests/fuzz/fuzz.h $(top_builddir)/config.h
+
+tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_H) \
+	    $(top_srcdir)/src/conf.c $(top_srcdir)/src/options.c \
+	    $(top_srcdir)/src/util.c $(top_srcdir)/src/consumer.c \
+	    $(top_srcdir)/src/log.c
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(RDKAFKA_CFLAGS) \
+	    $(INIH_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_conf.c \
+	    $(top_srcdir)/src/conf.c $(top_srcdir)/src/options.c \
+	    $(top_srcdir)/src/util.c $(top_srcdir)/src/consumer.c \
+	    $(top_srcdir)/src/log.c $(RDKAFKA_LIBS) $(INIH_LIBS)
+
+tests/fuzz/fuzz_file_json: $(top_srcdir)/tests/fuzz/fuzz_file_json.c \
+	    $(FUZZ_H) $(top_srcdir)/connectors/file/file.c
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
+	    $(top_srcdir)/tests/fuzz/fuzz_file_json.c
+
+tests/fuzz/fuzz_file_manifest: $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c \
+	    $(FUZZ_H) $(top_srcdir)/connectors/file/file.c \
+	    $(top_srcdir)/tests/file/fakehost.c
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
+	    $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c \
+	    $(top_srcdir)/tests/file/fakehost.c
+
+tests/fuzz/fuzz_http_body: $(top_srcdir)/tests/fuzz/fuzz_http_body.c \
+	    $(FUZZ_H) $(top_srcdir)/connectors/http/http.c
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(LIBCURL_CFLAGS) \
+	    $(SQLITE3_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_http_body.c \
+	    $(LIBCURL_LIBS) $(SQLITE3_LIBS)
+
+tests/fuzz/fuzz_sqlite_bind: $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
+	    $(FUZZ_H) $(top_srcdir)/connectors/sqlite/sqlite.c \
+	    $(top_srcdir)/tests/file/fakehost.c
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(SQLITE3_CFLAGS) -o $@ \
+	    $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
+	    $(top_srcdir)/tests/file/fakehost.c $(SQLITE3_LIBS)
+
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs" \
+	    "$(FUZZ_CC) with libFuzzer: apt-get install clang" \
+	    "libclang-rt-14-dev" >&2; exit 1; }
+	@set --; for t in $(FUZZ_TARGETS); do \
+	    set -- "$$@" tests/fuzz/fuzz_$$t; done; \
+	    $(MAKE) $(AM_MAKEFLAGS) "$$@"
+
+fuzz: fuzz-build
+	srcdir='$(srcdir)' $(SHELL) '$(srcdir)/tests/fuzz/run.sh' \
+	    -t '$(FUZZ_SECONDS)' $(FUZZ_TARGETS)
+
+fuzz-regress: fuzz-build
+	srcdir='$(srcdir)' $(SHELL) '$(srcdir)/tests/fuzz/run.sh' -r \
+	    $(FUZZ_TARGETS)
+
+.PHONY: fuzz fuzz-build fuzz-regress
+
+EXTRA_DIST += tests/fuzz/README tests/fuzz/fuzz.h tests/fuzz/run.sh \
+	tests/fuzz/seeds.py tests/fuzz/known.supp tests/fuzz/conf.dict \
+	tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_file_json.c \
+	tests/fuzz/fuzz_file_manifest.c tests/fuzz/fuzz_http_body.c \
+	tests/fuzz/fuzz_sqlite_bind.c tests/fuzz/corpus tests/fuzz/crashes
+CLEANFILES += $(FUZZ_BINS) tests/fuzz/conf.log tests/fuzz/file_json.log \
+	tests/fuzz/file_manifest.log tests/fuzz/http_body.log \
+	tests/fuzz/sqlite_bind.log
