@@ -967,7 +967,10 @@ part_find(struct ks_worker *w, const char *topic, int32_t partition)
 	return &w->parts[w->nparts++];
 }
 
-/* Fills recs[] and parts[] for the first k pending messages. */
+/* Fills recs[] and parts[] for the first k pending messages.  Each
+ * message's headers are asked for once (librdkafka parses them anew at
+ * every call); the header array may grow meanwhile, so the records point
+ * into it only at the end. */
 static void
 build_batch(struct ks_worker *w, size_t k)
 {
@@ -976,22 +979,14 @@ build_batch(struct ks_worker *w, size_t k)
 	struct part *p, *last = NULL;
 	const char *name;
 	const void *val;
-	size_t i, j, nh = 0, sz;
+	size_t i, j, nh = 0, sz, cnt;
 	rd_kafka_message_t *m;
 
 	if (k > w->recs_cap) {
 		w->recs_cap = k;
 		w->recs = ks_util_xrealloc(w->recs, k * sizeof(*w->recs));
 	}
-	for (i = 0; i < k; i++)
-		if (rd_kafka_message_headers(w->msgs[i], &h) == 0)
-			nh += rd_kafka_header_cnt(h);
-	if (nh > w->hdrs_cap) {
-		w->hdrs_cap = nh;
-		w->hdrs = ks_util_xrealloc(w->hdrs, nh * sizeof(*w->hdrs));
-	}
 	w->nparts = 0;
-	nh = 0;
 	for (i = 0; i < k; i++) {
 		m = w->msgs[i];
 		r = &w->recs[i];
@@ -1005,10 +1000,15 @@ build_batch(struct ks_worker *w, size_t k)
 		r->value_len = m->len;
 		r->headers = NULL;
 		r->header_count = 0;
-		if (rd_kafka_message_headers(m, &h) == 0) {
-			r->headers = &w->hdrs[nh];
-			for (j = 0; rd_kafka_header_get_all(h, j, &name, &val,
-			    &sz) == 0; j++) {
+		if (rd_kafka_message_headers(m, &h) == 0 &&
+		    (cnt = rd_kafka_header_cnt(h)) > 0) {
+			if (nh + cnt > w->hdrs_cap) {
+				w->hdrs_cap = (nh + cnt) * 2;
+				w->hdrs = ks_util_xrealloc(w->hdrs,
+				    w->hdrs_cap * sizeof(*w->hdrs));
+			}
+			for (j = 0; j < cnt && rd_kafka_header_get_all(h, j,
+			    &name, &val, &sz) == 0; j++) {
 				w->hdrs[nh].name = name;
 				w->hdrs[nh].value = val;
 				w->hdrs[nh].value_len = sz;
@@ -1025,6 +1025,11 @@ build_batch(struct ks_worker *w, size_t k)
 		p->records++;
 		p->bytes += r->key_len + r->value_len;
 	}
+	for (i = 0, nh = 0; i < k; i++)
+		if (w->recs[i].header_count > 0) {
+			w->recs[i].headers = &w->hdrs[nh];
+			nh += w->recs[i].header_count;
+		}
 }
 
 static void

@@ -5,7 +5,8 @@
  *
  * usage: txproducer -b BOOTSTRAP -t TOPIC -n RECORDS [-p PARTITIONS]
  *            [-a ABORT_PERCENT] [-m MAX_TXN_RECORDS] [-s SEED]
- *            [-r RATE_PER_SEC] [-u USERS] [-T TXN_TIMEOUT_MS] [-k] [-R]
+ *            [-r RATE_PER_SEC] [-u USERS] [-T TXN_TIMEOUT_MS] [-z BYTES]
+ *            [-k] [-R]
  *        txproducer -H -b BOOTSTRAP -t TOPIC [-n RECORDS] ...
  *
  * The topic is created (replication factor 1, PARTITIONS partitions,
@@ -21,6 +22,11 @@
  * "trace" (SEQ) and "source" (txproducer).  -r limits the rate in records
  * per second (0, the default, means unlimited).  -T sets the producer's
  * transaction.timeout.ms.
+ *
+ * -z pads every value to BYTES bytes (for benchmarks) with one more field,
+ *	{"id":"SEED-SEQ","user":"uK","amount":N,"pad":"xxx..."}
+ * whose string of 'x' makes the value exactly BYTES long; a value that
+ * is already too long for the field to fit is left as it is.
  *
  * The committed and aborted counts are printed to stderr at the end; they
  * are informational: tests compare the sink with tests/kafka/oracle, a
@@ -66,6 +72,7 @@ struct opts {
 	int hang;
 	int resilient;
 	long txn_timeout_ms;
+	long pad;
 };
 
 static struct opts o = {
@@ -101,7 +108,8 @@ usage(void)
 	    " [-a ABORT_PERCENT]\n"
 	    "           [-m MAX_TXN_RECORDS] [-s SEED] [-r RATE_PER_SEC]"
 	    " [-u USERS]\n"
-	    "           [-T TXN_TIMEOUT_MS] [-k] [-R] [-H]\n", progname);
+	    "           [-T TXN_TIMEOUT_MS] [-z BYTES] [-k] [-R] [-H]\n",
+	    progname);
 	exit(2);
 }
 
@@ -291,18 +299,34 @@ abort_txn(rd_kafka_t *rk)
 static int
 produce_one(rd_kafka_t *rk, int partition, long seq)
 {
-	char value[128], key[32], trace[32];
+	static char *value;
+	static size_t value_cap;
+	char key[32], trace[32];
 	rd_kafka_resp_err_t err;
-	int user, amount;
+	int user, amount, len;
+	size_t need = o.pad > 128 ? (size_t)o.pad + 1 : 128;
 
 	user = (int)(rng() % (uint64_t)o.users);
 	amount = (int)(rng() % 20) - 10;
 	if (amount >= 0)
 		amount++;
 	snprintf(key, sizeof(key), "u%d", user);
-	snprintf(value, sizeof(value),
+	if (value_cap < need) {
+		if ((value = realloc(value, need)) == NULL)
+			die("out of memory");
+		value_cap = need;
+	}
+	len = snprintf(value, value_cap,
 	    "{\"id\":\"%lu-%ld\",\"user\":\"%s\",\"amount\":%d}",
 	    o.seed, seq, key, amount);
+	/* ,"pad":"" is 9 bytes: pad only when the field fits. */
+	if (o.pad > 0 && len + 9 <= o.pad) {
+		len--;		/* over the closing brace */
+		len += snprintf(value + len, value_cap - len, ",\"pad\":\"");
+		memset(value + len, 'x', (size_t)(o.pad - len - 2));
+		len = (int)o.pad - 2;
+		memcpy(value + len, "\"}", 3);
+	}
 	snprintf(trace, sizeof(trace), "%ld", seq);
 	for (;;) {
 		if (o.headers)
@@ -398,7 +422,7 @@ main(int argc, char **argv)
 	int parts, do_abort, c, seed_given = 0;
 	double start;
 
-	while ((c = getopt(argc, argv, "a:b:Hkm:n:p:r:Rs:t:T:u:")) != -1) {
+	while ((c = getopt(argc, argv, "a:b:Hkm:n:p:r:Rs:t:T:u:z:")) != -1) {
 		switch (c) {
 		case 'a':
 			o.abort_pct = (int)num_arg(c, optarg, 0, 100);
@@ -440,6 +464,9 @@ main(int argc, char **argv)
 			break;
 		case 'u':
 			o.users = (int)num_arg(c, optarg, 1, 1000000);
+			break;
+		case 'z':
+			o.pad = num_arg(c, optarg, 0, 100000000L);
 			break;
 		default:
 			usage();

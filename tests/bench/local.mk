@@ -1,0 +1,30 @@
+# tests/bench: `make bench`, the side-by-side benchmark (not part of make
+# check): ksink's sinks against the kcat limit and the peers a user would
+# pick instead (Kafka Connect's FileStreamSinkConnector, kcat | sqlite3),
+# on a throw-away broker started with tests/kafka/broker.sh.  It installs
+# what it lacks (tests/bench/install-deps.sh), prints the table and writes
+# tests/bench/results/latest.md, latest.tsv and latest.png in the source
+# tree.  See tests/bench/README.md.
+#
+#	make bench
+#	make bench BENCH_ARGS='--records 100000 --records-1k 20000'
+#	make bench BENCH_ARGS='--only null,kcat --sizes 100 --profile perf'
+
+BENCH_ARGS =
+
+EXTRA_DIST += tests/bench/README.md tests/bench/bench.py \
+	tests/bench/install-deps.sh tests/bench/pom.xml \
+	tests/bench/nginx.conf.in tests/bench/kcat-sqlite.awk \
+	tests/bench/results/latest.md tests/bench/results/latest.tsv \
+	tests/bench/results/latest.png
+
+bench: all tests/kafka/txproducer$(EXEEXT) tests/kafka/oracle$(EXEEXT)
+	bash '$(srcdir)/tests/bench/install-deps.sh'
+	py='$(PYTHON3)'; \
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	KSINK='$(abs_top_builddir)/ksink' \
+	KSINK_PLUGIN_DIR='$(abs_top_builddir)/connectors/.libs' \
+	KSINK_TESTBIN='$(abs_top_builddir)/tests' \
+	$${py:-python3} '$(srcdir)/tests/bench/bench.py' $(BENCH_ARGS)
+
+.PHONY: bench
