@@ -2,6 +2,8 @@
 #ifndef KS_CONSUMER_H
 #define KS_CONSUMER_H
 
+#include <stdint.h>
+
 #include <librdkafka/rdkafka.h>
 
 struct ks_conf;
@@ -25,5 +27,14 @@ int	ks_consumer_is_cooperative(rd_kafka_t *rk);
 void	ks_consumer_pause(rd_kafka_t *rk, int pause);
 void	ks_consumer_commit(rd_kafka_t *rk, const char *const *topics,
 	    const int32_t *partitions, const int64_t *next, size_t n);
+
+/* Keeps librdkafka < 2.1 fetching when the prefetch queue drains (see
+ * consumer.c); NULL when not needed.  Start it once the consumer exists,
+ * stop it before the consumer is closed. */
+struct ks_waker;
+struct ks_waker *ks_waker_start(rd_kafka_t *rk, const char *who);
+void	ks_waker_took(struct ks_waker *wk, uint64_t records, uint64_t bytes);
+void	ks_waker_reassigned(struct ks_waker *wk);
+void	ks_waker_stop(struct ks_waker *wk);
 
 #endif

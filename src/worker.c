@@ -91,6 +91,8 @@ struct ks_worker {
 	int opened;		/* open() succeeded: close() is owed */
 	rd_kafka_conf_t *rkconf;
 	rd_kafka_t *rk;
+	struct ks_waker *waker;
+	uint64_t took_records, took_bytes;	/* for the waker */
 	char *topics;
 
 	int64_t max_records;
@@ -642,6 +644,8 @@ pending_push(struct ks_worker *w, rd_kafka_message_t *m)
 		w->first_ms = ks_util_now_ms();
 	w->msgs[w->n++] = m;
 	w->bytes += m->len + m->key_len;
+	w->took_records++;
+	w->took_bytes += m->len + m->key_len;
 }
 
 /* Removes the first k messages (an applied batch). */
@@ -886,6 +890,7 @@ assign:
 		rd_kafka_error_destroy(error);
 	} else if (err)
 		fail(w, "cannot assign partitions: %s", rd_kafka_err2str(err));
+	ks_waker_reassigned(w->waker);
 	/* New partitions come unpaused. */
 	if (w->consumer_paused)
 		ks_consumer_pause(w->rk, 1);
@@ -906,6 +911,12 @@ on_revoke(struct ks_worker *w, rd_kafka_topic_partition_list_t *parts)
 		while (w->n > 0 && flush_batch(w, 1) == 1)
 			;
 	pending_drop(w, ks_consumer_is_cooperative(w->rk) ? parts : NULL);
+	/* librdkafka keeps a partition's pause across an unassignment: one
+	 * revoked while we retry, and later given back to this consumer,
+	 * would never be fetched again.  Resume them on the way out;
+	 * on_assign pauses what it is given when the connector is paused. */
+	if (w->consumer_paused && parts->cnt > 0)
+		rd_kafka_resume_partitions(w->rk, parts);
 	if (ks_consumer_is_cooperative(w->rk))
 		error = rd_kafka_incremental_unassign(w->rk, parts);
 	else
@@ -938,6 +949,8 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		ks_log_msg(KSINK_LOG_WARN, w->who, "rebalance error: %s",
 		    rd_kafka_err2str(err));
 		pending_drop(w, NULL);
+		if (w->consumer_paused)
+			ks_consumer_pause(w->rk, 0);	/* as in on_revoke */
 		rd_kafka_assign(w->rk, NULL);
 	}
 }
@@ -1240,22 +1253,24 @@ commit_group_offsets(struct ks_worker *w)
 	free(next);
 }
 
-/* Waits ms while serving the consumer; 0 when the wait ran out. */
+/* Waits ms while serving the consumer; 0 when the wait ran out, -1 when
+ * the connector stops or a rebalance dropped pending messages (the batch
+ * is gone: its records were freed), even if that happened in the last
+ * poll of the wait. */
 static int
 backoff_wait(struct ks_worker *w, int64_t ms)
 {
 	int64_t deadline = ks_util_now_ms() + ms, left;
 	rd_kafka_message_t *m;
 
-	while ((left = deadline - ks_util_now_ms()) > 0) {
-		if (atomic_load(&w->stop) || w->invalidated)
-			return -1;
+	while (!atomic_load(&w->stop) && !w->invalidated &&
+	    (left = deadline - ks_util_now_ms()) > 0) {
 		m = rd_kafka_consumer_poll(w->rk,
 		    (int)(left < POLL_MAX_MS ? left : POLL_MAX_MS));
 		if (m != NULL)
 			handle_message(w, m);
 	}
-	return 0;
+	return atomic_load(&w->stop) || w->invalidated ? -1 : 0;
 }
 
 /* Counts an applied batch of k records whose commit took ms. */
@@ -1449,6 +1464,7 @@ ks_worker_run(struct ks_worker *w)
 	}
 	ks_log_msg(KSINK_LOG_INFO, w->who, "running: topics %s, sink %s",
 	    w->topics, w->desc->name);
+	w->waker = ks_waker_start(w->rk, w->who);
 	while (!atomic_load(&w->stop)) {
 		if (atomic_load(&w->admin_pause) != w->admin_paused) {
 			w->admin_paused = !w->admin_paused;
@@ -1476,6 +1492,9 @@ ks_worker_run(struct ks_worker *w)
 				m = batch_full(w) || atomic_load(&w->stop) ?
 				    NULL : rd_kafka_consumer_poll(w->rk, 0);
 			}
+			ks_waker_took(w->waker, w->took_records,
+			    w->took_bytes);
+			w->took_records = w->took_bytes = 0;
 			now = ks_util_now_ms();
 		}
 		if (batch_due(w, now) && flush_batch(w, 0) == -1)
@@ -1486,6 +1505,8 @@ ks_worker_run(struct ks_worker *w)
 		while (w->n > 0 && flush_batch(w, 1) == 1)
 			;
 close:
+	ks_waker_stop(w->waker);
+	w->waker = NULL;
 	pending_drop(w, NULL);
 	rd_kafka_consumer_close(w->rk);
 	pending_drop(w, NULL);

@@ -2614,8 +2614,13 @@ file_abort(void *sink)
 		st->plen = st->clen;
 		st->pmeta = st->cmeta;
 		st->touched = st->unsynced = 0;
-		if (st->stale && ftruncate(st->fd, (off_t)st->clen) < 0 &&
-		    !fs->failed) {
+		/* After a fatal error the batch's data stays: the manifest
+		 * may already say it was committed (a failed fsync of the
+		 * directory after the rename), and the next open truncates
+		 * whatever the manifest it finds does not cover. */
+		if (fs->failed)
+			continue;
+		if (st->stale && ftruncate(st->fd, (off_t)st->clen) < 0) {
 			fatal(fs, NULL, 0, "truncating %s/%s back to %" PRIu64
 			    " bytes after an aborted batch: %s", fs->ddir,
 			    st->name, st->clen, strerror(errno));

@@ -1994,12 +1994,14 @@ resend_pending(struct http_sink *s, char *errbuf, size_t errlen)
 	}
 }
 
-/* Builds and sends the request of records order[lo..hi) of group g;
- * a rejected request of several records is split in halves until the
- * poison record is found: *poison is then its position in order[]. */
+/* Builds (unless built: the body holds them already) and sends the
+ * request of records order[lo..hi) of group g; a rejected request of
+ * several records is split in halves until the poison record is found:
+ * *poison is then its position in order[]. */
 static int
 send_range(struct http_sink *s, const struct ksink_record *recs,
-    size_t lo, size_t hi, size_t *poison, char *errbuf, size_t errlen)
+    size_t lo, size_t hi, size_t *poison, int built, char *errbuf,
+    size_t errlen)
 {
 	const struct ksink_record *r0 = &recs[s->order[lo]];
 	struct request rq;
@@ -2008,10 +2010,12 @@ send_range(struct http_sink *s, const struct ksink_record *recs,
 	size_t i, mid;
 	int rc;
 
-	body_begin(s);
-	for (i = lo; i < hi; i++)
-		body_add(s, &recs[s->order[i]], i - lo);
-	body_end(s);
+	if (!built) {
+		body_begin(s);
+		for (i = lo; i < hi; i++)
+			body_add(s, &recs[s->order[i]], i - lo);
+		body_end(s);
+	}
 	if (s->body.oom) {
 		errf(errbuf, errlen, "out of memory building a request of "
 		    "%zu records", hi - lo);
@@ -2042,63 +2046,74 @@ send_range(struct http_sink *s, const struct ksink_record *recs,
 	s->host->log(s->ctx, KSINK_LOG_INFO, "%s; splitting the request to "
 	    "find the record the receiver rejects", errbuf);
 	mid = lo + (hi - lo) / 2;
-	if ((rc = send_range(s, recs, lo, mid, poison, errbuf, errlen)) !=
-	    KSINK_OK)
+	if ((rc = send_range(s, recs, lo, mid, poison, 0, errbuf,
+	    errlen)) != KSINK_OK)
 		return rc;
-	return send_range(s, recs, mid, hi, poison, errbuf, errlen);
+	return send_range(s, recs, mid, hi, poison, 0, errbuf, errlen);
 }
 
-/* Size of record r's part of a body. */
+/* Appends record r, the nth of the body; returns its size in the body,
+ * counting the separator before it even for the first. */
 static size_t
-record_size(struct http_sink *s, const struct ksink_record *r)
+body_append(struct http_sink *s, const struct ksink_record *r, size_t nth)
 {
 	size_t mark = s->body.len;
-	size_t n;
 
-	body_add(s, r, 1);
-	n = s->body.len - mark;
-	s->body.len = mark;
-	return n;
+	body_add(s, r, nth);
+	return s->body.len - mark + (s->format == FMT_JSON && nth == 0);
 }
 
 /* Sends the records order[lo..hi) of one partition as requests of at most
- * max_records records and max_bytes bytes. */
+ * max_records records and max_bytes bytes.  Each record is encoded once:
+ * the body grows until the next record would not fit, and only that
+ * record is encoded again, at the start of the next body. */
 static int
 send_group(struct http_sink *s, const struct ksink_record *recs, size_t lo,
     size_t hi, size_t *poison, char *errbuf, size_t errlen)
 {
-	size_t start = lo, bytes = 0, head, n, i;
+	size_t start = lo, bytes = 0, head, mark, n, i;
 	int rc;
 
+	if (lo >= hi)
+		return KSINK_OK;
 	if (s->format == FMT_VALUE) {
 		for (i = lo; i < hi; i++)
-			if ((rc = send_range(s, recs, i, i + 1, poison,
+			if ((rc = send_range(s, recs, i, i + 1, poison, 0,
 			    errbuf, errlen)) != KSINK_OK)
 				return rc;
 		return KSINK_OK;
 	}
 	head = s->format == FMT_JSON ? 2 : 0;	/* "[" and "]" */
-	buf_reset(&s->body);
+	body_begin(s);
 	for (i = lo; i < hi; i++) {
-		n = record_size(s, &recs[s->order[i]]);
+		mark = s->body.len;
+		n = body_append(s, &recs[s->order[i]], i - start);
 		if (s->body.oom) {
-			errf(errbuf, errlen, "out of memory");
+			errf(errbuf, errlen, "out of memory building a "
+			    "request of %zu records", i - start + 1);
 			return KSINK_FATAL;
 		}
 		if (i > start && (i - start == s->max_records ||
 		    head + bytes + n > s->max_bytes)) {
-			if ((rc = send_range(s, recs, start, i, poison, errbuf,
-			    errlen)) != KSINK_OK)
+			s->body.len = mark;
+			body_end(s);
+			if ((rc = send_range(s, recs, start, i, poison, 1,
+			    errbuf, errlen)) != KSINK_OK)
 				return rc;
-			buf_reset(&s->body);
 			start = i;
+			body_begin(s);
+			n = body_append(s, &recs[s->order[i]], 0);
 			bytes = 0;
 		}
 		bytes += n;
 	}
-	if (start < hi)
-		return send_range(s, recs, start, hi, poison, errbuf, errlen);
-	return KSINK_OK;
+	body_end(s);
+	if (s->body.oom) {
+		errf(errbuf, errlen, "out of memory building a request of "
+		    "%zu records", hi - start);
+		return KSINK_FATAL;
+	}
+	return send_range(s, recs, start, hi, poison, 1, errbuf, errlen);
 }
 
 /* Scratch arrays for n records. */

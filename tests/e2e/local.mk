@@ -34,6 +34,11 @@ TESTS += tests/e2e/dlq.test
 KAFKA_TESTS += tests/e2e/dlq.test
 dist_check_SCRIPTS += tests/e2e/dlq.test
 
+# The fetch waker keeps librdkafka < 2.1 fetching; none when idle.
+TESTS += tests/e2e/fetch-waker.test
+KAFKA_TESTS += tests/e2e/fetch-waker.test
+dist_check_SCRIPTS += tests/e2e/fetch-waker.test
+
 # The daemon under valgrind's memcheck for a whole run.
 TESTS += tests/e2e/valgrind.test
 KAFKA_TESTS += tests/e2e/valgrind.test

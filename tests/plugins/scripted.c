@@ -60,6 +60,7 @@ struct scripted {
 	int64_t fatal_batch;
 	int64_t sleep_ms;
 	int64_t sleep_batches;
+	int64_t load_sleep_ms;
 	int fence;
 
 	int64_t commits;	/* commit() calls so far */
@@ -97,6 +98,9 @@ static const struct ksink_option options[] = {
 	  .min = 0, .max = INT64_MAX,
 	  .doc = "Sleep only in the writes of the first this many batches; "
 	    "0 in all." },
+	{ .name = "scripted.load.sleep.ms", .type = KSINK_OPT_INT, .def = "0",
+	  .min = 0, .max = 600000,
+	  .doc = "Each load_offsets sleeps this long (a slow assignment)." },
 	{ .name = "scripted.fence", .type = KSINK_OPT_BOOL, .def = "true",
 	  .doc = "Skip records below the stored offsets at commit." },
 	{ .name = NULL }
@@ -263,6 +267,7 @@ s_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 	s->fatal_load = host->conf_bool(ctx, "scripted.fatal.load");
 	s->fatal_batch = host->conf_int(ctx, "scripted.fatal.batch");
 	s->sleep_ms = host->conf_int(ctx, "scripted.sleep.ms");
+	s->load_sleep_ms = host->conf_int(ctx, "scripted.load.sleep.ms");
 	s->sleep_batches = host->conf_int(ctx, "scripted.sleep.batches");
 	s->fence = host->conf_bool(ctx, "scripted.fence");
 	*sinkp = s;
@@ -287,6 +292,8 @@ s_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
 		snprintf(errbuf, errlen, "scripted: load_offsets fatal");
 		return KSINK_FATAL;
 	}
+	if (s->load_sleep_ms > 0)
+		sleep_ms(s->load_sleep_ms);
 	if ((fd = lock_state(s, LOCK_SH, errbuf, errlen)) == -1)
 		return KSINK_FATAL;
 	if (read_state(s, &offs, &n, NULL, errbuf, errlen) == -1) {

@@ -25,6 +25,7 @@ static int fail_write_errno;  /* fail write(2) with this errno */
 static int fail_write_after;  /* ... after this many successful calls */
 static int fail_datasync_errno; /* fail fdatasync(2) with this */
 static int fail_fsync_errno;  /* fail fsync(2) with this */
+static int fail_dirfsync_errno; /* ... of directories only */
 static int fail_rename_errno; /* fail renameat(2) with this */
 
 ssize_t __real_write(int fd, const void *buf, size_t n);
@@ -49,8 +50,15 @@ __wrap_write(int fd, const void *buf, size_t n)
 int
 __wrap_fsync(int fd)
 {
+	struct stat sb;
+
 	if (fail_fsync_errno != 0) {
 		errno = fail_fsync_errno;
+		return -1;
+	}
+	if (fail_dirfsync_errno != 0 && fstat(fd, &sb) == 0 &&
+	    S_ISDIR(sb.st_mode)) {
+		errno = fail_dirfsync_errno;
 		return -1;
 	}
 	return __real_fsync(fd);
@@ -104,6 +112,7 @@ setup(void **state)
 	connector = "unit";
 	fail_write_errno = fail_write_after = 0;
 	fail_datasync_errno = fail_fsync_errno = fail_rename_errno = 0;
+	fail_dirfsync_errno = 0;
 	fakehost_quiet(getenv("TEST_VERBOSE") == NULL);
 	return 0;
 }
@@ -113,7 +122,7 @@ teardown(void **state)
 {
 	(void)state;
 	fail_write_errno = fail_datasync_errno = fail_fsync_errno = 0;
-	fail_rename_errno = 0;
+	fail_rename_errno = fail_dirfsync_errno = 0;
 	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -926,6 +935,36 @@ test_rename_failure_is_fatal(void **state)
 	check_manifest_failure(&fail_rename_errno, "renaming");
 }
 
+/* The directory's fsync fails after the new manifest was renamed into
+ * place: fatal, and the batch's data must stay, since the manifest the
+ * next start finds may be the new one.  A restart finds the data and the
+ * manifest consistent, and applies nothing twice. */
+static void
+test_dir_fsync_failure_after_rename(void **state)
+{
+	struct ksink_record r[2];
+	void *s;
+
+	(void)state;
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	r[0] = rec("t", 0, 0, "a");
+	assert_int_equal(batch(s, r, 1), KSINK_OK);
+	r[1] = rec("t", 0, 1, "b");
+	fail_dirfsync_errno = EIO;
+	assert_int_equal(batch(s, r + 1, 1), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "fsync of directory"));
+	fail_dirfsync_errno = 0;
+	file_sink.abort(s);
+	file_sink.close(s);
+	assert_file("out.log", "a\nb\n");
+
+	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
+	assert_int_equal(stored(s, "t", 0), 2);
+	assert_int_equal(batch(s, r, 2), KSINK_OK);
+	file_sink.close(s);
+	assert_file("out.log", "a\nb\n");
+}
+
 /* ------------------------------------------------------------------
  * reset_offsets() (ABI 1.1)
  */
@@ -1145,6 +1184,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_manifest_fsync_failure_is_fatal, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_dir_fsync_failure_after_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_failure_is_fatal,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_offsets, setup,

@@ -766,6 +766,66 @@ test_retry_then_ok(void **state)
 	state_free(&st);
 }
 
+/*
+ * A rebalance while a batch waits to be retried: the revocation drops the
+ * batch's records, and the batch must not be applied when the wait ends,
+ * even when the rebalance callbacks (here a slow load_offsets in the
+ * assignment) outlast the wait.  a retries its first batches for about
+ * 8 s; b joins the group meanwhile.  Every record applied once, both
+ * connectors clean, and b was assigned partitions.
+ */
+static void
+test_rebalance_during_retry(void **state)
+{
+	struct env *e = *state;
+	struct ks_worker_snapshot snap;
+	struct ks_worker_stats a;
+	struct state st;
+	struct run r;
+	char ini_a[4096], ini_b[4096], err[1024];
+	int64_t deadline;
+	int cfg;
+
+	produce_all(e, 1000);
+	make_ini(e, ini_a, sizeof(ini_a),
+	    "kafka.group.id = shared\n"
+	    "scripted.retry.commits = 100\n"
+	    "errors.retry.backoff.max.ms = 100\n"
+	    "scripted.load.sleep.ms = 1500\n");
+	make_ini(e, ini_b, sizeof(ini_b), "kafka.group.id = shared\n");
+	run_init(&r);
+	run_add(&r, ini_a);
+	run_go(e, &r);
+	deadline = ks_util_now_ms() + 30000;
+	do {
+		ks_util_sleep_ms(20);
+		ks_worker_get_stats(r.ws[0], &a);
+	} while (a.retries < 3 && ks_util_now_ms() < deadline);
+	expect(e, a.retries >= 3, "a never retried");
+	run_add(&r, ini_b);
+	if (ks_worker_open(r.ws[1], &cfg, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	if (ks_worker_start(r.ws[1], worker_done, &r) == -1)
+		fail_msg("cannot start a connector thread");
+	(void)run_wait(e, &r, total_produced(e), 60000, 500);
+	/* b was given partitions: a gave them up while it retried. */
+	ks_worker_snapshot(r.ws[1], &snap);
+	run_stop(e, &r);
+	state_read(e, &st);
+	printf("rebalance during retry (%s): %llu + %llu records committed, "
+	    "%llu retries, %llu assignments of b\n", e->strategy,
+	    (unsigned long long)r.stats[0].records,
+	    (unsigned long long)r.stats[1].records,
+	    (unsigned long long)r.stats[0].retries,
+	    (unsigned long long)snap.rebalances);
+	check_exactly_once(e, &st, NULL, NULL);
+	expect(e, r.rc[0] == 0 && r.rc[1] == 0, "a connector failed");
+	expect(e, snap.rebalances >= 1, "b was never assigned partitions: "
+	    "no rebalance while a retried");
+	ks_worker_snapshot_free(&snap);
+	state_free(&st);
+}
+
 /* RETRY for longer than errors.retry.timeout.ms: the connector fails. */
 static void
 test_retry_timeout(void **state)
@@ -1122,6 +1182,8 @@ main(void)
 		CASE_WITH(test_resume_from_sink, cooperative),
 		CASE(test_resume_from_sink_not_group),
 		CASE(test_retry_then_ok),
+		CASE_WITH(test_rebalance_during_retry, eager),
+		CASE_WITH(test_rebalance_during_retry, cooperative),
 		CASE(test_retry_timeout),
 		CASE(test_load_offsets_retry),
 		CASE(test_load_offsets_fatal),
