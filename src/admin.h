@@ -15,8 +15,4 @@ struct ks_admin *ks_admin_start(const char *listen, struct ks_worker **ws,
 	    size_t n, char *errbuf, size_t errlen);
 void	ks_admin_stop(struct ks_admin *a);
 
-/* The bodies the endpoint serves, for tests. */
-void	ks_admin_metrics(struct ks_worker **ws, size_t n, char **out);
-int	ks_admin_status_text(struct ks_worker **ws, size_t n, char **out);
-
 #endif

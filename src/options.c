@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "testing.h"
 #include "util.h"
 
 #ifndef PKGLIBDIR

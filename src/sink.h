@@ -8,9 +8,10 @@
 
 struct ks_section;
 
+/* A loaded plugin.  Its handle is never closed: a plugin's threads or
+ * atexit handlers may still point into its code. */
 struct ks_plugin {
 	char *path;
-	void *dl;
 	const struct ksink_sink *desc;
 };
 
@@ -26,7 +27,6 @@ void	ks_sink_unload(struct ks_plugin *pl);
 struct ksink_ctx *ks_sink_ctx_new(const char *connector,
 	    const struct ks_section *sec, const struct ks_plugin *pl);
 void	ks_sink_ctx_free(struct ksink_ctx *ctx);
-const char *ks_sink_ctx_who(const struct ksink_ctx *ctx);
 
 extern const struct ksink_host ks_sink_host;
 

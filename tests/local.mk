@@ -56,6 +56,7 @@ tests_plugins_scripted_la_LDFLAGS = $(FIXTURE_FLAGS)
 CORE_UNIT_TESTS = \
 	tests/unit/test_conf \
 	tests/unit/test_options \
+	tests/unit/test_retry \
 	tests/unit/test_sink \
 	tests/unit/test_util \
 	tests/unit/test_worker
@@ -71,6 +72,9 @@ tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_options_SOURCES = tests/unit/test_options.c
 tests_unit_test_options_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_options_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_retry_SOURCES = tests/unit/test_retry.c
+tests_unit_test_retry_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_retry_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_sink_SOURCES = tests/unit/test_sink.c
 tests_unit_test_sink_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_sink_LDADD = $(CORE_TEST_LDADD)

@@ -24,6 +24,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "offsets.h"
+#include "testing.h"
 #include "util.h"
 
 #define assert_contains(s, sub) do { \

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "options.h"
+#include "testing.h"
 
 #define assert_contains(s, sub) do { \
 	if (strstr((s), (sub)) == NULL) \

@@ -25,6 +25,7 @@
 #include "conf.h"
 #include "log.h"
 #include "sink.h"
+#include "testing.h"
 
 static char fixdir[4096];
 static char tmpdir[256];
