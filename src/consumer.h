@@ -25,6 +25,13 @@ int	ks_consumer_subscribe(rd_kafka_t *rk, const char *topics,
 	    char *errbuf, size_t errlen);
 int	ks_consumer_is_cooperative(rd_kafka_t *rk);
 void	ks_consumer_pause(rd_kafka_t *rk, int pause);
+void	ks_consumer_destroy(rd_kafka_t *rk, int assigned_once, const char *who);
+
+/* Bugs of older librdkafka releases that ksink works around. */
+enum ks_rdkafka_fix {
+	KS_RDKAFKA_FIX_COOP_DESTROY	/* 2.3.0: see ks_consumer_destroy() */
+};
+int	ks_consumer_rdkafka_fixed(enum ks_rdkafka_fix fix);
 void	ks_consumer_commit(rd_kafka_t *rk, const char *const *topics,
 	    const int32_t *partitions, const int64_t *next, size_t n);
 

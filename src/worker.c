@@ -132,6 +132,7 @@ struct ks_worker {
 	atomic_int admin_pause;	/* asked for through the admin endpoint */
 	int admin_paused;	/* ... and done */
 	int consumer_paused;	/* what librdkafka was last told */
+	int assigned_once;	/* a rebalance has assigned partitions */
 	int64_t last_wm_ms;
 	int64_t last_stall_ms;
 	int64_t stall_ms;	/* stall.warn.ms */
@@ -940,6 +941,7 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	(void)rk;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		w->assigned_once = 1;
 		/* A failed connector takes nothing: it is leaving. */
 		if (!w->failed)
 			on_assign(w, parts);
@@ -1510,7 +1512,7 @@ close:
 	pending_drop(w, NULL);
 	rd_kafka_consumer_close(w->rk);
 	pending_drop(w, NULL);
-	rd_kafka_destroy(w->rk);
+	ks_consumer_destroy(w->rk, w->assigned_once, w->who);
 	w->rk = NULL;
 	if (w->dlq != NULL) {
 		rd_kafka_flush(w->dlq, 5000);

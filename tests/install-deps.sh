@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs, from Debian packages, what building ksink needs; with --test,
 # also what its test suite needs (Java and Maven for the Kafka broker the
-# end-to-end tests run, Python for the checkers, mandoc for the man
-# pages).  Installs only what is missing; needs root or sudo for that.
+# end-to-end tests run, a Java compiler for the tests' own Kafka clients,
+# Python for the checkers, mandoc for the man pages).  Installs only what
+# is missing; needs root or sudo for that.
 set -euo pipefail
 
 build=(gcc libc6-dev make autoconf automake libtool pkg-config
 	librdkafka-dev libinih-dev libsqlite3-dev libcurl4-openssl-dev
 	libmicrohttpd-dev)
-test=(libcmocka-dev mandoc sqlite3 python3 maven default-jre-headless ca-certificates curl valgrind
+test=(libcmocka-dev mandoc sqlite3 python3 maven default-jdk-headless ca-certificates curl valgrind
 	kcat procps util-linux)
 
 want=("${build[@]}")
@@ -18,8 +19,9 @@ fi
 
 missing=()
 for p in "${want[@]}"; do
-	# A JDK or JRE 17 or newer already on the PATH will do.
-	if [ "$p" = default-jre-headless ] && command -v java >/dev/null &&
+	# A JDK 17 or newer already on the PATH will do.
+	if [ "$p" = default-jdk-headless ] && command -v java >/dev/null &&
+	    command -v javac >/dev/null &&
 	    java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then
 		continue
 	fi
