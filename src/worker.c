@@ -539,6 +539,9 @@ ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 	 * only ours. */
 	ks_conf_validate(conf, sec, tabs, 2, "kafka.", w->plugin == NULL,
 	    errs);
+	/* The plugin's own rules, on values its table accepted. */
+	if (w->plugin != NULL && errs->count == before)
+		(void)ks_sink_check(conf->path, sec, w->plugin, errs);
 
 	w->rkconf = ks_consumer_conf(conf, sec, &w->reset, errs);
 	check_brokers(conf, sec, errs);
