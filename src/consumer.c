@@ -232,7 +232,8 @@ struct ks_consumer {
 	struct ks_consumer_cb cb;
 	int closing;			/* takes no assignment any more */
 	int paused;			/* what librdkafka was last told */
-	uint64_t assignments;
+	int assigned_once;		/* librdkafka gave an assignment */
+	uint64_t assignments;		/* assignments carried out */
 
 	/* The assignment waiting for the sink's offsets, NULL: none. */
 	rd_kafka_topic_partition_list_t *pending;
@@ -517,6 +518,9 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	(void)rk;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		/* The group gave an assignment, even if it is never carried
+		 * out (see destroy_closed()). */
+		c->assigned_once = 1;
 		/* A connector that is leaving takes nothing. */
 		if (!c->closing)
 			on_assign(c, parts);
@@ -732,6 +736,55 @@ ks_consumer_commit(struct ks_consumer *c, const struct ks_stats_part *parts,
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
+/*
+ * The librdkafka releases that fixed a bug ksink works around: the one
+ * place that compares librdkafka's version.
+ */
+int
+ks_consumer_rdkafka_fixed(enum ks_rdkafka_fix fix)
+{
+	static const int fixed_in[] = {
+		/* #4312, fixed by PR #4381 */
+		[KS_RDKAFKA_FIX_COOP_DESTROY] = 0x020300ff,
+	};
+
+	return rd_kafka_version() >= fixed_in[fix];
+}
+
+/*
+ * Frees a consumer that rd_kafka_consumer_close() has closed, with one
+ * exception.  librdkafka before 2.3.0
+ * asserts, and so aborts the process, when it frees a consumer whose
+ * group chose the cooperative-sticky assignor but that never received
+ * an assignment -- one stopped while its first rebalance is still open
+ * (librdkafka #4312: the assignor keeps no state until the first
+ * assignment, and the destroy does not check).  Such a consumer has left
+ * its group when it was closed, so its partitions move at once, but it
+ * is not freed: only a stopping worker gets here, and the daemon exits
+ * once its workers have stopped, which frees what the handle holds.
+ */
+static void
+destroy_closed(rd_kafka_t *rk, int assigned_once, const char *who)
+{
+	char strategy[256];
+	size_t len = sizeof(strategy);
+
+	/* From the configuration: the group's protocol cannot be asked of a
+	 * closed consumer. */
+	if (!assigned_once &&
+	    !ks_consumer_rdkafka_fixed(KS_RDKAFKA_FIX_COOP_DESTROY) &&
+	    rd_kafka_conf_get(rd_kafka_conf(rk),
+	    "partition.assignment.strategy", strategy, &len) ==
+	    RD_KAFKA_CONF_OK && strstr(strategy, "cooperative-sticky")) {
+		ks_log_msg(KSINK_LOG_DEBUG, who, "left the group before its "
+		    "first assignment: not freeing the consumer, which "
+		    "librdkafka %s cannot do (fixed in 2.3.0)",
+		    rd_kafka_version_str());
+		return;
+	}
+	rd_kafka_destroy(rk);
+}
+
 void
 ks_consumer_close(struct ks_consumer *c)
 {
@@ -742,7 +795,7 @@ ks_consumer_close(struct ks_consumer *c)
 	if (c->rk == NULL)
 		return;
 	rd_kafka_consumer_close(c->rk);
-	rd_kafka_destroy(c->rk);
+	destroy_closed(c->rk, c->assigned_once, c->who);
 	c->rk = NULL;
 }
 

@@ -28,6 +28,14 @@ enum ks_reset {
 rd_kafka_conf_t *ks_consumer_conf(const struct ks_conf *conf,
 	    const struct ks_section *conn, int *reset, struct ks_errors *errs);
 
+/* Bugs of older librdkafka releases that ksink works around. */
+enum ks_rdkafka_fix {
+	KS_RDKAFKA_FIX_COOP_DESTROY	/* 2.3.0: see ks_consumer_close() */
+};
+/* Has the running librdkafka the fix?  The one place that compares its
+ * version. */
+int	ks_consumer_rdkafka_fixed(enum ks_rdkafka_fix fix);
+
 /* What the consumer asks of the worker that owns it.  Each is called
  * from inside ks_consumer_poll(), in the worker's thread. */
 struct ks_consumer_cb {

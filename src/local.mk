@@ -25,7 +25,8 @@ src_libksink_a_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(INIH_CFLAGS) $(SQLI
 	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) \
 	-DPKGLIBDIR='"$(pkglibdir)"'
 
-bin_PROGRAMS += ksink
+# A daemon, with its page in section 8: installed in sbindir.
+sbin_PROGRAMS += ksink
 ksink_SOURCES = src/main.c
 ksink_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
 ksink_LDADD = $(KSINK_CORE_LIBS)

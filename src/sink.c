@@ -5,8 +5,8 @@
  * versions where they matter, when: it is writable by other users, it is
  * not a loadable shared object, it lacks ksink_sink_entry, its entry
  * returns nothing, its ABI major differs from ours, its ABI minor is newer
- * than ours, its descriptor is smaller than ABI 1.0's, a required callback
- * is missing, or its option names lack its prefix.  The descriptor is
+ * than ours, its descriptor is smaller than its minor version needs, a
+ * required callback is missing, or its option names lack its prefix.  The descriptor is
  * never copied: only the members within its struct_size are read.
  */
 #include "config.h"
@@ -31,7 +31,20 @@ struct ksink_ctx {
 	char *who;
 	const struct ks_section *sec;
 	const struct ksink_option *opts;
+	/* While check() runs: where its reports go. */
+	const char *conf_path;
+	struct ks_errors *errs;
+	size_t reports;
 };
+
+/* The descriptor size each minor version needs, by minor. */
+static const size_t min_size[] = {
+	KSINK_SINK_SIZE_1_0,
+	KSINK_SINK_SIZE_1_1,
+	KSINK_SINK_SIZE_1_2,
+};
+_Static_assert(KS_ARRAY_SIZE(min_size) == KSINK_ABI_MINOR + 1,
+    "a minimal descriptor size for every minor version");
 
 const char *
 ks_sink_plugin_dir(const struct ks_section *wsec)
@@ -136,13 +149,11 @@ check_desc(const char *path, const struct ksink_sink *d, char *errbuf,
 		    KSINK_ABI_MINOR);
 		return -1;
 	}
-	if (d->struct_size < KSINK_SINK_SIZE_1_0 ||
-	    (d->abi_minor >= 1 && d->struct_size < KSINK_SINK_SIZE_1_1)) {
+	if (d->struct_size < min_size[d->abi_minor]) {
 		ks_util_errf(errbuf, errlen, "plugin %s: descriptor is %u "
 		    "bytes, ABI %u.%u needs at least %zu; the plugin is "
 		    "broken", path, d->struct_size, d->abi_major,
-		    d->abi_minor, d->abi_minor >= 1 ?
-		    (size_t)KSINK_SINK_SIZE_1_1 : (size_t)KSINK_SINK_SIZE_1_0);
+		    d->abi_minor, min_size[d->abi_minor]);
 		return -1;
 	}
 	fn[0] = (const void *)d->open;
@@ -307,6 +318,58 @@ host_connector_name(struct ksink_ctx *ctx)
 	return ctx->name;
 }
 
+static void
+host_report(struct ksink_ctx *ctx, const char *option, const char *fmt, ...)
+{
+	const struct ks_kv *kv = option ? ks_conf_kv(ctx->sec, option) : NULL;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctx->reports++;
+	if (ctx->errs == NULL) {
+		ks_log_msg(KSINK_LOG_ERROR, ctx->who, "%s%s%s", option ?
+		    option : "", option ? ": " : "", msg);
+		return;
+	}
+	if (kv != NULL)
+		ks_errors_add(ctx->errs, "%s:%d: %s: %s", ctx->conf_path,
+		    kv->line, option, msg);
+	else if (option != NULL)
+		ks_errors_add(ctx->errs, "%s:%d: [connector %s]: %s: %s",
+		    ctx->conf_path, ctx->sec->line, ctx->name, option, msg);
+	else
+		ks_errors_add(ctx->errs, "%s:%d: [connector %s]: %s",
+		    ctx->conf_path, ctx->sec->line, ctx->name, msg);
+}
+
+int
+ks_sink_check(const char *conf_path, const struct ks_section *sec,
+    const struct ks_plugin *pl, struct ks_errors *errs)
+{
+	const struct ksink_sink *d = pl->desc;
+	struct ksink_ctx *ctx;
+	size_t reports;
+	int st;
+
+	if (!KSINK_SINK_HAS(d, check, 2) || d->check == NULL)
+		return 0;
+	ctx = ks_sink_ctx_new(sec->name, sec, pl);
+	ctx->conf_path = conf_path;
+	ctx->errs = errs;
+	st = d->check(&ks_sink_host, ctx);
+	if (st != KSINK_OK && ctx->reports == 0)
+		ks_errors_add(errs, "%s:%d: [connector %s]: the %s plugin "
+		    "finds the configuration invalid (%s) but does not say "
+		    "why", conf_path, sec->line, sec->name, d->name,
+		    ksink_status_name(st));
+	reports = ctx->reports;
+	ks_sink_ctx_free(ctx);
+	return st == KSINK_OK && reports == 0 ? 0 : -1;
+}
+
 const struct ksink_host ks_sink_host = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = KSINK_ABI_MINOR,
@@ -318,4 +381,5 @@ const struct ksink_host ks_sink_host = {
 	.conf_count = host_conf_count,
 	.conf_str_at = host_conf_str_at,
 	.connector_name = host_connector_name,
+	.report = host_report,
 };

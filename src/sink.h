@@ -28,6 +28,13 @@ struct ksink_ctx *ks_sink_ctx_new(const char *connector,
 	    const struct ks_section *sec, const struct ks_plugin *pl);
 void	ks_sink_ctx_free(struct ksink_ctx *ctx);
 
+/* Runs the plugin's check() (ABI 1.2), if it has one, on the connector's
+ * options, already validated against its table; its reports join errs
+ * as "FILE:LINE: ..." lines.  Returns 0, or -1 when it found a problem. */
+struct ks_errors;
+int	ks_sink_check(const char *conf_path, const struct ks_section *sec,
+	    const struct ks_plugin *pl, struct ks_errors *errs);
+
 extern const struct ksink_host ks_sink_host;
 
 #endif

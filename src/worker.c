@@ -256,6 +256,9 @@ worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 	 * only ours. */
 	ks_conf_validate(conf, sec, tabs, 2, "kafka.", w->plugin == NULL,
 	    errs);
+	/* The plugin's own rules, on values its table accepted. */
+	if (w->plugin != NULL && errs->count == before)
+		(void)ks_sink_check(conf->path, sec, w->plugin, errs);
 	rkconf = ks_consumer_conf(conf, sec, &reset, errs);
 	ks_check_connector(conf, sec, rkconf, w->desc, errs);
 	w->tolerance_all = strcmp(ks_conf_str(sec, ks_options_connector,

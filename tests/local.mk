@@ -14,12 +14,15 @@ check_LTLIBRARIES += \
 	tests/plugins/no_close.la \
 	tests/plugins/small_desc.la \
 	tests/plugins/small_desc_1_1.la \
+	tests/plugins/small_desc_1_2.la \
+	tests/plugins/abi_1_1.la \
+	tests/plugins/checked.la \
 	tests/plugins/bad_prefix.la \
 	tests/plugins/no_prefix.la \
 	tests/plugins/no_atomic.la \
 	tests/plugins/unresolved.la \
 	tests/plugins/scripted.la
-EXTRA_DIST += tests/plugins/fixture.h
+EXTRA_DIST += tests/plugins/fixture.h tests/plugins/sink-1.1.h
 
 tests_plugins_good_la_SOURCES = tests/plugins/good.c
 tests_plugins_good_la_LDFLAGS = $(FIXTURE_FLAGS)
@@ -41,6 +44,15 @@ tests_plugins_small_desc_la_SOURCES = tests/plugins/small_desc.c
 tests_plugins_small_desc_la_LDFLAGS = $(FIXTURE_FLAGS)
 tests_plugins_small_desc_1_1_la_SOURCES = tests/plugins/small_desc_1_1.c
 tests_plugins_small_desc_1_1_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_small_desc_1_2_la_SOURCES = tests/plugins/small_desc_1_2.c
+tests_plugins_small_desc_1_2_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_plugins_abi_1_1_la_SOURCES = tests/plugins/abi_1_1.c
+tests_plugins_abi_1_1_la_LDFLAGS = $(FIXTURE_FLAGS)
+# Built as a third party may build it: only KSINK_EXPORT exports the entry.
+tests_plugins_checked_la_SOURCES = tests/plugins/checked.c
+tests_plugins_checked_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+tests_plugins_checked_la_LDFLAGS = -module -avoid-version -shared \
+	-rpath /nowhere
 tests_plugins_bad_prefix_la_SOURCES = tests/plugins/bad_prefix.c
 tests_plugins_bad_prefix_la_LDFLAGS = $(FIXTURE_FLAGS)
 tests_plugins_no_prefix_la_SOURCES = tests/plugins/no_prefix.c

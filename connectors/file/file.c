@@ -2718,7 +2718,7 @@ file_close(void *sink)
 
 static const struct ksink_sink file_sink = {
 	.abi_major = KSINK_ABI_MAJOR,
-	.abi_minor = KSINK_ABI_MINOR,
+	.abi_minor = 1,		/* the lowest with reset_offsets */
 	.struct_size = sizeof(struct ksink_sink),
 	.caps = KSINK_CAP_ATOMIC_OFFSETS,
 	.name = "file",

@@ -2777,7 +2777,7 @@ out:
 
 static const struct ksink_sink http_descriptor = {
 	.abi_major = KSINK_ABI_MAJOR,
-	.abi_minor = KSINK_ABI_MINOR,
+	.abi_minor = 1,		/* the lowest with reset_offsets */
 	.struct_size = sizeof(struct ksink_sink),
 	.caps = KSINK_CAP_ATOMIC_OFFSETS,
 	.name = "http",

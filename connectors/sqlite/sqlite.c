@@ -1409,7 +1409,7 @@ sq_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 
 static const struct ksink_sink sqlite_sink = {
 	.abi_major = KSINK_ABI_MAJOR,
-	.abi_minor = KSINK_ABI_MINOR,
+	.abi_minor = 1,		/* the lowest with reset_offsets */
 	.struct_size = sizeof(struct ksink_sink),
 	.caps = KSINK_CAP_ATOMIC_OFFSETS,
 	.name = "sqlite",

@@ -7,11 +7,34 @@
  * typed configuration getters) in a table of function pointers
  * (struct ksink_host); plugins never link against the daemon.
  *
- * Evolution is append-only: new members are only ever added at the end of
- * struct ksink_sink and struct ksink_host, and struct_size tells the other
- * side how much of the structure it may read.  The daemon refuses a plugin
- * whose abi_major differs from KSINK_ABI_MAJOR or whose abi_minor is newer
- * than its own.
+ * Versions.  The daemon refuses a plugin whose abi_major differs from
+ * KSINK_ABI_MAJOR or whose abi_minor is newer than its own.  A plugin
+ * declares the LOWEST minor that has every member it sets: 0 when it sets
+ * nothing after close, 1 when it sets reset_offsets, 2 when it sets
+ * check; so a rebuild against a newer header does not lock it out of an
+ * older daemon.  struct_size is always sizeof(struct ksink_sink) of the
+ * header it was built with.
+ *
+ * Evolution is append-only, in two kinds of structures:
+ * - struct ksink_sink and struct ksink_host are passed by pointer, one of
+ *   each, with their struct_size: new members are only ever added at
+ *   their end, and a reader looks at a member only when the other side's
+ *   struct_size reaches it (KSINK_SINK_HAS, KSINK_HOST_HAS).
+ * - struct ksink_option, struct ksink_header, struct ksink_record and
+ *   struct ksink_offset are passed as arrays, indexed by the size the
+ *   plugin was built with: they are FROZEN and never change.  Data a
+ *   later minor adds per record comes in a structure of its own, through
+ *   a callback of its own.
+ *
+ * Threads.  The daemon calls the callbacks of one connector (one open()
+ * and what follows on its sink) from one thread at a time, never two at
+ * once; different connectors of the same plugin run in different threads
+ * at the same time.  So a plugin keeps its state in the sink that open()
+ * returns, and whatever it keeps beside (static tables, caches, library
+ * initialisation) is constant, built at compile time, or guarded by the
+ * plugin itself.  ksink_sink_entry() may be called more than once, from
+ * any thread.  The host's services may be called from any thread, inside
+ * or outside a callback.
  *
  * Self-contained C99: only <stdint.h> and <stddef.h>.
  * See ksink-sink(3).
@@ -27,7 +50,20 @@ extern "C" {
 #endif
 
 #define KSINK_ABI_MAJOR 1
-#define KSINK_ABI_MINOR 1
+#define KSINK_ABI_MINOR 2
+
+/* How far a structure reaches through member m: the struct_size that
+ * one must have for m to be there. */
+#define KSINK_SIZE_THROUGH(type, m) \
+	(offsetof(type, m) + sizeof(((type *)0)->m))
+
+/* Marks ksink_sink_entry() as exported when a plugin is built with
+ * -fvisibility=hidden (the declaration below carries it). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define KSINK_EXPORT __attribute__((visibility("default")))
+#else
+#define KSINK_EXPORT
+#endif
 
 /* Status codes returned by every callback.  The plugin classifies a
  * failure; the worker owns retry, backoff and the error policy. */
@@ -70,7 +106,7 @@ enum ksink_opt_type {
 #define KSINK_OPT_SECRET (1u << 1)   /* never logged nor printed */
 #define KSINK_OPT_MULTI (1u << 2)    /* may be given several times */
 
-/* One configuration option of a plugin.  The table is terminated by an
+/* One configuration option of a plugin (frozen).  The table is terminated by an
  * entry whose name is NULL.  Names carry the plugin's prefix
  * ("sqlite.path").  The same table drives validation,
  * `ksink --list-options` and the option lists in the man pages. */
@@ -84,15 +120,15 @@ struct ksink_option {
 	const char *doc;    /* one paragraph, plain text */
 };
 
-/* A record header.  value is NULL for a header without value. */
+/* A record header (frozen).  value is NULL for a header without value. */
 struct ksink_header {
 	const char *name;
 	const void *value;
 	size_t value_len;
 };
 
-/* One Kafka record.  All pointers are borrowed: they stay valid until the
- * batch is committed or aborted, and never longer. */
+/* One Kafka record (frozen).  All pointers are borrowed: they stay valid
+ * until the batch is committed or aborted, and never longer. */
 struct ksink_record {
 	const char *topic;
 	int32_t partition;
@@ -106,7 +142,7 @@ struct ksink_record {
 	size_t header_count;
 };
 
-/* A partition and the next offset to read from it. */
+/* A partition and the next offset to read from it (frozen). */
 struct ksink_offset {
 	const char *topic;
 	int32_t partition;
@@ -142,7 +178,28 @@ struct ksink_host {
 
 	/* The connector's name, as in [connector NAME]. */
 	const char *(*connector_name)(struct ksink_ctx *ctx);
+
+	/* ---- ABI 1.2 (test with KSINK_HOST_HAS(host, report)) ---- */
+
+	/* Reports one problem with the connector's configuration, about
+	 * option (a full name, or NULL for the connector as a whole).  The
+	 * daemon prints it as one line with the file and the line of that
+	 * option (of the connector's section when the option is not set),
+	 * among the other configuration errors; at least one report makes
+	 * the configuration invalid.  Meant for check(); elsewhere it logs
+	 * an error.  fmt should say what is wrong and what to do; it must
+	 * not quote a secret. */
+	void (*report)(struct ksink_ctx *ctx, const char *option,
+	    const char *fmt, ...)
+#if defined(__GNUC__)
+	    __attribute__((format(printf, 3, 4)))
+#endif
+	    ;
 };
+
+/* Whether host h has member m (for members added after ABI 1.0). */
+#define KSINK_HOST_HAS(h, m) \
+	((h)->struct_size >= KSINK_SIZE_THROUGH(struct ksink_host, m))
 
 /* The plugin's descriptor.  Start of the structure is fixed forever:
  * abi_major, abi_minor, struct_size, caps. */
@@ -205,27 +262,39 @@ struct ksink_sink {
 	 * do it leaves this NULL. */
 	int (*reset_offsets)(void *sink, const struct ksink_offset *offsets,
 	    size_t count, char *errbuf, size_t errlen);
+
+	/* ---- ABI 1.2 ---- */
+
+	/* Optional.  Checks the connector's options together -- the rules
+	 * that span several options or that the option table cannot say
+	 * (two options that exclude each other, a URL's syntax, a statement's
+	 * parameters) -- without side effects: it opens no file, connects to
+	 * nothing, creates nothing, and keeps nothing.  Reports each problem
+	 * with host->report() and returns KSINK_CONFIG when it reported any,
+	 * KSINK_OK otherwise.  The options were validated against the option
+	 * table first.  `ksink -t` calls it, and so does the daemon before
+	 * open(); open() still refuses what it cannot work with. */
+	int (*check)(const struct ksink_host *host, struct ksink_ctx *ctx);
 };
 
-/* The minimal descriptor size the daemon accepts for ABI 1.0 and 1.1. */
-#define KSINK_SINK_SIZE_1_0 \
-	(offsetof(struct ksink_sink, close) + sizeof(void (*)(void *)))
+/* The minimal descriptor size the daemon accepts for each minor. */
+#define KSINK_SINK_SIZE_1_0 KSINK_SIZE_THROUGH(struct ksink_sink, close)
 #define KSINK_SINK_SIZE_1_1 \
-	(offsetof(struct ksink_sink, reset_offsets) + \
-	sizeof(int (*)(void *, const struct ksink_offset *, size_t, char *, \
-	size_t)))
+	KSINK_SIZE_THROUGH(struct ksink_sink, reset_offsets)
+#define KSINK_SINK_SIZE_1_2 KSINK_SIZE_THROUGH(struct ksink_sink, check)
 
 /* Whether descriptor d has member m: declared by its minor version and
  * within its struct_size.  For members added after ABI 1.0. */
 #define KSINK_SINK_HAS(d, m, minor) \
 	((d)->abi_minor >= (minor) && \
-	(d)->struct_size >= offsetof(struct ksink_sink, m) + sizeof((d)->m))
+	(d)->struct_size >= KSINK_SIZE_THROUGH(struct ksink_sink, m))
 
 /* The plugin's only exported symbol. */
 #define KSINK_SINK_ENTRY "ksink_sink_entry"
 typedef const struct ksink_sink *(*ksink_sink_entry_fn)(
     const struct ksink_host *host);
-const struct ksink_sink *ksink_sink_entry(const struct ksink_host *host);
+KSINK_EXPORT const struct ksink_sink *ksink_sink_entry(
+    const struct ksink_host *host);
 
 /* The name of a status code, for messages. */
 static inline const char *

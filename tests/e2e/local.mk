@@ -39,6 +39,12 @@ TESTS += tests/e2e/fetch-waker.test
 KAFKA_TESTS += tests/e2e/fetch-waker.test
 dist_check_SCRIPTS += tests/e2e/fetch-waker.test
 
+# SIGTERM before the first assignment under cooperative-sticky
+# (librdkafka #4312 on releases before 2.3.0).
+TESTS += tests/e2e/coop-sigterm.test
+KAFKA_TESTS += tests/e2e/coop-sigterm.test
+dist_check_SCRIPTS += tests/e2e/coop-sigterm.test
+
 # The daemon under valgrind's memcheck for a whole run.
 TESTS += tests/e2e/valgrind.test
 KAFKA_TESTS += tests/e2e/valgrind.test

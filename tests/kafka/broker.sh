@@ -4,7 +4,7 @@
 # the tests that need real transactions (read_committed, aborted and open
 # transactions), which librdkafka's mock cluster does not implement.
 #
-# Usage: broker.sh start|stop|status|kill9|restart|sasl
+# Usage: broker.sh start|stop|status|kill9|restart|sasl|classpath
 #
 #   start    make sure a broker runs and print its bootstrap address.  The
 #            first call copies the Kafka 3.9.1 jars named by
@@ -26,6 +26,8 @@
 #   sasl     print the address of the SASL_PLAINTEXT listener, the user
 #            name and its password, on one line separated by spaces;
 #            exit 1 when no broker is recorded or it has no such listener.
+#   classpath  print the Java class path of the cached Kafka jars (fetching
+#            them first), for the tests' own Java clients.
 #
 # Listeners: PLAINTEXT on the address that start prints (also in
 # $STATE/bootstrap), which the brokers and most tests use, and
@@ -367,6 +369,13 @@ cmd_status()
 	return 1
 }
 
+cmd_classpath()
+{
+	fetch_jars
+	ls "$CACHE"/libs/*.jar | tr '\n' ':' | sed 's/:$//'
+	echo
+}
+
 cmd_sasl()
 {
 	broker_pid >/dev/null || die "no live broker recorded in $STATE"
@@ -382,8 +391,9 @@ status) cmd_status ;;
 kill9) cmd_kill9 ;;
 restart) cmd_restart ;;
 sasl) cmd_sasl ;;
+classpath) cmd_classpath ;;
 *)
-	echo "usage: $me start|stop|status|kill9|restart|sasl" >&2
+	echo "usage: $me start|stop|status|kill9|restart|sasl|classpath" >&2
 	exit 2
 	;;
 esac

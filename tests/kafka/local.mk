@@ -16,7 +16,7 @@ tests_kafka_oracle_CFLAGS = $(AM_CFLAGS) $(RDKAFKA_CFLAGS)
 tests_kafka_oracle_LDADD = $(RDKAFKA_LIBS)
 
 dist_check_SCRIPTS += tests/kafka/broker.sh tests/kafka/stop.test
-EXTRA_DIST += tests/kafka/pom.xml tests/kafka/lib.sh
+EXTRA_DIST += tests/kafka/pom.xml tests/kafka/lib.sh tests/kafka/SlowLeader.java
 
 TESTS += tests/kafka/stop.test
 tests/kafka/stop.log: $(KAFKA_TESTS:.test=.log)

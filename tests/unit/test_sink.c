@@ -205,6 +205,116 @@ test_small_descriptor_1_1(void **state)
 }
 
 static void
+test_small_descriptor_1_2(void **state)
+{
+	char path[4200], err[1024], num[32];
+
+	(void)state;
+	fixture(path, sizeof(path), "small_desc_1_2");
+	refused(path, err, sizeof(err));
+	snprintf(num, sizeof(num), "%zu", (size_t)KSINK_SINK_SIZE_1_2);
+	assert_contains(err, num);
+	assert_contains(err, "ABI 1.2");
+}
+
+/* A plugin built against the 1.1 header, before check() existed, loads;
+ * its reset_offsets is seen and no check() is looked for. */
+static void
+test_abi_1_1_loads(void **state)
+{
+	static const char ini[] = "[connector c]\ntype = abi_1_1\n";
+	char path[4200], err[1024] = "";
+	struct ks_errors errs = { 0 };
+	struct ks_plugin *pl;
+	struct ks_conf *conf;
+	FILE *fp;
+
+	(void)state;
+	fixture(path, sizeof(path), "abi_1_1");
+	pl = ks_sink_load(path, err, sizeof(err));
+	if (pl == NULL)
+		fail_msg("a plugin built for ABI 1.1 is refused: %s", err);
+	assert_int_equal(pl->desc->abi_minor, 1);
+	assert_true(pl->desc->struct_size < sizeof(struct ksink_sink));
+	assert_true(KSINK_SINK_HAS(pl->desc, reset_offsets, 1));
+	assert_non_null(pl->desc->reset_offsets);
+	assert_false(KSINK_SINK_HAS(pl->desc, check, 2));
+	assert_non_null(fp = fmemopen((void *)ini, sizeof(ini) - 1, "r"));
+	conf = ks_conf_parse_fp(fp, "old.ini", &errs);
+	fclose(fp);
+	assert_int_equal(ks_sink_check("old.ini", conf->sections, pl, &errs),
+	    0);
+	assert_int_equal(errs.count, 0);
+	ks_conf_free(conf);
+	ks_sink_unload(pl);
+}
+
+/* check() runs on the connector's options and its reports carry the
+ * file and the line of the option they name, or of the section. */
+static void
+test_check_reports(void **state)
+{
+	static const char bad[] =
+	    "[connector c]\n"			/* 1 */
+	    "type = checked\n"			/* 2 */
+	    "checked.url = ftp://x/\n"		/* 3 */
+	    "checked.file = /etc/hosts\n"	/* 4 */
+	    "checked.text = hello\n";		/* 5 */
+	static const char none[] =
+	    "[connector d]\n"
+	    "type = checked\n";
+	static const char good[] =
+	    "[connector e]\n"
+	    "type = checked\n"
+	    "checked.text = hello\n";
+	char path[4200], err[1024] = "";
+	struct ks_errors errs = { 0 };
+	struct ks_plugin *pl;
+	struct ks_conf *conf;
+	FILE *fp;
+
+	(void)state;
+	fixture(path, sizeof(path), "checked");
+	pl = ks_sink_load(path, err, sizeof(err));
+	if (pl == NULL)
+		fail_msg("checked fixture refused: %s", err);
+
+	assert_non_null(fp = fmemopen((void *)bad, sizeof(bad) - 1, "r"));
+	conf = ks_conf_parse_fp(fp, "bad.ini", &errs);
+	fclose(fp);
+	assert_int_equal(errs.count, 0);
+	assert_int_equal(ks_sink_check("bad.ini", conf->sections, pl, &errs),
+	    -1);
+	assert_int_equal(errs.count, 2);
+	assert_contains(errs.msg[0], "bad.ini:5: checked.text: give "
+	    "checked.file or checked.text, not both");
+	assert_contains(errs.msg[1], "bad.ini:3: checked.url: \"ftp://x/\" "
+	    "is not an http:// or https:// URL");
+	ks_conf_free(conf);
+	ks_errors_free(&errs);
+
+	assert_non_null(fp = fmemopen((void *)none, sizeof(none) - 1, "r"));
+	conf = ks_conf_parse_fp(fp, "none.ini", &errs);
+	fclose(fp);
+	assert_int_equal(ks_sink_check("none.ini", conf->sections, pl, &errs),
+	    -1);
+	assert_int_equal(errs.count, 1);
+	assert_contains(errs.msg[0], "none.ini:1: [connector d]: give "
+	    "checked.file or checked.text");
+	ks_conf_free(conf);
+	ks_errors_free(&errs);
+
+	assert_non_null(fp = fmemopen((void *)good, sizeof(good) - 1, "r"));
+	conf = ks_conf_parse_fp(fp, "good.ini", &errs);
+	fclose(fp);
+	assert_int_equal(ks_sink_check("good.ini", conf->sections, pl, &errs),
+	    0);
+	assert_int_equal(errs.count, 0);
+	ks_conf_free(conf);
+	ks_sink_unload(pl);
+}
+
+static void
 test_option_prefix(void **state)
 {
 	char path[4200], err[1024];
@@ -494,6 +604,9 @@ main(void)
 		cmocka_unit_test(test_missing_close),
 		cmocka_unit_test(test_small_descriptor),
 		cmocka_unit_test(test_small_descriptor_1_1),
+		cmocka_unit_test(test_small_descriptor_1_2),
+		cmocka_unit_test(test_abi_1_1_loads),
+		cmocka_unit_test(test_check_reports),
 		cmocka_unit_test(test_option_prefix),
 		cmocka_unit_test(test_unresolved_symbol),
 		cmocka_unit_test(test_world_writable),

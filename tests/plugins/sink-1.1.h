@@ -1,0 +1,253 @@
+/*
+ * tests/plugins/sink-1.1.h - <ksink/sink.h> as ksink 1.1 installed it,
+ * unchanged but for this paragraph: the header a plugin built before ABI
+ * 1.2 was compiled against.  tests/plugins/abi_1_1.c is built with it, to
+ * show that such a plugin still loads.  Never edit the rest of it.
+ *
+ * ksink/sink.h - the ksink sink plugin ABI.
+ *
+ * This is the only header ksink installs.  A sink plugin is a shared object
+ * that exports one function, ksink_sink_entry(), which returns a constant
+ * descriptor (struct ksink_sink).  The daemon passes its services (logging,
+ * typed configuration getters) in a table of function pointers
+ * (struct ksink_host); plugins never link against the daemon.
+ *
+ * Evolution is append-only: new members are only ever added at the end of
+ * struct ksink_sink and struct ksink_host, and struct_size tells the other
+ * side how much of the structure it may read.  The daemon refuses a plugin
+ * whose abi_major differs from KSINK_ABI_MAJOR or whose abi_minor is newer
+ * than its own.
+ *
+ * Self-contained C99: only <stdint.h> and <stddef.h>.
+ * See ksink-sink(3).
+ */
+#ifndef KSINK_SINK_H
+#define KSINK_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KSINK_ABI_MAJOR 1
+#define KSINK_ABI_MINOR 1
+
+/* Status codes returned by every callback.  The plugin classifies a
+ * failure; the worker owns retry, backoff and the error policy. */
+enum ksink_status {
+	KSINK_OK = 0,
+	KSINK_RETRY = 1,  /* transient: the worker backs off and replays */
+	KSINK_POISON = 2, /* record *n_done can never be applied */
+	KSINK_FATAL = 3,  /* the connector stops */
+	KSINK_CONFIG = 4  /* configuration error, reported at open */
+};
+
+/* Capability bits (struct ksink_sink.caps). */
+/* The sink stores offsets in the same atomic step as the effects and skips
+ * records below its stored next offset inside that step.  A sink without
+ * this capability runs only with delivery.guarantee = at_least_once. */
+#define KSINK_CAP_ATOMIC_OFFSETS (1u << 0)
+
+/* Offset value meaning "the sink has no stored offset". */
+#define KSINK_OFFSET_NONE ((int64_t)-1)
+
+/* Log levels for struct ksink_host.log. */
+enum ksink_log_level {
+	KSINK_LOG_ERROR = 0,
+	KSINK_LOG_WARN = 1,
+	KSINK_LOG_INFO = 2,
+	KSINK_LOG_DEBUG = 3
+};
+
+/* Option types for struct ksink_option. */
+enum ksink_opt_type {
+	KSINK_OPT_STRING = 0, /* any text */
+	KSINK_OPT_INT = 1,    /* decimal integer within [min, max] */
+	KSINK_OPT_BOOL = 2,   /* true|false|yes|no|on|off|1|0 */
+	KSINK_OPT_ENUM = 3,   /* one of the '|'-separated words in values */
+	KSINK_OPT_PATH = 4    /* a file system path */
+};
+
+/* Option flags. */
+#define KSINK_OPT_REQUIRED (1u << 0) /* must be set */
+#define KSINK_OPT_SECRET (1u << 1)   /* never logged nor printed */
+#define KSINK_OPT_MULTI (1u << 2)    /* may be given several times */
+
+/* One configuration option of a plugin.  The table is terminated by an
+ * entry whose name is NULL.  Names carry the plugin's prefix
+ * ("sqlite.path").  The same table drives validation,
+ * `ksink --list-options` and the option lists in the man pages. */
+struct ksink_option {
+	const char *name;
+	int type;           /* enum ksink_opt_type */
+	const char *def;    /* default as text, NULL when there is none */
+	int64_t min, max;   /* KSINK_OPT_INT only */
+	const char *values; /* KSINK_OPT_ENUM only: "full|normal" */
+	unsigned flags;     /* KSINK_OPT_* flags */
+	const char *doc;    /* one paragraph, plain text */
+};
+
+/* A record header.  value is NULL for a header without value. */
+struct ksink_header {
+	const char *name;
+	const void *value;
+	size_t value_len;
+};
+
+/* One Kafka record.  All pointers are borrowed: they stay valid until the
+ * batch is committed or aborted, and never longer. */
+struct ksink_record {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	int64_t timestamp;  /* milliseconds since the epoch, -1 if none */
+	const void *key;    /* NULL when the record has no key */
+	size_t key_len;
+	const void *value;  /* NULL for a tombstone */
+	size_t value_len;
+	const struct ksink_header *headers;
+	size_t header_count;
+};
+
+/* A partition and the next offset to read from it. */
+struct ksink_offset {
+	const char *topic;
+	int32_t partition;
+	int64_t next_offset; /* KSINK_OFFSET_NONE: unknown */
+};
+
+/* Opaque handle of one connector instance, given to open(). */
+struct ksink_ctx;
+
+/* Services of the daemon.  Only members within struct_size exist. */
+struct ksink_host {
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint32_t struct_size;
+
+	/* Logs one line, prefixed with the connector's name. */
+	void (*log)(struct ksink_ctx *ctx, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+	    __attribute__((format(printf, 3, 4)))
+#endif
+	    ;
+
+	/* Typed getters of the connector's options, by full name.  An option
+	 * that is not set yields its default.  Values were validated against
+	 * the plugin's option table before open() is called. */
+	const char *(*conf_str)(struct ksink_ctx *ctx, const char *name);
+	int64_t (*conf_int)(struct ksink_ctx *ctx, const char *name);
+	int (*conf_bool)(struct ksink_ctx *ctx, const char *name);
+	/* For KSINK_OPT_MULTI options: the number of values, and each one. */
+	size_t (*conf_count)(struct ksink_ctx *ctx, const char *name);
+	const char *(*conf_str_at)(struct ksink_ctx *ctx, const char *name,
+	    size_t index);
+
+	/* The connector's name, as in [connector NAME]. */
+	const char *(*connector_name)(struct ksink_ctx *ctx);
+};
+
+/* The plugin's descriptor.  Start of the structure is fixed forever:
+ * abi_major, abi_minor, struct_size, caps. */
+struct ksink_sink {
+	uint32_t abi_major;   /* KSINK_ABI_MAJOR */
+	uint32_t abi_minor;   /* KSINK_ABI_MINOR */
+	uint32_t struct_size; /* sizeof(struct ksink_sink) */
+	uint32_t caps;        /* KSINK_CAP_* */
+
+	const char *name;        /* option prefix and type name: "sqlite" */
+	const char *version;     /* the plugin's own version */
+	const char *description; /* one line */
+	const struct ksink_option *options;
+
+	/* Required.  Opens the sink with the connector's options.  On failure
+	 * returns KSINK_CONFIG or KSINK_FATAL with errbuf filled. */
+	int (*open)(const struct ksink_host *host, struct ksink_ctx *ctx,
+	    void **sink, char *errbuf, size_t errlen);
+
+	/* Required.  For each entry of offsets[] (topic and partition set,
+	 * next_offset = KSINK_OFFSET_NONE), sets next_offset to the stored
+	 * next offset, or leaves KSINK_OFFSET_NONE when the sink has never
+	 * applied anything of that partition. */
+	int (*load_offsets)(void *sink, struct ksink_offset *offsets,
+	    size_t count, char *errbuf, size_t errlen);
+
+	/* Required.  Starts the atomic step of one batch. */
+	int (*begin)(void *sink, char *errbuf, size_t errlen);
+
+	/* Required.  Applies records inside the open step, skipping any whose
+	 * offset is below the sink's stored next offset for its partition.
+	 * Sets *n_done to the number of records handled.  On KSINK_OK,
+	 * *n_done == count.  On KSINK_POISON, records[*n_done] can never be
+	 * applied; records before it are applied within the step and the step
+	 * stays usable: the worker may skip the record and call write() again
+	 * with the rest, or call abort().  After KSINK_RETRY or KSINK_FATAL
+	 * the worker calls abort(). */
+	int (*write)(void *sink, const struct ksink_record *records,
+	    size_t count, size_t *n_done, char *errbuf, size_t errlen);
+
+	/* Required.  Stores offsets[] (the next offset of every partition of
+	 * the batch, records skipped as poison included) and commits the step
+	 * atomically with the effects.  Never lowers a stored offset. */
+	int (*commit)(void *sink, const struct ksink_offset *offsets,
+	    size_t count, char *errbuf, size_t errlen);
+
+	/* Optional.  Abandons the open step; nothing of it takes effect. */
+	void (*abort)(void *sink);
+
+	/* Required.  Releases the sink.  An open step is abandoned. */
+	void (*close)(void *sink);
+
+	/* ---- ABI 1.1 ---- */
+
+	/* Optional.  Replaces the stored next offset of each given partition
+	 * in one atomic step, lowering it if need be (unlike commit());
+	 * KSINK_OFFSET_NONE forgets the partition, so that
+	 * auto.offset.reset applies to it again.  Used by `ksink offsets
+	 * --reset` while no worker runs the connector; a sink that cannot
+	 * do it leaves this NULL. */
+	int (*reset_offsets)(void *sink, const struct ksink_offset *offsets,
+	    size_t count, char *errbuf, size_t errlen);
+};
+
+/* The minimal descriptor size the daemon accepts for ABI 1.0 and 1.1. */
+#define KSINK_SINK_SIZE_1_0 \
+	(offsetof(struct ksink_sink, close) + sizeof(void (*)(void *)))
+#define KSINK_SINK_SIZE_1_1 \
+	(offsetof(struct ksink_sink, reset_offsets) + \
+	sizeof(int (*)(void *, const struct ksink_offset *, size_t, char *, \
+	size_t)))
+
+/* Whether descriptor d has member m: declared by its minor version and
+ * within its struct_size.  For members added after ABI 1.0. */
+#define KSINK_SINK_HAS(d, m, minor) \
+	((d)->abi_minor >= (minor) && \
+	(d)->struct_size >= offsetof(struct ksink_sink, m) + sizeof((d)->m))
+
+/* The plugin's only exported symbol. */
+#define KSINK_SINK_ENTRY "ksink_sink_entry"
+typedef const struct ksink_sink *(*ksink_sink_entry_fn)(
+    const struct ksink_host *host);
+const struct ksink_sink *ksink_sink_entry(const struct ksink_host *host);
+
+/* The name of a status code, for messages. */
+static inline const char *
+ksink_status_name(int status)
+{
+	switch (status) {
+	case KSINK_OK: return "ok";
+	case KSINK_RETRY: return "retry";
+	case KSINK_POISON: return "poison";
+	case KSINK_FATAL: return "fatal";
+	case KSINK_CONFIG: return "config";
+	default: return "unknown";
+	}
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KSINK_SINK_H */
