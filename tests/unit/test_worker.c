@@ -913,12 +913,12 @@ test_pending_keeps_polling(void **state)
 /*
  * A rebalance while an assignment is pending: a's sink says RETRY at its
  * first seven reads of offsets (several seconds), and b joins the group
- * meanwhile.  librdkafka either revokes what a waits for (the pending
- * assignment is cancelled) or leaves a out of the next generation until
- * a's assignment is done, then revokes it as lost; either way a must
- * keep being polled, never fetch a partition before the sink said where
- * it starts, end up assigned in a later generation, and every record is
- * applied once.
+ * meanwhile.  librdkafka may revoke what a waits for (the pending
+ * assignment is then cancelled), or, as 2.0.2 does, leave a out of the
+ * next generation until a's assignment is carried out and then revoke
+ * it as lost (a zombie the sink's fence guards against).  Either way a
+ * must keep being polled, end up assigned in a later generation, and
+ * every record is applied once.
  */
 static void
 test_rebalance_while_pending(void **state)
@@ -983,6 +983,45 @@ test_rebalance_while_pending(void **state)
 	    "its sink answered");
 	ks_worker_snapshot_free(&sa);
 	ks_worker_snapshot_free(&sb);
+	state_free(&st);
+}
+
+/*
+ * Stopping while the assignment waits for the sink: the connector leaves
+ * the group at once and cleanly (the pending assignment is dropped,
+ * librdkafka's revocation finds nothing assigned), nothing is applied,
+ * and a later run starts as if nothing had happened.
+ */
+static void
+test_stop_while_pending(void **state)
+{
+	struct env *e = *state;
+	struct state st;
+	struct run r;
+	char ini[4096];
+	int64_t deadline;
+
+	produce_all(e, 100);
+	make_ini(e, ini, sizeof(ini), "scripted.retry.load = 1000\n");
+	run_start(e, &r, ini);
+	deadline = ks_util_now_ms() + 30000;
+	while (!log_has(e, "sink cannot read its offsets yet", NULL) &&
+	    ks_util_now_ms() < deadline)
+		ks_util_sleep_ms(10);
+	expect(e, log_has(e, "sink cannot read its offsets yet", NULL),
+	    "the sink was never asked for its offsets");
+	run_stop(e, &r);
+	expect(e, r.rc[0] == 0 && !atomic_load(&r.failed), "the connector "
+	    "did not stop cleanly");
+	expect(e, state_count(e) == 0, "%zu records applied without the "
+	    "sink's offsets", state_count(e));
+	expect(e, !log_has(e, "assigned t/", NULL), "partitions were "
+	    "assigned although the sink never answered");
+	make_ini(e, ini, sizeof(ini), NULL);
+	run_ok(e, &r, ini, total_produced(e));
+	state_read(e, &st);
+	check_exactly_once(e, &st, NULL, NULL);
+	check_unfenced(e, &st);
 	state_free(&st);
 }
 
@@ -1347,6 +1386,8 @@ main(void)
 		CASE(test_pending_keeps_polling),
 		CASE_WITH(test_rebalance_while_pending, eager),
 		CASE_WITH(test_rebalance_while_pending, cooperative),
+		CASE_WITH(test_stop_while_pending, eager),
+		CASE_WITH(test_stop_while_pending, cooperative),
 		CASE(test_retry_timeout),
 		CASE(test_load_offsets_retry),
 		CASE(test_load_offsets_fatal),
