@@ -363,7 +363,7 @@ message_error(struct ks_consumer *c, rd_kafka_message_t *m)
 		    "came %u more times)", c->suppressed);
 	else if (c->suppressed > 0)
 		ks_log_msg(KSINK_LOG_WARN, c->who, "(it came %u more times in "
-		    "the last 30 s)", c->suppressed);
+		    "the last %d s)", c->suppressed, ERROR_QUIET_MS / 1000);
 	error_said(c, (int)m->err);
 }
 

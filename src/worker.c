@@ -536,6 +536,8 @@ flush_batch(struct ks_worker *w)
 	uint64_t poison;
 	char ebuf[1024];
 
+	if (w->phase == PHASE_FAILED)
+		return -1;
 	k = ks_batch_cut(&w->q, w->max_records, w->max_bytes);
 	if (k == 0)
 		return 1;
@@ -620,7 +622,7 @@ static int
 batch_due(const struct ks_worker *w, int64_t now)
 {
 	/* Paused by the admin endpoint: hold what was polled. */
-	return w->q.n > 0 && !w->paused &&
+	return w->q.n > 0 && !w->paused && w->phase != PHASE_FAILED &&
 	    (batch_full(w) || now - w->q.first_ms >= w->max_ms);
 }
 
