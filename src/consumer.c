@@ -131,7 +131,7 @@ ks_consumer_conf(const struct ks_conf *conf, const struct ks_section *conn,
 	SET("queued.min.messages", "30000");
 	SET("queued.max.messages.kbytes", "8192");
 	SET("fetch.max.bytes", "4194304");
-	/* librdkafka >= 2.1: look at a full queue again after 10 ms rather
+	/* librdkafka >= 2.2: look at a full queue again after 10 ms rather
 	 * than 1 s (older versions do not know the property: ks_waker). */
 	(void)rd_kafka_conf_set(rkc, "fetch.queue.backoff.ms", "10", err,
 	    sizeof(err));
@@ -320,11 +320,11 @@ ks_consumer_commit(rd_kafka_t *rk, const char *const *topics,
 /*
  * The fetch waker.
  *
- * librdkafka before 2.1 stops fetching a partition while the consumer's
+ * librdkafka before 2.2 stops fetching a partition while the consumer's
  * prefetch queue holds queued.min.messages records or
  * queued.max.messages.kbytes, and looks at it again only when the broker's
  * thread wakes up, which, with nothing else to do, is once a second
- * (librdkafka issue #2879; 2.1 added fetch.queue.backoff.ms for it).  A
+ * (librdkafka issue #2879; 2.2.0 added fetch.queue.backoff.ms for it).  A
  * sink slower than the fetcher, that is every sink, would then alternate
  * between draining the queue and waiting up to a second for more.
  *
@@ -503,7 +503,7 @@ ks_waker_start(rd_kafka_t *rk, const char *who)
 	char buf[64];
 	size_t len = sizeof(buf);
 
-	/* librdkafka 2.1 and later retry a full queue by themselves. */
+	/* librdkafka 2.2 and later retry a full queue by themselves. */
 	if (rd_kafka_conf_get(rkc, "fetch.queue.backoff.ms", buf, &len) ==
 	    RD_KAFKA_CONF_OK)
 		return NULL;

@@ -28,7 +28,7 @@ void	ks_consumer_pause(rd_kafka_t *rk, int pause);
 void	ks_consumer_commit(rd_kafka_t *rk, const char *const *topics,
 	    const int32_t *partitions, const int64_t *next, size_t n);
 
-/* Keeps librdkafka < 2.1 fetching when the prefetch queue drains (see
+/* Keeps librdkafka < 2.2 fetching when the prefetch queue drains (see
  * consumer.c); NULL when not needed.  Start it once the consumer exists,
  * stop it before the consumer is closed. */
 struct ks_waker;

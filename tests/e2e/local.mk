@@ -34,7 +34,7 @@ TESTS += tests/e2e/dlq.test
 KAFKA_TESTS += tests/e2e/dlq.test
 dist_check_SCRIPTS += tests/e2e/dlq.test
 
-# The fetch waker keeps librdkafka < 2.1 fetching; none when idle.
+# The fetch waker keeps librdkafka < 2.2 fetching; none when idle.
 TESTS += tests/e2e/fetch-waker.test
 KAFKA_TESTS += tests/e2e/fetch-waker.test
 dist_check_SCRIPTS += tests/e2e/fetch-waker.test
