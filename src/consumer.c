@@ -299,6 +299,67 @@ ks_consumer_pause(rd_kafka_t *rk, int pause)
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* Whether ksink runs with librdkafka version_hex (as rd_kafka_version()
+ * gives it: 0xMMmmrrpp) or a later one.  The one place where ksink asks. */
+int
+ks_consumer_rdkafka_at_least(int version_hex)
+{
+	return rd_kafka_version() >= version_hex;
+}
+
+/*
+ * A partition's low and high watermarks, asked of its leader; the high one
+ * is the last stable offset, since the client reads read_committed.
+ *
+ * librdkafka before 2.3.0 does not keep rd_kafka_query_watermark_offsets()
+ * to its timeout: it waits for the ListOffsets responses however long the
+ * leader takes, up to socket.timeout.ms (60 s) and more (librdkafka PR
+ * #4460; tests/kafka/mock-watermarks.test, mock-waker-stop.test).  There
+ * the same requests are sent through rd_kafka_offsets_for_times(), which
+ * keeps to its timeout.  From 2.3.0 on, the watermark query also follows
+ * a leader change, which rd_kafka_offsets_for_times() does only from
+ * 2.10.0.
+ */
+rd_kafka_resp_err_t
+ks_consumer_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
+    int64_t *low, int64_t *high, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	int64_t deadline, left, got[2];
+	int i;
+
+	if (ks_consumer_rdkafka_at_least(0x02030000))
+		return rd_kafka_query_watermark_offsets(rk, topic, partition,
+		    low, high, timeout_ms);
+	deadline = ks_util_now_ms() + timeout_ms;
+	list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, topic, partition);
+	/* One at a time: a request naming a partition twice is invalid. */
+	for (i = 0; i < 2 && !err; i++) {
+		if ((left = deadline - ks_util_now_ms()) <= 0) {
+			err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+			break;
+		}
+		list->elems[0].offset = i == 0 ? RD_KAFKA_OFFSET_BEGINNING :
+		    RD_KAFKA_OFFSET_END;
+		list->elems[0].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+		if ((err = rd_kafka_offsets_for_times(rk, list, (int)left)) ==
+		    RD_KAFKA_RESP_ERR_NO_ERROR)
+			err = list->elems[0].err;
+		got[i] = list->elems[0].offset;
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err)
+		return err;
+	*low = got[0];
+	*high = got[1];
+	/* As rd_kafka_query_watermark_offsets() says an empty partition. */
+	if (*low < 0 && *high >= 0)
+		*low = *high;
+	return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 /* Group offsets are committed for lag tools only: ignore failures. */
 void
 ks_consumer_commit(rd_kafka_t *rk, const char *const *topics,
@@ -471,7 +532,7 @@ waker_main(void *arg)
 		    ks_util_now_ms() - wk->targets_ms >= KS_WAKER_METADATA_MS)
 			waker_refresh_targets(wk);
 		for (i = 0; i < wk->ntargets; i++)
-			(void)rd_kafka_query_watermark_offsets(wk->rk,
+			(void)ks_consumer_watermarks(wk->rk,
 			    wk->targets[i].topic, wk->targets[i].partition,
 			    &lo, &hi, KS_WAKER_TIMEOUT_MS);
 		pthread_mutex_lock(&wk->lock);

@@ -25,6 +25,9 @@ int	ks_consumer_subscribe(rd_kafka_t *rk, const char *topics,
 	    char *errbuf, size_t errlen);
 int	ks_consumer_is_cooperative(rd_kafka_t *rk);
 void	ks_consumer_pause(rd_kafka_t *rk, int pause);
+int	ks_consumer_rdkafka_at_least(int version_hex);
+rd_kafka_resp_err_t ks_consumer_watermarks(rd_kafka_t *rk, const char *topic,
+	    int32_t partition, int64_t *low, int64_t *high, int timeout_ms);
 void	ks_consumer_commit(rd_kafka_t *rk, const char *const *topics,
 	    const int32_t *partitions, const int64_t *next, size_t n);
 

@@ -330,9 +330,9 @@ check_stalls(struct ks_worker *w, int64_t now)
 		}
 		ps->checked_ms = now;
 		pthread_mutex_unlock(&w->stats_lock);
-		if (rd_kafka_query_watermark_offsets(w->rk,
-		    list->elems[i].topic, list->elems[i].partition, &lo, &lso,
-		    2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (ks_consumer_watermarks(w->rk, list->elems[i].topic,
+		    list->elems[i].partition, &lo, &lso, 2000) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR)
 			continue;
 		pthread_mutex_lock(&w->stats_lock);
 		if (lso <= pos && lso < ps->high_watermark) {
