@@ -940,9 +940,24 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	(void)rk;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		/* A failed connector takes nothing: it is leaving. */
-		if (!w->failed)
+		/*
+		 * A failed or stopping connector takes nothing: it is
+		 * leaving.  When stopping, the assignment is one that came
+		 * during the last batch and is served by the close, which
+		 * has already told the group to revoke everything.  Taking
+		 * it then is what librdkafka before 2.4.0 cannot always
+		 * survive under the cooperative protocol: the close may
+		 * finish the group's shutdown before the revocation that
+		 * follows is acknowledged, and that acknowledgement waits
+		 * forever (librdkafka #4527, tests/e2e/coop-close-assign.test).
+		 */
+		if (!w->failed && !atomic_load(&w->stop))
 			on_assign(w, parts);
+		else
+			ks_log_msg(KSINK_LOG_DEBUG, w->who, "%s: not taking "
+			    "the %d partition%s assigned", w->failed ?
+			    "failed" : "stopping", parts->cnt,
+			    parts->cnt == 1 ? "" : "s");
 	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 		on_revoke(w, parts);
 	else {

@@ -39,6 +39,12 @@ TESTS += tests/e2e/fetch-waker.test
 KAFKA_TESTS += tests/e2e/fetch-waker.test
 dist_check_SCRIPTS += tests/e2e/fetch-waker.test
 
+# An assignment that comes while a cooperative worker stops
+# (librdkafka #4527; tests/kafka/LIBRDKAFKA.md).
+TESTS += tests/e2e/coop-close-assign.test
+KAFKA_TESTS += tests/e2e/coop-close-assign.test
+dist_check_SCRIPTS += tests/e2e/coop-close-assign.test
+
 # The daemon under valgrind's memcheck for a whole run.
 TESTS += tests/e2e/valgrind.test
 KAFKA_TESTS += tests/e2e/valgrind.test
