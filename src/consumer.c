@@ -128,7 +128,7 @@ ks_consumer_conf(const struct ks_conf *conf, const struct ks_section *conn,
 	SET("queued.min.messages", "30000");
 	SET("queued.max.messages.kbytes", "8192");
 	SET("fetch.max.bytes", "4194304");
-	/* librdkafka >= 2.1: look at a full queue again after 10 ms rather
+	/* librdkafka >= 2.2: look at a full queue again after 10 ms rather
 	 * than 1 s (older versions do not know the property: ks_waker). */
 	(void)rd_kafka_conf_set(rkc, "fetch.queue.backoff.ms", "10", err,
 	    sizeof(err));
@@ -521,9 +521,21 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		/* The group gave an assignment, even if it is never carried
 		 * out (see destroy_closed()). */
 		c->assigned_once = 1;
-		/* A connector that is leaving takes nothing. */
+		/*
+		 * A connector that is leaving takes nothing.  An assignment
+		 * that comes while the close leaves the group is one that
+		 * librdkafka before 2.4.0 cannot always survive under the
+		 * cooperative protocol once taken: the close may finish the
+		 * group's shutdown before the revocation that follows is
+		 * acknowledged, and that acknowledgement waits forever
+		 * (librdkafka #4527, tests/e2e/coop-close-assign.test).
+		 */
 		if (!c->closing)
 			on_assign(c, parts);
+		else
+			ks_log_msg(KSINK_LOG_DEBUG, c->who, "stopping: not "
+			    "taking the %d partition%s assigned", parts->cnt,
+			    parts->cnt == 1 ? "" : "s");
 	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 		on_revoke(c, parts);
 	else {
@@ -746,9 +758,64 @@ ks_consumer_rdkafka_fixed(enum ks_rdkafka_fix fix)
 	static const int fixed_in[] = {
 		/* #4312, fixed by PR #4381 */
 		[KS_RDKAFKA_FIX_COOP_DESTROY] = 0x020300ff,
+		/* PR #4460 */
+		[KS_RDKAFKA_FIX_WATERMARK_TIMEOUT] = 0x020300ff,
 	};
 
 	return rd_kafka_version() >= fixed_in[fix];
+}
+
+/*
+ * A partition's low and high watermarks, asked of its leader; the high one
+ * is the last stable offset, since the client reads read_committed.
+ *
+ * librdkafka before 2.3.0 does not keep rd_kafka_query_watermark_offsets()
+ * to its timeout: it waits for the ListOffsets responses however long the
+ * leader takes, up to socket.timeout.ms (60 s) and more (librdkafka PR
+ * #4460; tests/kafka/mock-watermarks.test, mock-waker-stop.test).  There
+ * the same requests are sent through rd_kafka_offsets_for_times(), which
+ * keeps to its timeout.  From 2.3.0 on, the watermark query also follows
+ * a leader change, which rd_kafka_offsets_for_times() does only from
+ * 2.10.0.
+ */
+rd_kafka_resp_err_t
+ks_consumer_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
+    int64_t *low, int64_t *high, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	int64_t deadline, left, got[2];
+	int i;
+
+	if (ks_consumer_rdkafka_fixed(KS_RDKAFKA_FIX_WATERMARK_TIMEOUT))
+		return rd_kafka_query_watermark_offsets(rk, topic, partition,
+		    low, high, timeout_ms);
+	deadline = ks_util_now_ms() + timeout_ms;
+	list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, topic, partition);
+	/* One at a time: a request naming a partition twice is invalid. */
+	for (i = 0; i < 2 && !err; i++) {
+		if ((left = deadline - ks_util_now_ms()) <= 0) {
+			err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+			break;
+		}
+		list->elems[0].offset = i == 0 ? RD_KAFKA_OFFSET_BEGINNING :
+		    RD_KAFKA_OFFSET_END;
+		list->elems[0].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+		if ((err = rd_kafka_offsets_for_times(rk, list, (int)left)) ==
+		    RD_KAFKA_RESP_ERR_NO_ERROR)
+			err = list->elems[0].err;
+		got[i] = list->elems[0].offset;
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err)
+		return err;
+	*low = got[0];
+	*high = got[1];
+	/* As rd_kafka_query_watermark_offsets() says an empty partition. */
+	if (*low < 0 && *high >= 0)
+		*low = *high;
+	return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 /*

@@ -30,11 +30,17 @@ rd_kafka_conf_t *ks_consumer_conf(const struct ks_conf *conf,
 
 /* Bugs of older librdkafka releases that ksink works around. */
 enum ks_rdkafka_fix {
-	KS_RDKAFKA_FIX_COOP_DESTROY	/* 2.3.0: see ks_consumer_close() */
+	KS_RDKAFKA_FIX_COOP_DESTROY,	/* 2.3.0: see ks_consumer_close() */
+	KS_RDKAFKA_FIX_WATERMARK_TIMEOUT /* 2.3.0: ks_consumer_watermarks() */
 };
 /* Has the running librdkafka the fix?  The one place that compares its
- * version. */
+ * version (tests/kafka/LIBRDKAFKA.md lists the bugs). */
 int	ks_consumer_rdkafka_fixed(enum ks_rdkafka_fix fix);
+
+/* A partition's low and high watermarks (the high one is the last stable
+ * offset), asked of its leader within timeout_ms on every librdkafka. */
+rd_kafka_resp_err_t ks_consumer_watermarks(rd_kafka_t *rk, const char *topic,
+	    int32_t partition, int64_t *low, int64_t *high, int timeout_ms);
 
 /* What the consumer asks of the worker that owns it.  Each is called
  * from inside ks_consumer_poll(), in the worker's thread. */

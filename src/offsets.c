@@ -353,7 +353,7 @@ watermarks(struct ks_offsets_run *rn)
 
 	for (i = 0; i < rn->nrows; i++) {
 		r = &rn->rows[i];
-		err = rd_kafka_query_watermark_offsets(rn->rk, r->topic,
+		err = ks_consumer_watermarks(rn->rk, r->topic,
 		    r->partition, &r->low, &r->high, KAFKA_TIMEOUT_MS);
 		if (err) {
 			ks_log_msg(KSINK_LOG_ERROR, rn->who, "cannot read the "

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consumer.h"
 #include "log.h"
 #include "stats.h"
 #include "util.h"
@@ -261,7 +262,7 @@ ks_stats_stalls(struct ks_stats *st, rd_kafka_t *rk, int64_t now,
 		}
 		ps->checked_ms = now;
 		pthread_mutex_unlock(&st->lock);
-		if (rd_kafka_query_watermark_offsets(rk, list->elems[i].topic,
+		if (ks_consumer_watermarks(rk, list->elems[i].topic,
 		    list->elems[i].partition, &lo, &lso, STALL_QUERY_MS) !=
 		    RD_KAFKA_RESP_ERR_NO_ERROR)
 			continue;

@@ -1,12 +1,12 @@
 /*
- * waker.c - the fetch waker, for librdkafka before 2.1.
+ * waker.c - the fetch waker, for librdkafka before 2.2.
  *
  *
- * librdkafka before 2.1 stops fetching a partition while the consumer's
+ * librdkafka before 2.2 stops fetching a partition while the consumer's
  * prefetch queue holds queued.min.messages records or
  * queued.max.messages.kbytes, and looks at it again only when the broker's
  * thread wakes up, which, with nothing else to do, is once a second
- * (librdkafka issue #2879; 2.1 added fetch.queue.backoff.ms for it).  A
+ * (librdkafka issue #2879; 2.2.0 added fetch.queue.backoff.ms for it).  A
  * sink slower than the fetcher, that is every sink, would then alternate
  * between draining the queue and waiting up to a second for more.
  *
@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "consumer.h"
 #include "log.h"
 #include "util.h"
 #include "waker.h"
@@ -166,7 +167,7 @@ waker_main(void *arg)
 		    ks_util_now_ms() - wk->targets_ms >= KS_WAKER_METADATA_MS)
 			waker_refresh_targets(wk);
 		for (i = 0; i < wk->ntargets; i++)
-			(void)rd_kafka_query_watermark_offsets(wk->rk,
+			(void)ks_consumer_watermarks(wk->rk,
 			    wk->targets[i].topic, wk->targets[i].partition,
 			    &lo, &hi, KS_WAKER_TIMEOUT_MS);
 		pthread_mutex_lock(&wk->lock);
@@ -198,7 +199,7 @@ ks_waker_start(rd_kafka_t *rk, const char *who)
 	char buf[64];
 	size_t len = sizeof(buf);
 
-	/* librdkafka 2.1 and later retry a full queue by themselves. */
+	/* librdkafka 2.2 and later retry a full queue by themselves. */
 	if (rd_kafka_conf_get(rkc, "fetch.queue.backoff.ms", buf, &len) ==
 	    RD_KAFKA_CONF_OK)
 		return NULL;

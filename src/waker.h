@@ -1,4 +1,4 @@
-/* waker.h - keeps librdkafka < 2.1 fetching when its queue drains. */
+/* waker.h - keeps librdkafka < 2.2 fetching when its queue drains. */
 #ifndef KS_WAKER_H
 #define KS_WAKER_H
 

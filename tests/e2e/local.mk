@@ -34,7 +34,7 @@ TESTS += tests/e2e/dlq.test
 KAFKA_TESTS += tests/e2e/dlq.test
 dist_check_SCRIPTS += tests/e2e/dlq.test
 
-# The fetch waker keeps librdkafka < 2.1 fetching; none when idle.
+# The fetch waker keeps librdkafka < 2.2 fetching; none when idle.
 TESTS += tests/e2e/fetch-waker.test
 KAFKA_TESTS += tests/e2e/fetch-waker.test
 dist_check_SCRIPTS += tests/e2e/fetch-waker.test
@@ -44,6 +44,12 @@ dist_check_SCRIPTS += tests/e2e/fetch-waker.test
 TESTS += tests/e2e/coop-sigterm.test
 KAFKA_TESTS += tests/e2e/coop-sigterm.test
 dist_check_SCRIPTS += tests/e2e/coop-sigterm.test
+
+# An assignment that comes while a cooperative worker stops
+# (librdkafka #4527; tests/kafka/LIBRDKAFKA.md).
+TESTS += tests/e2e/coop-close-assign.test
+KAFKA_TESTS += tests/e2e/coop-close-assign.test
+dist_check_SCRIPTS += tests/e2e/coop-close-assign.test
 
 # The daemon under valgrind's memcheck for a whole run.
 TESTS += tests/e2e/valgrind.test
