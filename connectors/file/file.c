@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,20 +47,20 @@
 
 #include "ksink/sink.h"
 
+#include "../lib/buf.h"
+#include "../lib/envelope.h"
+#include "../lib/err.h"
+
 #define FILE_VERSION "1.0.0"
 #define MANIFEST_MAGIC "ksink-file-manifest"
 #define MANIFEST_VERSION 1
 #define MANIFEST_MAX (64 * 1024 * 1024)
-#define JSON_MAX_DEPTH 512
 
 enum file_format { FMT_VALUE, FMT_JSON };
 
 /* What a manifest is written from: the committed state, or the state of
  * the open step (after its data has been synced). */
 enum mstate { M_COMMITTED, M_PENDING };
-
-/* How a key, value or header value is written in json format. */
-enum jkind { JK_NULL, JK_JSON, JK_STRING, JK_BASE64 };
 
 static const struct ksink_option file_options[] = {
 	{
@@ -80,9 +81,9 @@ static const struct ksink_option file_options[] = {
 		.values = "value|json",
 		.doc = "value writes each record's value followed by a newline "
 		    "and skips tombstones (they are counted).  json writes one "
-		    "JSON object per line with the record's topic, partition, "
-		    "offset, timestamp, key, value and headers; a tombstone's "
-		    "value is null.",
+		    "record envelope per line (ksink-record(7)): the record's "
+		    "topic, partition, offset, timestamp, key, value and "
+		    "headers; a tombstone's value is null.",
 	},
 	{
 		.name = "file.manifest",
@@ -208,8 +209,8 @@ struct fsink {
 	int in_step;
 	int64_t now_ms;
 
-	char *mtext; /* manifest text being built */
-	size_t mlen, mcap;
+	struct ks_buf mtext; /* manifest text being built */
+	struct ks_buf rec;   /* the envelope of the record being written */
 	uint64_t sequence;
 
 	int failed;
@@ -222,22 +223,6 @@ struct fsink {
 /* ---------------------------------------------------------------------
  * Small helpers
  */
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Records a fatal error: the sink refuses every later call with it. */
 static int
@@ -253,14 +238,14 @@ fatal(struct fsink *fs, char *errbuf, size_t errlen, const char *fmt, ...)
 	vsnprintf(fs->failmsg, sizeof(fs->failmsg), fmt, ap);
 	va_end(ap);
 	fs->failed = 1;
-	seterr(errbuf, errlen, "%s", fs->failmsg);
+	ks_err_set(errbuf, errlen, "%s", fs->failmsg);
 	return KSINK_FATAL;
 }
 
 static int
 refuse_failed(struct fsink *fs, char *errbuf, size_t errlen)
 {
-	seterr(errbuf, errlen, "the connector stopped after an earlier "
+	ks_err_set(errbuf, errlen, "the connector stopped after an earlier "
 	    "error: %s", fs->failmsg);
 	return KSINK_FATAL;
 }
@@ -318,7 +303,7 @@ write_failed(struct fsink *fs, const char *what, char *errbuf, size_t errlen)
 	int e = errno;
 
 	if (e == ENOSPC || e == EDQUOT) {
-		seterr(errbuf, errlen, "writing %s: %s; the batch will be "
+		ks_err_set(errbuf, errlen, "writing %s: %s; the batch will be "
 		    "retried once space is freed", what, strerror(e));
 		return KSINK_RETRY;
 	}
@@ -508,12 +493,12 @@ parse_pattern(struct fsink *fs, const char *path, char *errbuf, size_t errlen)
 
 	if (*fname == '\0' || strcmp(fname, ".") == 0 ||
 	    strcmp(fname, "..") == 0) {
-		seterr(errbuf, errlen, "file.path = %s: names a directory, not "
+		ks_err_set(errbuf, errlen, "file.path = %s: names a directory, not "
 		    "a file", path);
 		return -1;
 	}
 	if (slash != NULL && memchr(path, '{', (size_t)(fname - path))) {
-		seterr(errbuf, errlen, "file.path = %s: {topic} and {partition} "
+		ks_err_set(errbuf, errlen, "file.path = %s: {topic} and {partition} "
 		    "may only appear in the file name, not in the directory",
 		    path);
 		return -1;
@@ -525,7 +510,7 @@ parse_pattern(struct fsink *fs, const char *path, char *errbuf, size_t errlen)
 			continue;
 		n = placeholder(p, &kind);
 		if (n == 0 || kind == 'r') {
-			seterr(errbuf, errlen, "file.path = %s: unknown "
+			ks_err_set(errbuf, errlen, "file.path = %s: unknown "
 			    "placeholder at \"%.20s\"; only {topic} and "
 			    "{partition} are replaced", path, p);
 			return -1;
@@ -541,7 +526,7 @@ parse_pattern(struct fsink *fs, const char *path, char *errbuf, size_t errlen)
 		fs->ddir = strndup(path, (size_t)(slash - path));
 	fs->pattern = strdup(fname);
 	if (fs->ddir == NULL || fs->pattern == NULL) {
-		seterr(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return -1;
 	}
 	/* The extension is the last ".xxx" after every placeholder. */
@@ -552,7 +537,7 @@ parse_pattern(struct fsink *fs, const char *path, char *errbuf, size_t errlen)
 	fs->closed_pattern = xasprintf("%.*s.{topic}+{range}+{partition}%s",
 	    (int)fs->stem_len, fs->pattern, fs->pattern + fs->stem_len);
 	if (fs->closed_pattern == NULL) {
-		seterr(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -841,7 +826,7 @@ stream_open_fd(struct fsink *fs, struct stream *st, int flags, char *errbuf,
 	if (st->fd < 0) {
 		int e = errno;
 
-		seterr(errbuf, errlen, "opening data file %s/%s: %s", fs->ddir,
+		ks_err_set(errbuf, errlen, "opening data file %s/%s: %s", fs->ddir,
 		    st->name, strerror(e));
 		errno = e;
 		return -1;
@@ -899,511 +884,87 @@ stream_reserve(struct fsink *fs, struct stream *st, size_t len, char *errbuf,
 }
 
 /* ---------------------------------------------------------------------
- * Record encoding.  Every encoder runs twice: with e->p == NULL it only
- * counts, so that a record's exact size is known before it is placed.
- */
-
-struct emit {
-	char *p;
-	size_t n;
-};
-
-static inline void
-emit_mem(struct emit *e, const void *src, size_t len)
-{
-	if (e->p != NULL && len > 0)
-		memcpy(e->p + e->n, src, len);
-	e->n += len;
-}
-
-static inline void
-emit_ch(struct emit *e, char c)
-{
-	if (e->p != NULL)
-		e->p[e->n] = c;
-	e->n++;
-}
-
-#define emit_lit(e, s) emit_mem((e), (s), sizeof(s) - 1)
-
-static void
-emit_i64(struct emit *e, int64_t v)
-{
-	char tmp[24], *q = tmp + sizeof(tmp);
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-
-	do {
-		*--q = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*--q = '-';
-	emit_mem(e, q, (size_t)(tmp + sizeof(tmp) - q));
-}
-
-/* Length of the valid UTF-8 sequence at s, 0 if it is not one. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((k = utf8_len(s + i, n - i)) == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
-/* A JSON string; invalid UTF-8 becomes U+FFFD. */
-static void
-emit_jstr(struct emit *e, const void *data, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = data;
-	size_t i = 0, run = 0, k;
-	unsigned char c;
-	char esc[6];
-
-	emit_ch(e, '"');
-	while (i < n) {
-		c = s[i];
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0x80 && (k = utf8_len(s + i, n - i)) > 0) {
-			i += k;
-			continue;
-		}
-		emit_mem(e, s + run, i - run);
-		if (c >= 0x80)
-			emit_lit(e, "\\ufffd");
-		else if (c == '"')
-			emit_lit(e, "\\\"");
-		else if (c == '\\')
-			emit_lit(e, "\\\\");
-		else if (c == '\n')
-			emit_lit(e, "\\n");
-		else if (c == '\r')
-			emit_lit(e, "\\r");
-		else if (c == '\t')
-			emit_lit(e, "\\t");
-		else if (c == '\b')
-			emit_lit(e, "\\b");
-		else if (c == '\f')
-			emit_lit(e, "\\f");
-		else {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			emit_mem(e, esc, 6);
-		}
-		i++;
-		run = i;
-	}
-	emit_mem(e, s + run, n - run);
-	emit_ch(e, '"');
-}
-
-static void
-emit_base64(struct emit *e, const void *data, size_t n)
-{
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *s = data;
-	size_t i;
-	char q[4];
-
-	emit_ch(e, '"');
-	if (e->p == NULL) {
-		e->n += (n + 2) / 3 * 4 + 1;
-		return;
-	}
-	for (i = 0; i + 2 < n; i += 3) {
-		q[0] = b64[s[i] >> 2];
-		q[1] = b64[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
-		q[2] = b64[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
-		q[3] = b64[s[i + 2] & 63];
-		emit_mem(e, q, 4);
-	}
-	if (i < n) {
-		q[0] = b64[s[i] >> 2];
-		if (i + 1 < n) {
-			q[1] = b64[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
-			q[2] = b64[(s[i + 1] & 15) << 2];
-		} else {
-			q[1] = b64[(s[i] & 3) << 4];
-			q[2] = '=';
-		}
-		q[3] = '=';
-		emit_mem(e, q, 4);
-	}
-	emit_ch(e, '"');
-}
-
-/* Embeds valid JSON text; its line breaks (whitespace only, since JSON
- * strings cannot hold raw control characters) become spaces so that the
- * record stays on one line. */
-static void
-emit_json_raw(struct emit *e, const void *data, size_t n)
-{
-	const char *s = data, *end = s + n, *q;
-
-	if (e->p == NULL) {
-		e->n += n;
-		return;
-	}
-	while (s < end) {
-		for (q = s; q < end && *q != '\n' && *q != '\r'; q++)
-			;
-		emit_mem(e, s, (size_t)(q - s));
-		if (q < end)
-			emit_ch(e, ' ');
-		s = q + 1;
-	}
-}
-
-/* A strict RFC 8259 validator. */
-struct jv {
-	const unsigned char *p, *end;
-	int depth;
-};
-
-static void
-jv_ws(struct jv *v)
-{
-	while (v->p < v->end && (*v->p == ' ' || *v->p == '\t' ||
-	    *v->p == '\n' || *v->p == '\r'))
-		v->p++;
-}
-
-static int
-jv_hex(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F');
-}
-
-static int
-jv_string(struct jv *v)
-{
-	size_t k;
-	int i;
-
-	v->p++; /* the opening quote */
-	while (v->p < v->end) {
-		unsigned char c = *v->p;
-
-		if (c == '"') {
-			v->p++;
-			return 1;
-		}
-		if (c < 0x20)
-			return 0;
-		if (c == '\\') {
-			if (++v->p >= v->end)
-				return 0;
-			c = *v->p++;
-			if (c == 'u') {
-				for (i = 0; i < 4; i++, v->p++)
-					if (v->p >= v->end || !jv_hex(*v->p))
-						return 0;
-			} else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0')
-				return 0;
-			continue;
-		}
-		if (c >= 0x80) {
-			if ((k = utf8_len(v->p, (size_t)(v->end - v->p))) == 0)
-				return 0;
-			v->p += k;
-			continue;
-		}
-		v->p++;
-	}
-	return 0;
-}
-
-static int
-jv_digits(struct jv *v)
-{
-	const unsigned char *start = v->p;
-
-	while (v->p < v->end && *v->p >= '0' && *v->p <= '9')
-		v->p++;
-	return v->p > start;
-}
-
-static int
-jv_number(struct jv *v)
-{
-	if (*v->p == '-')
-		v->p++;
-	if (v->p >= v->end)
-		return 0;
-	if (*v->p == '0')
-		v->p++;
-	else if (!jv_digits(v))
-		return 0;
-	if (v->p < v->end && *v->p == '.') {
-		v->p++;
-		if (!jv_digits(v))
-			return 0;
-	}
-	if (v->p < v->end && (*v->p == 'e' || *v->p == 'E')) {
-		v->p++;
-		if (v->p < v->end && (*v->p == '+' || *v->p == '-'))
-			v->p++;
-		if (!jv_digits(v))
-			return 0;
-	}
-	return 1;
-}
-
-static int
-jv_word(struct jv *v, const char *w)
-{
-	size_t n = strlen(w);
-
-	if ((size_t)(v->end - v->p) < n || memcmp(v->p, w, n) != 0)
-		return 0;
-	v->p += n;
-	return 1;
-}
-
-static int jv_value(struct jv *v);
-
-static int
-jv_container(struct jv *v, int close)
-{
-	int ok = 0;
-
-	if (++v->depth > JSON_MAX_DEPTH)
-		return 0;
-	v->p++;
-	jv_ws(v);
-	if (v->p < v->end && *v->p == close) {
-		v->p++;
-		v->depth--;
-		return 1;
-	}
-	for (;;) {
-		if (close == '}') {
-			if (v->p >= v->end || *v->p != '"' || !jv_string(v))
-				break;
-			jv_ws(v);
-			if (v->p >= v->end || *v->p != ':')
-				break;
-			v->p++;
-			jv_ws(v);
-		}
-		if (!jv_value(v))
-			break;
-		jv_ws(v);
-		if (v->p < v->end && *v->p == ',') {
-			v->p++;
-			jv_ws(v);
-			continue;
-		}
-		if (v->p < v->end && *v->p == close) {
-			v->p++;
-			ok = 1;
-		}
-		break;
-	}
-	v->depth--;
-	return ok;
-}
-
-static int
-jv_value(struct jv *v)
-{
-	if (v->p >= v->end)
-		return 0;
-	switch (*v->p) {
-	case '{':
-		return jv_container(v, '}');
-	case '[':
-		return jv_container(v, ']');
-	case '"':
-		return jv_string(v);
-	case 't':
-		return jv_word(v, "true");
-	case 'f':
-		return jv_word(v, "false");
-	case 'n':
-		return jv_word(v, "null");
-	default:
-		if (*v->p == '-' || (*v->p >= '0' && *v->p <= '9'))
-			return jv_number(v);
-		return 0;
-	}
-}
-
-static int
-json_valid(const void *data, size_t n)
-{
-	struct jv v = { data, (const unsigned char *)data + n, 0 };
-
-	jv_ws(&v);
-	if (!jv_value(&v))
-		return 0;
-	jv_ws(&v);
-	return v.p == v.end;
-}
-
-static int
-jkind(const void *data, size_t n)
-{
-	if (data == NULL)
-		return JK_NULL;
-	if (json_valid(data, n))
-		return JK_JSON;
-	if (utf8_valid(data, n))
-		return JK_STRING;
-	return JK_BASE64;
-}
-
-/* "field":X and, for text that is not JSON, "field_encoding":"...". */
-static void
-emit_field(struct emit *e, const char *field, size_t flen, int kind,
-    const void *data, size_t n)
-{
-	emit_ch(e, '"');
-	emit_mem(e, field, flen);
-	emit_lit(e, "\":");
-	switch (kind) {
-	case JK_NULL:
-		emit_lit(e, "null");
-		return;
-	case JK_JSON:
-		emit_json_raw(e, data, n);
-		return;
-	case JK_STRING:
-		emit_jstr(e, data, n);
-		break;
-	default:
-		emit_base64(e, data, n);
-		break;
-	}
-	emit_lit(e, ",\"");
-	emit_mem(e, field, flen);
-	if (kind == JK_STRING)
-		emit_lit(e, "_encoding\":\"string\"");
-	else
-		emit_lit(e, "_encoding\":\"base64\"");
-}
-
-static void
-emit_json_record(struct emit *e, const struct ksink_record *r, int kkind,
-    int vkind)
-{
-	const struct ksink_header *h;
-	size_t i;
-
-	emit_lit(e, "{\"topic\":");
-	emit_jstr(e, r->topic, strlen(r->topic));
-	emit_lit(e, ",\"partition\":");
-	emit_i64(e, r->partition);
-	emit_lit(e, ",\"offset\":");
-	emit_i64(e, r->offset);
-	emit_lit(e, ",\"timestamp\":");
-	if (r->timestamp < 0)
-		emit_lit(e, "null");
-	else
-		emit_i64(e, r->timestamp);
-	emit_ch(e, ',');
-	emit_field(e, "key", 3, kkind, r->key, r->key_len);
-	emit_ch(e, ',');
-	emit_field(e, "value", 5, vkind, r->value, r->value_len);
-	emit_lit(e, ",\"headers\":[");
-	for (i = 0; i < r->header_count; i++) {
-		h = &r->headers[i];
-		if (i > 0)
-			emit_ch(e, ',');
-		/* As the sqlite sink's :headers: text, never embedded. */
-		emit_lit(e, "{\"name\":");
-		emit_jstr(e, h->name ? h->name : "", h->name ? strlen(h->name) : 0);
-		if (h->value == NULL)
-			emit_lit(e, ",\"value\":null}");
-		else if (utf8_valid(h->value, h->value_len)) {
-			emit_lit(e, ",\"value\":");
-			emit_jstr(e, h->value, h->value_len);
-			emit_ch(e, '}');
-		} else {
-			emit_lit(e, ",\"value_base64\":");
-			emit_base64(e, h->value, h->value_len);
-			emit_ch(e, '}');
-		}
-	}
-	emit_lit(e, "]}\n");
-}
-
-/* ---------------------------------------------------------------------
  * The manifest
  */
+
+/* CRC-32 (IEEE 802.3, reflected, polynomial 0xedb88320), the table
+ * computed at compile time so that nothing is written at run time. */
+static const uint32_t crc32_table[256] = {
+	0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau,
+	0x076dc419u, 0x706af48fu, 0xe963a535u, 0x9e6495a3u,
+	0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u,
+	0x09b64c2bu, 0x7eb17cbdu, 0xe7b82d07u, 0x90bf1d91u,
+	0x1db71064u, 0x6ab020f2u, 0xf3b97148u, 0x84be41deu,
+	0x1adad47du, 0x6ddde4ebu, 0xf4d4b551u, 0x83d385c7u,
+	0x136c9856u, 0x646ba8c0u, 0xfd62f97au, 0x8a65c9ecu,
+	0x14015c4fu, 0x63066cd9u, 0xfa0f3d63u, 0x8d080df5u,
+	0x3b6e20c8u, 0x4c69105eu, 0xd56041e4u, 0xa2677172u,
+	0x3c03e4d1u, 0x4b04d447u, 0xd20d85fdu, 0xa50ab56bu,
+	0x35b5a8fau, 0x42b2986cu, 0xdbbbc9d6u, 0xacbcf940u,
+	0x32d86ce3u, 0x45df5c75u, 0xdcd60dcfu, 0xabd13d59u,
+	0x26d930acu, 0x51de003au, 0xc8d75180u, 0xbfd06116u,
+	0x21b4f4b5u, 0x56b3c423u, 0xcfba9599u, 0xb8bda50fu,
+	0x2802b89eu, 0x5f058808u, 0xc60cd9b2u, 0xb10be924u,
+	0x2f6f7c87u, 0x58684c11u, 0xc1611dabu, 0xb6662d3du,
+	0x76dc4190u, 0x01db7106u, 0x98d220bcu, 0xefd5102au,
+	0x71b18589u, 0x06b6b51fu, 0x9fbfe4a5u, 0xe8b8d433u,
+	0x7807c9a2u, 0x0f00f934u, 0x9609a88eu, 0xe10e9818u,
+	0x7f6a0dbbu, 0x086d3d2du, 0x91646c97u, 0xe6635c01u,
+	0x6b6b51f4u, 0x1c6c6162u, 0x856530d8u, 0xf262004eu,
+	0x6c0695edu, 0x1b01a57bu, 0x8208f4c1u, 0xf50fc457u,
+	0x65b0d9c6u, 0x12b7e950u, 0x8bbeb8eau, 0xfcb9887cu,
+	0x62dd1ddfu, 0x15da2d49u, 0x8cd37cf3u, 0xfbd44c65u,
+	0x4db26158u, 0x3ab551ceu, 0xa3bc0074u, 0xd4bb30e2u,
+	0x4adfa541u, 0x3dd895d7u, 0xa4d1c46du, 0xd3d6f4fbu,
+	0x4369e96au, 0x346ed9fcu, 0xad678846u, 0xda60b8d0u,
+	0x44042d73u, 0x33031de5u, 0xaa0a4c5fu, 0xdd0d7cc9u,
+	0x5005713cu, 0x270241aau, 0xbe0b1010u, 0xc90c2086u,
+	0x5768b525u, 0x206f85b3u, 0xb966d409u, 0xce61e49fu,
+	0x5edef90eu, 0x29d9c998u, 0xb0d09822u, 0xc7d7a8b4u,
+	0x59b33d17u, 0x2eb40d81u, 0xb7bd5c3bu, 0xc0ba6cadu,
+	0xedb88320u, 0x9abfb3b6u, 0x03b6e20cu, 0x74b1d29au,
+	0xead54739u, 0x9dd277afu, 0x04db2615u, 0x73dc1683u,
+	0xe3630b12u, 0x94643b84u, 0x0d6d6a3eu, 0x7a6a5aa8u,
+	0xe40ecf0bu, 0x9309ff9du, 0x0a00ae27u, 0x7d079eb1u,
+	0xf00f9344u, 0x8708a3d2u, 0x1e01f268u, 0x6906c2feu,
+	0xf762575du, 0x806567cbu, 0x196c3671u, 0x6e6b06e7u,
+	0xfed41b76u, 0x89d32be0u, 0x10da7a5au, 0x67dd4accu,
+	0xf9b9df6fu, 0x8ebeeff9u, 0x17b7be43u, 0x60b08ed5u,
+	0xd6d6a3e8u, 0xa1d1937eu, 0x38d8c2c4u, 0x4fdff252u,
+	0xd1bb67f1u, 0xa6bc5767u, 0x3fb506ddu, 0x48b2364bu,
+	0xd80d2bdau, 0xaf0a1b4cu, 0x36034af6u, 0x41047a60u,
+	0xdf60efc3u, 0xa867df55u, 0x316e8eefu, 0x4669be79u,
+	0xcb61b38cu, 0xbc66831au, 0x256fd2a0u, 0x5268e236u,
+	0xcc0c7795u, 0xbb0b4703u, 0x220216b9u, 0x5505262fu,
+	0xc5ba3bbeu, 0xb2bd0b28u, 0x2bb45a92u, 0x5cb36a04u,
+	0xc2d7ffa7u, 0xb5d0cf31u, 0x2cd99e8bu, 0x5bdeae1du,
+	0x9b64c2b0u, 0xec63f226u, 0x756aa39cu, 0x026d930au,
+	0x9c0906a9u, 0xeb0e363fu, 0x72076785u, 0x05005713u,
+	0x95bf4a82u, 0xe2b87a14u, 0x7bb12baeu, 0x0cb61b38u,
+	0x92d28e9bu, 0xe5d5be0du, 0x7cdcefb7u, 0x0bdbdf21u,
+	0x86d3d2d4u, 0xf1d4e242u, 0x68ddb3f8u, 0x1fda836eu,
+	0x81be16cdu, 0xf6b9265bu, 0x6fb077e1u, 0x18b74777u,
+	0x88085ae6u, 0xff0f6a70u, 0x66063bcau, 0x11010b5cu,
+	0x8f659effu, 0xf862ae69u, 0x616bffd3u, 0x166ccf45u,
+	0xa00ae278u, 0xd70dd2eeu, 0x4e048354u, 0x3903b3c2u,
+	0xa7672661u, 0xd06016f7u, 0x4969474du, 0x3e6e77dbu,
+	0xaed16a4au, 0xd9d65adcu, 0x40df0b66u, 0x37d83bf0u,
+	0xa9bcae53u, 0xdebb9ec5u, 0x47b2cf7fu, 0x30b5ffe9u,
+	0xbdbdf21cu, 0xcabac28au, 0x53b39330u, 0x24b4a3a6u,
+	0xbad03605u, 0xcdd70693u, 0x54de5729u, 0x23d967bfu,
+	0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
+	0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
+};
 
 static uint32_t
 crc32_update(uint32_t crc, const void *data, size_t n)
 {
-	static uint32_t table[256];
-	static int init;
 	const unsigned char *s = data;
-	uint32_t c;
 	size_t i;
-	int k;
 
-	if (!init) {
-		for (i = 0; i < 256; i++) {
-			c = (uint32_t)i;
-			for (k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-		init = 1;
-	}
 	crc = ~crc;
 	for (i = 0; i < n; i++)
-		crc = table[(crc ^ s[i]) & 0xff] ^ (crc >> 8);
+		crc = crc32_table[(crc ^ s[i]) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
 
@@ -1415,30 +976,11 @@ static int
 mtext_printf(struct fsink *fs, const char *fmt, ...)
 {
 	va_list ap;
-	size_t cap;
-	char *t;
-	int n;
 
-	for (;;) {
-		va_start(ap, fmt);
-		/* No arithmetic on a NULL buffer (the first call). */
-		n = vsnprintf(fs->mtext ? fs->mtext + fs->mlen : NULL,
-		    fs->mcap - fs->mlen, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return -1;
-		if ((size_t)n < fs->mcap - fs->mlen) {
-			fs->mlen += (size_t)n;
-			return 0;
-		}
-		cap = fs->mcap ? fs->mcap * 2 : 4096;
-		while (cap - fs->mlen <= (size_t)n)
-			cap *= 2;
-		if ((t = realloc(fs->mtext, cap)) == NULL)
-			return -1;
-		fs->mtext = t;
-		fs->mcap = cap;
-	}
+	va_start(ap, fmt);
+	ks_buf_vaddf(&fs->mtext, fmt, ap);
+	va_end(ap);
+	return fs->mtext.oom ? -1 : 0;
 }
 
 /* Names are written with bytes below 0x21, 0x7f and '%' as %XX. */
@@ -1470,7 +1012,8 @@ unescape_name(char *s)
 			*w++ = *r++;
 			continue;
 		}
-		if (!jv_hex(r[1]) || !jv_hex(r[2]) ||
+		if (!isxdigit((unsigned char)r[1]) ||
+		    !isxdigit((unsigned char)r[2]) ||
 		    sscanf(r + 1, "%2x", &v) != 1 || v == 0)
 			return -1;
 		*w++ = (char)v;
@@ -1492,7 +1035,7 @@ build_manifest(struct fsink *fs, int which, const struct stream *closing,
 	size_t i;
 	int rc = 0;
 
-	fs->mlen = 0;
+	ks_buf_reset(&fs->mtext);
 	rc |= mtext_printf(fs, "%s %d\n", MANIFEST_MAGIC, MANIFEST_VERSION);
 	rc |= mtext_printf(fs, "# ksink file sink manifest, see ksink-file(7);"
 	    " replaced atomically, do not edit\n");
@@ -1534,7 +1077,7 @@ build_manifest(struct fsink *fs, int which, const struct stream *closing,
 	if (rc != 0)
 		return -1;
 	return mtext_printf(fs, "crc32 %08" PRIx32 "\n",
-	    crc32_update(0, fs->mtext, fs->mlen));
+	    crc32_update(0, fs->mtext.p, fs->mtext.len));
 }
 
 /* Replaces the manifest: temp file, fsync, rename, fsync of the
@@ -1555,7 +1098,7 @@ manifest_write(struct fsink *fs, int which, const struct stream *closing,
 	if (fd < 0)
 		return fatal(fs, errbuf, errlen, "creating %s: %s", what,
 		    strerror(errno));
-	if (write_all(fd, fs->mtext, fs->mlen) < 0) {
+	if (write_all(fd, fs->mtext.p, fs->mtext.len) < 0) {
 		rc = write_failed(fs, what, errbuf, errlen);
 		close(fd);
 		unlinkat(fs->mdir_fd, fs->mtmp, 0);
@@ -1628,7 +1171,7 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 	if (fd < 0 && errno == ENOENT)
 		return 1;
 	if (fd < 0 || fstat(fd, &sb) < 0) {
-		seterr(errbuf, errlen, "cannot read manifest %s: %s", fs->mpath,
+		ks_err_set(errbuf, errlen, "cannot read manifest %s: %s", fs->mpath,
 		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -1636,7 +1179,7 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 	}
 	if (sb.st_size > MANIFEST_MAX ||
 	    (text = malloc((size_t)sb.st_size + 1)) == NULL) {
-		seterr(errbuf, errlen, "manifest %s is too large (%jd bytes)",
+		ks_err_set(errbuf, errlen, "manifest %s is too large (%jd bytes)",
 		    fs->mpath, (intmax_t)sb.st_size);
 		close(fd);
 		return -1;
@@ -1652,7 +1195,7 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 	close(fd);
 	text[off] = '\0';
 	if (off != (size_t)sb.st_size) {
-		seterr(errbuf, errlen, "cannot read manifest %s: %s", fs->mpath,
+		ks_err_set(errbuf, errlen, "cannot read manifest %s: %s", fs->mpath,
 		    n < 0 ? strerror(errno) : "short read");
 		goto out;
 	}
@@ -1692,7 +1235,7 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 				goto corrupt;
 			}
 			if (strcmp(tok[1], "1") != 0) {
-				seterr(errbuf, errlen, "manifest %s has "
+				ks_err_set(errbuf, errlen, "manifest %s has "
 				    "version %s; this ksink reads version %d: "
 				    "run the ksink that wrote it", fs->mpath,
 				    tok[1], MANIFEST_VERSION);
@@ -1710,7 +1253,7 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 		if (strcmp(tok[0], "pattern") == 0 && ntok == 2 &&
 		    unescape_name(tok[1]) == 0) {
 			if (strcmp(tok[1], fs->pattern) != 0) {
-				seterr(errbuf, errlen, "manifest %s was written "
+				ks_err_set(errbuf, errlen, "manifest %s was written "
 				    "for file names %s but file.path now gives "
 				    "%s: restore file.path, or use a new "
 				    "directory and manifest (the connector then "
@@ -1725,7 +1268,7 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 			fmt = tok[1];
 			if (strcmp(fmt, fs->format == FMT_JSON ? "json" :
 			    "value") != 0) {
-				seterr(errbuf, errlen, "manifest %s was written "
+				ks_err_set(errbuf, errlen, "manifest %s was written "
 				    "with file.format = %s, which is now %s: "
 				    "restore file.format, or use a new directory "
 				    "and manifest", fs->mpath, fmt,
@@ -1742,7 +1285,7 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 			if (p == NULL && errno == EINVAL)
 				goto badline;
 			if (p == NULL) {
-				seterr(errbuf, errlen, "out of memory");
+				ks_err_set(errbuf, errlen, "out of memory");
 				goto out;
 			}
 			p->cnext = p->pnext = v[1];
@@ -1756,7 +1299,7 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 				goto badline;
 			mf = realloc(files, (nfiles + 1) * sizeof(*files));
 			if (mf == NULL) {
-				seterr(errbuf, errlen, "out of memory");
+				ks_err_set(errbuf, errlen, "out of memory");
 				goto out;
 			}
 			files = mf;
@@ -1802,13 +1345,13 @@ manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
 	goto out;
 
 badline:
-	seterr(errbuf, errlen, "manifest %s line %zu is not understood; it "
+	ks_err_set(errbuf, errlen, "manifest %s line %zu is not understood; it "
 	    "is corrupt or was edited.  ksink does not guess what was "
 	    "committed: restore the manifest from a backup, or see RECOVERY "
 	    "in ksink-file(7)", fs->mpath, lineno);
 	goto out;
 corrupt:
-	seterr(errbuf, errlen, "manifest %s is unreadable: %s.  ksink does not "
+	ks_err_set(errbuf, errlen, "manifest %s is unreadable: %s.  ksink does not "
 	    "guess what was committed: restore the manifest from a backup, or "
 	    "see RECOVERY in ksink-file(7)", fs->mpath, why);
 out:
@@ -1842,7 +1385,7 @@ take_lock(struct fsink *fs, char *errbuf, size_t errlen)
 	fs->lock_fd = openat(fs->mdir_fd, fs->mlock, O_RDWR | O_CREAT |
 	    O_CLOEXEC, 0666);
 	if (fs->lock_fd < 0) {
-		seterr(errbuf, errlen, "opening lock file %s.lock: %s",
+		ks_err_set(errbuf, errlen, "opening lock file %s.lock: %s",
 		    fs->mpath, strerror(errno));
 		return -1;
 	}
@@ -1856,7 +1399,7 @@ take_lock(struct fsink *fs, char *errbuf, size_t errlen)
 		return 0;
 	}
 	if (errno != EWOULDBLOCK) {
-		seterr(errbuf, errlen, "locking %s.lock: %s", fs->mpath,
+		ks_err_set(errbuf, errlen, "locking %s.lock: %s", fs->mpath,
 		    strerror(errno));
 		return -1;
 	}
@@ -1864,17 +1407,17 @@ take_lock(struct fsink *fs, char *errbuf, size_t errlen)
 	text[n > 0 ? n : 0] = '\0';
 	pid = strtol(text, NULL, 10);
 	if (pid <= 0)
-		seterr(errbuf, errlen, "manifest %s is locked by another "
+		ks_err_set(errbuf, errlen, "manifest %s is locked by another "
 		    "process: another ksink connector writes these files; stop "
 		    "it, or give this connector its own file.path and "
 		    "file.manifest", fs->mpath);
 	else if (pid == (long)getpid())
-		seterr(errbuf, errlen, "manifest %s is locked by another "
+		ks_err_set(errbuf, errlen, "manifest %s is locked by another "
 		    "connector of this ksink (pid %ld): two connectors cannot "
 		    "share file.manifest; give each its own file.path", fs->mpath,
 		    pid);
 	else
-		seterr(errbuf, errlen, "manifest %s is locked by pid %ld: "
+		ks_err_set(errbuf, errlen, "manifest %s is locked by pid %ld: "
 		    "another ksink writes these files; stop it, or give this "
 		    "connector its own file.path and file.manifest", fs->mpath,
 		    pid);
@@ -1894,7 +1437,7 @@ check_no_data(struct fsink *fs, char *errbuf, size_t errlen)
 
 	if ((fd = openat(fs->ddir_fd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0 || (d = fdopendir(fd)) == NULL) {
-		seterr(errbuf, errlen, "listing %s: %s", fs->ddir,
+		ks_err_set(errbuf, errlen, "listing %s: %s", fs->ddir,
 		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -1908,7 +1451,7 @@ check_no_data(struct fsink *fs, char *errbuf, size_t errlen)
 			continue;
 		if (name_match(fs->pattern, de->d_name) ||
 		    name_match(fs->closed_pattern, de->d_name)) {
-			seterr(errbuf, errlen, "data file %s/%s exists but its "
+			ks_err_set(errbuf, errlen, "data file %s/%s exists but its "
 			    "manifest %s does not, so nothing tells which "
 			    "records it holds.  If file.manifest or the "
 			    "connector's name changed, restore it; otherwise "
@@ -1945,13 +1488,13 @@ finish_close(struct fsink *fs, const struct mfile *mf, char *errbuf,
 
 	if (fstat_name(fs->ddir_fd, mf->name, &sa, &a) < 0 ||
 	    fstat_name(fs->ddir_fd, mf->closed, &sc, &c) < 0) {
-		seterr(errbuf, errlen, "checking %s/%s: %s", fs->ddir, mf->name,
+		ks_err_set(errbuf, errlen, "checking %s/%s: %s", fs->ddir, mf->name,
 		    strerror(errno));
 		return -1;
 	}
 	if (!a && c) {
 		if ((uint64_t)sc.st_size != mf->len) {
-			seterr(errbuf, errlen, "closed file %s/%s has %jd bytes, "
+			ks_err_set(errbuf, errlen, "closed file %s/%s has %jd bytes, "
 			    "manifest %s says %" PRIu64 ": it was changed "
 			    "outside ksink", fs->ddir, mf->closed,
 			    (intmax_t)sc.st_size, fs->mpath, mf->len);
@@ -1960,21 +1503,21 @@ finish_close(struct fsink *fs, const struct mfile *mf, char *errbuf,
 		return 0;
 	}
 	if (a && c) {
-		seterr(errbuf, errlen, "manifest %s records that %s/%s is being "
+		ks_err_set(errbuf, errlen, "manifest %s records that %s/%s is being "
 		    "closed as %s, but both files exist: one of them was "
 		    "created outside ksink; move it away", fs->mpath, fs->ddir,
 		    mf->name, mf->closed);
 		return -1;
 	}
 	if (!a) {
-		seterr(errbuf, errlen, "manifest %s records that %s/%s is being "
+		ks_err_set(errbuf, errlen, "manifest %s records that %s/%s is being "
 		    "closed as %s, but neither exists: the files were moved "
 		    "outside ksink; restore them", fs->mpath, fs->ddir,
 		    mf->name, mf->closed);
 		return -1;
 	}
 	if ((uint64_t)sa.st_size < mf->len) {
-		seterr(errbuf, errlen, "data file %s/%s has %jd bytes, manifest "
+		ks_err_set(errbuf, errlen, "data file %s/%s has %jd bytes, manifest "
 		    "%s says %" PRIu64 " were committed: it was truncated or "
 		    "replaced outside ksink; restore it", fs->ddir, mf->name,
 		    (intmax_t)sa.st_size, fs->mpath, mf->len);
@@ -1982,7 +1525,7 @@ finish_close(struct fsink *fs, const struct mfile *mf, char *errbuf,
 	}
 	if ((fd = openat(fs->ddir_fd, mf->name, O_WRONLY | O_CLOEXEC)) < 0 ||
 	    ftruncate(fd, (off_t)mf->len) < 0 || fdatasync(fd) < 0) {
-		seterr(errbuf, errlen, "truncating %s/%s: %s", fs->ddir,
+		ks_err_set(errbuf, errlen, "truncating %s/%s: %s", fs->ddir,
 		    mf->name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -1991,7 +1534,7 @@ finish_close(struct fsink *fs, const struct mfile *mf, char *errbuf,
 	close(fd);
 	if (renameat(fs->ddir_fd, mf->name, fs->ddir_fd, mf->closed) < 0 ||
 	    fsync(fs->ddir_fd) < 0) {
-		seterr(errbuf, errlen, "renaming %s/%s to %s: %s", fs->ddir,
+		ks_err_set(errbuf, errlen, "renaming %s/%s to %s: %s", fs->ddir,
 		    mf->name, mf->closed, strerror(errno));
 		return -1;
 	}
@@ -2013,7 +1556,7 @@ recover_file(struct fsink *fs, struct stream *st, char *errbuf,
 		if (errno != ENOENT)
 			return -1;
 		if (st->clen > 0) {
-			seterr(errbuf, errlen, "data file %s/%s is missing, but "
+			ks_err_set(errbuf, errlen, "data file %s/%s is missing, but "
 			    "manifest %s says %" PRIu64 " bytes were committed "
 			    "to it: it was moved or deleted outside ksink; "
 			    "restore it", fs->ddir, st->name, fs->mpath,
@@ -2026,17 +1569,17 @@ recover_file(struct fsink *fs, struct stream *st, char *errbuf,
 		created = 1;
 	}
 	if (fstat(st->fd, &sb) < 0) {
-		seterr(errbuf, errlen, "stat of %s/%s: %s", fs->ddir, st->name,
+		ks_err_set(errbuf, errlen, "stat of %s/%s: %s", fs->ddir, st->name,
 		    strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		seterr(errbuf, errlen, "%s/%s is not a regular file", fs->ddir,
+		ks_err_set(errbuf, errlen, "%s/%s is not a regular file", fs->ddir,
 		    st->name);
 		return -1;
 	}
 	if ((uint64_t)sb.st_size < st->clen) {
-		seterr(errbuf, errlen, "data file %s/%s has %jd bytes, but "
+		ks_err_set(errbuf, errlen, "data file %s/%s has %jd bytes, but "
 		    "manifest %s says %" PRIu64 " were committed: it was "
 		    "truncated or replaced outside ksink; restore it", fs->ddir,
 		    st->name, (intmax_t)sb.st_size, fs->mpath, st->clen);
@@ -2045,7 +1588,7 @@ recover_file(struct fsink *fs, struct stream *st, char *errbuf,
 	if ((uint64_t)sb.st_size > st->clen) {
 		if (ftruncate(st->fd, (off_t)st->clen) < 0 ||
 		    fdatasync(st->fd) < 0) {
-			seterr(errbuf, errlen, "truncating %s/%s to %" PRIu64
+			ks_err_set(errbuf, errlen, "truncating %s/%s to %" PRIu64
 			    " bytes: %s", fs->ddir, st->name, st->clen,
 			    strerror(errno));
 			return -1;
@@ -2085,7 +1628,7 @@ recover(struct fsink *fs, char *errbuf, size_t errlen)
 	}
 	for (i = 0; i < nfiles; i++) {
 		if ((st = stream_add(fs, files[i].name)) == NULL) {
-			seterr(errbuf, errlen, "out of memory");
+			ks_err_set(errbuf, errlen, "out of memory");
 			goto out;
 		}
 		if (files[i].closed != NULL) {
@@ -2102,7 +1645,7 @@ recover(struct fsink *fs, char *errbuf, size_t errlen)
 			goto out;
 	if (fs->ddir_dirty) {
 		if (fsync(fs->ddir_fd) < 0) {
-			seterr(errbuf, errlen, "fsync of directory %s: %s",
+			ks_err_set(errbuf, errlen, "fsync of directory %s: %s",
 			    fs->ddir, strerror(errno));
 			goto out;
 		}
@@ -2159,7 +1702,8 @@ fsink_free(struct fsink *fs)
 	free(fs->mtmp);
 	free(fs->mlock);
 	free(fs->mpath);
-	free(fs->mtext);
+	ks_buf_free(&fs->mtext);
+	ks_buf_free(&fs->rec);
 	free(fs);
 }
 
@@ -2169,7 +1713,7 @@ open_dir(const char *dir, const char *opt, char *errbuf, size_t errlen)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		seterr(errbuf, errlen, "%s: directory %s: %s; create it first",
+		ks_err_set(errbuf, errlen, "%s: directory %s: %s; create it first",
 		    opt, dir, strerror(errno));
 	return fd;
 }
@@ -2185,7 +1729,7 @@ manifest_names(struct fsink *fs, const char *opt, char *errbuf, size_t errlen)
 	if (opt != NULL && *opt != '\0') {
 		slash = strrchr(opt, '/');
 		if (slash != NULL && slash[1] == '\0') {
-			seterr(errbuf, errlen, "file.manifest = %s: names a "
+			ks_err_set(errbuf, errlen, "file.manifest = %s: names a "
 			    "directory, not a file", opt);
 			return -1;
 		}
@@ -2227,12 +1771,12 @@ file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 	*sinkp = NULL;
 	if (host->struct_size < offsetof(struct ksink_host, connector_name) +
 	    sizeof(host->connector_name)) {
-		seterr(errbuf, errlen, "the daemon's host interface is too old "
+		ks_err_set(errbuf, errlen, "the daemon's host interface is too old "
 		    "for the file sink");
 		return KSINK_FATAL;
 	}
 	if ((fs = calloc(1, sizeof(*fs))) == NULL) {
-		seterr(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	fs->host = host;
@@ -2249,7 +1793,7 @@ file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 	if (fs->bufsize < 4096)
 		fs->bufsize = 4096;
 	if (path == NULL || *path == '\0') {
-		seterr(errbuf, errlen, "file.path is required");
+		ks_err_set(errbuf, errlen, "file.path is required");
 		fsink_free(fs);
 		return KSINK_CONFIG;
 	}
@@ -2257,7 +1801,7 @@ file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 	    manifest_names(fs, host->conf_str(ctx, "file.manifest"), errbuf,
 	    errlen) < 0) {
 		if (errbuf != NULL && *errbuf == '\0')
-			seterr(errbuf, errlen, "out of memory");
+			ks_err_set(errbuf, errlen, "out of memory");
 		fsink_free(fs);
 		return KSINK_CONFIG;
 	}
@@ -2498,15 +2042,15 @@ file_write(void *sink, const struct ksink_record *records, size_t count,
 	const struct ksink_record *r;
 	struct stream *st;
 	struct part *p;
-	struct emit e;
+	char *out;
 	size_t i, len;
-	int kk = JK_NULL, vk = JK_NULL, rc;
+	int rc;
 
 	*n_done = 0;
 	if (fs->failed)
 		return refuse_failed(fs, errbuf, errlen);
 	if (!fs->in_step) {
-		seterr(errbuf, errlen, "write() outside begin()/commit()");
+		ks_err_set(errbuf, errlen, "write() outside begin()/commit()");
 		return KSINK_FATAL;
 	}
 	if (fs->rotate_ms > 0)
@@ -2538,12 +2082,14 @@ file_write(void *sink, const struct ksink_record *records, size_t count,
 		if (fs->format == FMT_VALUE)
 			len = r->value_len + 1;
 		else {
-			kk = jkind(r->key, r->key_len);
-			vk = jkind(r->value, r->value_len);
-			e.p = NULL;
-			e.n = 0;
-			emit_json_record(&e, r, kk, vk);
-			len = e.n;
+			ks_buf_reset(&fs->rec);
+			ks_envelope_add(&fs->rec, r);
+			ks_buf_addc(&fs->rec, '\n');
+			if (fs->rec.oom)
+				return fatal(fs, errbuf, errlen, "out of memory "
+				    "for the envelope of %s/%" PRId32 "@%" PRId64,
+				    r->topic, r->partition, r->offset);
+			len = fs->rec.len;
 		}
 		if (needs_rotation(fs, st, len) &&
 		    (rc = rotate(fs, st, errbuf, errlen)) != KSINK_OK)
@@ -2551,20 +2097,24 @@ file_write(void *sink, const struct ksink_record *records, size_t count,
 		if ((rc = stream_reserve(fs, st, len, errbuf, errlen)) !=
 		    KSINK_OK)
 			return rc;
-		e.p = st->buf->data + st->buf->len;
-		e.n = 0;
+		out = st->buf->data + st->buf->len;
 		if (fs->format == FMT_VALUE) {
-			emit_mem(&e, r->value, r->value_len);
-			emit_ch(&e, '\n');
+			if (r->value_len > 0)
+				memcpy(out, r->value, r->value_len);
+			out[r->value_len] = '\n';
 		} else
-			emit_json_record(&e, r, kk, vk);
-		st->buf->len += e.n;
-		st->plen += e.n;
+			memcpy(out, fs->rec.p, len);
+		st->buf->len += len;
+		st->plen += len;
 		meta_add(&st->pmeta, p->topic, r->partition, r->offset,
 		    fs->now_ms);
 		p->pnext = r->offset + 1;
 		fs->n_written++;
 	}
+	/* The envelope of a record far larger than the others is not
+	 * kept. */
+	if (fs->rec.cap > 4 * fs->bufsize)
+		ks_buf_free(&fs->rec);
 	return KSINK_OK;
 }
 
@@ -2580,7 +2130,7 @@ file_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 	if (fs->failed)
 		return refuse_failed(fs, errbuf, errlen);
 	if (!fs->in_step) {
-		seterr(errbuf, errlen, "commit() outside begin()");
+		ks_err_set(errbuf, errlen, "commit() outside begin()");
 		return KSINK_FATAL;
 	}
 	for (i = 0; i < count; i++) {
@@ -2653,7 +2203,7 @@ file_reset_offsets(void *sink, const struct ksink_offset *offsets,
 	if (fs->failed)
 		return refuse_failed(fs, errbuf, errlen);
 	if (fs->in_step) {
-		seterr(errbuf, errlen, "reset_offsets() inside "
+		ks_err_set(errbuf, errlen, "reset_offsets() inside "
 		    "begin()/commit()");
 		return KSINK_FATAL;
 	}
@@ -2661,7 +2211,7 @@ file_reset_offsets(void *sink, const struct ksink_offset *offsets,
 		if (!valid_topic(offsets[i].topic) || offsets[i].partition < 0 ||
 		    (offsets[i].next_offset < 0 &&
 		    offsets[i].next_offset != KSINK_OFFSET_NONE)) {
-			seterr(errbuf, errlen, "%s/%" PRId32 " offset %" PRId64
+			ks_err_set(errbuf, errlen, "%s/%" PRId32 " offset %" PRId64
 			    ": not a Kafka partition and offset",
 			    offsets[i].topic, offsets[i].partition,
 			    offsets[i].next_offset);
@@ -2680,7 +2230,7 @@ file_reset_offsets(void *sink, const struct ksink_offset *offsets,
 		    offsets[i].partition)) == NULL) {
 			for (pos = 0; pos < fs->nparts; pos++)
 				fs->parts[pos]->pnext = fs->parts[pos]->cnext;
-			seterr(errbuf, errlen, "out of memory");
+			ks_err_set(errbuf, errlen, "out of memory");
 			return KSINK_FATAL;
 		}
 		p->pnext = offsets[i].next_offset;

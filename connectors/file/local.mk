@@ -4,6 +4,7 @@
 pkglib_LTLIBRARIES += connectors/file.la
 connectors_file_la_SOURCES = connectors/file/file.c
 connectors_file_la_LDFLAGS = $(MODULE_LDFLAGS)
+connectors_file_la_LIBADD = connectors/lib/libkslib.la
 
 dist_man_MANS += man/ksink-file.7
 
@@ -30,7 +31,7 @@ tests_unit_test_file_SOURCES = tests/unit/test_file.c \
 	tests/file/fakehost.c tests/file/fakehost.h
 tests_unit_test_file_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
 tests_unit_test_file_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_file_LDADD = $(CMOCKA_LIBS)
+tests_unit_test_file_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
 tests_unit_test_file_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=write \
 	-Wl,--wrap=fsync -Wl,--wrap=fdatasync -Wl,--wrap=renameat
 endif

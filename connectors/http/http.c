@@ -47,9 +47,18 @@
 
 #include "ksink/sink.h"
 
+#include "../lib/buf.h"
+#include "../lib/envelope.h"
+#include "../lib/err.h"
+#include "../lib/json.h"
+#include "../lib/offcache.h"
+#include "../lib/sqloffsets.h"
+
 #define HTTP_KEY_VERSION	"ksink-http-v1"
-#define HTTP_LEDGER_VERSION	1
-#define HTTP_JSON_DEPTH		256
+/* 1: offsets in ksink_http_offsets; 2: in ksink_offsets, the table of
+ * every SQLite database of ksink (connectors/lib/sqloffsets.c). */
+#define HTTP_LEDGER_VERSION	2
+#define HTTP_LEDGER_OLD_OFFSETS	"ksink_http_offsets"
 #define HTTP_OFFSETS_BODY_MAX	65536
 #define HTTP_SECRET_MAX		16384
 
@@ -76,7 +85,7 @@ static const struct ksink_option http_options[] = {
 	    "http.basic.password.file." },
 	{ .name = "http.body.format", .type = KSINK_OPT_ENUM, .def = "json",
 	  .values = "json|ndjson|value",
-	  .doc = "json: a JSON array of record envelopes "
+	  .doc = "json: a JSON array of record envelopes (ksink-record(7)) "
 	    "(Content-Type: application/json).  ndjson: one envelope per "
 	    "line (application/x-ndjson).  value: one request per record, "
 	    "whose body is the record's value as it is "
@@ -155,20 +164,6 @@ static const struct ksink_option http_options[] = {
 	{ .name = NULL }
 };
 
-/* Bytes. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-/* The next offset of one partition, as the sink knows it. */
-struct fence {
-	char *topic;
-	int32_t partition;
-	int64_t next;	/* KSINK_OFFSET_NONE: unknown */
-};
-
 /* A secret read from a file, read again when the file changes. */
 struct secret {
 	const char *path;	/* NULL: a value from the INI, or none */
@@ -223,43 +218,27 @@ struct http_sink {
 	CURL *curl;
 	int curl_global;
 	char curl_err[CURL_ERROR_SIZE];
-	struct buf resp;
+	struct ks_buf resp;
 	size_t resp_max;
 	int64_t not_before;	/* monotonic ms; 0: none */
 
 	/* Ledger. */
 	char *state_path;
 	sqlite3 *db;
-	sqlite3_stmt *st_offset, *st_upsert, *st_intent, *st_drop,
+	struct ks_sqloffsets offsets;
+	sqlite3_stmt *st_intent, *st_drop,
 	    *st_pending;
 
-	struct fence *fences;
-	size_t nfences, fences_cap, fence_hint;
+	struct ks_offcache fences;
 
 	/* The step and write()'s scratch space. */
 	int in_step;
-	struct buf body;
+	struct ks_buf body;
 	struct group *groups;
 	size_t ngroups, groups_cap;
 	size_t *order, *gidx;
 	size_t order_cap;
 };
-
-static void
-errf(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-errf(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int64_t
 now_ms(void)
@@ -280,475 +259,13 @@ wall_ms(void)
 }
 
 /*
- * Buffers.  An allocation failure sets oom and later appends do nothing;
- * the caller checks oom once when the whole text is written.
- */
-
-static int
-buf_reserve(struct buf *b, size_t add)
-{
-	size_t cap;
-	char *p;
-
-	if (b->oom)
-		return -1;
-	if (b->len + add + 1 <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + add + 1) {
-		if (cap > SIZE_MAX / 2) {
-			b->oom = 1;
-			return -1;
-		}
-		cap *= 2;
-	}
-	if ((p = realloc(b->p, cap)) == NULL) {
-		b->oom = 1;
-		return -1;
-	}
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-static void
-buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (buf_reserve(b, n) == -1)
-		return;
-	if (n > 0)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_addc(struct buf *b, char c)
-{
-	buf_add(b, &c, 1);
-}
-
-static void
-buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_addf(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-buf_addf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[64];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		b->oom = 1;
-		return;
-	}
-	buf_add(b, tmp, (size_t)n);
-}
-
-static void
-buf_reset(struct buf *b)
-{
-	b->len = 0;
-	b->oom = 0;
-	if (b->p != NULL)
-		b->p[0] = '\0';
-}
-
-static void
-buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-/*
- * Encoding: UTF-8 and JSON checks, base64, and the record envelope.
- */
-
-/* Length of the well-formed UTF-8 sequence at p, or 0 (RFC 3629:
- * no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-static int
-utf8_valid(const void *v, size_t n)
-{
-	const unsigned char *p = v;
-	size_t i = 0, k;
-
-	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((k = utf8_seq(p + i, n - i)) == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
-/* Appends text as a JSON string; bytes that are not UTF-8 become
- * U+FFFD. */
-static void
-json_str(struct buf *b, const void *v, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = v;
-	size_t i = 0, run, k;
-
-	buf_addc(b, '"');
-	while (i < n) {
-		run = i;
-		while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' &&
-		    p[i] != '\\')
-			i++;
-		buf_add(b, p + run, i - run);
-		if (i >= n)
-			break;
-		if (p[i] >= 0x80) {
-			if ((k = utf8_seq(p + i, n - i)) == 0) {
-				buf_adds(b, "\xef\xbf\xbd");
-				i++;
-			} else {
-				buf_add(b, p + i, k);
-				i += k;
-			}
-			continue;
-		}
-		switch (p[i]) {
-		case '"': buf_adds(b, "\\\""); break;
-		case '\\': buf_adds(b, "\\\\"); break;
-		case '\b': buf_adds(b, "\\b"); break;
-		case '\f': buf_adds(b, "\\f"); break;
-		case '\n': buf_adds(b, "\\n"); break;
-		case '\r': buf_adds(b, "\\r"); break;
-		case '\t': buf_adds(b, "\\t"); break;
-		default:
-			buf_adds(b, "\\u00");
-			buf_addc(b, hex[p[i] >> 4]);
-			buf_addc(b, hex[p[i] & 0xf]);
-		}
-		i++;
-	}
-	buf_addc(b, '"');
-}
-
-static void
-base64(struct buf *b, const void *v, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = v;
-	char out[4];
-	uint32_t w;
-	size_t i;
-
-	for (i = 0; i + 3 <= n; i += 3) {
-		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		out[0] = tab[w >> 18];
-		out[1] = tab[(w >> 12) & 63];
-		out[2] = tab[(w >> 6) & 63];
-		out[3] = tab[w & 63];
-		buf_add(b, out, 4);
-	}
-	if (n - i == 1) {
-		w = (uint32_t)p[i] << 16;
-		out[0] = tab[w >> 18];
-		out[1] = tab[(w >> 12) & 63];
-		out[2] = out[3] = '=';
-		buf_add(b, out, 4);
-	} else if (n - i == 2) {
-		w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		out[0] = tab[w >> 18];
-		out[1] = tab[(w >> 12) & 63];
-		out[2] = tab[(w >> 6) & 63];
-		out[3] = '=';
-		buf_add(b, out, 4);
-	}
-}
-
-/*
- * A strict RFC 8259 JSON checker that copies the text to out without
- * insignificant white space (so that an embedded value never breaks an
- * NDJSON line).  out may be NULL to only check.
- */
-struct jscan {
-	const unsigned char *p, *end;
-	struct buf *out;
-	int depth;
-};
-
-static int js_value(struct jscan *);
-
-static void
-js_ws(struct jscan *s)
-{
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
-	    *s->p == '\n' || *s->p == '\r'))
-		s->p++;
-}
-
-static void
-js_emit(struct jscan *s, const unsigned char *from)
-{
-	if (s->out != NULL)
-		buf_add(s->out, from, (size_t)(s->p - from));
-}
-
-static int
-js_hex(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F');
-}
-
-static int
-js_string(struct jscan *s)
-{
-	const unsigned char *from = s->p;
-	size_t k;
-	int i;
-
-	s->p++;	/* '"' */
-	while (s->p < s->end) {
-		if (*s->p == '"') {
-			s->p++;
-			js_emit(s, from);
-			return 0;
-		}
-		if (*s->p < 0x20)
-			return -1;
-		if (*s->p == '\\') {
-			if (++s->p >= s->end)
-				return -1;
-			switch (*s->p) {
-			case '"': case '\\': case '/': case 'b': case 'f':
-			case 'n': case 'r': case 't':
-				s->p++;
-				break;
-			case 'u':
-				if (s->end - s->p < 5)
-					return -1;
-				for (i = 1; i <= 4; i++)
-					if (!js_hex(s->p[i]))
-						return -1;
-				s->p += 5;
-				break;
-			default:
-				return -1;
-			}
-			continue;
-		}
-		if (*s->p < 0x80) {
-			s->p++;
-			continue;
-		}
-		if ((k = utf8_seq(s->p, (size_t)(s->end - s->p))) == 0)
-			return -1;
-		s->p += k;
-	}
-	return -1;
-}
-
-static int
-js_digits(struct jscan *s)
-{
-	const unsigned char *from = s->p;
-
-	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-		s->p++;
-	return s->p > from ? 0 : -1;
-}
-
-static int
-js_number(struct jscan *s)
-{
-	const unsigned char *from = s->p;
-
-	if (*s->p == '-')
-		s->p++;
-	if (s->p >= s->end)
-		return -1;
-	if (*s->p == '0')
-		s->p++;
-	else if (js_digits(s) == -1)
-		return -1;
-	if (s->p < s->end && *s->p == '.') {
-		s->p++;
-		if (js_digits(s) == -1)
-			return -1;
-	}
-	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
-		s->p++;
-		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
-			s->p++;
-		if (js_digits(s) == -1)
-			return -1;
-	}
-	js_emit(s, from);
-	return 0;
-}
-
-static int
-js_word(struct jscan *s, const char *w)
-{
-	size_t n = strlen(w);
-
-	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
-		return -1;
-	s->p += n;
-	if (s->out != NULL)
-		buf_add(s->out, w, n);
-	return 0;
-}
-
-static int
-js_container(struct jscan *s, int object)
-{
-	const char close = object ? '}' : ']';
-
-	if (++s->depth > HTTP_JSON_DEPTH)
-		return -1;
-	if (s->out != NULL)
-		buf_addc(s->out, object ? '{' : '[');
-	s->p++;
-	js_ws(s);
-	if (s->p < s->end && *s->p == close)
-		goto done;
-	for (;;) {
-		if (object) {
-			if (s->p >= s->end || *s->p != '"' ||
-			    js_string(s) == -1)
-				return -1;
-			js_ws(s);
-			if (s->p >= s->end || *s->p != ':')
-				return -1;
-			s->p++;
-			if (s->out != NULL)
-				buf_addc(s->out, ':');
-			js_ws(s);
-		}
-		if (js_value(s) == -1)
-			return -1;
-		js_ws(s);
-		if (s->p >= s->end)
-			return -1;
-		if (*s->p == close)
-			break;
-		if (*s->p != ',')
-			return -1;
-		s->p++;
-		if (s->out != NULL)
-			buf_addc(s->out, ',');
-		js_ws(s);
-	}
-done:
-	s->p++;
-	if (s->out != NULL)
-		buf_addc(s->out, close);
-	s->depth--;
-	return 0;
-}
-
-static int
-js_value(struct jscan *s)
-{
-	if (s->p >= s->end)
-		return -1;
-	switch (*s->p) {
-	case '{':
-		return js_container(s, 1);
-	case '[':
-		return js_container(s, 0);
-	case '"':
-		return js_string(s);
-	case 't':
-		return js_word(s, "true");
-	case 'f':
-		return js_word(s, "false");
-	case 'n':
-		return js_word(s, "null");
-	default:
-		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
-			return js_number(s);
-		return -1;
-	}
-}
-
-/* Appends the JSON text v, compacted, to out (if not NULL) and returns 0;
- * returns -1 and leaves out as it was if v is not one JSON text. */
-static int
-json_compact(struct buf *out, const void *v, size_t n)
-{
-	struct jscan s = { .p = v, .end = (const unsigned char *)v + n,
-	    .out = out };
-	size_t mark = out != NULL ? out->len : 0;
-
-	js_ws(&s);
-	if (js_value(&s) == 0) {
-		js_ws(&s);
-		if (s.p == s.end)
-			return 0;
-	}
-	if (out != NULL) {
-		out->len = mark;
-		if (out->p != NULL)
-			out->p[mark] = '\0';
-	}
-	return -1;
-}
-
-/*
  * Reads the answer of the offset protocol, {"next_offset": N} with N a
  * non-negative integer or null, from text v.  Other members are allowed.
  */
 static int
 parse_next_offset_text(const char *v, size_t n, int64_t *next)
 {
-	struct jscan s = { .p = (const unsigned char *)v,
+	struct ks_json_scan s = { .p = (const unsigned char *)v,
 	    .end = (const unsigned char *)v + n };
 	const unsigned char *name, *num;
 	size_t name_len;
@@ -757,34 +274,34 @@ parse_next_offset_text(const char *v, size_t n, int64_t *next)
 	size_t len;
 
 	*next = KSINK_OFFSET_NONE;
-	js_ws(&s);
+	ks_json_scan_ws(&s);
 	if (s.p >= s.end || *s.p != '{')
 		return -1;
 	s.p++;
-	js_ws(&s);
+	ks_json_scan_ws(&s);
 	if (s.p < s.end && *s.p == '}')
 		return -1;
 	for (;;) {
 		if (s.p >= s.end || *s.p != '"')
 			return -1;
 		name = s.p;
-		if (js_string(&s) == -1)
+		if (ks_json_scan_string(&s) == -1)
 			return -1;
 		name_len = (size_t)(s.p - name);
-		js_ws(&s);
+		ks_json_scan_ws(&s);
 		if (s.p >= s.end || *s.p != ':')
 			return -1;
 		s.p++;
-		js_ws(&s);
+		ks_json_scan_ws(&s);
 		if (name_len == 13 && memcmp(name, "\"next_offset\"", 13) == 0) {
 			if (found)
 				return -1;
 			found = 1;
-			if (js_word(&s, "null") == 0)
+			if (ks_json_scan_word(&s, "null") == 0)
 				*next = KSINK_OFFSET_NONE;
 			else {
 				num = s.p;
-				if (js_digits(&s) == -1)
+				if (ks_json_scan_digits(&s) == -1)
 					return -1;
 				len = (size_t)(s.p - num);
 				if (len >= 19 || (len > 1 && *num == '0'))
@@ -796,9 +313,9 @@ parse_next_offset_text(const char *v, size_t n, int64_t *next)
 				    *s.p == 'E'))
 					return -1;
 			}
-		} else if (js_value(&s) == -1)
+		} else if (ks_json_scan_value(&s) == -1)
 			return -1;
-		js_ws(&s);
+		ks_json_scan_ws(&s);
 		if (s.p >= s.end)
 			return -1;
 		if (*s.p == '}')
@@ -806,84 +323,19 @@ parse_next_offset_text(const char *v, size_t n, int64_t *next)
 		if (*s.p != ',')
 			return -1;
 		s.p++;
-		js_ws(&s);
+		ks_json_scan_ws(&s);
 	}
 	s.p++;
-	js_ws(&s);
+	ks_json_scan_ws(&s);
 	return found && s.p == s.end ? 0 : -1;
-}
-
-/* Writes "NAME":VALUE,"NAME_encoding":ENC for key and header values:
- * text as a string, other bytes as base64. */
-static void
-env_bytes(struct buf *b, const char *name, const void *v, size_t n)
-{
-	buf_addc(b, '"');
-	buf_adds(b, name);
-	buf_adds(b, "\":");
-	if (v == NULL) {
-		buf_adds(b, "null,\"");
-		buf_adds(b, name);
-		buf_adds(b, "_encoding\":null");
-	} else if (utf8_valid(v, n)) {
-		json_str(b, v, n);
-		buf_adds(b, ",\"");
-		buf_adds(b, name);
-		buf_adds(b, "_encoding\":\"string\"");
-	} else {
-		buf_addc(b, '"');
-		base64(b, v, n);
-		buf_adds(b, "\",\"");
-		buf_adds(b, name);
-		buf_adds(b, "_encoding\":\"base64\"");
-	}
-}
-
-/* One record envelope (ksink-http(7)), on one line. */
-static void
-envelope(struct buf *b, const struct ksink_record *r)
-{
-	size_t i, mark;
-
-	buf_adds(b, "{\"topic\":");
-	json_str(b, r->topic, strlen(r->topic));
-	buf_addf(b, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64,
-	    r->partition, r->offset);
-	if (r->timestamp >= 0)
-		buf_addf(b, ",\"timestamp\":%" PRId64, r->timestamp);
-	else
-		buf_adds(b, ",\"timestamp\":null");
-	buf_addc(b, ',');
-	env_bytes(b, "key", r->key, r->key_len);
-	buf_addc(b, ',');
-	mark = b->len;
-	buf_adds(b, "\"value\":");
-	if (r->value != NULL && json_compact(b, r->value, r->value_len) == 0)
-		buf_adds(b, ",\"value_encoding\":\"json\"");
-	else {
-		b->len = mark;
-		env_bytes(b, "value", r->value, r->value_len);
-	}
-	buf_adds(b, ",\"headers\":[");
-	for (i = 0; i < r->header_count; i++) {
-		if (i > 0)
-			buf_addc(b, ',');
-		buf_adds(b, "{\"name\":");
-		json_str(b, r->headers[i].name, strlen(r->headers[i].name));
-		buf_addc(b, ',');
-		env_bytes(b, "value", r->headers[i].value,
-		    r->headers[i].value_len);
-		buf_addc(b, '}');
-	}
-	buf_adds(b, "]}");
 }
 
 static void
 body_begin(struct http_sink *s)
 {
-	buf_reset(&s->body);
+	ks_buf_reset(&s->body);
 	if (s->format == FMT_JSON)
-		buf_addc(&s->body, '[');
+		ks_buf_addc(&s->body, '[');
 }
 
 /* Appends record r, the nth (from 0) of the request. */
@@ -893,16 +345,16 @@ body_add(struct http_sink *s, const struct ksink_record *r, size_t nth)
 	switch (s->format) {
 	case FMT_JSON:
 		if (nth > 0)
-			buf_addc(&s->body, ',');
-		envelope(&s->body, r);
+			ks_buf_addc(&s->body, ',');
+		ks_envelope_add(&s->body, r);
 		break;
 	case FMT_NDJSON:
-		envelope(&s->body, r);
-		buf_addc(&s->body, '\n');
+		ks_envelope_add(&s->body, r);
+		ks_buf_addc(&s->body, '\n');
 		break;
 	case FMT_VALUE:
 		if (r->value != NULL)
-			buf_add(&s->body, r->value, r->value_len);
+			ks_buf_add(&s->body, r->value, r->value_len);
 		break;
 	}
 }
@@ -911,7 +363,7 @@ static void
 body_end(struct http_sink *s)
 {
 	if (s->format == FMT_JSON)
-		buf_addc(&s->body, ']');
+		ks_buf_addc(&s->body, ']');
 }
 
 /*
@@ -1134,11 +586,11 @@ check_url(const char *opt, const char *url, char **logged, char *errbuf,
 	size_t n;
 
 	if ((u = curl_url()) == NULL) {
-		errf(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return -1;
 	}
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		errf(errbuf, errlen, "%s: not a URL", opt);
+		ks_err_set(errbuf, errlen, "%s: not a URL", opt);
 		goto out;
 	}
 	curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
@@ -1149,24 +601,24 @@ check_url(const char *opt, const char *url, char **logged, char *errbuf,
 	curl_url_get(u, CURLUPART_PASSWORD, &pass, 0);
 	if (scheme == NULL || (strcasecmp(scheme, "http") != 0 &&
 	    strcasecmp(scheme, "https") != 0)) {
-		errf(errbuf, errlen, "%s: the scheme must be http or https",
+		ks_err_set(errbuf, errlen, "%s: the scheme must be http or https",
 		    opt);
 		goto out;
 	}
 	if (user != NULL || pass != NULL) {
-		errf(errbuf, errlen, "%s: credentials in the URL would be "
+		ks_err_set(errbuf, errlen, "%s: credentials in the URL would be "
 		    "logged; use http.basic.user and http.basic.password.file",
 		    opt);
 		goto out;
 	}
 	if (host == NULL) {
-		errf(errbuf, errlen, "%s: the URL has no host", opt);
+		ks_err_set(errbuf, errlen, "%s: the URL has no host", opt);
 		goto out;
 	}
 	n = strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) +
 	    (path ? strlen(path) : 0) + 8;
 	if ((*logged = malloc(n)) == NULL) {
-		errf(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		goto out;
 	}
 	snprintf(*logged, n, "%s://%s%s%s%s", scheme, host, port ? ":" : "",
@@ -1202,41 +654,41 @@ check_header(const char *h, int *ctype, char *errbuf, size_t errlen)
 	size_t n, i;
 
 	if (colon == NULL || colon == h) {
-		errf(errbuf, errlen, "http.header = %.40s: expected "
+		ks_err_set(errbuf, errlen, "http.header = %.40s: expected "
 		    "Name: value", h);
 		return -1;
 	}
 	n = (size_t)(colon - h);
 	for (i = 0; i < n; i++)
 		if (!header_name_char((unsigned char)h[i])) {
-			errf(errbuf, errlen, "http.header: invalid character "
+			ks_err_set(errbuf, errlen, "http.header: invalid character "
 			    "in the header name %.*s", (int)n, h);
 			return -1;
 		}
 	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
 		;
 	if (*v == '\0') {
-		errf(errbuf, errlen, "http.header %.*s has no value",
+		ks_err_set(errbuf, errlen, "http.header %.*s has no value",
 		    (int)n, h);
 		return -1;
 	}
 	for (; *v != '\0'; v++)
 		if ((unsigned char)*v < 0x20 && *v != '\t') {
-			errf(errbuf, errlen, "http.header %.*s: control "
+			ks_err_set(errbuf, errlen, "http.header %.*s: control "
 			    "character (line break?) in the value", (int)n, h);
 			return -1;
 		}
 	for (i = 0; refused[i] != NULL; i++)
 		if (strlen(refused[i]) == n &&
 		    strncasecmp(h, refused[i], n) == 0) {
-			errf(errbuf, errlen, "http.header %.*s is set by the "
+			ks_err_set(errbuf, errlen, "http.header %.*s is set by the "
 			    "sink%s", (int)n, h, i < 2 ? "; use "
 			    "http.bearer.token.file or http.basic.user and "
 			    "http.basic.password.file" : "");
 			return -1;
 		}
 	if (n >= 6 && strncasecmp(h, "ksink-", 6) == 0) {
-		errf(errbuf, errlen, "http.header %.*s: Ksink-* headers are "
+		ks_err_set(errbuf, errlen, "http.header %.*s: Ksink-* headers are "
 		    "set by the sink", (int)n, h);
 		return -1;
 	}
@@ -1262,7 +714,7 @@ parse_retry_status(struct http_sink *s, const char *v, char *errbuf,
 		code = strtol(p, &end, 10);
 		if (end == p || errno != 0 || code < 400 || code > 599 ||
 		    (*end != '\0' && *end != ',' && *end != ' ')) {
-			errf(errbuf, errlen, "http.retry.status = %s: expected "
+			ks_err_set(errbuf, errlen, "http.retry.status = %s: expected "
 			    "a comma-separated list of status codes from 400 "
 			    "to 599", v);
 			return -1;
@@ -1298,14 +750,14 @@ secret_load(struct http_sink *s, const char *opt, struct secret *sec,
 	if (sec->path == NULL)
 		return 0;
 	if ((fd = open(sec->path, O_RDONLY | O_CLOEXEC)) == -1) {
-		errf(errbuf, errlen, "%s %s: %s", opt, sec->path,
+		ks_err_set(errbuf, errlen, "%s %s: %s", opt, sec->path,
 		    strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
 		e = errno;
 		close(fd);
-		errf(errbuf, errlen, "%s %s: %s", opt, sec->path, strerror(e));
+		ks_err_set(errbuf, errlen, "%s %s: %s", opt, sec->path, strerror(e));
 		return -1;
 	}
 	if (sec->value != NULL && st.st_dev == sec->dev &&
@@ -1317,7 +769,7 @@ secret_load(struct http_sink *s, const char *opt, struct secret *sec,
 	}
 	if ((v = malloc(HTTP_SECRET_MAX + 1)) == NULL) {
 		close(fd);
-		errf(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return -1;
 	}
 	while (len < HTTP_SECRET_MAX &&
@@ -1329,7 +781,7 @@ secret_load(struct http_sink *s, const char *opt, struct secret *sec,
 			close(fd);
 			explicit_bzero(v, len);
 			free(v);
-			errf(errbuf, errlen, "%s %s: %s", opt, sec->path,
+			ks_err_set(errbuf, errlen, "%s %s: %s", opt, sec->path,
 			    strerror(e));
 			return -1;
 		}
@@ -1345,7 +797,7 @@ secret_load(struct http_sink *s, const char *opt, struct secret *sec,
 	    strpbrk(v, "\r\n") != NULL) {
 		explicit_bzero(v, len);
 		free(v);
-		errf(errbuf, errlen, "%s %s: expected one line of text, not "
+		ks_err_set(errbuf, errlen, "%s %s: expected one line of text, not "
 		    "empty, shorter than %d bytes", opt, sec->path,
 		    HTTP_SECRET_MAX);
 		return -1;
@@ -1407,7 +859,7 @@ on_body(char *data, size_t size, size_t n, void *arg)
 
 	if (s->resp.len < s->resp_max) {
 		room = s->resp_max - s->resp.len;
-		buf_add(&s->resp, data, len < room ? len : room);
+		ks_buf_add(&s->resp, data, len < room ? len : room);
 	}
 	return len;
 }
@@ -1498,7 +950,7 @@ perform(struct http_sink *s, const char *url, const char *url_log,
 	}
 	if (oom) {
 		curl_slist_free_all(hdrs);
-		errf(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	curl_easy_setopt(s->curl, CURLOPT_URL, url);
@@ -1516,7 +968,7 @@ perform(struct http_sink *s, const char *url, const char *url_log,
 		curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
 		s->resp_max = HTTP_OFFSETS_BODY_MAX;
 	}
-	buf_reset(&s->resp);
+	ks_buf_reset(&s->resp);
 	s->curl_err[0] = '\0';
 	t0 = now_ms();
 	rc = curl_easy_perform(s->curl);
@@ -1525,7 +977,7 @@ perform(struct http_sink *s, const char *url, const char *url_log,
 
 	if (rc != CURLE_OK) {
 		st = classify_curl(rc);
-		errf(errbuf, errlen, "%s %s: %s", rq ? (s->put ? "PUT" :
+		ks_err_set(errbuf, errlen, "%s %s: %s", rq ? (s->put ? "PUT" :
 		    "POST") : "GET", url_log, s->curl_err[0] ? s->curl_err :
 		    curl_easy_strerror(rc));
 		s->host->log(s->ctx, KSINK_LOG_DEBUG, "%s %s: transport "
@@ -1559,7 +1011,7 @@ perform(struct http_sink *s, const char *url, const char *url_log,
 	}
 	quote_response(s, quoted, sizeof(quoted), s->log_body_max);
 	if (rq != NULL)
-		errf(errbuf, errlen, "%s %s: HTTP %ld for %s/%" PRId32
+		ks_err_set(errbuf, errlen, "%s %s: HTTP %ld for %s/%" PRId32
 		    " offsets %" PRId64 "-%" PRId64 "%s%s%s%s",
 		    s->put ? "PUT" : "POST", url_log, *code, rq->topic,
 		    rq->partition, rq->first, rq->last,
@@ -1567,7 +1019,7 @@ perform(struct http_sink *s, const char *url, const char *url_log,
 		    st == KSINK_FATAL ? "; check the URL and the credentials" :
 		    "", *quoted ? ": " : "", quoted);
 	else
-		errf(errbuf, errlen, "GET %s: HTTP %ld%s%s", url_log, *code,
+		ks_err_set(errbuf, errlen, "GET %s: HTTP %ld%s%s", url_log, *code,
 		    *quoted ? ": " : "", quoted);
 	return st;
 }
@@ -1581,7 +1033,7 @@ db_fail(struct http_sink *s, const char *what, char *errbuf, size_t errlen)
 {
 	int rc = sqlite3_extended_errcode(s->db);
 
-	errf(errbuf, errlen, "ledger %s: %s: %s", s->state_path, what,
+	ks_err_set(errbuf, errlen, "ledger %s: %s: %s", s->state_path, what,
 	    sqlite3_errmsg(s->db));
 	/* A busy ledger is another process's: everything else, disk full
 	 * and I/O errors (fsync) included, stops the connector. */
@@ -1607,10 +1059,6 @@ static int
 ledger_open(struct http_sink *s, char *errbuf, size_t errlen)
 {
 	static const char *const schema =
-	    "CREATE TABLE IF NOT EXISTS ksink_http_offsets ("
-	    " connector TEXT NOT NULL, topic TEXT NOT NULL,"
-	    " partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
-	    " PRIMARY KEY (connector, topic, partition));"
 	    "CREATE TABLE IF NOT EXISTS ksink_http_intents ("
 	    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	    " connector TEXT NOT NULL, topic TEXT NOT NULL,"
@@ -1618,13 +1066,14 @@ ledger_open(struct http_sink *s, char *errbuf, size_t errlen)
 	    " last_offset INTEGER NOT NULL, records INTEGER NOT NULL,"
 	    " idempotency_key TEXT NOT NULL, content_type TEXT,"
 	    " body BLOB NOT NULL, created_ms INTEGER NOT NULL);";
+	char msg[512], pragma[40];
 	sqlite3_stmt *st;
 	int version, rc;
 
 	rc = sqlite3_open_v2(s->state_path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		errf(errbuf, errlen, "http.state.path %s: %s; check that its "
+		ks_err_set(errbuf, errlen, "http.state.path %s: %s; check that its "
 		    "directory exists and that ksink may write there (SQLite "
 		    "also writes -wal and -shm files beside it)",
 		    s->state_path, s->db ? sqlite3_errmsg(s->db) :
@@ -1642,7 +1091,7 @@ ledger_open(struct http_sink *s, char *errbuf, size_t errlen)
 	    db_exec(s, "PRAGMA synchronous = FULL", errbuf, errlen) ||
 	    db_exec(s, "BEGIN IMMEDIATE", errbuf, errlen)) {
 		if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_BUSY)
-			errf(errbuf, errlen, "ledger %s is in use by another "
+			ks_err_set(errbuf, errlen, "ledger %s is in use by another "
 			    "process or connector; give each connector its "
 			    "own http.state.path", s->state_path);
 		return KSINK_FATAL;
@@ -1658,25 +1107,36 @@ ledger_open(struct http_sink *s, char *errbuf, size_t errlen)
 	sqlite3_finalize(st);
 	if (version > HTTP_LEDGER_VERSION) {
 		db_rollback(s);
-		errf(errbuf, errlen, "ledger %s has schema version %d, newer "
+		ks_err_set(errbuf, errlen, "ledger %s has schema version %d, newer "
 		    "than this ksink's (%d): use a newer ksink",
 		    s->state_path, version, HTTP_LEDGER_VERSION);
 		return KSINK_FATAL;
 	}
-	if (db_exec(s, schema, errbuf, errlen) ||
-	    db_exec(s, "PRAGMA user_version = 1", errbuf, errlen) ||
+	/* A ledger of version 1 has its offsets moved into ksink_offsets
+	 * in this same transaction. */
+	if (db_exec(s, schema, errbuf, errlen) != KSINK_OK) {
+		db_rollback(s);
+		return KSINK_FATAL;
+	}
+	if (ks_sqloffsets_create(s->db, HTTP_LEDGER_OLD_OFFSETS, msg,
+	    sizeof(msg)) != SQLITE_OK) {
+		ks_err_set(errbuf, errlen, "ledger %s: %s", s->state_path, msg);
+		db_rollback(s);
+		return KSINK_FATAL;
+	}
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+	    HTTP_LEDGER_VERSION);
+	if (db_exec(s, pragma, errbuf, errlen) ||
 	    db_exec(s, "COMMIT", errbuf, errlen)) {
 		db_rollback(s);
 		return KSINK_FATAL;
 	}
-	if (sqlite3_prepare_v2(s->db, "SELECT next_offset FROM "
-	    "ksink_http_offsets WHERE connector = ?1 AND topic = ?2 AND "
-	    "partition = ?3", -1, &s->st_offset, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "INSERT INTO ksink_http_offsets "
-	    "(connector, topic, partition, next_offset) VALUES "
-	    "(?1, ?2, ?3, ?4) ON CONFLICT (connector, topic, partition) "
-	    "DO UPDATE SET next_offset = max(next_offset, "
-	    "excluded.next_offset)", -1, &s->st_upsert, NULL) != SQLITE_OK ||
+	if (version < HTTP_LEDGER_VERSION && version > 0)
+		s->host->log(s->ctx, KSINK_LOG_INFO, "ledger %s: schema "
+		    "version %d upgraded to %d, stored offsets kept",
+		    s->state_path, version, HTTP_LEDGER_VERSION);
+	if (ks_sqloffsets_open(&s->offsets, s->db, s->connector) !=
+	    SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "INSERT INTO ksink_http_intents "
 	    "(connector, topic, partition, first_offset, last_offset, "
 	    "records, idempotency_key, content_type, body, created_ms) "
@@ -1697,8 +1157,7 @@ ledger_open(struct http_sink *s, char *errbuf, size_t errlen)
 static void
 ledger_close(struct http_sink *s)
 {
-	sqlite3_finalize(s->st_offset);
-	sqlite3_finalize(s->st_upsert);
+	ks_sqloffsets_close(&s->offsets);
 	sqlite3_finalize(s->st_intent);
 	sqlite3_finalize(s->st_drop);
 	sqlite3_finalize(s->st_pending);
@@ -1711,18 +1170,8 @@ static int
 ledger_get(struct http_sink *s, const char *topic, int32_t partition,
     int64_t *next, char *errbuf, size_t errlen)
 {
-	int rc;
-
-	*next = KSINK_OFFSET_NONE;
-	sqlite3_bind_text(s->st_offset, 1, s->connector, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->st_offset, 2, topic, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s->st_offset, 3, partition);
-	rc = sqlite3_step(s->st_offset);
-	if (rc == SQLITE_ROW)
-		*next = sqlite3_column_int64(s->st_offset, 0);
-	sqlite3_reset(s->st_offset);
-	sqlite3_clear_bindings(s->st_offset);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (ks_sqloffsets_get(&s->offsets, topic, partition, next) !=
+	    SQLITE_OK)
 		return db_fail(s, "reading offsets", errbuf, errlen);
 	return KSINK_OK;
 }
@@ -1732,16 +1181,8 @@ static int
 ledger_advance(struct http_sink *s, const char *topic, int32_t partition,
     int64_t next, char *errbuf, size_t errlen)
 {
-	int rc;
-
-	sqlite3_bind_text(s->st_upsert, 1, s->connector, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->st_upsert, 2, topic, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s->st_upsert, 3, partition);
-	sqlite3_bind_int64(s->st_upsert, 4, next);
-	rc = sqlite3_step(s->st_upsert);
-	sqlite3_reset(s->st_upsert);
-	sqlite3_clear_bindings(s->st_upsert);
-	if (rc != SQLITE_DONE)
+	if (ks_sqloffsets_advance(&s->offsets, topic, partition, next) !=
+	    SQLITE_OK)
 		return db_fail(s, "storing offsets", errbuf, errlen);
 	return KSINK_OK;
 }
@@ -1818,65 +1259,30 @@ ledger_settle(struct http_sink *s, int64_t id, const struct request *rq,
  * Fences: the next offset of each partition, cached.
  */
 
-static struct fence *
-fence_find(struct http_sink *s, const char *topic, int32_t partition)
-{
-	struct fence *f;
-	size_t i;
-
-	if (s->fence_hint < s->nfences) {
-		f = &s->fences[s->fence_hint];
-		if (f->partition == partition && strcmp(f->topic, topic) == 0)
-			return f;
-	}
-	for (i = 0; i < s->nfences; i++) {
-		f = &s->fences[i];
-		if (f->partition == partition && strcmp(f->topic, topic) == 0) {
-			s->fence_hint = i;
-			return f;
-		}
-	}
-	return NULL;
-}
-
 /* The cached fence of a partition, read from the ledger the first time. */
 static int
 fence_get(struct http_sink *s, const char *topic, int32_t partition,
-    struct fence **out, char *errbuf, size_t errlen)
+    struct ks_offcache_entry **out, char *errbuf, size_t errlen)
 {
-	struct fence *f;
 	int64_t next = KSINK_OFFSET_NONE;
-	size_t cap;
 	int rc;
 
-	if ((*out = fence_find(s, topic, partition)) != NULL)
+	if ((*out = ks_offcache_find(&s->fences, topic, partition)) != NULL)
 		return KSINK_OK;
 	if (s->db != NULL &&
 	    (rc = ledger_get(s, topic, partition, &next, errbuf, errlen)) !=
 	    KSINK_OK)
 		return rc;
-	if (s->nfences == s->fences_cap) {
-		cap = s->fences_cap ? s->fences_cap * 2 : 16;
-		if ((f = realloc(s->fences, cap * sizeof(*f))) == NULL)
-			goto oom;
-		s->fences = f;
-		s->fences_cap = cap;
+	if ((*out = ks_offcache_add(&s->fences, topic, partition, next)) ==
+	    NULL) {
+		ks_err_set(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
 	}
-	f = &s->fences[s->nfences];
-	if ((f->topic = strdup(topic)) == NULL)
-		goto oom;
-	f->partition = partition;
-	f->next = next;
-	s->fence_hint = s->nfences++;
-	*out = f;
 	return KSINK_OK;
-oom:
-	errf(errbuf, errlen, "out of memory");
-	return KSINK_FATAL;
 }
 
 static void
-fence_raise(struct fence *f, int64_t next)
+fence_raise(struct ks_offcache_entry *f, int64_t next)
 {
 	if (f->next == KSINK_OFFSET_NONE || next > f->next)
 		f->next = next;
@@ -1892,7 +1298,7 @@ static int
 deliver(struct http_sink *s, const struct request *rq, int64_t id,
     char *errbuf, size_t errlen)
 {
-	struct fence *f;
+	struct ks_offcache_entry *f;
 	long code;
 	int st, rc;
 
@@ -1914,7 +1320,7 @@ deliver(struct http_sink *s, const struct request *rq, int64_t id,
 
 		if ((rc = ledger_settle(s, id, rq, 0, tmp, sizeof(tmp))) !=
 		    KSINK_OK) {
-			errf(errbuf, errlen, "%s", tmp);
+			ks_err_set(errbuf, errlen, "%s", tmp);
 			return KSINK_FATAL;
 		}
 	}
@@ -1959,17 +1365,17 @@ resend_pending(struct http_sink *s, char *errbuf, size_t errlen)
 			rq.body = "";
 		/* The row's text stays valid until the statement is reset,
 		 * and the settling transaction needs it reset: copy. */
-		buf_reset(&s->body);
-		buf_add(&s->body, rq.body, rq.len);
-		buf_addc(&s->body, '\0');
-		buf_adds(&s->body, rq.topic ? rq.topic : "");
-		buf_addc(&s->body, '\0');
-		buf_adds(&s->body, rq.key ? rq.key : "");
-		buf_addc(&s->body, '\0');
-		buf_adds(&s->body, rq.ctype ? rq.ctype : "");
+		ks_buf_reset(&s->body);
+		ks_buf_add(&s->body, rq.body, rq.len);
+		ks_buf_addc(&s->body, '\0');
+		ks_buf_adds(&s->body, rq.topic ? rq.topic : "");
+		ks_buf_addc(&s->body, '\0');
+		ks_buf_adds(&s->body, rq.key ? rq.key : "");
+		ks_buf_addc(&s->body, '\0');
+		ks_buf_adds(&s->body, rq.ctype ? rq.ctype : "");
 		sqlite3_reset(st);
 		if (s->body.oom) {
-			errf(errbuf, errlen, "out of memory");
+			ks_err_set(errbuf, errlen, "out of memory");
 			return KSINK_FATAL;
 		}
 		rq.body = s->body.p;
@@ -2017,7 +1423,7 @@ send_range(struct http_sink *s, const struct ksink_record *recs,
 		body_end(s);
 	}
 	if (s->body.oom) {
-		errf(errbuf, errlen, "out of memory building a request of "
+		ks_err_set(errbuf, errlen, "out of memory building a request of "
 		    "%zu records", hi - lo);
 		return KSINK_FATAL;
 	}
@@ -2089,7 +1495,7 @@ send_group(struct http_sink *s, const struct ksink_record *recs, size_t lo,
 		mark = s->body.len;
 		n = body_append(s, &recs[s->order[i]], i - start);
 		if (s->body.oom) {
-			errf(errbuf, errlen, "out of memory building a "
+			ks_err_set(errbuf, errlen, "out of memory building a "
 			    "request of %zu records", i - start + 1);
 			return KSINK_FATAL;
 		}
@@ -2109,7 +1515,7 @@ send_group(struct http_sink *s, const struct ksink_record *recs, size_t lo,
 	}
 	body_end(s);
 	if (s->body.oom) {
-		errf(errbuf, errlen, "out of memory building a request of "
+		ks_err_set(errbuf, errlen, "out of memory building a request of "
 		    "%zu records", hi - start);
 		return KSINK_FATAL;
 	}
@@ -2155,7 +1561,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		errf(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	s->host = host;
@@ -2164,7 +1570,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 		goto oom;
 
 	if ((v = opt_str(s, "http.url")) == NULL) {
-		errf(errbuf, errlen, "http.url is required");
+		ks_err_set(errbuf, errlen, "http.url is required");
 		goto fail;
 	}
 	if ((s->url = strdup(v)) == NULL)
@@ -2235,24 +1641,24 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 	s->token.path = opt_str(s, "http.bearer.token.file");
 	if (opt_str(s, "http.basic.password") != NULL &&
 	    s->password.path != NULL) {
-		errf(errbuf, errlen, "http.basic.password and "
+		ks_err_set(errbuf, errlen, "http.basic.password and "
 		    "http.basic.password.file are both set: keep one");
 		goto fail;
 	}
 	if (opt_str(s, "http.bearer.token") != NULL && s->token.path != NULL) {
-		errf(errbuf, errlen, "http.bearer.token and "
+		ks_err_set(errbuf, errlen, "http.bearer.token and "
 		    "http.bearer.token.file are both set: keep one");
 		goto fail;
 	}
 	if ((opt_str(s, "http.basic.password") != NULL ||
 	    s->password.path != NULL) && s->basic_user == NULL) {
-		errf(errbuf, errlen, "a Basic password is set but "
+		ks_err_set(errbuf, errlen, "a Basic password is set but "
 		    "http.basic.user is not");
 		goto fail;
 	}
 	if (s->basic_user != NULL && (opt_str(s, "http.bearer.token") ||
 	    s->token.path != NULL)) {
-		errf(errbuf, errlen, "http.basic.user and a bearer token are "
+		ks_err_set(errbuf, errlen, "http.basic.user and a bearer token are "
 		    "both set: the receiver takes one Authorization header");
 		goto fail;
 	}
@@ -2261,7 +1667,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 		goto oom;
 	if ((v = opt_str(s, "http.bearer.token")) != NULL) {
 		if (strpbrk(v, "\r\n") != NULL) {
-			errf(errbuf, errlen, "http.bearer.token holds a line "
+			ks_err_set(errbuf, errlen, "http.bearer.token holds a line "
 			    "break");
 			goto fail;
 		}
@@ -2279,7 +1685,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 	}
 	if ((opt_str(s, "http.tls.key.file") != NULL) !=
 	    (opt_str(s, "http.tls.cert.file") != NULL)) {
-		errf(errbuf, errlen, "http.tls.cert.file and http.tls.key.file "
+		ks_err_set(errbuf, errlen, "http.tls.cert.file and http.tls.key.file "
 		    "go together");
 		goto fail;
 	}
@@ -2294,7 +1700,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 		for (t = 0; t < sizeof(tls) / sizeof(tls[0]); t++)
 			if ((v = opt_str(s, tls[t])) != NULL &&
 			    access(v, R_OK) == -1) {
-				errf(errbuf, errlen, "%s = %s: %s", tls[t], v,
+				ks_err_set(errbuf, errlen, "%s = %s: %s", tls[t], v,
 				    strerror(errno));
 				goto fail;
 			}
@@ -2303,7 +1709,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 	/* Exactly-once protocol. */
 	if ((v = opt_str(s, "http.state.path")) != NULL) {
 		if (s->offsets_url != NULL) {
-			errf(errbuf, errlen, "http.state.path and "
+			ks_err_set(errbuf, errlen, "http.state.path and "
 			    "http.offsets.url are both set: with the offset "
 			    "protocol the receiver keeps the offsets and no "
 			    "ledger is used; remove one");
@@ -2312,7 +1718,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 		if ((s->state_path = strdup(v)) == NULL)
 			goto oom;
 	} else if (s->offsets_url == NULL) {
-		errf(errbuf, errlen, "http.state.path (the ledger) is required "
+		ks_err_set(errbuf, errlen, "http.state.path (the ledger) is required "
 		    "unless the receiver keeps offsets (http.offsets.url)");
 		goto fail;
 	}
@@ -2320,12 +1726,12 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 	/* libcurl: one easy handle, kept alive between requests. */
 	rc = KSINK_FATAL;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		errf(errbuf, errlen, "cannot initialise libcurl");
+		ks_err_set(errbuf, errlen, "cannot initialise libcurl");
 		goto fail;
 	}
 	s->curl_global = 1;
 	if ((s->curl = curl_easy_init()) == NULL) {
-		errf(errbuf, errlen, "cannot initialise libcurl");
+		ks_err_set(errbuf, errlen, "cannot initialise libcurl");
 		goto fail;
 	}
 	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
@@ -2378,7 +1784,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 	return KSINK_OK;
 
 oom:
-	errf(errbuf, errlen, "out of memory");
+	ks_err_set(errbuf, errlen, "out of memory");
 	rc = KSINK_FATAL;
 fail:
 	http_close(s);
@@ -2395,7 +1801,7 @@ parse_next_offset(struct http_sink *s, int64_t *next, char *errbuf,
 	    next) == 0)
 		return 0;
 	quote_response(s, quoted, sizeof(quoted), 200);
-	errf(errbuf, errlen, "GET %s: expected {\"next_offset\": N} with N "
+	ks_err_set(errbuf, errlen, "GET %s: expected {\"next_offset\": N} with N "
 	    "an integer >= 0 or null, got: %s", s->offsets_url_log, quoted);
 	return -1;
 }
@@ -2405,8 +1811,8 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
 	struct http_sink *s = arg;
-	struct fence *f;
-	struct buf url = { 0 };
+	struct ks_offcache_entry *f;
+	struct ks_buf url = { 0 };
 	char *esc;
 	size_t i;
 	long code;
@@ -2424,7 +1830,7 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
 				return rc;
 		} else {
 			if (s->not_before != 0 && now_ms() < s->not_before) {
-				errf(errbuf, errlen, "waiting %" PRId64 " ms "
+				ks_err_set(errbuf, errlen, "waiting %" PRId64 " ms "
 				    "more as the receiver asked (Retry-After)",
 				    s->not_before - now_ms());
 				return KSINK_RETRY;
@@ -2432,20 +1838,20 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
 			s->not_before = 0;
 			if ((esc = curl_easy_escape(s->curl, offsets[i].topic,
 			    0)) == NULL) {
-				errf(errbuf, errlen, "out of memory");
+				ks_err_set(errbuf, errlen, "out of memory");
 				return KSINK_FATAL;
 			}
-			buf_reset(&url);
-			buf_adds(&url, s->offsets_url);
-			buf_addc(&url, strchr(s->offsets_url, '?') ? '&' : '?');
-			buf_adds(&url, "topic=");
-			buf_adds(&url, esc);
-			buf_addf(&url, "&partition=%" PRId32,
+			ks_buf_reset(&url);
+			ks_buf_adds(&url, s->offsets_url);
+			ks_buf_addc(&url, strchr(s->offsets_url, '?') ? '&' : '?');
+			ks_buf_adds(&url, "topic=");
+			ks_buf_adds(&url, esc);
+			ks_buf_addf(&url, "&partition=%" PRId32,
 			    offsets[i].partition);
 			curl_free(esc);
 			if (url.oom) {
-				buf_free(&url);
-				errf(errbuf, errlen, "out of memory");
+				ks_buf_free(&url);
+				ks_err_set(errbuf, errlen, "out of memory");
 				return KSINK_FATAL;
 			}
 			rc = perform(s, url.p, s->offsets_url_log, NULL, &code,
@@ -2459,20 +1865,20 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
 			else if (rc == KSINK_POISON)
 				rc = KSINK_FATAL;
 			if (rc != KSINK_OK) {
-				buf_free(&url);
+				ks_buf_free(&url);
 				return rc;
 			}
 		}
 		if ((rc = fence_get(s, offsets[i].topic, offsets[i].partition,
 		    &f, errbuf, errlen)) != KSINK_OK) {
-			buf_free(&url);
+			ks_buf_free(&url);
 			return rc;
 		}
 		/* The answer is the truth, even a lower one (the receiver
 		 * may have been restored from a backup). */
 		f->next = offsets[i].next_offset;
 	}
-	buf_free(&url);
+	ks_buf_free(&url);
 	return KSINK_OK;
 }
 
@@ -2498,7 +1904,7 @@ http_write(void *arg, const struct ksink_record *recs, size_t count,
     size_t *n_done, char *errbuf, size_t errlen)
 {
 	struct http_sink *s = arg;
-	struct fence *f;
+	struct ks_offcache_entry *f;
 	struct group *g;
 	char poison_msg[1024] = "";
 	size_t i, j, k, lo, hi, at, limit = count, gi, hint = 0;
@@ -2509,7 +1915,7 @@ http_write(void *arg, const struct ksink_record *recs, size_t count,
 	if (count == 0)
 		return KSINK_OK;
 	if (s->not_before != 0 && now_ms() < s->not_before) {
-		errf(errbuf, errlen, "waiting %" PRId64 " ms more as the "
+		ks_err_set(errbuf, errlen, "waiting %" PRId64 " ms more as the "
 		    "receiver asked (Retry-After)", s->not_before - now_ms());
 		return KSINK_RETRY;
 	}
@@ -2517,7 +1923,7 @@ http_write(void *arg, const struct ksink_record *recs, size_t count,
 	if ((rc = resend_pending(s, errbuf, errlen)) != KSINK_OK)
 		return rc;
 	if (scratch(s, count) == -1) {
-		errf(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 
@@ -2566,7 +1972,7 @@ http_write(void *arg, const struct ksink_record *recs, size_t count,
 			const struct ksink_record *r = &recs[s->order[j]];
 
 			if (r->offset <= prev) {
-				errf(errbuf, errlen, "records of %s/%" PRId32
+				ks_err_set(errbuf, errlen, "records of %s/%" PRId32
 				    " out of order: offset %" PRId64 " after %"
 				    PRId64, r->topic, r->partition, r->offset,
 				    prev);
@@ -2592,7 +1998,7 @@ http_write(void *arg, const struct ksink_record *recs, size_t count,
 			return rc;
 	}
 	if (result == KSINK_POISON) {
-		errf(errbuf, errlen, "%s", poison_msg);
+		ks_err_set(errbuf, errlen, "%s", poison_msg);
 		*n_done = limit;
 		return KSINK_POISON;
 	}
@@ -2605,7 +2011,7 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
 	struct http_sink *s = arg;
-	struct fence *f;
+	struct ks_offcache_entry *f;
 	size_t i;
 	int rc, need = 0;
 
@@ -2666,7 +2072,6 @@ static void
 http_close(void *arg)
 {
 	struct http_sink *s = arg;
-	size_t i;
 
 	if (s == NULL)
 		return;
@@ -2678,14 +2083,12 @@ http_close(void *arg)
 	curl_slist_free_all(s->headers);
 	secret_clear(&s->password);
 	secret_clear(&s->token);
-	for (i = 0; i < s->nfences; i++)
-		free(s->fences[i].topic);
-	free(s->fences);
+	ks_offcache_free(&s->fences);
 	free(s->groups);
 	free(s->order);
 	free(s->gidx);
-	buf_free(&s->body);
-	buf_free(&s->resp);
+	ks_buf_free(&s->body);
+	ks_buf_free(&s->resp);
 	free(s->basic_user);
 	free(s->state_path);
 	free(s->url);
@@ -2706,25 +2109,17 @@ http_reset_offsets(void *arg, const struct ksink_offset *offsets,
     size_t count, char *errbuf, size_t errlen)
 {
 	struct http_sink *s = arg;
-	sqlite3_stmt *set = NULL, *forget = NULL, *drop = NULL;
-	struct fence *f;
+	sqlite3_stmt *drop = NULL;
+	struct ks_offcache_entry *f;
 	size_t i;
 	int rc = KSINK_FATAL, dropped;
 
 	if (s->db == NULL) {
-		errf(errbuf, errlen, "with http.offsets.url the receiver keeps "
+		ks_err_set(errbuf, errlen, "with http.offsets.url the receiver keeps "
 		    "the offsets: reset them at the receiver");
 		return KSINK_CONFIG;
 	}
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO ksink_http_offsets "
-	    "(connector, topic, partition, next_offset) VALUES (?1, ?2, ?3, "
-	    "?4) ON CONFLICT (connector, topic, partition) DO UPDATE SET "
-	    "next_offset = excluded.next_offset", -1, &set, NULL) !=
-	    SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "DELETE FROM ksink_http_offsets WHERE "
-	    "connector = ?1 AND topic = ?2 AND partition = ?3", -1, &forget,
-	    NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "DELETE FROM ksink_http_intents WHERE "
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM ksink_http_intents WHERE "
 	    "connector = ?1 AND topic = ?2 AND partition = ?3", -1, &drop,
 	    NULL) != SQLITE_OK) {
 		db_fail(s, "preparing the reset", errbuf, errlen);
@@ -2733,18 +2128,11 @@ http_reset_offsets(void *arg, const struct ksink_offset *offsets,
 	if ((rc = db_exec(s, "BEGIN IMMEDIATE", errbuf, errlen)) != KSINK_OK)
 		goto out;
 	for (i = 0; i < count; i++) {
-		sqlite3_stmt *st = offsets[i].next_offset == KSINK_OFFSET_NONE ?
-		    forget : set;
-
-		sqlite3_bind_text(st, 1, s->connector, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, offsets[i].topic, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, offsets[i].partition);
-		if (st == set)
-			sqlite3_bind_int64(st, 4, offsets[i].next_offset);
 		sqlite3_bind_text(drop, 1, s->connector, -1, SQLITE_STATIC);
 		sqlite3_bind_text(drop, 2, offsets[i].topic, -1, SQLITE_STATIC);
 		sqlite3_bind_int(drop, 3, offsets[i].partition);
-		if (sqlite3_step(st) != SQLITE_DONE ||
+		if (ks_sqloffsets_set(&s->offsets, offsets[i].topic,
+		    offsets[i].partition, offsets[i].next_offset) != SQLITE_OK ||
 		    sqlite3_step(drop) != SQLITE_DONE) {
 			rc = db_fail(s, "resetting offsets", errbuf, errlen);
 			db_rollback(s);
@@ -2756,7 +2144,6 @@ http_reset_offsets(void *arg, const struct ksink_offset *offsets,
 			    "may not have applied %s", dropped, dropped > 1 ?
 			    "s" : "", offsets[i].topic, offsets[i].partition,
 			    dropped > 1 ? "them" : "it");
-		sqlite3_reset(st);
 		sqlite3_reset(drop);
 	}
 	if ((rc = db_exec(s, "COMMIT", errbuf, errlen)) != KSINK_OK) {
@@ -2769,8 +2156,6 @@ http_reset_offsets(void *arg, const struct ksink_offset *offsets,
 			f->next = offsets[i].next_offset;
 	rc = KSINK_OK;
 out:
-	sqlite3_finalize(set);
-	sqlite3_finalize(forget);
 	sqlite3_finalize(drop);
 	return rc;
 }

@@ -4,7 +4,8 @@ pkglib_LTLIBRARIES += connectors/http.la
 connectors_http_la_SOURCES = connectors/http/http.c
 connectors_http_la_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(SQLITE3_CFLAGS)
 connectors_http_la_LDFLAGS = $(MODULE_LDFLAGS)
-connectors_http_la_LIBADD = $(LIBCURL_LIBS) $(SQLITE3_LIBS)
+connectors_http_la_LIBADD = connectors/lib/libkssql.la \
+	connectors/lib/libkslib.la $(LIBCURL_LIBS) $(SQLITE3_LIBS)
 
 dist_man_MANS += man/ksink-http.7
 
@@ -14,7 +15,8 @@ TESTS += tests/unit/test_http
 tests_unit_test_http_SOURCES = tests/unit/test_http.c
 tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(LIBCURL_CFLAGS) $(SQLITE3_CFLAGS)
-tests_unit_test_http_LDADD = $(CMOCKA_LIBS) $(LIBCURL_LIBS) \
+tests_unit_test_http_LDADD = connectors/lib/libkssql.la \
+	connectors/lib/libkslib.la $(CMOCKA_LIBS) $(LIBCURL_LIBS) \
 	$(SQLITE3_LIBS)
 endif
 

@@ -320,10 +320,10 @@ test_json_format(void **state)
 	assert_file("out.jsonl",
 	    "{\"topic\":\"t\",\"partition\":0,\"offset\":1,"
 	    "\"timestamp\":1700000000001,\"key\":\"k1\",\"key_encoding\":"
-	    "\"string\",\"value\":{\"a\": [1,  2],   \"b\":\"x\"},\"headers\":"
-	    "[{\"name\":\"trace\",\"value\":\"abc\\\"d\"},{\"name\":\"empty\","
-	    "\"value\":null},{\"name\":\"sig\",\"value_base64\":\"3q2+7w==\"}"
-	    "]}\n"
+	    "\"string\",\"value\":{\"a\":[1,2],\"b\":\"x\"},\"headers\":"
+	    "[{\"key\":\"trace\",\"value\":\"abc\\\"d\",\"value_encoding\":"
+	    "\"string\"},{\"key\":\"empty\",\"value\":null},{\"key\":\"sig\","
+	    "\"value\":\"3q2+7w==\",\"value_encoding\":\"base64\"}]}\n"
 	    "{\"topic\":\"t\",\"partition\":0,\"offset\":2,\"timestamp\":null,"
 	    "\"key\":42,\"value\":\"plain \\\"text\\\"\\n\\ttab\","
 	    "\"value_encoding\":\"string\",\"headers\":[]}\n"
@@ -339,65 +339,6 @@ test_json_format(void **state)
 	    "{\"topic\":\"t\",\"partition\":0,\"offset\":6,"
 	    "\"timestamp\":1700000000006,\"key\":null,\"value\":\"quoted\","
 	    "\"headers\":[]}\n");
-}
-
-static void
-test_json_validator(void **state)
-{
-	static const char *const valid[] = {
-		"0", "-0", "1.5e-3", "true", "null", "\"\"", "\"\\u00e9\\n\"",
-		" {\"a\" : [ ] , \"b\":{}} ", "[1,[2,[3]]]", "\"caf\xc3\xa9\"",
-		"-12.0E+2",
-	};
-	static const char *const invalid[] = {
-		"", " ", "01", "1.", ".5", "+1", "tru", "nul", "[1,]", "{\"a\"}",
-		"{a:1}", "[1 2]", "\"\t\"", "\"\\x\"", "\"\\u12\"", "1 2", "NaN",
-		"\"\xc3\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", "[", "{\"a\":1,}",
-		"'a'", "\"abc",
-	};
-	char deep[2 * JSON_MAX_DEPTH + 4];
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
-		if (!json_valid(valid[i], strlen(valid[i])))
-			fail_msg("should be valid JSON: %s", valid[i]);
-	for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
-		if (json_valid(invalid[i], strlen(invalid[i])))
-			fail_msg("should be invalid JSON: %s", invalid[i]);
-	assert_false(json_valid("1\0", 2));
-	/* Nesting beyond the limit is not embedded. */
-	memset(deep, '[', JSON_MAX_DEPTH + 1);
-	memset(deep + JSON_MAX_DEPTH + 1, ']', JSON_MAX_DEPTH + 1);
-	assert_false(json_valid(deep, 2 * (JSON_MAX_DEPTH + 1)));
-	assert_true(json_valid(deep + 1, 2 * JSON_MAX_DEPTH));
-	assert_int_equal(jkind(NULL, 0), JK_NULL);
-	assert_int_equal(jkind("x", 1), JK_STRING);
-	assert_int_equal(jkind("\xff", 1), JK_BASE64);
-	assert_int_equal(jkind("[]", 2), JK_JSON);
-}
-
-static void
-test_string_escapes(void **state)
-{
-	char out[64];
-	struct emit e = { out, 0 };
-	struct emit count = { NULL, 0 };
-	const char in[] = "a\x01\x1f\"\\/\b\f\xe2\x82\xac\xff";
-
-	(void)state;
-	emit_jstr(&count, in, sizeof(in) - 1);
-	emit_jstr(&e, in, sizeof(in) - 1);
-	out[e.n] = '\0';
-	assert_int_equal(count.n, e.n);
-	assert_string_equal(out, "\"a\\u0001\\u001f\\\"\\\\/\\b\\f\xe2\x82\xac"
-	    "\\ufffd\"");
-	e.n = 0;
-	emit_base64(&e, "ab", 2);
-	emit_base64(&e, "abc", 3);
-	emit_base64(&e, "", 0);
-	out[e.n] = '\0';
-	assert_string_equal(out, "\"YWI=\"\"YWJj\"\"\"");
 }
 
 /* ------------------------------------------------------------------
@@ -1147,8 +1088,6 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_format, setup,
 		    teardown),
-		cmocka_unit_test(test_json_validator),
-		cmocka_unit_test(test_string_escapes),
 		cmocka_unit_test(test_path_patterns),
 		cmocka_unit_test_setup_teardown(test_per_partition_files, setup,
 		    teardown),

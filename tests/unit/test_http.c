@@ -564,178 +564,6 @@ pending_intents(void *s)
  */
 
 static void
-test_utf8(void **state)
-{
-	(void)state;
-	assert_true(utf8_valid("", 0));
-	assert_true(utf8_valid("abc", 3));
-	assert_true(utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
-	assert_false(utf8_valid("\xc0\xaf", 2));	/* overlong */
-	assert_false(utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
-	assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	assert_false(utf8_valid("\xe2\x82", 2));	/* truncated */
-	assert_false(utf8_valid("\xff", 1));
-	assert_false(utf8_valid("a\x80", 2));
-}
-
-static void
-check_json(const char *in, const char *want)
-{
-	struct buf b = { 0 };
-	int rc = json_compact(&b, in, strlen(in));
-
-	if (want == NULL) {
-		if (rc != -1)
-			fail_msg("accepted as JSON: %s", in);
-		assert_int_equal(b.len, 0);
-	} else {
-		if (rc != 0)
-			fail_msg("refused as JSON: %s", in);
-		assert_string_equal(b.p, want);
-	}
-	buf_free(&b);
-}
-
-static void
-test_json_compact(void **state)
-{
-	char deep[600];
-
-	(void)state;
-	check_json("{\"a\": 1}", "{\"a\":1}");
-	check_json(" [1, 2.5e-3 , -0, true,false ,null, \"x y\"]\n",
-	    "[1,2.5e-3,-0,true,false,null,\"x y\"]");
-	check_json("{ \"a\" : { \"b\" : [ ] , \"c\":{}}}",
-	    "{\"a\":{\"b\":[],\"c\":{}}}");
-	check_json("\"\\u00e9\\n\\\"\"", "\"\\u00e9\\n\\\"\"");
-	check_json("\"caf\xc3\xa9\"", "\"caf\xc3\xa9\"");
-	check_json("42", "42");
-	check_json("", NULL);
-	check_json("   ", NULL);
-	check_json("{", NULL);
-	check_json("{\"a\":1,}", NULL);
-	check_json("[1,]", NULL);
-	check_json("01", NULL);
-	check_json("1.", NULL);
-	check_json("-", NULL);
-	check_json("+1", NULL);
-	check_json(".5", NULL);
-	check_json("1e", NULL);
-	check_json("tru", NULL);
-	check_json("nul", NULL);
-	check_json("{a:1}", NULL);
-	check_json("'x'", NULL);
-	check_json("\"a\tb\"", NULL);	/* raw control character */
-	check_json("\"\\x\"", NULL);
-	check_json("\"\\u12\"", NULL);
-	check_json("\"\xff\"", NULL);
-	check_json("1 2", NULL);
-	check_json("{\"a\":1}}", NULL);
-	check_json("hello", NULL);
-	memset(deep, '[', 300);
-	memset(deep + 300, ']', 300);
-	deep[0] = '[';
-	{
-		struct buf b = { 0 };
-
-		/* Deeper than HTTP_JSON_DEPTH: not embedded. */
-		assert_int_equal(json_compact(&b, deep, 600), -1);
-		assert_int_equal(json_compact(&b, deep + 100, 400), 0);
-		buf_free(&b);
-	}
-}
-
-static void
-test_base64(void **state)
-{
-	static const char *const in[] = { "", "f", "fo", "foo", "foob",
-	    "fooba", "foobar" };
-	static const char *const out[] = { "", "Zg==", "Zm8=", "Zm9v",
-	    "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
-	struct buf b = { 0 };
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < 7; i++) {
-		buf_reset(&b);
-		base64(&b, in[i], strlen(in[i]));
-		buf_addc(&b, '\0');
-		assert_string_equal(b.p, out[i]);
-	}
-	buf_free(&b);
-}
-
-static void
-test_envelope(void **state)
-{
-	struct ksink_header hs[3] = {
-		{ .name = "trace", .value = "abc", .value_len = 3 },
-		{ .name = "bin", .value = "\x00\xff", .value_len = 2 },
-		{ .name = "none", .value = NULL, .value_len = 0 },
-	};
-	struct ksink_record r;
-	struct buf b = { 0 };
-
-	(void)state;
-	r = rec("orders", 3, 42, "{ \"id\": \"a-1\",\n \"amount\": 5 }");
-	r.key = "user-1";
-	r.key_len = 6;
-	r.headers = hs;
-	r.header_count = 3;
-	envelope(&b, &r);
-	assert_false(b.oom);
-	assert_string_equal(b.p, "{\"topic\":\"orders\",\"partition\":3,"
-	    "\"offset\":42,\"timestamp\":1700000000042,\"key\":\"user-1\","
-	    "\"key_encoding\":\"string\",\"value\":{\"id\":\"a-1\","
-	    "\"amount\":5},\"value_encoding\":\"json\",\"headers\":["
-	    "{\"name\":\"trace\",\"value\":\"abc\",\"value_encoding\":"
-	    "\"string\"},{\"name\":\"bin\",\"value\":\"AP8=\","
-	    "\"value_encoding\":\"base64\"},{\"name\":\"none\",\"value\":"
-	    "null,\"value_encoding\":null}]}");
-
-	/* Text that is not JSON: a string, escaped. */
-	buf_reset(&b);
-	r = rec("t", 0, 1, "say \"hi\"\n\x01");
-	r.timestamp = -1;
-	envelope(&b, &r);
-	assert_string_equal(b.p, "{\"topic\":\"t\",\"partition\":0,"
-	    "\"offset\":1,\"timestamp\":null,\"key\":null,\"key_encoding\":"
-	    "null,\"value\":\"say \\\"hi\\\"\\n\\u0001\",\"value_encoding\":"
-	    "\"string\",\"headers\":[]}");
-
-	/* Binary: base64; a binary key too. */
-	buf_reset(&b);
-	r = rec("t", 0, 2, NULL);
-	r.value = "\xde\xad\xbe\xef";
-	r.value_len = 4;
-	r.key = "\x80";
-	r.key_len = 1;
-	envelope(&b, &r);
-	assert_string_equal(b.p, "{\"topic\":\"t\",\"partition\":0,"
-	    "\"offset\":2,\"timestamp\":1700000000002,\"key\":\"gA==\","
-	    "\"key_encoding\":\"base64\",\"value\":\"3q2+7w==\","
-	    "\"value_encoding\":\"base64\",\"headers\":[]}");
-
-	/* A tombstone, and an empty value (not JSON: an empty string). */
-	buf_reset(&b);
-	r = rec("t", 0, 3, NULL);
-	envelope(&b, &r);
-	assert_non_null(strstr(b.p, "\"value\":null,\"value_encoding\":null"));
-	buf_reset(&b);
-	r = rec("t", 0, 4, "");
-	envelope(&b, &r);
-	assert_non_null(strstr(b.p, "\"value\":\"\",\"value_encoding\":"
-	    "\"string\""));
-	/* A JSON scalar is embedded as JSON. */
-	buf_reset(&b);
-	r = rec("t", 0, 5, " 17 ");
-	envelope(&b, &r);
-	assert_non_null(strstr(b.p, "\"value\":17,\"value_encoding\":"
-	    "\"json\""));
-	buf_free(&b);
-}
-
-static void
 test_sha256(void **state)
 {
 	static const char *const in[] = { "", "abc",
@@ -1008,11 +836,9 @@ test_batches(void **state)
 	}
 	assert_string_equal(q->body, "[{\"topic\":\"orders\",\"partition\":0,"
 	    "\"offset\":10,\"timestamp\":1700000000010,\"key\":null,"
-	    "\"key_encoding\":null,\"value\":{\"id\":0},\"value_encoding\":"
-	    "\"json\",\"headers\":[]},{\"topic\":\"orders\",\"partition\":0,"
-	    "\"offset\":11,\"timestamp\":1700000000011,\"key\":null,"
-	    "\"key_encoding\":null,\"value\":{\"id\":2},\"value_encoding\":"
-	    "\"json\",\"headers\":[]}]");
+	    "\"value\":{\"id\":0},\"headers\":[]},{\"topic\":\"orders\","
+	    "\"partition\":0,\"offset\":11,\"timestamp\":1700000000011,"
+	    "\"key\":null,\"value\":{\"id\":2},\"headers\":[]}]");
 	assert_string_equal(req_header(&srv.reqs[1], "Ksink-Offset-First", h,
 	    sizeof(h)), "12");
 	assert_string_equal(req_header(&srv.reqs[2], "Ksink-Partition", h,
@@ -1061,10 +887,9 @@ test_formats(void **state)
 	    sizeof(h)), "application/x-ndjson");
 	assert_string_equal(srv.reqs[0].body, "{\"topic\":\"t\",\"partition\":0,"
 	    "\"offset\":0,\"timestamp\":1700000000000,\"key\":null,"
-	    "\"key_encoding\":null,\"value\":{\"a\":1},\"value_encoding\":"
-	    "\"json\",\"headers\":[]}\n{\"topic\":\"t\",\"partition\":0,"
-	    "\"offset\":1,\"timestamp\":1700000000001,\"key\":null,"
-	    "\"key_encoding\":null,\"value\":\"plain\",\"value_encoding\":"
+	    "\"value\":{\"a\":1},\"headers\":[]}\n{\"topic\":\"t\","
+	    "\"partition\":0,\"offset\":1,\"timestamp\":1700000000001,"
+	    "\"key\":null,\"value\":\"plain\",\"value_encoding\":"
 	    "\"string\",\"headers\":[]}\n");
 	http_descriptor.close(s);
 
@@ -1798,14 +1623,77 @@ test_tls(void **state)
 	assert_int_equal(run(cmd), 0);
 }
 
+/*
+ * A ledger written by an older ksink (schema version 1, offsets in
+ * ksink_http_offsets) is upgraded on open: its offsets move into
+ * ksink_offsets, intact, and its request in doubt is still re-sent.
+ */
+static void
+test_ledger_upgrade(void **state)
+{
+	struct ksink_record r[2];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t done;
+	void *s;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(ledger, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	    "CREATE TABLE ksink_http_offsets ("
+	    " connector TEXT NOT NULL, topic TEXT NOT NULL,"
+	    " partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
+	    " PRIMARY KEY (connector, topic, partition));"
+	    "CREATE TABLE ksink_http_intents ("
+	    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " connector TEXT NOT NULL, topic TEXT NOT NULL,"
+	    " partition INTEGER NOT NULL, first_offset INTEGER NOT NULL,"
+	    " last_offset INTEGER NOT NULL, records INTEGER NOT NULL,"
+	    " idempotency_key TEXT NOT NULL, content_type TEXT,"
+	    " body BLOB NOT NULL, created_ms INTEGER NOT NULL);"
+	    "INSERT INTO ksink_http_offsets VALUES ('c1', 'orders', 0, 1200),"
+	    " ('c1', 'orders', 1, 7), ('other', 'orders', 0, 3);"
+	    "INSERT INTO ksink_http_intents (connector, topic, partition,"
+	    " first_offset, last_offset, records, idempotency_key,"
+	    " content_type, body, created_ms) VALUES ('c1', 'orders', 2, 40,"
+	    " 41, 2, 'k', 'application/json', '[1,2]', 0);"
+	    "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	s = sink_open();
+	assert_int_equal(load_offset(s, "orders", 0), 1200);
+	assert_int_equal(load_offset(s, "orders", 1), 7);
+	assert_int_equal(load_offset(s, "orders", 3), KSINK_OFFSET_NONE);
+	assert_int_equal(pending_intents(s), 1);
+	/* The request in doubt goes first, then the fence holds. */
+	r[0] = rec("orders", 2, 41, "{\"id\":1}");
+	r[1] = rec("orders", 0, 1199, "{\"id\":2}");
+	assert_int_equal(step(s, r, 2, &done), KSINK_OK);
+	assert_int_equal(srv_nreqs(), 1);
+	assert_string_equal(srv.reqs[0].body, "[1,2]");
+	assert_int_equal(load_offset(s, "orders", 2), 42);
+	assert_int_equal(load_offset(s, "orders", 0), 1200);
+	http_descriptor.close(s);
+
+	/* One table now, version 2, the other connector's row kept. */
+	assert_int_equal(sqlite3_open(ledger, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM "
+	    "sqlite_master WHERE name = 'ksink_http_offsets'), (SELECT "
+	    "next_offset FROM ksink_offsets WHERE connector = 'other'), "
+	    "(SELECT user_version FROM pragma_user_version)", -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	assert_int_equal(sqlite3_column_int(st, 1), 3);
+	assert_int_equal(sqlite3_column_int(st, 2), 2);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_json_compact),
-		cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_classify),
@@ -1816,6 +1704,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_max_bytes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_in_doubt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_upgrade, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_retry_statuses, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retry_after, setup,
