@@ -62,7 +62,7 @@ enum file_format { FMT_VALUE, FMT_JSON };
  * the open step (after its data has been synced). */
 enum mstate { M_COMMITTED, M_PENDING };
 
-static const struct ksink_option file_options[] = {
+static const struct ksink_option options[] = {
 	{
 		.name = "file.path",
 		.type = KSINK_OPT_PATH,
@@ -170,13 +170,15 @@ struct topic {
 	char name[];
 };
 
+#ifdef KSINK_TEST_HOOKS
 struct crash {
 	const char *point;
 	long nth;
 	long hits;
 };
+#endif
 
-struct fsink {
+struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
 
@@ -217,7 +219,9 @@ struct fsink {
 	char failmsg[512];
 
 	uint64_t n_written, n_tombstones, n_fenced;
+#ifdef KSINK_TEST_HOOKS
 	struct crash crash;
+#endif
 };
 
 /* ---------------------------------------------------------------------
@@ -226,11 +230,11 @@ struct fsink {
 
 /* Records a fatal error: the sink refuses every later call with it. */
 static int
-fatal(struct fsink *fs, char *errbuf, size_t errlen, const char *fmt, ...)
+fatal(struct sink *fs, char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int
-fatal(struct fsink *fs, char *errbuf, size_t errlen, const char *fmt, ...)
+fatal(struct sink *fs, char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -243,7 +247,7 @@ fatal(struct fsink *fs, char *errbuf, size_t errlen, const char *fmt, ...)
 }
 
 static int
-refuse_failed(struct fsink *fs, char *errbuf, size_t errlen)
+refuse_failed(struct sink *fs, char *errbuf, size_t errlen)
 {
 	ks_err_set(errbuf, errlen, "the connector stopped after an earlier "
 	    "error: %s", fs->failmsg);
@@ -298,7 +302,7 @@ write_all(int fd, const void *buf, size_t len)
 /* A failed write: out of space or quota is worth a retry, anything else
  * stops the connector. */
 static int
-write_failed(struct fsink *fs, const char *what, char *errbuf, size_t errlen)
+write_failed(struct sink *fs, const char *what, char *errbuf, size_t errlen)
 {
 	int e = errno;
 
@@ -314,7 +318,10 @@ write_failed(struct fsink *fs, const char *what, char *errbuf, size_t errlen)
 	return fatal(fs, errbuf, errlen, "writing %s: %s", what, strerror(e));
 }
 
-/* The fault hook of the crash tests: KSINK_FILE_CRASH_AT=POINT[:N] kills
+#ifdef KSINK_TEST_HOOKS
+/* The fault hook of the crash tests, compiled only into the test build
+ * of the plugin (tests/file/hooks/file.so, -DKSINK_TEST_HOOKS), never into
+ * the installed one: KSINK_FILE_CRASH_AT=POINT[:N] kills
  * the process the Nth time it reaches POINT. */
 static const char *const crash_points[] = {
 	"after_write", "after_data_fsync", "after_tmp_manifest", "after_rename",
@@ -322,7 +329,7 @@ static const char *const crash_points[] = {
 };
 
 static void
-crash_init(struct fsink *fs)
+crash_init(struct sink *fs)
 {
 	const char *env = getenv("KSINK_FILE_CRASH_AT");
 	size_t i, n;
@@ -343,13 +350,17 @@ crash_init(struct fsink *fs)
 }
 
 static void
-crash_point(struct fsink *fs, const char *point)
+crash_point(struct sink *fs, const char *point)
 {
 	if (fs->crash.point == NULL || strcmp(fs->crash.point, point) != 0)
 		return;
 	if (++fs->crash.hits == fs->crash.nth)
 		raise(SIGKILL);
 }
+#else
+#define crash_init(fs)		((void)(fs))
+#define crash_point(fs, point)	((void)(fs))
+#endif
 
 /* ---------------------------------------------------------------------
  * Names: the file name pattern, closed names, matching
@@ -386,7 +397,7 @@ placeholder(const char *p, char *kind)
 
 /* The file name pattern with {topic} and {partition} replaced. */
 static int
-active_name(struct fsink *fs, char *out, size_t outlen, const char *topic,
+active_name(struct sink *fs, char *out, size_t outlen, const char *topic,
     int32_t partition)
 {
 	const char *pat = fs->pattern;
@@ -418,7 +429,7 @@ active_name(struct fsink *fs, char *out, size_t outlen, const char *topic,
  * and the first offset of the lowest of them inserted before the
  * extension (which has no placeholders). */
 static int
-closed_name(struct fsink *fs, char *out, size_t outlen, const char *active,
+closed_name(struct sink *fs, char *out, size_t outlen, const char *active,
     const struct meta *m)
 {
 	size_t extlen = strlen(fs->pattern) - fs->stem_len;
@@ -474,7 +485,7 @@ name_match(const char *p, const char *s)
 }
 
 static int
-is_manifest_name(struct fsink *fs, const char *name)
+is_manifest_name(struct sink *fs, const char *name)
 {
 	return fs->same_dir && (strcmp(name, fs->mname) == 0 ||
 	    strcmp(name, fs->mtmp) == 0 || strcmp(name, fs->mlock) == 0);
@@ -483,7 +494,7 @@ is_manifest_name(struct fsink *fs, const char *name)
 /* Splits the file name pattern into stem and extension and checks its
  * placeholders. */
 static int
-parse_pattern(struct fsink *fs, const char *path, char *errbuf, size_t errlen)
+parse_pattern(struct sink *fs, const char *path, char *errbuf, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
 	const char *fname = slash ? slash + 1 : path;
@@ -548,7 +559,7 @@ parse_pattern(struct fsink *fs, const char *path, char *errbuf, size_t errlen)
  */
 
 static const char *
-intern(struct fsink *fs, const char *name)
+intern(struct sink *fs, const char *name)
 {
 	struct topic *t;
 	size_t n;
@@ -577,7 +588,7 @@ part_cmp(const char *topic, int32_t partition, const struct part *p)
 
 /* Index of a partition in parts[], or where it would go. */
 static size_t
-part_pos(struct fsink *fs, const char *topic, int32_t partition, int *found)
+part_pos(struct sink *fs, const char *topic, int32_t partition, int *found)
 {
 	size_t lo = 0, hi = fs->nparts, mid;
 	int c;
@@ -617,7 +628,7 @@ valid_topic(const char *topic)
 /* Finds, or adds, the state of a partition.  NULL with errno ENOMEM, or
  * EINVAL for a topic name Kafka would not allow. */
 static struct part *
-part_get(struct fsink *fs, const char *topic, int32_t partition)
+part_get(struct sink *fs, const char *topic, int32_t partition)
 {
 	struct part *p = fs->last, **np;
 	size_t lo;
@@ -658,7 +669,7 @@ part_get(struct fsink *fs, const char *topic, int32_t partition)
 }
 
 static int
-part_failed(struct fsink *fs, const char *topic, int32_t partition,
+part_failed(struct sink *fs, const char *topic, int32_t partition,
     char *errbuf, size_t errlen)
 {
 	if (errno == EINVAL)
@@ -669,7 +680,7 @@ part_failed(struct fsink *fs, const char *topic, int32_t partition,
 }
 
 static size_t
-stream_pos(struct fsink *fs, const char *name, int *found)
+stream_pos(struct sink *fs, const char *name, int *found)
 {
 	size_t lo = 0, hi = fs->nstreams, mid;
 	int c;
@@ -691,7 +702,7 @@ stream_pos(struct fsink *fs, const char *name, int *found)
 }
 
 static struct stream *
-stream_find(struct fsink *fs, const char *name)
+stream_find(struct sink *fs, const char *name)
 {
 	int found;
 	size_t i = stream_pos(fs, name, &found);
@@ -700,7 +711,7 @@ stream_find(struct fsink *fs, const char *name)
 }
 
 static struct stream *
-stream_add(struct fsink *fs, const char *name)
+stream_add(struct sink *fs, const char *name)
 {
 	struct stream *st, **ns;
 	int found;
@@ -740,7 +751,7 @@ stream_free(struct stream *st)
 }
 
 static void
-stream_remove(struct fsink *fs, struct stream *st)
+stream_remove(struct sink *fs, struct stream *st)
 {
 	int found;
 	size_t i = stream_pos(fs, st->name, &found);
@@ -779,7 +790,7 @@ meta_add(struct meta *m, const char *topic, int32_t partition, int64_t offset,
  */
 
 static struct fbuf *
-buf_get(struct fsink *fs)
+buf_get(struct sink *fs)
 {
 	struct fbuf *b = fs->pool;
 
@@ -799,7 +810,7 @@ buf_get(struct fsink *fs)
 }
 
 static void
-buf_put(struct fsink *fs, struct fbuf *b)
+buf_put(struct sink *fs, struct fbuf *b)
 {
 	char *d;
 
@@ -816,7 +827,7 @@ buf_put(struct fsink *fs, struct fbuf *b)
 }
 
 static int
-stream_open_fd(struct fsink *fs, struct stream *st, int flags, char *errbuf,
+stream_open_fd(struct sink *fs, struct stream *st, int flags, char *errbuf,
     size_t errlen)
 {
 	if (st->fd >= 0)
@@ -836,7 +847,7 @@ stream_open_fd(struct fsink *fs, struct stream *st, int flags, char *errbuf,
 
 /* Writes a stream's buffered bytes to its file. */
 static int
-stream_flush(struct fsink *fs, struct stream *st, char *errbuf, size_t errlen)
+stream_flush(struct sink *fs, struct stream *st, char *errbuf, size_t errlen)
 {
 	char what[PATH_MAX];
 
@@ -854,7 +865,7 @@ stream_flush(struct fsink *fs, struct stream *st, char *errbuf, size_t errlen)
 
 /* Makes room for len bytes in a stream's buffer, marking it touched. */
 static int
-stream_reserve(struct fsink *fs, struct stream *st, size_t len, char *errbuf,
+stream_reserve(struct sink *fs, struct stream *st, size_t len, char *errbuf,
     size_t errlen)
 {
 	char *d;
@@ -969,11 +980,11 @@ crc32_update(uint32_t crc, const void *data, size_t n)
 }
 
 static int
-mtext_printf(struct fsink *fs, const char *fmt, ...)
+mtext_printf(struct sink *fs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
-mtext_printf(struct fsink *fs, const char *fmt, ...)
+mtext_printf(struct sink *fs, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -985,7 +996,7 @@ mtext_printf(struct fsink *fs, const char *fmt, ...)
 
 /* Names are written with bytes below 0x21, 0x7f and '%' as %XX. */
 static int
-mtext_name(struct fsink *fs, const char *s)
+mtext_name(struct sink *fs, const char *s)
 {
 	const unsigned char *p;
 
@@ -1024,7 +1035,7 @@ unescape_name(char *s)
 }
 
 static int
-build_manifest(struct fsink *fs, int which, const struct stream *closing,
+build_manifest(struct sink *fs, int which, const struct stream *closing,
     const char *closed)
 {
 	const struct stream *st;
@@ -1083,7 +1094,7 @@ build_manifest(struct fsink *fs, int which, const struct stream *closing,
 /* Replaces the manifest: temp file, fsync, rename, fsync of the
  * directory.  Any failure past the temp file's write is fatal. */
 static int
-manifest_write(struct fsink *fs, int which, const struct stream *closing,
+manifest_write(struct sink *fs, int which, const struct stream *closing,
     const char *closed, char *errbuf, size_t errlen)
 {
 	char what[PATH_MAX];
@@ -1151,7 +1162,7 @@ parse_i64(const char *s, int64_t min, int64_t *out)
 /* Reads the manifest into the partition table and files[].  Returns 0,
  * 1 when it does not exist, or -1 with errbuf filled. */
 static int
-manifest_read(struct fsink *fs, struct mfile **filesp, size_t *nfilesp,
+manifest_read(struct sink *fs, struct mfile **filesp, size_t *nfilesp,
     char *errbuf, size_t errlen)
 {
 	struct mfile *files = NULL, *mf;
@@ -1375,7 +1386,7 @@ out:
  */
 
 static int
-take_lock(struct fsink *fs, char *errbuf, size_t errlen)
+take_lock(struct sink *fs, char *errbuf, size_t errlen)
 {
 	char text[32];
 	ssize_t n;
@@ -1429,7 +1440,7 @@ take_lock(struct fsink *fs, char *errbuf, size_t errlen)
 /* No manifest: refuse when data files exist, since nothing says which
  * of their records were committed. */
 static int
-check_no_data(struct fsink *fs, char *errbuf, size_t errlen)
+check_no_data(struct sink *fs, char *errbuf, size_t errlen)
 {
 	struct dirent *de;
 	DIR *d;
@@ -1480,7 +1491,7 @@ fstat_name(int dirfd, const char *name, struct stat *sb, int *exists)
 /* Finishes a rotation the manifest records as started: the active file
  * holds len committed bytes and becomes closed. */
 static int
-finish_close(struct fsink *fs, const struct mfile *mf, char *errbuf,
+finish_close(struct sink *fs, const struct mfile *mf, char *errbuf,
     size_t errlen)
 {
 	struct stat sa, sc;
@@ -1546,7 +1557,7 @@ finish_close(struct fsink *fs, const struct mfile *mf, char *errbuf,
 
 /* Truncates an active file to its committed length. */
 static int
-recover_file(struct fsink *fs, struct stream *st, char *errbuf,
+recover_file(struct sink *fs, struct stream *st, char *errbuf,
     size_t errlen)
 {
 	struct stat sb;
@@ -1605,7 +1616,7 @@ recover_file(struct fsink *fs, struct stream *st, char *errbuf,
 }
 
 static int
-recover(struct fsink *fs, char *errbuf, size_t errlen)
+recover(struct sink *fs, char *errbuf, size_t errlen)
 {
 	struct mfile *files;
 	struct stream *st;
@@ -1665,7 +1676,7 @@ out:
 }
 
 static void
-fsink_free(struct fsink *fs)
+fsink_free(struct sink *fs)
 {
 	struct topic *t;
 	struct fbuf *b;
@@ -1720,7 +1731,7 @@ open_dir(const char *dir, const char *opt, char *errbuf, size_t errlen)
 
 /* The manifest's directory and names. */
 static int
-manifest_names(struct fsink *fs, const char *opt, char *errbuf, size_t errlen)
+manifest_names(struct sink *fs, const char *opt, char *errbuf, size_t errlen)
 {
 	const char *cname = fs->host->connector_name(fs->ctx), *slash;
 	char *safe;
@@ -1764,7 +1775,7 @@ static int
 file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
     char *errbuf, size_t errlen)
 {
-	struct fsink *fs;
+	struct sink *fs;
 	struct stat sd, sm;
 	const char *path, *fmt;
 
@@ -1834,7 +1845,7 @@ file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 /* Commits the open step: data, then the manifest.  closing/closed add a
  * "close" line for a rotation. */
 static int
-checkpoint(struct fsink *fs, const struct stream *closing, const char *closed,
+checkpoint(struct sink *fs, const struct stream *closing, const char *closed,
     char *errbuf, size_t errlen)
 {
 	struct stream *st;
@@ -1886,7 +1897,7 @@ checkpoint(struct fsink *fs, const struct stream *closing, const char *closed,
 /* Closes a stream's active file under its final name and starts an
  * empty one.  Commits what the open step wrote so far. */
 static int
-rotate(struct fsink *fs, struct stream *st, char *errbuf, size_t errlen)
+rotate(struct sink *fs, struct stream *st, char *errbuf, size_t errlen)
 {
 	char closed[NAME_MAX + 1];
 	struct stat sb;
@@ -1932,7 +1943,7 @@ rotate(struct fsink *fs, struct stream *st, char *errbuf, size_t errlen)
 }
 
 static int
-needs_rotation(struct fsink *fs, const struct stream *st, size_t len)
+needs_rotation(struct sink *fs, const struct stream *st, size_t len)
 {
 	if (st->plen == 0)
 		return 0;
@@ -1946,7 +1957,7 @@ needs_rotation(struct fsink *fs, const struct stream *st, size_t len)
 /* Binds a partition to its active file; a file the manifest does not
  * list yet is listed before it is created. */
 static int
-attach(struct fsink *fs, struct part *p, char *errbuf, size_t errlen)
+attach(struct sink *fs, struct part *p, char *errbuf, size_t errlen)
 {
 	char name[NAME_MAX + 1];
 	struct stream *st;
@@ -1990,7 +2001,7 @@ static int
 file_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct fsink *fs = sink;
+	struct sink *fs = sink;
 	size_t i, pos;
 	int found;
 
@@ -2008,7 +2019,7 @@ static void file_abort(void *sink);
 static int
 file_begin(void *sink, char *errbuf, size_t errlen)
 {
-	struct fsink *fs = sink;
+	struct sink *fs = sink;
 	struct stream *st;
 	size_t i;
 	int rc;
@@ -2038,7 +2049,7 @@ static int
 file_write(void *sink, const struct ksink_record *records, size_t count,
     size_t *n_done, char *errbuf, size_t errlen)
 {
-	struct fsink *fs = sink;
+	struct sink *fs = sink;
 	const struct ksink_record *r;
 	struct stream *st;
 	struct part *p;
@@ -2122,7 +2133,7 @@ static int
 file_commit(void *sink, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct fsink *fs = sink;
+	struct sink *fs = sink;
 	struct part *p;
 	size_t i;
 	int rc;
@@ -2153,7 +2164,7 @@ file_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 static void
 file_abort(void *sink)
 {
-	struct fsink *fs = sink;
+	struct sink *fs = sink;
 	struct stream *st;
 	size_t i;
 
@@ -2195,7 +2206,7 @@ static int
 file_reset_offsets(void *sink, const struct ksink_offset *offsets,
     size_t count, char *errbuf, size_t errlen)
 {
-	struct fsink *fs = sink;
+	struct sink *fs = sink;
 	struct part *p;
 	size_t i, pos;
 	int found, rc;
@@ -2253,7 +2264,7 @@ file_reset_offsets(void *sink, const struct ksink_offset *offsets,
 static void
 file_close(void *sink)
 {
-	struct fsink *fs = sink;
+	struct sink *fs = sink;
 
 	if (fs == NULL)
 		return;
@@ -2266,7 +2277,7 @@ file_close(void *sink)
 	fsink_free(fs);
 }
 
-static const struct ksink_sink file_sink = {
+static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = KSINK_ABI_MINOR,
 	.struct_size = sizeof(struct ksink_sink),
@@ -2274,7 +2285,7 @@ static const struct ksink_sink file_sink = {
 	.name = "file",
 	.version = FILE_VERSION,
 	.description = "exactly-once into local files, crash-consistent",
-	.options = file_options,
+	.options = options,
 	.open = file_open,
 	.load_offsets = file_load_offsets,
 	.begin = file_begin,
@@ -2289,5 +2300,5 @@ const struct ksink_sink *
 ksink_sink_entry(const struct ksink_host *host)
 {
 	(void)host;
-	return &file_sink;
+	return &desc;
 }

@@ -8,6 +8,20 @@ connectors_file_la_LIBADD = connectors/lib/libkslib.la
 
 dist_man_MANS += man/ksink-file.7
 
+# The test build of the plugin: file.so with the crash hook of the tests
+# (KSINK_FILE_CRASH_AT, compiled with -DKSINK_TEST_HOOKS) in
+# tests/file/hooks/.libs, for file-crash.test, file-kill.test and the
+# fault matrix.  The installed file.so has no hook (file-crash.test
+# checks it).
+check_LTLIBRARIES += tests/file/hooks/file.la
+tests_file_hooks_file_la_SOURCES = connectors/file/file.c
+tests_file_hooks_file_la_CPPFLAGS = $(AM_CPPFLAGS) -DKSINK_TEST_HOOKS
+tests_file_hooks_file_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_file_hooks_file_la_LIBADD = connectors/lib/libkslib.la
+AM_TESTS_ENVIRONMENT += \
+	KSINK_FILE_HOOKS_DIR='$(abs_top_builddir)/tests/file/hooks/.libs'; \
+	export KSINK_FILE_HOOKS_DIR;
+
 # Loads file.so through the ABI with a fake host and feeds it a
 # deterministic record stream; tests/e2e/file-crash.test kills it at each
 # step of a commit.

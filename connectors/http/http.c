@@ -1,5 +1,5 @@
 /*
- * http.c - the HTTP sink.
+ * connectors/http/http.c - the HTTP sink.
  *
  * Records are sent to a receiver with libcurl, one request per partition
  * and per http.batch.max.records / http.batch.max.bytes, as a JSON array of
@@ -26,7 +26,9 @@
  * commit() only stores the offsets of the step (records skipped as poison
  * and fenced records included).
  */
+#ifdef HAVE_CONFIG_H
 #include "config.h"
+#endif
 
 #include <sys/stat.h>
 
@@ -64,7 +66,7 @@
 
 enum http_format { FMT_JSON, FMT_NDJSON, FMT_VALUE };
 
-static const struct ksink_option http_options[] = {
+static const struct ksink_option options[] = {
 	{ .name = "http.url", .type = KSINK_OPT_STRING,
 	  .flags = KSINK_OPT_REQUIRED,
 	  .doc = "URL that receives the records, http:// or https://.  It "
@@ -194,7 +196,7 @@ struct request {
 	size_t len;
 };
 
-struct http_sink {
+struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
 	char *connector;
@@ -331,7 +333,7 @@ parse_next_offset_text(const char *v, size_t n, int64_t *next)
 }
 
 static void
-body_begin(struct http_sink *s)
+body_begin(struct sink *s)
 {
 	ks_buf_reset(&s->body);
 	if (s->format == FMT_JSON)
@@ -340,7 +342,7 @@ body_begin(struct http_sink *s)
 
 /* Appends record r, the nth (from 0) of the request. */
 static void
-body_add(struct http_sink *s, const struct ksink_record *r, size_t nth)
+body_add(struct sink *s, const struct ksink_record *r, size_t nth)
 {
 	switch (s->format) {
 	case FMT_JSON:
@@ -360,7 +362,7 @@ body_add(struct http_sink *s, const struct ksink_record *r, size_t nth)
 }
 
 static void
-body_end(struct http_sink *s)
+body_end(struct sink *s)
 {
 	if (s->format == FMT_JSON)
 		ks_buf_addc(&s->body, ']');
@@ -517,7 +519,7 @@ idempotency_key(const char *connector, const char *topic, int32_t partition,
  * Classification of a response (ksink-http(7), ERRORS).
  */
 static int
-classify_status(const struct http_sink *s, long code)
+classify_status(const struct sink *s, long code)
 {
 	if (code >= 200 && code <= 299)
 		return KSINK_OK;
@@ -566,7 +568,7 @@ classify_curl(CURLcode rc)
  */
 
 static const char *
-opt_str(struct http_sink *s, const char *name)
+opt_str(struct sink *s, const char *name)
 {
 	const char *v = s->host->conf_str(s->ctx, name);
 
@@ -698,7 +700,7 @@ check_header(const char *h, int *ctype, char *errbuf, size_t errlen)
 }
 
 static int
-parse_retry_status(struct http_sink *s, const char *v, char *errbuf,
+parse_retry_status(struct sink *s, const char *v, char *errbuf,
     size_t errlen)
 {
 	const char *p = v;
@@ -737,7 +739,7 @@ secret_clear(struct secret *sec)
 
 /* Reads sec->path if it changed since the last read; *changed tells. */
 static int
-secret_load(struct http_sink *s, const char *opt, struct secret *sec,
+secret_load(struct sink *s, const char *opt, struct secret *sec,
     int *changed, char *errbuf, size_t errlen)
 {
 	struct stat st;
@@ -817,7 +819,7 @@ secret_load(struct http_sink *s, const char *opt, struct secret *sec,
 
 /* Hands the current credentials to libcurl. */
 static void
-apply_auth(struct http_sink *s)
+apply_auth(struct sink *s)
 {
 	if (s->token.value != NULL) {
 		curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
@@ -833,7 +835,7 @@ apply_auth(struct http_sink *s)
 
 /* Reads the secret files again if they changed. */
 static int
-refresh_secrets(struct http_sink *s, char *errbuf, size_t errlen)
+refresh_secrets(struct sink *s, char *errbuf, size_t errlen)
 {
 	int a = 0, b = 0;
 
@@ -854,7 +856,7 @@ refresh_secrets(struct http_sink *s, char *errbuf, size_t errlen)
 static size_t
 on_body(char *data, size_t size, size_t n, void *arg)
 {
-	struct http_sink *s = arg;
+	struct sink *s = arg;
 	size_t len = size * n, room;
 
 	if (s->resp.len < s->resp_max) {
@@ -866,7 +868,7 @@ on_body(char *data, size_t size, size_t n, void *arg)
 
 /* Appends up to max bytes of the response, printable. */
 static void
-quote_response(struct http_sink *s, char *out, size_t outlen, size_t max)
+quote_response(struct sink *s, char *out, size_t outlen, size_t max)
 {
 	size_t i, o = 0, n = s->resp.len < max ? s->resp.len : max;
 	unsigned char c;
@@ -911,7 +913,7 @@ add_header(struct curl_slist *l, int *oom, const char *fmt, ...)
  * describing a failure.  rq == NULL: a GET of url (the offset protocol).
  */
 static int
-perform(struct http_sink *s, const char *url, const char *url_log,
+perform(struct sink *s, const char *url, const char *url_log,
     const struct request *rq, long *code, char *errbuf, size_t errlen)
 {
 	struct curl_slist *hdrs = NULL, *l;
@@ -1029,7 +1031,7 @@ perform(struct http_sink *s, const char *url, const char *url_log,
  */
 
 static int
-db_fail(struct http_sink *s, const char *what, char *errbuf, size_t errlen)
+db_fail(struct sink *s, const char *what, char *errbuf, size_t errlen)
 {
 	int rc = sqlite3_extended_errcode(s->db);
 
@@ -1041,7 +1043,7 @@ db_fail(struct http_sink *s, const char *what, char *errbuf, size_t errlen)
 }
 
 static int
-db_exec(struct http_sink *s, const char *sql, char *errbuf, size_t errlen)
+db_exec(struct sink *s, const char *sql, char *errbuf, size_t errlen)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(s, sql, errbuf, errlen);
@@ -1049,14 +1051,14 @@ db_exec(struct http_sink *s, const char *sql, char *errbuf, size_t errlen)
 }
 
 static void
-db_rollback(struct http_sink *s)
+db_rollback(struct sink *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 static int
-ledger_open(struct http_sink *s, char *errbuf, size_t errlen)
+ledger_open(struct sink *s, char *errbuf, size_t errlen)
 {
 	static const char *const schema =
 	    "CREATE TABLE IF NOT EXISTS ksink_http_intents ("
@@ -1155,7 +1157,7 @@ ledger_open(struct http_sink *s, char *errbuf, size_t errlen)
 }
 
 static void
-ledger_close(struct http_sink *s)
+ledger_close(struct sink *s)
 {
 	ks_sqloffsets_close(&s->offsets);
 	sqlite3_finalize(s->st_intent);
@@ -1167,7 +1169,7 @@ ledger_close(struct http_sink *s)
 }
 
 static int
-ledger_get(struct http_sink *s, const char *topic, int32_t partition,
+ledger_get(struct sink *s, const char *topic, int32_t partition,
     int64_t *next, char *errbuf, size_t errlen)
 {
 	if (ks_sqloffsets_get(&s->offsets, topic, partition, next) !=
@@ -1178,7 +1180,7 @@ ledger_get(struct http_sink *s, const char *topic, int32_t partition,
 
 /* Within a transaction. */
 static int
-ledger_advance(struct http_sink *s, const char *topic, int32_t partition,
+ledger_advance(struct sink *s, const char *topic, int32_t partition,
     int64_t next, char *errbuf, size_t errlen)
 {
 	if (ks_sqloffsets_advance(&s->offsets, topic, partition, next) !=
@@ -1189,7 +1191,7 @@ ledger_advance(struct http_sink *s, const char *topic, int32_t partition,
 
 /* Makes the intent of rq durable; *id is its row. */
 static int
-ledger_intent(struct http_sink *s, const struct request *rq, int64_t *id,
+ledger_intent(struct sink *s, const struct request *rq, int64_t *id,
     char *errbuf, size_t errlen)
 {
 	int rc;
@@ -1228,7 +1230,7 @@ ledger_intent(struct http_sink *s, const struct request *rq, int64_t *id,
 /* Removes an intent; with delivered, advances the partition's offset in
  * the same transaction. */
 static int
-ledger_settle(struct http_sink *s, int64_t id, const struct request *rq,
+ledger_settle(struct sink *s, int64_t id, const struct request *rq,
     int delivered, char *errbuf, size_t errlen)
 {
 	int rc;
@@ -1261,7 +1263,7 @@ ledger_settle(struct http_sink *s, int64_t id, const struct request *rq,
 
 /* The cached fence of a partition, read from the ledger the first time. */
 static int
-fence_get(struct http_sink *s, const char *topic, int32_t partition,
+fence_get(struct sink *s, const char *topic, int32_t partition,
     struct ks_offcache_entry **out, char *errbuf, size_t errlen)
 {
 	int64_t next = KSINK_OFFSET_NONE;
@@ -1295,7 +1297,7 @@ fence_raise(struct ks_offcache_entry *f, int64_t next)
 /* Sends one request whose intent is already durable (or that needs none)
  * and settles the intent. */
 static int
-deliver(struct http_sink *s, const struct request *rq, int64_t id,
+deliver(struct sink *s, const struct request *rq, int64_t id,
     char *errbuf, size_t errlen)
 {
 	struct ks_offcache_entry *f;
@@ -1330,7 +1332,7 @@ deliver(struct http_sink *s, const struct request *rq, int64_t id,
 /* Sends the intent left by an earlier attempt or run, if any, before
  * anything else. */
 static int
-resend_pending(struct http_sink *s, char *errbuf, size_t errlen)
+resend_pending(struct sink *s, char *errbuf, size_t errlen)
 {
 	struct request rq;
 	sqlite3_stmt *st = s->st_pending;
@@ -1405,7 +1407,7 @@ resend_pending(struct http_sink *s, char *errbuf, size_t errlen)
  * several records is split in halves until the poison record is found:
  * *poison is then its position in order[]. */
 static int
-send_range(struct http_sink *s, const struct ksink_record *recs,
+send_range(struct sink *s, const struct ksink_record *recs,
     size_t lo, size_t hi, size_t *poison, int built, char *errbuf,
     size_t errlen)
 {
@@ -1461,7 +1463,7 @@ send_range(struct http_sink *s, const struct ksink_record *recs,
 /* Appends record r, the nth of the body; returns its size in the body,
  * counting the separator before it even for the first. */
 static size_t
-body_append(struct http_sink *s, const struct ksink_record *r, size_t nth)
+body_append(struct sink *s, const struct ksink_record *r, size_t nth)
 {
 	size_t mark = s->body.len;
 
@@ -1474,7 +1476,7 @@ body_append(struct http_sink *s, const struct ksink_record *r, size_t nth)
  * the body grows until the next record would not fit, and only that
  * record is encoded again, at the start of the next body. */
 static int
-send_group(struct http_sink *s, const struct ksink_record *recs, size_t lo,
+send_group(struct sink *s, const struct ksink_record *recs, size_t lo,
     size_t hi, size_t *poison, char *errbuf, size_t errlen)
 {
 	size_t start = lo, bytes = 0, head, mark, n, i;
@@ -1524,7 +1526,7 @@ send_group(struct http_sink *s, const struct ksink_record *recs, size_t lo,
 
 /* Scratch arrays for n records. */
 static int
-scratch(struct http_sink *s, size_t n)
+scratch(struct sink *s, size_t n)
 {
 	size_t *o, *g;
 	struct group *gr;
@@ -1554,7 +1556,7 @@ static int
 http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
     char *errbuf, size_t errlen)
 {
-	struct http_sink *s;
+	struct sink *s;
 	const char *v, *fmt;
 	size_t i, nh;
 	int ctype_set = 0, rc = KSINK_CONFIG;
@@ -1792,7 +1794,7 @@ fail:
 }
 
 static int
-parse_next_offset(struct http_sink *s, int64_t *next, char *errbuf,
+parse_next_offset(struct sink *s, int64_t *next, char *errbuf,
     size_t errlen)
 {
 	char quoted[256];
@@ -1810,7 +1812,7 @@ static int
 http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct http_sink *s = arg;
+	struct sink *s = arg;
 	struct ks_offcache_entry *f;
 	struct ks_buf url = { 0 };
 	char *esc;
@@ -1885,7 +1887,7 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
 static int
 http_begin(void *arg, char *errbuf, size_t errlen)
 {
-	struct http_sink *s = arg;
+	struct sink *s = arg;
 
 	(void)errbuf;
 	(void)errlen;
@@ -1903,7 +1905,7 @@ static int
 http_write(void *arg, const struct ksink_record *recs, size_t count,
     size_t *n_done, char *errbuf, size_t errlen)
 {
-	struct http_sink *s = arg;
+	struct sink *s = arg;
 	struct ks_offcache_entry *f;
 	struct group *g;
 	char poison_msg[1024] = "";
@@ -2010,7 +2012,7 @@ static int
 http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct http_sink *s = arg;
+	struct sink *s = arg;
 	struct ks_offcache_entry *f;
 	size_t i;
 	int rc, need = 0;
@@ -2063,7 +2065,7 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 static void
 http_abort(void *arg)
 {
-	struct http_sink *s = arg;
+	struct sink *s = arg;
 
 	s->in_step = 0;
 }
@@ -2071,7 +2073,7 @@ http_abort(void *arg)
 static void
 http_close(void *arg)
 {
-	struct http_sink *s = arg;
+	struct sink *s = arg;
 
 	if (s == NULL)
 		return;
@@ -2108,7 +2110,7 @@ static int
 http_reset_offsets(void *arg, const struct ksink_offset *offsets,
     size_t count, char *errbuf, size_t errlen)
 {
-	struct http_sink *s = arg;
+	struct sink *s = arg;
 	sqlite3_stmt *drop = NULL;
 	struct ks_offcache_entry *f;
 	size_t i;
@@ -2160,7 +2162,7 @@ out:
 	return rc;
 }
 
-static const struct ksink_sink http_descriptor = {
+static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = KSINK_ABI_MINOR,
 	.struct_size = sizeof(struct ksink_sink),
@@ -2169,7 +2171,7 @@ static const struct ksink_sink http_descriptor = {
 	.version = PACKAGE_VERSION,
 	.description = "HTTP requests, exactly-once with receivers that "
 	    "deduplicate Idempotency-Key or keep offsets",
-	.options = http_options,
+	.options = options,
 	.open = http_open,
 	.load_offsets = http_load_offsets,
 	.begin = http_begin,
@@ -2184,5 +2186,5 @@ const struct ksink_sink *
 ksink_sink_entry(const struct ksink_host *host)
 {
 	(void)host;
-	return &http_descriptor;
+	return &desc;
 }

@@ -35,7 +35,9 @@ add_bytes(struct ks_buf *b, const char *name, size_t nlen, const void *v,
 	}
 	if (ks_json_compact(b, v, n) == 0)
 		return;
-	if (ks_utf8_valid(v, n)) {
+	/* Not with NUL bytes: SQLite's json_extract() would cut a string
+	 * holding \u0000 there (tests/fuzz/README, finding 2). */
+	if (ks_utf8_check(v, n, 0)) {
 		ks_json_add_string(b, v, n);
 		ks_buf_add(b, ",\"", 2);
 		ks_buf_add(b, name, nlen);

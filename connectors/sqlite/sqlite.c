@@ -90,7 +90,7 @@ struct bound {
 	size_t hdr_len;
 };
 
-struct sq {
+struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
 	sqlite3 *db;
@@ -317,7 +317,7 @@ step_once(sqlite3_stmt *st)
  * record would fail the same way).
  */
 static int
-stmt_error(struct sq *sq, const struct stmt_set *set, int i, int rc,
+stmt_error(struct sink *sq, const struct stmt_set *set, int i, int rc,
     char *errbuf, size_t errlen)
 {
 	sqlite3_stmt *probe = NULL;
@@ -344,7 +344,7 @@ stmt_error(struct sq *sq, const struct stmt_set *set, int i, int rc,
 
 /* Runs the statements of a set for one record.  Returns a KSINK_ code. */
 static int
-run_set(struct sq *sq, struct stmt_set *set, const struct ksink_record *r,
+run_set(struct sink *sq, struct stmt_set *set, const struct ksink_record *r,
     char *errbuf, size_t errlen)
 {
 	struct bound b = { .r = r };
@@ -418,7 +418,7 @@ run_set(struct sq *sq, struct stmt_set *set, const struct ksink_record *r,
 
 /* The fence entry of a record's partition, read once per transaction. */
 static struct ks_offcache_entry *
-fence_get(struct sq *sq, const struct ksink_record *r, int *rcp)
+fence_get(struct sink *sq, const struct ksink_record *r, int *rcp)
 {
 	struct ks_offcache_entry *f;
 	int64_t next;
@@ -436,9 +436,9 @@ fence_get(struct sq *sq, const struct ksink_record *r, int *rcp)
 }
 
 static int
-sq_begin(void *sink, char *errbuf, size_t errlen)
+sqlite_begin(void *sink, char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	int rc;
 
 	ks_offcache_clear(&sq->fence);
@@ -453,10 +453,10 @@ sq_begin(void *sink, char *errbuf, size_t errlen)
 }
 
 static int
-sq_write(void *sink, const struct ksink_record *records, size_t count,
+sqlite_write(void *sink, const struct ksink_record *records, size_t count,
     size_t *n_done, char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	const struct ksink_record *r;
 	struct stmt_set *set;
 	struct ks_offcache_entry *f;
@@ -496,10 +496,10 @@ sq_write(void *sink, const struct ksink_record *records, size_t count,
 }
 
 static int
-sq_commit(void *sink, const struct ksink_offset *offsets, size_t count,
+sqlite_commit(void *sink, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	size_t i;
 	int rc;
 
@@ -531,9 +531,9 @@ sq_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 }
 
 static void
-sq_abort(void *sink)
+sqlite_abort(void *sink)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
@@ -548,10 +548,10 @@ sq_abort(void *sink)
 }
 
 static int
-sq_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
+sqlite_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	size_t i;
 	int rc;
 
@@ -576,10 +576,10 @@ sq_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
  * applied stay: resetting backwards applies those records again.
  */
 static int
-sq_reset_offsets(void *sink, const struct ksink_offset *offsets,
+sqlite_reset_offsets(void *sink, const struct ksink_offset *offsets,
     size_t count, char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	size_t i;
 	int rc;
 
@@ -610,7 +610,7 @@ sq_reset_offsets(void *sink, const struct ksink_offset *offsets,
 			    "in %s: %s", offsets[i].topic,
 			    (int)offsets[i].partition, sq->path,
 			    sqlite3_errmsg(sq->db));
-			sq_abort(sq);
+			sqlite_abort(sq);
 			return classify(rc) == KSINK_RETRY ? KSINK_RETRY :
 			    KSINK_FATAL;
 		}
@@ -618,7 +618,7 @@ sq_reset_offsets(void *sink, const struct ksink_offset *offsets,
 	if ((rc = step_once(sq->commit)) != SQLITE_OK) {
 		ks_err_set(errbuf, errlen, "COMMIT on %s: %s", sq->path,
 		    sqlite3_errmsg(sq->db));
-		sq_abort(sq);
+		sqlite_abort(sq);
 		return classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
 	}
 	sq->host->log(sq->ctx, KSINK_LOG_INFO, "reset the offsets of %zu "
@@ -641,16 +641,16 @@ set_free(struct stmt_set *set)
 }
 
 static void
-sq_close(void *sink)
+sqlite_close(void *sink)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	sqlite3_stmt *st;
 	int rc;
 
 	if (sq == NULL)
 		return;
 	if (sq->db) {
-		sq_abort(sq);
+		sqlite_abort(sq);
 		set_free(&sq->main);
 		set_free(&sq->del);
 		/* The internal statements, and any left by a failed open. */
@@ -750,7 +750,7 @@ map_params(struct stmt_set *set, struct stmt *s, char *errbuf, size_t errlen)
 
 /* Prepares every statement of sql, in order. */
 static int
-prepare_set(struct sq *sq, struct stmt_set *set, const char *option,
+prepare_set(struct sink *sq, struct stmt_set *set, const char *option,
     const char *sql, char *errbuf, size_t errlen)
 {
 	struct stmt *v;
@@ -802,7 +802,7 @@ prepare_set(struct sq *sq, struct stmt_set *set, const char *option,
 }
 
 static int
-prepare_internal(struct sq *sq, sqlite3_stmt **st, const char *sql,
+prepare_internal(struct sink *sq, sqlite3_stmt **st, const char *sql,
     char *errbuf, size_t errlen)
 {
 	int rc;
@@ -821,7 +821,7 @@ prepare_internal(struct sq *sq, sqlite3_stmt **st, const char *sql,
  * variant.  *sql is NULL when neither is set; free *buf.
  */
 static int
-sql_option(struct sq *sq, const char *name, const char **sql, char **buf,
+sql_option(struct sink *sq, const char *name, const char **sql, char **buf,
     char *errbuf, size_t errlen)
 {
 	char fname[64];
@@ -871,7 +871,7 @@ sql_option(struct sq *sq, const char *name, const char **sql, char **buf,
 /* Runs SQL at open: a statement that does not compile or fails is a
  * configuration error, a failing database is fatal. */
 static int
-exec_open(struct sq *sq, const char *what, const char *sql, char *errbuf,
+exec_open(struct sink *sq, const char *what, const char *sql, char *errbuf,
     size_t errlen)
 {
 	int rc;
@@ -886,7 +886,7 @@ exec_open(struct sq *sq, const char *what, const char *sql, char *errbuf,
 }
 
 static int
-sq_open_db(struct sq *sq, char *errbuf, size_t errlen)
+sq_open_db(struct sink *sq, char *errbuf, size_t errlen)
 {
 	char *init_buf = NULL, *stmt_buf = NULL, *del_buf = NULL, msg[512];
 	const char *init, *stmt, *del, *sync, *mode;
@@ -1001,10 +1001,10 @@ out:
 }
 
 static int
-sq_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
+sqlite_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
     char *errbuf, size_t errlen)
 {
-	struct sq *sq;
+	struct sink *sq;
 	const char *path, *name;
 	int status;
 
@@ -1033,14 +1033,14 @@ sq_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	sq->host = host;
 	sq->ctx = ctx;
 	if ((status = sq_open_db(sq, errbuf, errlen)) != KSINK_OK) {
-		sq_close(sq);
+		sqlite_close(sq);
 		return status;
 	}
 	*sink = sq;
 	return KSINK_OK;
 }
 
-static const struct ksink_sink sqlite_sink = {
+static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = KSINK_ABI_MINOR,
 	.struct_size = sizeof(struct ksink_sink),
@@ -1050,19 +1050,19 @@ static const struct ksink_sink sqlite_sink = {
 	.description = "applies records to an SQLite database with SQL "
 	    "statements, exactly once",
 	.options = options,
-	.open = sq_open,
-	.load_offsets = sq_load_offsets,
-	.begin = sq_begin,
-	.write = sq_write,
-	.commit = sq_commit,
-	.abort = sq_abort,
-	.close = sq_close,
-	.reset_offsets = sq_reset_offsets,
+	.open = sqlite_open,
+	.load_offsets = sqlite_load_offsets,
+	.begin = sqlite_begin,
+	.write = sqlite_write,
+	.commit = sqlite_commit,
+	.abort = sqlite_abort,
+	.close = sqlite_close,
+	.reset_offsets = sqlite_reset_offsets,
 };
 
 const struct ksink_sink *
 ksink_sink_entry(const struct ksink_host *host)
 {
 	(void)host;
-	return &sqlite_sink;
+	return &desc;
 }

@@ -102,6 +102,11 @@ test_base64(void **state)
 	assert_string_equal(env(&r), HEAD "\"key\":\"3q2+7w==\","
 	    "\"key_encoding\":\"base64\",\"value\":\"AAH/\","
 	    "\"value_encoding\":\"base64\",\"headers\":[]}");
+	/* UTF-8 with a NUL byte is not a string: SQLite's json_extract()
+	 * would cut it at the NUL. */
+	r = rec(NULL, 0, "a\0b", 3);
+	assert_string_equal(env(&r), HEAD "\"key\":null,\"value\":\"YQBi\","
+	    "\"value_encoding\":\"base64\",\"headers\":[]}");
 }
 
 /* No key, a tombstone, no timestamp: null, without encoding members. */
