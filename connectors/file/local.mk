@@ -2,7 +2,10 @@
 # its end-to-end tests and its man page.
 
 pkglib_LTLIBRARIES += connectors/file.la
-connectors_file_la_SOURCES = connectors/file/file.c
+FILE_SOURCES = connectors/file/file.c connectors/file/file.h \
+	connectors/file/manifest.c connectors/file/names.c \
+	connectors/file/recovery.c connectors/file/streams.c
+connectors_file_la_SOURCES = $(FILE_SOURCES)
 connectors_file_la_LDFLAGS = $(MODULE_LDFLAGS)
 connectors_file_la_LIBADD = connectors/lib/libkslib.la
 
@@ -14,7 +17,7 @@ dist_man_MANS += man/ksink-file.7
 # fault matrix.  The installed file.so has no hook (file-crash.test
 # checks it).
 check_LTLIBRARIES += tests/file/hooks/file.la
-tests_file_hooks_file_la_SOURCES = connectors/file/file.c
+tests_file_hooks_file_la_SOURCES = $(FILE_SOURCES)
 tests_file_hooks_file_la_CPPFLAGS = $(AM_CPPFLAGS) -DKSINK_TEST_HOOKS
 tests_file_hooks_file_la_LDFLAGS = $(FIXTURE_FLAGS)
 tests_file_hooks_file_la_LIBADD = connectors/lib/libkslib.la
@@ -36,12 +39,13 @@ KAFKA_TESTS += tests/e2e/file-kill.test
 dist_check_SCRIPTS += tests/e2e/file-crash.test tests/e2e/file-kill.test
 
 if HAVE_CMOCKA
-# The plugin's source is compiled into the test (it includes file.c), so
-# that its encoders can be tested directly and write(2), fsync(2),
-# fdatasync(2) and renameat(2) can be wrapped to inject failures.
+# The plugin's sources are linked into the test (which includes its
+# private header), so that its name rules can be tested directly and
+# write(2), fsync(2), fdatasync(2) and renameat(2) can be wrapped to
+# inject failures.
 check_PROGRAMS += tests/unit/test_file
 TESTS += tests/unit/test_file
-tests_unit_test_file_SOURCES = tests/unit/test_file.c \
+tests_unit_test_file_SOURCES = tests/unit/test_file.c $(FILE_SOURCES) \
 	tests/file/fakehost.c tests/file/fakehost.h
 tests_unit_test_file_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
 tests_unit_test_file_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

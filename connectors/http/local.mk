@@ -1,7 +1,11 @@
 # connectors/http: the HTTP sink, its unit tests, its reference receiver
 # and its end-to-end tests.
 pkglib_LTLIBRARIES += connectors/http.la
-connectors_http_la_SOURCES = connectors/http/http.c
+HTTP_SOURCES = connectors/http/http.c connectors/http/http.h \
+	connectors/http/body.c connectors/http/ledger.c \
+	connectors/http/options.c connectors/http/request.c \
+	connectors/http/send.c
+connectors_http_la_SOURCES = $(HTTP_SOURCES)
 connectors_http_la_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(SQLITE3_CFLAGS)
 connectors_http_la_LDFLAGS = $(MODULE_LDFLAGS)
 connectors_http_la_LIBADD = connectors/lib/libkssql.la \
@@ -12,7 +16,9 @@ dist_man_MANS += man/ksink-http.7
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_http
 TESTS += tests/unit/test_http
-tests_unit_test_http_SOURCES = tests/unit/test_http.c
+# The plugin's sources are linked in; the test includes its private
+# header.
+tests_unit_test_http_SOURCES = tests/unit/test_http.c $(HTTP_SOURCES)
 tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(LIBCURL_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_test_http_LDADD = connectors/lib/libkssql.la \

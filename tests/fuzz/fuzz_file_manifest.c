@@ -1,7 +1,7 @@
 /*
  * tests/fuzz/fuzz_file_manifest.c - the file sink's manifest parser and
  * recovery, and its data formats, through the plugin's interface with a
- * fake host (tests/file/fakehost.c); the plugin's source is compiled in.
+ * fake host (tests/file/fakehost.c); the plugin's sources are compiled in.
  *
  * Each input is: a flags byte, the content of an existing data file, up
  * to four records, and a manifest.  Unless flags say "raw", the manifest
@@ -19,7 +19,11 @@
  * ends with the values written, each followed by '\n', and in the json
  * format each line the batch added is JSON ("file-data").
  */
-#include "../../connectors/file/file.c"
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "../../connectors/file/file.h"
 
 #include <dirent.h>
 #include <ftw.h>

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_http_body.c - the HTTP sink's encoders and parsers.  The
- * plugin's source is compiled in so that its static functions can be
+ * plugin's sources are compiled in so that its functions can be
  * called.  The first byte chooses what is fuzzed:
  *
  *   0  request bodies: up to 4 records in the json, ndjson or value body
@@ -22,7 +22,11 @@
  *   5  the quoting of a response body in messages: one printable line
  *      ("http-quote").
  */
-#include "../../connectors/http/http.c"
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "../../connectors/http/http.h"
 
 #include "fuzz.h"
 

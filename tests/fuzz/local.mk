@@ -27,6 +27,17 @@ FUZZ_LIB = $(top_srcdir)/connectors/lib/base64.c \
 	$(top_srcdir)/connectors/lib/offcache.c \
 	$(top_srcdir)/connectors/lib/utf8.c
 FUZZ_SQLLIB = $(FUZZ_LIB) $(top_srcdir)/connectors/lib/sqloffsets.c
+FUZZ_FILE = $(top_srcdir)/connectors/file/file.c \
+	$(top_srcdir)/connectors/file/manifest.c \
+	$(top_srcdir)/connectors/file/names.c \
+	$(top_srcdir)/connectors/file/recovery.c \
+	$(top_srcdir)/connectors/file/streams.c
+FUZZ_HTTP = $(top_srcdir)/connectors/http/http.c \
+	$(top_srcdir)/connectors/http/body.c \
+	$(top_srcdir)/connectors/http/ledger.c \
+	$(top_srcdir)/connectors/http/options.c \
+	$(top_srcdir)/connectors/http/request.c \
+	$(top_srcdir)/connectors/http/send.c
 
 tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_H) \
 	    $(top_srcdir)/src/conf.c $(top_srcdir)/src/options.c \
@@ -46,19 +57,20 @@ tests/fuzz/fuzz_envelope: $(top_srcdir)/tests/fuzz/fuzz_envelope.c \
 	    $(top_srcdir)/tests/fuzz/fuzz_envelope.c $(FUZZ_LIB)
 
 tests/fuzz/fuzz_file_manifest: $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c \
-	    $(FUZZ_H) $(top_srcdir)/connectors/file/file.c \
+	    $(FUZZ_H) $(top_srcdir)/connectors/file/file.h $(FUZZ_FILE) \
 	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_LIB)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
-	    $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c \
+	    $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c $(FUZZ_FILE) \
 	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_LIB)
 
 tests/fuzz/fuzz_http_body: $(top_srcdir)/tests/fuzz/fuzz_http_body.c \
-	    $(FUZZ_H) $(top_srcdir)/connectors/http/http.c $(FUZZ_SQLLIB)
+	    $(FUZZ_H) $(top_srcdir)/connectors/http/http.h $(FUZZ_HTTP) \
+	    $(FUZZ_SQLLIB)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(LIBCURL_CFLAGS) \
 	    $(SQLITE3_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_http_body.c \
-	    $(FUZZ_SQLLIB) $(LIBCURL_LIBS) $(SQLITE3_LIBS)
+	    $(FUZZ_HTTP) $(FUZZ_SQLLIB) $(LIBCURL_LIBS) $(SQLITE3_LIBS)
 
 tests/fuzz/fuzz_sqlite_bind: $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
 	    $(FUZZ_H) $(top_srcdir)/connectors/sqlite/sqlite.c \

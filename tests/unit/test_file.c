@@ -1,11 +1,16 @@
 /*
- * tests/unit/test_file.c - the file sink.  The plugin's source is
- * compiled in, so that its encoders and name rules can be called
- * directly; the rest goes through its descriptor as the daemon does.
+ * tests/unit/test_file.c - the file sink.  The plugin's sources are
+ * linked in and its private header included, so that its name rules can
+ * be called directly; the rest goes through its descriptor as the daemon
+ * does.
  * write(2), fsync(2), fdatasync(2) and renameat(2) are wrapped
  * (-Wl,--wrap) to inject ENOSPC, EDQUOT and EIO.
  */
-#include "../../connectors/file/file.c"
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "../../connectors/file/file.h"
 
 #include <sys/wait.h>
 
@@ -16,6 +21,9 @@
 #include <cmocka.h>
 
 #include "fakehost.h"
+
+/* The plugin's descriptor, as the daemon gets it. */
+static const struct ksink_sink *desc;
 
 /* ------------------------------------------------------------------
  * Injected failures
@@ -134,7 +142,7 @@ open_sink(void **sinkp, const char *pattern, ...)
 	const char *opt;
 	va_list ap;
 
-	fakehost_init(options, connector);
+	fakehost_init(desc->options, connector);
 	snprintf(path, sizeof(path), "file.path=%s/%s", dir, pattern);
 	assert_int_equal(fakehost_set(path), 0);
 	va_start(ap, pattern);
@@ -142,7 +150,7 @@ open_sink(void **sinkp, const char *pattern, ...)
 		assert_int_equal(fakehost_set(opt), 0);
 	va_end(ap);
 	errbuf[0] = '\0';
-	return desc.open(&fakehost, fakehost_ctx, sinkp, errbuf,
+	return desc->open(&fakehost, fakehost_ctx, sinkp, errbuf,
 	    sizeof(errbuf));
 }
 
@@ -180,12 +188,12 @@ batch(void *s, const struct ksink_record *r, size_t n)
 		}
 		offs[j].next_offset = r[i].offset + 1;
 	}
-	if ((rc = desc.begin(s, errbuf, sizeof(errbuf))) != KSINK_OK)
+	if ((rc = desc->begin(s, errbuf, sizeof(errbuf))) != KSINK_OK)
 		return rc;
-	if ((rc = desc.write(s, r, n, &done, errbuf, sizeof(errbuf))) !=
+	if ((rc = desc->write(s, r, n, &done, errbuf, sizeof(errbuf))) !=
 	    KSINK_OK)
 		return rc;
-	return desc.commit(s, offs, nofs, errbuf, sizeof(errbuf));
+	return desc->commit(s, offs, nofs, errbuf, sizeof(errbuf));
 }
 
 /* Contents of dir/name, NUL-terminated; NULL when missing. */
@@ -238,7 +246,7 @@ stored(void *s, const char *topic, int32_t partition)
 {
 	struct ksink_offset o = { topic, partition, KSINK_OFFSET_NONE };
 
-	assert_int_equal(desc.load_offsets(s, &o, 1, errbuf,
+	assert_int_equal(desc->load_offsets(s, &o, 1, errbuf,
 	    sizeof(errbuf)), KSINK_OK);
 	return o.next_offset;
 }
@@ -267,7 +275,7 @@ test_value_format(void **state)
 	assert_int_equal(stored(s, "t", 0), 10);
 	assert_int_equal(stored(s, "t", 1), 3);
 	assert_int_equal(stored(s, "t", 2), KSINK_OFFSET_NONE);
-	desc.close(s);
+	desc->close(s);
 	assert_file("out.log", "first\n\nbin\001\377\n");
 }
 
@@ -281,10 +289,10 @@ test_tombstone_only_advances(void **state)
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	r[0] = rec("t", 0, 41, NULL);
 	assert_int_equal(batch(s, r, 1), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_int_equal(stored(s, "t", 0), 42);
-	desc.close(s);
+	desc->close(s);
 }
 
 static void
@@ -316,7 +324,7 @@ test_json_format(void **state)
 	r[4] = rec("t", 0, 5, "caf\xc3\xa9");
 	r[5] = rec("t", 0, 6, "\"quoted\"");
 	assert_int_equal(batch(s, r, 6), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_file("out.jsonl",
 	    "{\"topic\":\"t\",\"partition\":0,\"offset\":1,"
 	    "\"timestamp\":1700000000001,\"key\":\"k1\",\"key_encoding\":"
@@ -424,7 +432,7 @@ test_per_partition_files(void **state)
 	r[2] = rec("a", 1, 0, "a1");
 	r[3] = rec("a", 0, 1, "a0'");
 	assert_int_equal(batch(s, r, 4), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_file("a-0.txt", "a0\na0'\n");
 	assert_file("a-1.txt", "a1\n");
 	assert_file("b-1.txt", "b1\n");
@@ -448,7 +456,7 @@ test_rotation_naming(void **state)
 	r[4] = rec("t", 0, 16, "r0016");
 	r[5] = rec("t", 1, 3, "a value larger than the limit");
 	assert_int_equal(batch(s, r, 6), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_file("t-0.t+0+0000000000000000010.log", "r0010\nr0011\n");
 	assert_file("t-0.t+0+0000000000000000014.log", "r0014\nr0015\n");
 	assert_file("t-0.log", "r0016\n");
@@ -469,7 +477,7 @@ test_rotation_naming(void **state)
 	r[3] = rec("u", 0, 4, "dddd");
 	r[4] = rec("u", 0, 5, "eeee");
 	assert_int_equal(batch(s, r, 5), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_file("all.u+0-2+0000000000000000004.log",
 	    "aaaa\nbbbb\ncccc\ndddd\n");
 	assert_file("all.log", "eeee\n");
@@ -489,13 +497,13 @@ test_rotation_by_age(void **state)
 	assert_int_equal(batch(s, r, 1), KSINK_OK);
 	nanosleep(&ts, NULL);
 	/* The next batch closes the file even with no record for it. */
-	assert_int_equal(desc.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
-	desc.abort(s);
+	assert_int_equal(desc->begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	desc->abort(s);
 	assert_file("x.t+0+0000000000000000000.log", "old\n");
 	assert_file("x.log", "");
 	r[1] = rec("t", 0, 1, "new");
 	assert_int_equal(batch(s, r + 1, 1), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_file("x.log", "new\n");
 }
 
@@ -515,14 +523,14 @@ test_fence_and_replay(void **state)
 	r[0] = rec("t", 0, 0, "a");
 	r[1] = rec("t", 0, 1, "b");
 	assert_int_equal(batch(s, r, 2), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	fs = s;
 	/* A zombie's replay: only offset 2 is new. */
 	r[2] = rec("t", 0, 2, "c");
 	assert_int_equal(batch(s, r, 3), KSINK_OK);
 	assert_int_equal(fs->n_fenced, 2);
-	desc.close(s);
+	desc->close(s);
 	assert_file("out.log", "a\nb\nc\n");
 }
 
@@ -543,15 +551,15 @@ test_abort_truncates(void **state)
 	big[sizeof(big) - 1] = '\0';
 	r[1] = rec("t", 0, 1, big);
 	/* Larger than the buffer: written before the commit. */
-	assert_int_equal(desc.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
-	assert_int_equal(desc.write(s, r + 1, 1, &done, errbuf,
+	assert_int_equal(desc->begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(desc->write(s, r + 1, 1, &done, errbuf,
 	    sizeof(errbuf)), KSINK_OK);
-	assert_int_equal(desc.write(s, r + 1, 1, &done, errbuf,
+	assert_int_equal(desc->write(s, r + 1, 1, &done, errbuf,
 	    sizeof(errbuf)), KSINK_OK);
-	desc.abort(s);
+	desc->abort(s);
 	assert_file("out.log", "kept\n");
 	assert_int_equal(stored(s, "t", 0), 1);
-	desc.close(s);
+	desc->close(s);
 }
 
 static void
@@ -564,14 +572,14 @@ test_recovery_truncates(void **state)
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	r[0] = rec("t", 0, 0, "committed");
 	assert_int_equal(batch(s, r, 1), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	/* What a crash between the data's write and the manifest leaves. */
 	spit("out.log", "committed\ngarbage of a lost batch\n");
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_file("out.log", "committed\n");
 	assert_non_null(strstr(fakehost_log(), "out.log: discarded 24 bytes "
 	    "past the committed length 10"));
-	desc.close(s);
+	desc->close(s);
 }
 
 static void
@@ -605,7 +613,7 @@ test_manifest_corrupt(void **state)
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	r[0] = rec("t", 0, 0, "a");
 	assert_int_equal(batch(s, r, 1), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	m = slurp("ksink-unit.manifest", &len);
 
 	/* One changed digit. */
@@ -641,7 +649,7 @@ test_manifest_refusals(void **state)
 	assert_int_equal(open_sink(&s, "{topic}.log", NULL), KSINK_OK);
 	r[0] = rec("t", 0, 0, "abc");
 	assert_int_equal(batch(s, r, 1), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 
 	/* Another pattern, another format. */
 	assert_int_equal(open_sink(&s, "{topic}-{partition}.log", NULL),
@@ -674,14 +682,14 @@ test_unlisted_file_refused(void **state)
 	assert_int_equal(open_sink(&s, "{topic}.log", NULL), KSINK_OK);
 	spit("other.log", "not ours\n");
 	r[0] = rec("other", 0, 0, "x");
-	assert_int_equal(desc.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
-	assert_int_equal(desc.write(s, r, 1, &done, errbuf,
+	assert_int_equal(desc->begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(desc->write(s, r, 1, &done, errbuf,
 	    sizeof(errbuf)), KSINK_FATAL);
 	assert_int_equal(done, 0);
 	assert_non_null(strstr(errbuf, "other.log exists but manifest does "
 	    "not list it"));
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 	assert_file("other.log", "not ours\n");
 }
 
@@ -695,12 +703,12 @@ test_bad_topic_refused(void **state)
 	(void)state;
 	assert_int_equal(open_sink(&s, "{topic}.log", NULL), KSINK_OK);
 	r[0] = rec("../escape", 0, 0, "x");
-	assert_int_equal(desc.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
-	assert_int_equal(desc.write(s, r, 1, &done, errbuf,
+	assert_int_equal(desc->begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(desc->write(s, r, 1, &done, errbuf,
 	    sizeof(errbuf)), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "../escape/0: not a Kafka topic name"));
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 static void
@@ -719,7 +727,7 @@ test_lock_names_pid(void **state)
 			_exit(1);
 		(void)!__real_write(up[1], "x", 1);
 		(void)!read(down[0], &c, 1);
-		desc.close(s);
+		desc->close(s);
 		_exit(0);
 	}
 	assert_int_equal(read(up[0], &c, 1), 1);
@@ -733,10 +741,10 @@ test_lock_names_pid(void **state)
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_int_equal(open_sink(&s2, "out.log", NULL), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "another connector of this ksink"));
-	desc.close(s);
+	desc->close(s);
 	/* Released at close. */
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 }
 
 /* ------------------------------------------------------------------
@@ -758,19 +766,19 @@ check_space_error(int err)
 	fail_write_errno = err;
 	assert_int_equal(batch(s, r + 1, 1), KSINK_RETRY);
 	assert_non_null(strstr(errbuf, strerror(err)));
-	desc.abort(s);
+	desc->abort(s);
 
 	/* The data is written but the manifest's write fails: retry. */
 	fail_write_after = 1;
 	assert_int_equal(batch(s, r + 1, 1), KSINK_RETRY);
-	desc.abort(s);
+	desc->abort(s);
 	fail_write_errno = 0;
 	assert_file("out.log", "first\n");
 	assert_int_equal(stored(s, "t", 0), 1);
 
 	/* The same batch again, once there is space. */
 	assert_int_equal(batch(s, r + 1, 1), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_file("out.log", "first\nsecond\n");
 }
 
@@ -800,8 +808,8 @@ test_eio_write_is_fatal(void **state)
 	fail_write_errno = EIO;
 	assert_int_equal(batch(s, r, 1), KSINK_FATAL);
 	fail_write_errno = 0;
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 static void
@@ -820,18 +828,18 @@ test_fsync_failure_is_fatal(void **state)
 	assert_non_null(strstr(errbuf, "fsync of"));
 	assert_non_null(strstr(errbuf, "out.log"));
 	fail_datasync_errno = 0;
-	desc.abort(s);
+	desc->abort(s);
 	/* Never retried, even once the disk recovers. */
 	assert_int_equal(batch(s, r + 1, 1), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "stopped after an earlier error"));
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 
 	/* A restart goes back to the last commit. */
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_int_equal(stored(s, "t", 0), 1);
 	assert_int_equal(batch(s, r + 1, 1), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_file("out.log", "committed\nlost\n");
 }
 
@@ -851,13 +859,13 @@ check_manifest_failure(int *knob, const char *what)
 	assert_int_equal(batch(s, r + 1, 1), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, what));
 	*knob = 0;
-	desc.abort(s);
+	desc->abort(s);
 	assert_int_equal(batch(s, r + 1, 1), KSINK_FATAL);
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_int_equal(batch(s, r, 2), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_file("out.log", "a\nb\n");
 }
 
@@ -895,14 +903,14 @@ test_dir_fsync_failure_after_rename(void **state)
 	assert_int_equal(batch(s, r + 1, 1), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "fsync of directory"));
 	fail_dirfsync_errno = 0;
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 	assert_file("out.log", "a\nb\n");
 
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_int_equal(stored(s, "t", 0), 2);
 	assert_int_equal(batch(s, r, 2), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_file("out.log", "a\nb\n");
 }
 
@@ -926,13 +934,13 @@ test_reset_offsets(void **state)
 
 	(void)state;
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
-	assert_true(KSINK_SINK_HAS(&desc, reset_offsets, 1));
+	assert_true(KSINK_SINK_HAS(desc, reset_offsets, 1));
 	r[0] = rec("t", 0, 0, "a");
 	r[1] = rec("t", 0, 1, "b");
 	r[2] = rec("t", 0, 2, "c");
 	r[3] = rec("t", 1, 0, "p");
 	assert_int_equal(batch(s, r, 4), KSINK_OK);
-	assert_int_equal(desc.reset_offsets(s, set, 3, errbuf,
+	assert_int_equal(desc->reset_offsets(s, set, 3, errbuf,
 	    sizeof(errbuf)), KSINK_OK);
 	assert_int_equal(stored(s, "t", 0), 1);
 	assert_int_equal(stored(s, "t", 1), KSINK_OFFSET_NONE);
@@ -942,7 +950,7 @@ test_reset_offsets(void **state)
 	assert_non_null(strstr(m, "\noffset t 0 1\noffset t 2 5\n"));
 	assert_null(strstr(m, "offset t 1"));
 	free(m);
-	desc.close(s);
+	desc->close(s);
 
 	/* Durable: a restart starts from the new offsets, and appends. */
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
@@ -963,12 +971,12 @@ test_reset_offsets(void **state)
 	/* Forgetting a partition never seen, and an empty reset. */
 	set[0].topic = "never";
 	set[0].next_offset = KSINK_OFFSET_NONE;
-	assert_int_equal(desc.reset_offsets(s, set, 1, errbuf,
+	assert_int_equal(desc->reset_offsets(s, set, 1, errbuf,
 	    sizeof(errbuf)), KSINK_OK);
-	assert_int_equal(desc.reset_offsets(s, set, 0, errbuf,
+	assert_int_equal(desc->reset_offsets(s, set, 0, errbuf,
 	    sizeof(errbuf)), KSINK_OK);
 	assert_int_equal(stored(s, "never", 0), KSINK_OFFSET_NONE);
-	desc.close(s);
+	desc->close(s);
 }
 
 /* Refusals that leave the sink as it was, and usable. */
@@ -988,26 +996,26 @@ test_reset_offsets_refused(void **state)
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	r[0] = rec("t", 0, 0, "a");
 	assert_int_equal(batch(s, r, 1), KSINK_OK);
-	assert_int_equal(desc.reset_offsets(s, bad, 2, errbuf,
+	assert_int_equal(desc->reset_offsets(s, bad, 2, errbuf,
 	    sizeof(errbuf)), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "../escape/0"));
-	assert_int_equal(desc.reset_offsets(s, &neg, 1, errbuf,
+	assert_int_equal(desc->reset_offsets(s, &neg, 1, errbuf,
 	    sizeof(errbuf)), KSINK_FATAL);
 	assert_int_equal(stored(s, "t", 0), 1);
 
 	/* Not inside a batch. */
-	assert_int_equal(desc.begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
-	assert_int_equal(desc.write(s, r, 1, &done, errbuf,
+	assert_int_equal(desc->begin(s, errbuf, sizeof(errbuf)), KSINK_OK);
+	assert_int_equal(desc->write(s, r, 1, &done, errbuf,
 	    sizeof(errbuf)), KSINK_OK);
-	assert_int_equal(desc.reset_offsets(s, bad, 1, errbuf,
+	assert_int_equal(desc->reset_offsets(s, bad, 1, errbuf,
 	    sizeof(errbuf)), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "inside begin()/commit()"));
-	desc.abort(s);
+	desc->abort(s);
 
-	assert_int_equal(desc.reset_offsets(s, bad, 1, errbuf,
+	assert_int_equal(desc->reset_offsets(s, bad, 1, errbuf,
 	    sizeof(errbuf)), KSINK_OK);
 	assert_int_equal(stored(s, "t", 0), 0);
-	desc.close(s);
+	desc->close(s);
 }
 
 /* No space for the manifest: a retry, nothing changed.  A failed fsync
@@ -1024,38 +1032,38 @@ test_reset_offsets_failures(void **state)
 	r[0] = rec("t", 0, 0, "a");
 	assert_int_equal(batch(s, r, 1), KSINK_OK);
 	fail_write_errno = ENOSPC;
-	assert_int_equal(desc.reset_offsets(s, &set, 1, errbuf,
+	assert_int_equal(desc->reset_offsets(s, &set, 1, errbuf,
 	    sizeof(errbuf)), KSINK_RETRY);
 	fail_write_errno = 0;
 	assert_int_equal(stored(s, "t", 0), 1);
 
 	fail_rename_errno = EIO;
-	assert_int_equal(desc.reset_offsets(s, &set, 1, errbuf,
+	assert_int_equal(desc->reset_offsets(s, &set, 1, errbuf,
 	    sizeof(errbuf)), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "renaming"));
 	fail_rename_errno = 0;
 	assert_int_equal(stored(s, "t", 0), 1);
-	assert_int_equal(desc.reset_offsets(s, &set, 1, errbuf,
+	assert_int_equal(desc->reset_offsets(s, &set, 1, errbuf,
 	    sizeof(errbuf)), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "stopped after an earlier error"));
-	desc.close(s);
+	desc->close(s);
 
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_int_equal(stored(s, "t", 0), 1);
 	fail_fsync_errno = EIO;
-	assert_int_equal(desc.reset_offsets(s, &set, 1, errbuf,
+	assert_int_equal(desc->reset_offsets(s, &set, 1, errbuf,
 	    sizeof(errbuf)), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "fsync of"));
 	fail_fsync_errno = 0;
-	desc.close(s);
+	desc->close(s);
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_int_equal(stored(s, "t", 0), 1);
-	assert_int_equal(desc.reset_offsets(s, &set, 1, errbuf,
+	assert_int_equal(desc->reset_offsets(s, &set, 1, errbuf,
 	    sizeof(errbuf)), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_int_equal(stored(s, "t", 0), 0);
-	desc.close(s);
+	desc->close(s);
 	assert_file("out.log", "a\n");
 }
 
@@ -1136,5 +1144,6 @@ main(void)
 		cmocka_unit_test(test_options_table),
 	};
 
+	desc = ksink_sink_entry(&fakehost);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

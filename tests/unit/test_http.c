@@ -1,13 +1,18 @@
 /*
  * test_http.c - unit tests of the HTTP sink (connectors/http/http.c).
  *
- * The plugin's source is included so that its static functions can be
- * tested one by one; the callbacks are driven through a fake host, against
+ * The plugin's sources are linked in and its private header included, so
+ * that its functions can be tested one by one; the callbacks are driven
+ * through its descriptor and a fake host, against
  * a small scripted HTTP server running in a thread of this program.  The
  * TLS test runs the reference receiver (tests/http/receiver.py) and is
  * skipped when python3 or openssl is missing.
  */
-#include "../../connectors/http/http.c"
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "../../connectors/http/http.h"
 
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -81,7 +86,7 @@ h_str(struct ksink_ctx *ctx, const char *name)
 	for (i = nconf; i-- > 0;)
 		if (strcmp(conf_k[i], name) == 0)
 			return conf_v[i];
-	for (o = options; o->name != NULL; o++)
+	for (o = ksink_sink_entry(NULL)->options; o->name != NULL; o++)
 		if (strcmp(o->name, name) == 0)
 			return o->def;
 	fail_msg("unknown option %s", name);
@@ -148,6 +153,9 @@ static const struct ksink_host host = {
 	.conf_str_at = h_str_at,
 	.connector_name = h_name,
 };
+
+/* The plugin's descriptor, as the daemon gets it. */
+static const struct ksink_sink *desc;
 
 /*
  * A scripted HTTP/1.1 server, one connection at a time, keep-alive.
@@ -450,7 +458,7 @@ sink_open(void)
 	void *s = NULL;
 	int rc;
 
-	rc = desc.open(&host, NULL, &s, err, sizeof(err));
+	rc = desc->open(&host, NULL, &s, err, sizeof(err));
 	if (rc != KSINK_OK)
 		fail_msg("open: %s: %s", ksink_status_name(rc), err);
 	return s;
@@ -463,9 +471,9 @@ sink_open_err(char *err, size_t errlen)
 	int rc;
 
 	err[0] = '\0';
-	rc = desc.open(&host, NULL, &s, err, errlen);
+	rc = desc->open(&host, NULL, &s, err, errlen);
 	if (rc == KSINK_OK)
-		desc.close(s);
+		desc->close(s);
 	return rc;
 }
 
@@ -492,8 +500,8 @@ step_write(void *s, const struct ksink_record *r, size_t n, size_t *done,
 	int rc;
 
 	err[0] = '\0';
-	assert_int_equal(desc.begin(s, err, errlen), KSINK_OK);
-	rc = desc.write(s, r, n, done, err, errlen);
+	assert_int_equal(desc->begin(s, err, errlen), KSINK_OK);
+	rc = desc->write(s, r, n, done, err, errlen);
 	return rc;
 }
 
@@ -508,7 +516,7 @@ step(void *s, const struct ksink_record *r, size_t n, size_t *done)
 
 	rc = step_write(s, r, n, done, err, sizeof(err));
 	if (rc != KSINK_OK) {
-		desc.abort(s);
+		desc->abort(s);
 		return rc;
 	}
 	for (i = 0; i < n; i++) {
@@ -523,7 +531,7 @@ step(void *s, const struct ksink_record *r, size_t n, size_t *done)
 		}
 		offs[j].next_offset = r[i].offset + 1;
 	}
-	rc = desc.commit(s, offs, no, err, sizeof(err));
+	rc = desc->commit(s, offs, no, err, sizeof(err));
 	if (rc != KSINK_OK)
 		fail_msg("commit: %s", err);
 	return rc;
@@ -537,7 +545,7 @@ load_offset(void *s, const char *topic, int32_t partition)
 	char err[512];
 	int rc;
 
-	rc = desc.load_offsets(s, &o, 1, err, sizeof(err));
+	rc = desc->load_offsets(s, &o, 1, err, sizeof(err));
 	if (rc != KSINK_OK)
 		fail_msg("load_offsets: %s", err);
 	return o.next_offset;
@@ -777,7 +785,7 @@ test_config(void **state)
 
 		assert_int_equal(sink_open_err(err, sizeof(err)), KSINK_FATAL);
 		assert_non_null(strstr(err, "in use"));
-		desc.close(s);
+		desc->close(s);
 	}
 }
 
@@ -856,14 +864,14 @@ test_batches(void **state)
 	assert_int_equal(step(s, r, 5, &done), KSINK_OK);
 	assert_int_equal(done, 5);
 	assert_int_equal(srv_nreqs(), 3);
-	desc.close(s);
+	desc->close(s);
 
 	/* The ledger survives a restart. */
 	s = sink_open();
 	assert_int_equal(load_offset(s, "orders", 0), 13);
 	assert_int_equal(step(s, r, 5, &done), KSINK_OK);
 	assert_int_equal(srv_nreqs(), 3);
-	desc.close(s);
+	desc->close(s);
 }
 
 static void
@@ -891,7 +899,7 @@ test_formats(void **state)
 	    "\"partition\":0,\"offset\":1,\"timestamp\":1700000000001,"
 	    "\"key\":null,\"value\":\"plain\",\"value_encoding\":"
 	    "\"string\",\"headers\":[]}\n");
-	desc.close(s);
+	desc->close(s);
 
 	/* value: one request per record, the value as it is, and a
 	 * Content-Type given by http.header. */
@@ -912,7 +920,7 @@ test_formats(void **state)
 	assert_int_equal(srv.reqs[2].len, 0);
 	assert_int_equal(srv.reqs[3].len, 2);
 	assert_memory_equal(srv.reqs[3].body, "\x01\x02", 2);
-	desc.close(s);
+	desc->close(s);
 }
 
 static void
@@ -939,7 +947,7 @@ test_max_bytes(void **state)
 	assert_true(srv.reqs[2].len > 3000);
 	assert_non_null(strstr(srv.reqs[2].body, "\"offset\":5"));
 	assert_int_equal(load_offset(s, "t", 0), 6);
-	desc.close(s);
+	desc->close(s);
 }
 
 /* A request that may have been applied (the connection closed before the
@@ -963,10 +971,10 @@ test_in_doubt(void **state)
 	assert_int_equal(step_write(s, r, 4, &done, err, sizeof(err)),
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "127.0.0.1"));
-	desc.abort(s);
+	desc->abort(s);
 	assert_int_equal(pending_intents(s), 1);
 	assert_int_equal(load_offset(s, "t", 0), KSINK_OFFSET_NONE);
-	desc.close(s);	/* as a crash would */
+	desc->close(s);	/* as a crash would */
 
 	/* After the restart the worker starts from the ledger's offset, with
 	 * a batch that holds more records: the request in doubt goes first,
@@ -993,7 +1001,7 @@ test_in_doubt(void **state)
 	assert_int_equal(pending_intents(s), 0);
 	assert_int_equal(load_offset(s, "t", 0), 12);
 	assert_non_null(strstr(logbuf, "in-doubt"));
-	desc.close(s);
+	desc->close(s);
 }
 
 static void
@@ -1014,19 +1022,19 @@ test_retry_statuses(void **state)
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "HTTP 500"));
 	assert_non_null(strstr(err, "scripted"));	/* the body, quoted */
-	desc.abort(s);
+	desc->abort(s);
 
 	srv_script(0, NULL, ACT_DELAY, 1500);	/* beyond the timeout */
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "imed out"));
-	desc.abort(s);
+	desc->abort(s);
 	usleep(600000);	/* the server serves one connection at a time */
 
 	srv_script(408, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	desc.abort(s);
+	desc->abort(s);
 	assert_int_equal(pending_intents(s), 1);
 
 	/* Every attempt re-sent the same request. */
@@ -1034,7 +1042,7 @@ test_retry_statuses(void **state)
 	assert_int_equal(srv_nreqs(), 4);
 	assert_string_equal(srv.reqs[3].body, srv.reqs[0].body);
 	assert_int_equal(pending_intents(s), 0);
-	desc.close(s);
+	desc->close(s);
 
 	/* A receiver that is down: a transport error. */
 	conf_set("http.url", "http://127.0.0.1:1/in");
@@ -1042,8 +1050,8 @@ test_retry_statuses(void **state)
 	r[0] = rec("t", 0, 1, "{}");
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 static void
@@ -1063,17 +1071,17 @@ test_retry_after(void **state)
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "Retry-After"));
-	desc.abort(s);
+	desc->abort(s);
 	/* Too early: nothing is sent. */
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	desc.abort(s);
+	desc->abort(s);
 	assert_int_equal(srv_nreqs(), 1);
 	while (now_ms() - t0 < 1050)
 		usleep(20000);
 	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
 	assert_int_equal(srv_nreqs(), 2);
-	desc.close(s);
+	desc->close(s);
 
 	/* http.retry.after.max.ms caps the wait. */
 	conf_set("http.retry.after.max.ms", "0");
@@ -1082,10 +1090,10 @@ test_retry_after(void **state)
 	srv_script(503, "Retry-After: 3600\r\n", ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	desc.abort(s);
+	desc->abort(s);
 	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
 	assert_int_equal(srv_nreqs(), 4);
-	desc.close(s);
+	desc->close(s);
 }
 
 static void
@@ -1103,22 +1111,22 @@ test_fatal(void **state)
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_FATAL);
 	assert_non_null(strstr(err, "HTTP 401"));
-	desc.abort(s);
+	desc->abort(s);
 	srv_script(403, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_FATAL);
-	desc.abort(s);
+	desc->abort(s);
 	srv_script(404, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_FATAL);
-	desc.abort(s);
+	desc->abort(s);
 	srv_script(302, "Location: http://elsewhere/\r\n", ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_FATAL);
-	desc.abort(s);
+	desc->abort(s);
 	/* Nothing is lost: the request is still in doubt. */
 	assert_int_equal(pending_intents(s), 1);
-	desc.close(s);
+	desc->close(s);
 }
 
 /* A batch with a record that the receiver rejects: the request is split
@@ -1151,10 +1159,10 @@ test_poison(void **state)
 	assert_int_equal(load_offset(s, "t", 0), 105);
 	n0 = srv_nreqs();
 	/* The worker skips the record and writes the rest. */
-	assert_int_equal(desc.write(s, r + 6, 2, &done, err,
+	assert_int_equal(desc->write(s, r + 6, 2, &done, err,
 	    sizeof(err)), KSINK_OK);
 	o.next_offset = 108;
-	assert_int_equal(desc.commit(s, &o, 1, err, sizeof(err)),
+	assert_int_equal(desc->commit(s, &o, 1, err, sizeof(err)),
 	    KSINK_OK);
 	assert_int_equal(srv_nreqs(), n0 + 1);
 	assert_non_null(strstr(srv.reqs[n0].body, "\"offset\":106"));
@@ -1178,7 +1186,7 @@ test_poison(void **state)
 		for (i = 0; i < 8; i++)
 			assert_int_equal(seen[i], i == 5 ? 0 : 1);
 	}
-	desc.close(s);
+	desc->close(s);
 
 	/* With the value format the poison record is known at once. */
 	conf_set("http.body.format", "value");
@@ -1190,8 +1198,8 @@ test_poison(void **state)
 	    KSINK_POISON);
 	assert_int_equal(done, 1);
 	assert_int_equal(srv_nreqs(), n0 + 2);
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 /* Poison in one partition; records of another partition that come before
@@ -1219,8 +1227,8 @@ test_poison_partitions(void **state)
 	assert_int_equal(load_offset(s, "t", 1), 1);
 	/* p0 went first and whole: harmless, the fence skips it later. */
 	assert_int_equal(load_offset(s, "t", 0), 3);
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 
 	/* The poison record in the second partition sent comes first in the
 	 * batch: the first partition is sent only up to it. */
@@ -1234,8 +1242,8 @@ test_poison_partitions(void **state)
 	    KSINK_POISON);
 	assert_int_equal(done, 0);
 	assert_int_equal(load_offset(s, "v", 0), KSINK_OFFSET_NONE);
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 static void
@@ -1253,7 +1261,7 @@ test_retry_status_option(void **state)
 	srv_script(409, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	desc.abort(s);
+	desc->abort(s);
 	/* The request in doubt is re-sent first and rejected; the record
 	 * is then sent again and rejected. */
 	srv_script(422, NULL, ACT_ANSWER, 0);
@@ -1261,8 +1269,8 @@ test_retry_status_option(void **state)
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_POISON);
 	assert_int_equal(done, 0);
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 static void
@@ -1309,9 +1317,9 @@ test_auth(void **state)
 		assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 		    KSINK_FATAL);
 		assert_null(strstr(err, "s3cr3t"));
-		desc.abort(s);
+		desc->abort(s);
 	}
-	desc.close(s);
+	desc->close(s);
 
 	conf_reset();
 	conf_set("http.url", url);
@@ -1328,7 +1336,7 @@ test_auth(void **state)
 	assert_int_equal(srv_nreqs(), 5);
 	assert_string_equal(req_header(&srv.reqs[4], "Authorization", h,
 	    sizeof(h)), "Basic YWxpY2U6cGE1NXcwcmQteA==");
-	desc.close(s);
+	desc->close(s);
 
 	conf_reset();
 	conf_set("http.url", url);
@@ -1340,7 +1348,7 @@ test_auth(void **state)
 	assert_int_equal(srv_nreqs(), 6);
 	assert_string_equal(req_header(&srv.reqs[5], "Authorization", h,
 	    sizeof(h)), "Bearer inline-t0ken");
-	desc.close(s);
+	desc->close(s);
 
 	/* Never in the logs, debug included (the fake host logs all). */
 	assert_null(strstr(logbuf, "s3cr3t"));
@@ -1371,7 +1379,7 @@ test_offsets_mode(void **state)
 	s = sink_open();
 	srv.offsets_status = 200;
 	srv.offsets_body = "{\"next_offset\": 7}";
-	if (desc.load_offsets(s, o, 1, err, sizeof(err)) !=
+	if (desc->load_offsets(s, o, 1, err, sizeof(err)) !=
 	    KSINK_OK)
 		fail_msg("load_offsets: %s", err);
 	assert_int_equal(o[0].next_offset, 7);
@@ -1379,7 +1387,7 @@ test_offsets_mode(void **state)
 	assert_string_equal(srv.reqs[0].target,
 	    "/offsets?topic=my%20topic&partition=0");
 	srv.offsets_status = 404;
-	assert_int_equal(desc.load_offsets(s, o + 1, 1, err,
+	assert_int_equal(desc->load_offsets(s, o + 1, 1, err,
 	    sizeof(err)), KSINK_OK);
 	assert_int_equal(o[1].next_offset, KSINK_OFFSET_NONE);
 
@@ -1401,16 +1409,16 @@ test_offsets_mode(void **state)
 	/* Errors of the offset request. */
 	srv.offsets_status = 200;
 	srv.offsets_body = "{\"offset\": 3}";
-	assert_int_equal(desc.load_offsets(s, o, 1, err,
+	assert_int_equal(desc->load_offsets(s, o, 1, err,
 	    sizeof(err)), KSINK_FATAL);
 	assert_non_null(strstr(err, "next_offset"));
 	srv.offsets_status = 503;
-	assert_int_equal(desc.load_offsets(s, o, 1, err,
+	assert_int_equal(desc->load_offsets(s, o, 1, err,
 	    sizeof(err)), KSINK_RETRY);
 	srv.offsets_status = 401;
-	assert_int_equal(desc.load_offsets(s, o, 1, err,
+	assert_int_equal(desc->load_offsets(s, o, 1, err,
 	    sizeof(err)), KSINK_FATAL);
-	desc.close(s);
+	desc->close(s);
 	/* No ledger file was made. */
 	assert_int_equal(access(ledger, F_OK), -1);
 }
@@ -1442,9 +1450,9 @@ test_reset_offsets(void **state)
 	srv_script(500, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	desc.abort(s);
+	desc->abort(s);
 	assert_int_equal(pending_intents(s), 1);
-	assert_int_equal(desc.reset_offsets(s, o, 2, err,
+	assert_int_equal(desc->reset_offsets(s, o, 2, err,
 	    sizeof(err)), KSINK_OK);
 	assert_int_equal(pending_intents(s), 0);
 	assert_non_null(strstr(logbuf, "dropped 1 request in doubt"));
@@ -1459,17 +1467,17 @@ test_reset_offsets(void **state)
 	assert_non_null(strstr(srv.reqs[3].body, "\"offset\":1,"));
 	assert_null(strstr(srv.reqs[3].body, "\"offset\":0,"));
 	assert_non_null(strstr(srv.reqs[4].body, "\"offset\":5,"));
-	desc.close(s);
+	desc->close(s);
 
 	/* With the offset protocol the receiver keeps them. */
 	conf_reset();
 	conf_set("http.url", url);
 	conf_set("http.offsets.url", offsets_url);
 	s = sink_open();
-	assert_int_equal(desc.reset_offsets(s, o, 2, err,
+	assert_int_equal(desc->reset_offsets(s, o, 2, err,
 	    sizeof(err)), KSINK_CONFIG);
 	assert_non_null(strstr(err, "receiver"));
-	desc.close(s);
+	desc->close(s);
 }
 
 /*
@@ -1581,14 +1589,14 @@ test_tls(void **state)
 	s = sink_open();
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 
 	/* With the CA: delivered. */
 	conf_set("http.tls.ca.file", ca);
 	s = sink_open();
 	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 
 	/* Without the client certificate the receiver refuses. */
 	conf_reset();
@@ -1599,8 +1607,8 @@ test_tls(void **state)
 	r[0] = rec("t", 0, 1, "{\"id\":\"y\"}");
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	desc.abort(s);
-	desc.close(s);
+	desc->abort(s);
+	desc->close(s);
 
 	/* The insecure switch skips verification, and says so. */
 	conf_reset();
@@ -1612,7 +1620,7 @@ test_tls(void **state)
 	s = sink_open();
 	assert_non_null(strstr(logbuf, "insecure"));
 	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
-	desc.close(s);
+	desc->close(s);
 	receiver_stop(pid);
 
 	/* The receiver applied two records. */
@@ -1673,7 +1681,7 @@ test_ledger_upgrade(void **state)
 	assert_string_equal(srv.reqs[0].body, "[1,2]");
 	assert_int_equal(load_offset(s, "orders", 2), 42);
 	assert_int_equal(load_offset(s, "orders", 0), 1200);
-	desc.close(s);
+	desc->close(s);
 
 	/* One table now, version 2, the other connector's row kept. */
 	assert_int_equal(sqlite3_open(ledger, &db), SQLITE_OK);
@@ -1725,5 +1733,6 @@ main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	desc = ksink_sink_entry(&host);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
