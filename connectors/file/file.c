@@ -490,7 +490,7 @@ file_begin(void *sink, char *errbuf, size_t errlen)
 	if (fs->failed)
 		return refuse_failed(fs, errbuf, errlen);
 	fs->in_step = 1;
-	fs->now_ms = now_ms();
+	fs->now_ms = ks_clock_wall_ms();
 	if (fs->rotate_ms <= 0)
 		return KSINK_OK;
 	for (i = 0; i < fs->nstreams; i++) {
@@ -524,7 +524,7 @@ file_write(void *sink, const struct ksink_record *records, size_t count,
 		return KSINK_FATAL;
 	}
 	if (fs->rotate_ms > 0)
-		fs->now_ms = now_ms();
+		fs->now_ms = ks_clock_wall_ms();
 	for (i = 0; i < count; i++, *n_done = i) {
 		r = &records[i];
 		if ((p = part_get(fs, r->topic, r->partition)) == NULL)

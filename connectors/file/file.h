@@ -29,6 +29,7 @@
 #include "ksink/sink.h"
 
 #include "../lib/buf.h"
+#include "../lib/clock.h"
 #include "../lib/envelope.h"
 #include "../lib/err.h"
 
@@ -164,7 +165,6 @@ int	fatal(struct sink *fs, char *errbuf, size_t errlen,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int	refuse_failed(struct sink *fs, char *errbuf, size_t errlen);
 char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int64_t	now_ms(void);
 int	write_all(int fd, const void *buf, size_t len);
 int	write_failed(struct sink *fs, const char *what, char *errbuf,
 	    size_t errlen);

@@ -60,15 +60,6 @@ xasprintf(const char *fmt, ...)
 	return n < 0 ? NULL : s;
 }
 
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Writes all of buf; returns 0, or -1 with errno set. */
 int
 write_all(int fd, const void *buf, size_t len)

@@ -418,10 +418,10 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
 			    errbuf, errlen)) != KSINK_OK)
 				return rc;
 		} else {
-			if (s->not_before != 0 && now_ms() < s->not_before) {
+			if (s->not_before != 0 && ks_clock_mono_ms() < s->not_before) {
 				ks_err_set(errbuf, errlen, "waiting %" PRId64 " ms "
 				    "more as the receiver asked (Retry-After)",
-				    s->not_before - now_ms());
+				    s->not_before - ks_clock_mono_ms());
 				return KSINK_RETRY;
 			}
 			s->not_before = 0;
@@ -503,9 +503,9 @@ http_write(void *arg, const struct ksink_record *recs, size_t count,
 	*n_done = 0;
 	if (count == 0)
 		return KSINK_OK;
-	if (s->not_before != 0 && now_ms() < s->not_before) {
+	if (s->not_before != 0 && ks_clock_mono_ms() < s->not_before) {
 		ks_err_set(errbuf, errlen, "waiting %" PRId64 " ms more as the "
-		    "receiver asked (Retry-After)", s->not_before - now_ms());
+		    "receiver asked (Retry-After)", s->not_before - ks_clock_mono_ms());
 		return KSINK_RETRY;
 	}
 	s->not_before = 0;

@@ -27,6 +27,7 @@
 #include "ksink/sink.h"
 
 #include "../lib/buf.h"
+#include "../lib/clock.h"
 #include "../lib/envelope.h"
 #include "../lib/err.h"
 #include "../lib/json.h"
@@ -139,8 +140,6 @@ void	idempotency_key(const char *connector, const char *topic,
 	    int32_t partition, int64_t first, int64_t last, char out[65]);
 
 /* request.c */
-int64_t	now_ms(void);
-int64_t	wall_ms(void);
 int	classify_status(const struct sink *s, long code);
 int	classify_curl(CURLcode rc);
 size_t	on_body(char *data, size_t size, size_t n, void *arg);

@@ -194,7 +194,7 @@ ledger_intent(struct sink *s, const struct request *rq, int64_t *id,
 		    SQLITE_STATIC);
 	sqlite3_bind_blob64(s->st_intent, 9, rq->len ? rq->body : "",
 	    rq->len, SQLITE_STATIC);
-	sqlite3_bind_int64(s->st_intent, 10, wall_ms());
+	sqlite3_bind_int64(s->st_intent, 10, ks_clock_wall_ms());
 	rc = sqlite3_step(s->st_intent);
 	sqlite3_reset(s->st_intent);
 	sqlite3_clear_bindings(s->st_intent);

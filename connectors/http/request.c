@@ -8,24 +8,6 @@
 
 #include "http.h"
 
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Classification of a response (ksink-http(7), ERRORS).
  */
@@ -197,7 +179,7 @@ perform(struct sink *s, const char *url, const char *url_log,
 	}
 	ks_buf_reset(&s->resp);
 	s->curl_err[0] = '\0';
-	t0 = now_ms();
+	t0 = ks_clock_mono_ms();
 	rc = curl_easy_perform(s->curl);
 	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
@@ -209,7 +191,7 @@ perform(struct sink *s, const char *url, const char *url_log,
 		    curl_easy_strerror(rc));
 		s->host->log(s->ctx, KSINK_LOG_DEBUG, "%s %s: transport "
 		    "error after %" PRId64 " ms: %s", rq ? "request" : "GET",
-		    url_log, now_ms() - t0, curl_easy_strerror(rc));
+		    url_log, ks_clock_mono_ms() - t0, curl_easy_strerror(rc));
 		return st;
 	}
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, code);
@@ -219,10 +201,10 @@ perform(struct sink *s, const char *url, const char *url_log,
 		    "bytes, key %.16s...): %ld in %" PRId64 " ms",
 		    s->put ? "PUT" : "POST", url_log, rq->topic,
 		    rq->partition, rq->first, rq->last, rq->nrec, rq->len,
-		    rq->key, *code, now_ms() - t0);
+		    rq->key, *code, ks_clock_mono_ms() - t0);
 	else
 		s->host->log(s->ctx, KSINK_LOG_DEBUG, "GET %s: %ld in %"
-		    PRId64 " ms", url_log, *code, now_ms() - t0);
+		    PRId64 " ms", url_log, *code, ks_clock_mono_ms() - t0);
 	st = classify_status(s, *code);
 	if (st == KSINK_OK)
 		return st;
@@ -234,7 +216,7 @@ perform(struct sink *s, const char *url, const char *url_log,
 		if (wait > s->retry_after_max_ms)
 			wait = s->retry_after_max_ms;
 		if (wait > 0)
-			s->not_before = now_ms() + wait;
+			s->not_before = ks_clock_mono_ms() + wait;
 	}
 	quote_response(s, quoted, sizeof(quoted), s->log_body_max);
 	if (rq != NULL)

@@ -9,6 +9,7 @@ noinst_LTLIBRARIES += connectors/lib/libkslib.la connectors/lib/libkssql.la
 connectors_lib_libkslib_la_SOURCES = \
 	connectors/lib/base64.c connectors/lib/base64.h \
 	connectors/lib/buf.c connectors/lib/buf.h \
+	connectors/lib/clock.c connectors/lib/clock.h \
 	connectors/lib/envelope.c connectors/lib/envelope.h \
 	connectors/lib/err.c connectors/lib/err.h \
 	connectors/lib/json.c connectors/lib/json.h \

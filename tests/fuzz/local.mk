@@ -21,6 +21,7 @@ FUZZ_H = $(top_srcdir)/tests/fuzz/fuzz.h $(top_builddir)/config.h
 # connectors/lib, compiled into every target of a connector.
 FUZZ_LIB = $(top_srcdir)/connectors/lib/base64.c \
 	$(top_srcdir)/connectors/lib/buf.c \
+	$(top_srcdir)/connectors/lib/clock.c \
 	$(top_srcdir)/connectors/lib/envelope.c \
 	$(top_srcdir)/connectors/lib/err.c \
 	$(top_srcdir)/connectors/lib/json.c \

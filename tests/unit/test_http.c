@@ -1067,7 +1067,7 @@ test_retry_after(void **state)
 	s = sink_open();
 	r[0] = rec("t", 0, 0, "{}");
 	srv_script(429, "Retry-After: 1\r\n", ACT_ANSWER, 0);
-	t0 = now_ms();
+	t0 = ks_clock_mono_ms();
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "Retry-After"));
@@ -1077,7 +1077,7 @@ test_retry_after(void **state)
 	    KSINK_RETRY);
 	desc->abort(s);
 	assert_int_equal(srv_nreqs(), 1);
-	while (now_ms() - t0 < 1050)
+	while (ks_clock_mono_ms() - t0 < 1050)
 		usleep(20000);
 	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
 	assert_int_equal(srv_nreqs(), 2);
