@@ -115,7 +115,7 @@ struct sink {
 	int in_step;
 	struct ks_buf body;
 	struct group *groups;
-	size_t ngroups, groups_cap;
+	size_t ngroups;
 	size_t *order, *gidx;
 	size_t order_cap;
 };

@@ -262,6 +262,6 @@ scratch(struct sink *s, size_t n)
 	if ((gr = realloc(s->groups, n * sizeof(*gr))) == NULL)
 		return -1;
 	s->groups = gr;
-	s->order_cap = s->groups_cap = n;
+	s->order_cap = n;	/* of order, gidx and groups */
 	return 0;
 }
