@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # etc: the sample configuration and the systemd unit.
 
 # The sample, the unit and the installed man pages name the paths of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # man: the core manual pages, and the checks every page in dist_man_MANS
 # goes through (those of the connectors included): mandoc -Tlint, and no
 # drift between the generated option lists and the option tables.  The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * admin.c - the admin endpoint, served with libmicrohttpd.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* admin.h - the admin endpoint: metrics, status, pause and resume. */
 #ifndef KS_ADMIN_H
 #define KS_ADMIN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * batch.c - the queue of a connector's polled messages, oldest first, and
  * the batch at its head made into the plugin ABI's records

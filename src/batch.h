@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* batch.h - the queue of polled messages and the batch at its head. */
 #ifndef KS_BATCH_H
 #define KS_BATCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check.c - the rules of a configuration that span several keys, which
  * the table-driven validation of single keys (conf.c) cannot see: what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* check.h - rules of the configuration that span several keys. */
 #ifndef KS_CHECK_H
 #define KS_CHECK_H

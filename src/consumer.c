@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * consumer.c - the librdkafka consumer of a connector, all of it: its
  * configuration, the client, polling, rebalances, assignment, pause,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* consumer.h - a connector's librdkafka consumer, all of it. */
 #ifndef KS_CONSUMER_H
 #define KS_CONSUMER_H

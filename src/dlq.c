@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dlq.c - the dead letter queue: records that errors.tolerance = all
  * skips are produced to a topic, with the Kafka Connect context headers

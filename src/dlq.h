@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* dlq.h - a connector's dead letter queue. */
 #ifndef KS_DLQ_H
 #define KS_DLQ_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The daemon.  Its modules also form a small library that the unit tests
 # link against.
 noinst_LIBRARIES += src/libksink.a

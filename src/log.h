@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* log.h - logging to stderr, readable under systemd-journald. */
 #ifndef KS_LOG_H
 #define KS_LOG_H

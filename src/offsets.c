@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * offsets.c - `ksink offsets`: list and reset the offsets a sink stored.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* offsets.h - `ksink offsets`: list and reset the offsets a sink stored. */
 #ifndef KS_OFFSETS_H
 #define KS_OFFSETS_H

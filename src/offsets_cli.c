@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * offsets_cli.c - what `ksink offsets` reads and writes: its usage, its
  * arguments (and the TOPIC:PARTITION=OFFSET specifications of --reset),

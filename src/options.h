@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* options.h - the daemon's own option tables and table-driven checks. */
 #ifndef KS_OPTIONS_H
 #define KS_OPTIONS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * retry.c - one backoff policy for every sink call that said RETRY: the
  * batch loop (worker.c), reading offsets at assignment (consumer.c) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* retry.h - backoff between attempts of a sink call that said RETRY. */
 #ifndef KS_RETRY_H
 #define KS_RETRY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* sink.h - loading sink plugins and the services the host gives them. */
 #ifndef KS_SINK_H
 #define KS_SINK_H

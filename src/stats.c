@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * stats.c - a connector's figures (counters, the commit latency
  * histogram, per-partition offsets and watermarks), the consistent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* stats.h - a connector's figures, for the admin endpoint and the log. */
 #ifndef KS_STATS_H
 #define KS_STATS_H

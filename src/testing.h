@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * testing.h - functions of the daemon's modules that no other module
  * calls, declared for the unit tests (tests/unit): only the modules that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* util.c - small helpers shared by the daemon's modules. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* util.h - small helpers shared by the daemon's modules. */
 #ifndef KS_UTIL_H
 #define KS_UTIL_H

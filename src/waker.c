@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * waker.c - the fetch waker, for librdkafka before 2.2.
  *

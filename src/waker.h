@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* waker.h - keeps librdkafka < 2.2 fetching when its queue drains. */
 #ifndef KS_WAKER_H
 #define KS_WAKER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* worker.h - one connector: its thread and its batch loop. */
 #ifndef KS_WORKER_H
 #define KS_WORKER_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Installs, from Debian packages, what building ksink needs; with --test,
 # also what its test suite needs (Java and Maven for the Kafka broker the
 # end-to-end tests run, a Java compiler for the tests' own Kafka clients,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests: the plugin-loader fixtures and the unit tests of the daemon's core.
 
 # Test plugins, one real shared object per way the loader must refuse a

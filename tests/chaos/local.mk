@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/chaos: the fault matrix.  `make chaos` runs every sink against a
 # real broker through each fault (SIGKILL, SIGTERM, broker crash, zombie
 # worker, rebalance churn, hanging input transaction, sink faults) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/deb: the Debian packages of debian/, built, linted, installed,
 # run and purged on this machine by check-deb.test (needs root and the
 # tools of tests/install-deps.sh --deb).  Not part of `make check`: it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/e2e: end-to-end tests of the daemon against a real Kafka broker.
 # Each test checks the sink against tests/kafka/oracle, a read_committed
 # reading of its input topic.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/kafka: the real Kafka broker harness (see broker.sh and lib.sh).
 #
 # A test that needs the broker sources tests/kafka/lib.sh, calls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/kafka/mockcluster.c - librdkafka's mock cluster (rdkafka_mock.h)
  * in a process of its own, for tests that inject request faults into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_offsets.c - `ksink offsets` (src/offsets.c): its
  * arguments, TOPIC:PARTITION=OFFSET and every bad form of it, and the

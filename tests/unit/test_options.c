@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_options.c - the option tables of [worker] and
  * [connector NAME] (src/options.c): the checks every value goes through,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_retry.c - the one backoff policy for sink calls
  * (src/retry.c): waits drawn from [d/2, d] with d doubling from

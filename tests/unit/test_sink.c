@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_sink.c - the plugin loader (src/sink.c) on real shared
  * objects: one fixture in tests/plugins for every way a plugin must be

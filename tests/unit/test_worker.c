@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_worker.c - the worker's batch loop and error policy
  * (src/worker.c), run for real: librdkafka's mock cluster as Kafka, the
