@@ -233,7 +233,6 @@ zombie_locked()
 		ch_problem "a second worker on the stopped worker's state was not refused by its lock (status $CH_RC)"
 		_how="NOT refused"
 	fi
-	CH_SLOTS=" a"
 	kill -CONT "$(ch_pid a)"
 	echo "$(date '+%H:%M:%S') SIGCONT a"
 	ch_mark

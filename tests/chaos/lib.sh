@@ -22,13 +22,16 @@
 #   ch_maxoff                "PARTITION MAX_OFFSET" lines
 #   ch_start SLOT [VAR=VALUE...]
 #                            start ksink as worker SLOT (a, b, c) with
-#                            those environment variables
+#                            those environment variables (daemon_start of
+#                            tests/kafka/daemon.sh; the other worker
+#                            functions wrap its functions too)
 #   ch_running SLOT          succeed when the worker runs
 #   ch_alive SLOT            like ch_running; a worker that exited by
 #                            itself is reaped, reported as a problem and
 #                            started again (3 times at most)
 #   ch_kill SLOT             SIGKILL it
-#   ch_term SLOT             SIGTERM it; it must exit 0 within 60 s
+#   ch_term SLOT             SIGTERM it once it blocks SIGTERM; it must
+#                            exit 0 within 60 s
 #   ch_reap SLOT SECS        wait up to SECS for it to exit; $CH_RC gets
 #                            its status (-1 when it still ran: killed)
 #   ch_progress SECS         wait until the sink holds more records than
@@ -47,6 +50,8 @@
 #   ch_finish                the oracle, wait until the sink caught up,
 #                            stop every worker (exit 0 each), check, and
 #                            write the row to $CHAOS_ROWS
+
+. "$top_srcdir/tests/kafka/daemon.sh"
 
 CH_CHECK=$top_srcdir/tests/chaos/check.py
 
@@ -67,7 +72,6 @@ ch_txproducer()
 }
 [ -x "$KSINK" ] || hard_error "ksink not built: $KSINK"
 
-CH_SLOTS=
 CH_PROBLEMS=
 CH_NOTES=
 CH_INJECTED=
@@ -265,54 +269,29 @@ ch_progress()
 
 # --- workers ---------------------------------------------------------
 
+# The workers are daemons of tests/kafka/daemon.sh: ch_* are its
+# functions with the cell's log files, and problems instead of failures.
 ch_start()
 {
 	_ch_slot=$1
 	shift
-	echo "=== $(date '+%H:%M:%S.%3N') start${*:+ with $*}" \
-	    >>"$CH_WORK/ksink-$_ch_slot.log"
-	env "$@" "$KSINK" -c "$CH_CONF" >>"$CH_WORK/ksink-$_ch_slot.log" 2>&1 &
-	eval "CH_PID_$_ch_slot=\$!"
-	track_pid $!
-	case " $CH_SLOTS " in
-	*" $_ch_slot "*) ;;
-	*) CH_SLOTS="$CH_SLOTS $_ch_slot" ;;
-	esac
+	daemon_start "$_ch_slot" "$CH_CONF" "$CH_WORK/ksink-$_ch_slot.log" "$@"
 }
 
 ch_pid()
 {
-	eval "echo \${CH_PID_$1:-}"
+	daemon_pid "$1"
 }
 
 ch_running()
 {
-	_ch_p=$(ch_pid "$1")
-	[ -n "$_ch_p" ] && kill -0 "$_ch_p" 2>/dev/null
+	daemon_running "$1"
 }
 
 ch_reap()
 {
-	_ch_p=$(ch_pid "$1")
-	CH_RC=0
-	[ -n "$_ch_p" ] || return 0
-	_ch_n=0
-	while kill -0 "$_ch_p" 2>/dev/null && [ $_ch_n -lt $(($2 * 10)) ]; do
-		sleep 0.1
-		_ch_n=$((_ch_n + 1))
-	done
-	if kill -0 "$_ch_p" 2>/dev/null; then
-		kill -KILL "$_ch_p" 2>/dev/null
-		wait "$_ch_p" 2>/dev/null
-		CH_RC=-1
-	else
-		wait "$_ch_p"
-		CH_RC=$?
-	fi
-	untrack_pid "$_ch_p"
-	eval "CH_PID_$1="
-	echo "=== $(date '+%H:%M:%S.%3N') exited with status $CH_RC" \
-	    >>"$CH_WORK/ksink-$1.log"
+	daemon_reap "$1" "$2"
+	CH_RC=$DAEMON_RC
 }
 
 # A worker that keeps exiting by itself is restarted 3 times, then left
@@ -332,29 +311,16 @@ ch_alive()
 ch_kill()
 {
 	ch_alive "$1"
-	echo "=== $(date '+%H:%M:%S.%3N') SIGKILL" >>"$CH_WORK/ksink-$1.log"
-	kill -KILL "$(ch_pid "$1")"
+	daemon_send "$1" KILL
 	ch_reap "$1" 10
 }
 
-# Whether worker $1 has reached main() and blocked or caught SIGTERM in
-# one of its threads (the main thread unblocks it while it waits for it in
-# sigtimedwait): a signal sent before that, while the dynamic loader
-# runs, takes its default action in any program.
-_ch_sigterm_ready()
-{
-	cat /proc/"$(ch_pid "$1")"/task/*/status 2>/dev/null |
-	    awk '/^Sig(Blk|Cgt):/ && index("4567cdefCDEF",
-		substr($2, length($2) - 3, 1)) { ok = 1 } END { exit !ok }'
-}
-
+# daemon_term waits until the worker blocks SIGTERM before sending it.
 ch_term()
 {
 	ch_alive "$1"
-	wait_for 5 _ch_sigterm_ready "$1"
-	echo "=== $(date '+%H:%M:%S.%3N') SIGTERM" >>"$CH_WORK/ksink-$1.log"
-	kill -TERM "$(ch_pid "$1")"
-	ch_reap "$1" 60
+	daemon_term "$1" 60
+	CH_RC=$DAEMON_RC
 	case $CH_RC in
 	0) ;;
 	-1) ch_problem "ksink ($1) still ran 60 s after SIGTERM (killed)" ;;
@@ -456,7 +422,7 @@ ch_finish()
 	echo "oracle: $CH_EXPECTED committed records in $CH_TOPIC"
 
 	_ch_any=0
-	for _ch_s in $CH_SLOTS; do
+	for _ch_s in $(daemon_slots); do
 		if [ -n "$(ch_pid "$_ch_s")" ]; then
 			ch_alive "$_ch_s"
 			_ch_any=1
@@ -470,7 +436,7 @@ ch_finish()
 	fi
 	# Stable: nothing more arrives (a duplicate would).
 	sleep 2
-	for _ch_s in $CH_SLOTS; do
+	for _ch_s in $(daemon_slots); do
 		[ -n "$(ch_pid "$_ch_s")" ] && ch_term "$_ch_s"
 	done
 	if [ -n "${CH_RECEIVER:-}" ]; then

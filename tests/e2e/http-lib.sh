@@ -22,6 +22,8 @@
 #       the topic must end with MIN_RECORDS committed records at least.
 #       DUPLICATES is forbid, or expect for a receiver that ignores the key.
 
+. "$top_srcdir/tests/kafka/daemon.sh"
+
 HT_FAULTS=500=0.02,429=0.02,slow=0.02,close=0.03
 HT_FAULT_KINDS=500,429,slow,close
 HT_CHECK=$top_srcdir/tests/http/check.py
@@ -96,31 +98,8 @@ EOF
 
 ht_start()
 {
-	echo "=== $(date '+%H:%M:%S') start" >>"$HT_LOG"
-	"$KSINK" -c "$HT_CONF" >>"$HT_LOG" 2>&1 &
-	HT_PID=$!
-	track_pid $HT_PID
+	daemon_start a "$HT_CONF" "$HT_LOG"
 	HT_STARTED_AT=$(ht_count)
-}
-
-# Fails with the end of the log when ksink exited by itself.
-ht_alive()
-{
-	kill -0 "$HT_PID" 2>/dev/null && return 0
-	wait "$HT_PID"
-	_ht_rc=$?
-	untrack_pid "$HT_PID"
-	tail -n 30 "$HT_LOG" >&2
-	fail "ksink exited by itself with status $_ht_rc (log: $HT_LOG)"
-}
-
-ht_kill()
-{
-	ht_alive
-	kill -KILL "$HT_PID"
-	wait "$HT_PID" 2>/dev/null
-	untrack_pid "$HT_PID"
-	echo "=== $(date '+%H:%M:%S') SIGKILL" >>"$HT_LOG"
 }
 
 _ht_progressed()
@@ -158,7 +137,7 @@ ht_run()
 			_ht_busy=$((_ht_busy + 1))
 		fi
 		sleep_ms "$(random_int 100 1500)"
-		ht_kill
+		daemon_kill a
 		_ht_killed=$((_ht_killed + 1))
 		ht_start
 	done
@@ -181,17 +160,7 @@ ht_run()
 	fi
 	# Stable: nothing more arrives (a duplicate would).
 	sleep 2
-	ht_alive
-	kill -TERM "$HT_PID"
-	_ht_gone() { ! kill -0 "$HT_PID" 2>/dev/null; }
-	wait_for 60 _ht_gone || fail "ksink still runs 60 s after SIGTERM"
-	wait "$HT_PID"
-	_ht_rc=$?
-	untrack_pid "$HT_PID"
-	if [ $_ht_rc -ne 0 ]; then
-		tail -n 30 "$HT_LOG" >&2
-		fail "ksink exited with status $_ht_rc after SIGTERM, expected 0"
-	fi
+	daemon_stop a
 	kill -TERM $HT_RECEIVER
 	wait $HT_RECEIVER
 	untrack_pid $HT_RECEIVER

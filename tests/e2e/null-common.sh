@@ -18,8 +18,12 @@
 #                              -b ... -t TOPIC): records and bytes equal,
 #                              next offset past the last committed record;
 #                              print a summary, return 1 on a difference
-#   nl_stop PID LOG            SIGTERM a ksink, fail unless it exits 0
-#                              within 60 s
+#   nl_stop PID LOG            SIGTERM a ksink (once it blocks SIGTERM),
+#                              fail unless it exits 0 within 60 s; for a
+#                              ksink not started by daemon_start
+#                              (tests/kafka/daemon.sh, daemon_stop)
+
+. "$top_srcdir/tests/kafka/daemon.sh"
 
 nl_total()
 {
@@ -91,6 +95,8 @@ nl_check()
 
 nl_stop()
 {
+	wait_for 10 daemon_pid_ready "$1" ||
+		echo "nl_stop: ksink ($1) still does not block SIGTERM after 10 s" >&2
 	kill -TERM "$1" 2>/dev/null
 	_nl_gone() { ! kill -0 "$1" 2>/dev/null; }
 	wait_for 60 _nl_gone "$1" || fail "ksink still runs 60 s after SIGTERM"

@@ -13,14 +13,18 @@
 # Functions (slot names a ksink process: a, b, ...):
 #   sq_setup NAME          scratch dir $SQ_WORK, topic $SQ_TOPIC (created,
 #                          3 partitions), config $SQ_CONF, database $SQ_DB
-#   sq_start SLOT          start ksink; its log is $SQ_WORK/ksink-SLOT.log
-#   sq_kill SLOT           SIGKILL it (fails the test if it had already
-#                          exited on its own)
+#   sq_start SLOT          start ksink (daemon_start, tests/kafka/daemon.sh);
+#                          its log is $SQ_WORK/ksink-SLOT.log
+#   sq_alive SLOT          daemon_alive: fail if it exited by itself
+#   sq_kill SLOT           daemon_kill: SIGKILL it (fails the test if it
+#                          had already exited on its own)
 #   sq_wait_progress SECS  wait until the database has more records than
 #                          when the last ksink was started
 #   sq_finish              after the producer: compute the oracle, wait
 #                          until the database has caught up, stop every
 #                          ksink with SIGTERM (each must exit 0) and compare
+
+. "$top_srcdir/tests/kafka/daemon.sh"
 
 sq_check()
 {
@@ -37,7 +41,6 @@ sq_setup()
 	SQ_TOPIC=$(unique_topic "$1")
 	SQ_CONF=$SQ_WORK/ksink.ini
 	SQ_DB=$SQ_WORK/ledger.db
-	SQ_SLOTS=
 	SQ_STARTED_AT=0
 	# Create the topic before ksink subscribes to it.
 	"$TXPRODUCER" -b "$BOOTSTRAP" -t "$SQ_TOPIC" -p 3 -n 0 \
@@ -78,37 +81,18 @@ sq_count()
 
 sq_start()
 {
-	echo "=== $(date '+%H:%M:%S') start" >>"$SQ_WORK/ksink-$1.log"
-	"$KSINK" -c "$SQ_CONF" >>"$SQ_WORK/ksink-$1.log" 2>&1 &
-	eval "SQ_PID_$1=\$!"
-	track_pid $!
-	case " $SQ_SLOTS " in
-	*" $1 "*) ;;
-	*) SQ_SLOTS="$SQ_SLOTS $1" ;;
-	esac
+	daemon_start "$1" "$SQ_CONF" "$SQ_WORK/ksink-$1.log"
 	SQ_STARTED_AT=$(sq_count)
 }
 
-# Fail with the end of the log when ksink (slot $1) exited by itself.
 sq_alive()
 {
-	eval "_sq_pid=\$SQ_PID_$1"
-	kill -0 "$_sq_pid" 2>/dev/null && return 0
-	wait "$_sq_pid"
-	_sq_rc=$?
-	untrack_pid "$_sq_pid"
-	tail -n 30 "$SQ_WORK/ksink-$1.log" >&2
-	fail "ksink ($1) exited by itself with status $_sq_rc (log: $SQ_WORK/ksink-$1.log)"
+	daemon_alive "$1"
 }
 
 sq_kill()
 {
-	sq_alive "$1"
-	eval "_sq_pid=\$SQ_PID_$1"
-	kill -KILL "$_sq_pid"
-	wait "$_sq_pid" 2>/dev/null
-	untrack_pid "$_sq_pid"
-	echo "=== $(date '+%H:%M:%S') SIGKILL" >>"$SQ_WORK/ksink-$1.log"
+	daemon_kill "$1"
 }
 
 _sq_progressed()
@@ -143,23 +127,7 @@ sq_finish()
 	sleep 2
 	echo "database: $(sq_count) records"
 
-	for _sq_s in $SQ_SLOTS; do
-		sq_alive "$_sq_s"
-		eval "kill -TERM \$SQ_PID_$_sq_s"
-	done
-	for _sq_s in $SQ_SLOTS; do
-		eval "_sq_pid=\$SQ_PID_$_sq_s"
-		_sq_gone() { ! kill -0 "$_sq_pid" 2>/dev/null; }
-		wait_for 60 _sq_gone ||
-			fail "ksink ($_sq_s) still runs 60 s after SIGTERM"
-		wait "$_sq_pid"
-		_sq_rc=$?
-		untrack_pid "$_sq_pid"
-		if [ "$_sq_rc" -ne 0 ]; then
-			tail -n 30 "$SQ_WORK/ksink-$_sq_s.log" >&2
-			fail "ksink ($_sq_s) exited with status $_sq_rc after SIGTERM, expected 0"
-		fi
-	done
+	daemon_stop_all
 
 	if ! SQ_SUMMARY=$(sq_check --topic "$SQ_TOPIC" "$SQ_WORK/oracle.tsv" "$SQ_DB"); then
 		echo "$SQ_SUMMARY"
