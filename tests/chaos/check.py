@@ -26,7 +26,8 @@ KIND is sqlite, file, http or null; WHERE names the sink's output:
 
 ORACLE.tsv is tests/kafka/oracle's reading of the topic (PARTITION, OFFSET,
 KEY, VALUE per committed record; values are tests/kafka/txproducer's
-{"id", "user", "amount"} objects, whose ids are unique).
+{"id", "user", "amount"} objects, whose ids are unique), read and compared
+by tests/kafka/oracle.py.
 
 row prints one line
   oracle=N applied=N missing=N duplicated=N aborted_applied=N
@@ -56,10 +57,13 @@ import os
 import re
 import sqlite3
 import sys
-import urllib.parse
-from collections import Counter, defaultdict
+from collections import defaultdict
 
-SHOW = 5
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "kafka"))
+import oracle as orc  # noqa: E402  (tests/kafka/oracle.py)
+
+PROG = "check.py"
 
 
 def die(msg):
@@ -67,34 +71,12 @@ def die(msg):
     sys.exit(2)
 
 
-def connect(path):
-    # Read-only: a running ksink or receiver may hold a write lock.
-    uri = "file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(path))
-    return sqlite3.connect(uri, uri=True, timeout=30)
+connect = orc.connect
 
 
 def read_oracle(path):
-    """{(part, off): (id, user, amount, bytes)} in oracle order."""
-    out = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            fields = line.split("\t", 3)
-            if len(fields) != 4:
-                die("%s:%d: expected 4 tab-separated fields" % (path, lineno))
-            part, off, key, value = fields
-            nbytes = (0 if key == "-" else len(key.encode())) + \
-                (0 if value == "-" else len(value.encode()))
-            try:
-                v = json.loads(value)
-                out[(int(part), int(off))] = (str(v["id"]), str(v["user"]),
-                                              int(v["amount"]), nbytes)
-            except (ValueError, KeyError, TypeError) as e:
-                die("%s:%d: unexpected record %s (%s)" % (path, lineno,
-                                                         value, e))
-    return out
+    """{(part, off): Record} in oracle order."""
+    return orc.by_key(orc.read(path))
 
 
 # ---------------------------------------------------------------------
@@ -171,7 +153,7 @@ def read_file(d, topic, oracle=None):
                     # value format: find the record by its unique id
                     if by_id is None:
                         by_id = {} if oracle is None else \
-                            {r[0]: k for k, r in oracle.items()}
+                            {r.id: k for k, r in oracle.items()}
                     rid = str(obj.get("id")) if isinstance(obj, dict) \
                         else str(obj)
                     p, o = by_id.get(rid, (None, None))
@@ -198,77 +180,21 @@ def read_null(state, topic):
 
 # ---------------------------------------------------------------------
 
-def report(kind, items):
-    for item in items[:SHOW]:
-        print("check.py: %s: %s" % (kind, item), file=sys.stderr)
-    if len(items) > SHOW:
-        print("check.py: %s: ... %d more" % (kind, len(items) - SHOW),
-              file=sys.stderr)
-
-
 def row_records(oracle, applied, balances):
-    seen = Counter()
-    aborted = []
-    order = []
-    last = {}
-    for p, o, rid in applied:
-        k = (p, o)
-        if k in oracle and oracle[k][0] == rid:
-            seen[k] += 1
-        else:
-            aborted.append("partition %s offset %s id %s is not a committed "
-                           "record" % (p, o, rid))
-        if p is not None and o is not None:
-            if p in last and o <= last[p]:
-                order.append("partition %s offset %s applied after offset %s"
-                             % (p, o, last[p]))
-            last[p] = o
-    missing = sorted(k for k in oracle if seen[k] == 0)
-    dups = sorted((k, n) for k, n in seen.items() if n > 1)
-    report("missing", ["partition %s offset %s id %s" % (p, o, oracle[(p, o)][0])
-                       for p, o in missing])
-    report("duplicated", ["partition %s offset %s applied %d times" % (p, o, n)
-                          for (p, o), n in dups])
-    report("aborted_applied", aborted)
-    report("order", order)
+    res = orc.compare(list(oracle.values()), applied, balances)
+    res.report(PROG)
     notes = []
-    if balances is not None:
-        want = defaultdict(int)
-        for rid, user, amount, _ in oracle.values():
-            want[user] += amount
-        bad = [u for u in set(want) | set(balances)
-               if want.get(u, 0) != balances.get(u, 0)]
-        if bad:
-            report("balance", ["user %s: %s, committed sum %s" % (
-                u, balances.get(u), want.get(u)) for u in sorted(bad)])
-            notes.append("%d wrong balances" % len(bad))
-    return {"applied": len(applied), "missing": len(missing),
-            "duplicated": sum(n - 1 for _, n in dups),
-            "aborted_applied": len(aborted), "order_violations": len(order),
-            "notes": notes}
+    if res.balance:
+        notes.append("%d wrong balances" % len(res.balance))
+    return {"applied": res.applied, "missing": len(res.missing),
+            "duplicated": res.duplicates,
+            "aborted_applied": len(res.aborted),
+            "order_violations": len(res.order), "notes": notes}
 
 
 def row_null(oracle, counts):
-    want_n = Counter()
-    want_b = Counter()
-    last = {}
-    for (p, o), r in oracle.items():
-        want_n[p] += 1
-        want_b[p] += r[3]
-        last[p] = max(last.get(p, -1), o)
-    missing = dup = 0
-    notes = []
-    for p in sorted(set(want_n) | set(counts)):
-        nxt, n, b = counts.get(p, (0, 0, 0))
-        missing += max(0, want_n[p] - n)
-        dup += max(0, n - want_n[p])
-        if n == want_n[p] and b != want_b[p]:
-            notes.append("partition %d: %d bytes counted, %d committed"
-                         % (p, b, want_b[p]))
-        if p in last and nxt <= last[p]:
-            notes.append("partition %d: next offset %d not past %d"
-                         % (p, nxt, last[p]))
-    report("null", notes)
+    missing, dup, notes = orc.compare_counts(list(oracle.values()), counts)
+    orc.report(PROG, "null", notes)
     return {"applied": sum(c[1] for c in counts.values()), "missing": missing,
             "duplicated": dup, "aborted_applied": "-",
             "order_violations": "-", "notes": notes}

@@ -30,35 +30,24 @@ Standard library only.
 
 import json
 import os
-import sqlite3
 import sys
-import urllib.parse
-from collections import Counter, defaultdict
+from collections import Counter
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "kafka"))
+import oracle  # noqa: E402  (tests/kafka/oracle.py)
 
 
 def read_oracle(path):
-    recs = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            part, off, _key, value = line.rstrip("\n").split("\t", 3)
-            rid = json.loads(value)["id"] if value != "-" else None
-            recs.append((int(part), int(off), rid))
-    return recs
+    return [(r.part, r.off, r.id) for r in oracle.read(path, strict=False)]
 
 
 def show(offset):
     return "none" if offset is None else str(offset)
 
 
-def connect(path):
-    uri = "file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(path))
-    return sqlite3.connect(uri, uri=True, timeout=30)
-
-
-def cmd_stored(oracle, offsets):
-    last = {}
-    for part, off, _ in read_oracle(oracle):
-        last[part] = off
+def cmd_stored(oracle_path, offsets):
+    last = oracle.last_offsets(oracle.read(oracle_path, strict=False))
     doc = json.load(open(offsets, encoding="utf-8"))
     bad = 0
     for p in doc["partitions"]:
@@ -100,14 +89,14 @@ def cmd_reset(offsets, topic, wants):
 
 
 def cmd_maxseq(db):
-    con = connect(db)
+    con = oracle.connect(db)
     print(con.execute("SELECT coalesce(max(seq), 0) FROM records")
           .fetchone()[0])
     return 0
 
 
-def cmd_applied(db, since, oracle, selects):
-    recs = read_oracle(oracle)
+def cmd_applied(db, since, oracle_path, selects):
+    recs = read_oracle(oracle_path)
     want = []
     for sel in selects:
         if sel.startswith("new:"):
@@ -118,7 +107,7 @@ def cmd_applied(db, since, oracle, selects):
             want += [r for r in recs if r[0] == p and r[1] >= x]
         else:
             want += [r for r in recs if r[0] == int(sel)]
-    con = connect(db)
+    con = oracle.connect(db)
     rows = con.execute("SELECT part, off, id FROM records WHERE seq > ? "
                        "ORDER BY seq", (int(since),)).fetchall()
     got = [(int(p), int(o), i) for p, o, i in rows]

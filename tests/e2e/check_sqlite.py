@@ -28,65 +28,29 @@ rows of that topic are considered (rows of other topics are reported).
 --count prints the number of rows in records (0 when the table does not
 exist yet) and exits 0; tests use it to wait for the sink to catch up.
 
-Standard library only.
+The oracle is read and compared by tests/kafka/oracle.py.  Standard
+library only.
 """
 
-import json
 import os
 import sqlite3
-import urllib.parse
 import sys
-from collections import Counter, defaultdict
 
-SHOW = 5
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "kafka"))
+import oracle  # noqa: E402  (tests/kafka/oracle.py)
 
-
-def connect(path):
-    # Read-only; a concurrent ksink may hold a write lock for a moment.
-    uri = "file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(path))
-    con = sqlite3.connect(uri, uri=True, timeout=30)
-    return con
+PROG = "check_sqlite"
 
 
 def count(path):
     try:
-        con = connect(path)
+        con = oracle.connect(path)
         n = con.execute("SELECT count(*) FROM records").fetchone()[0]
     except sqlite3.Error:
         n = 0
     print(n)
     return 0
-
-
-def read_oracle(path):
-    """Return [(part, off, id, user, amount)] from an oracle file."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            fields = line.split("\t", 3)
-            if len(fields) != 4:
-                raise SystemExit("%s:%d: expected 4 tab-separated fields"
-                                 % (path, lineno))
-            part, off, _key, value = fields
-            try:
-                v = json.loads(value)
-                out.append((int(part), int(off), str(v["id"]),
-                            str(v["user"]), int(v["amount"])))
-            except (ValueError, KeyError, TypeError) as e:
-                raise SystemExit("%s:%d: unexpected record: %s (%s)"
-                                 % (path, lineno, value, e))
-    return out
-
-
-def report(kind, items):
-    for item in items[:SHOW]:
-        print("check_sqlite: %s: %s" % (kind, item), file=sys.stderr)
-    if len(items) > SHOW:
-        print("check_sqlite: %s: ... %d more" % (kind, len(items) - SHOW),
-              file=sys.stderr)
 
 
 def main(argv):
@@ -104,69 +68,27 @@ def main(argv):
         raise SystemExit(__doc__)
     oracle_path, db_path = args
 
-    oracle = read_oracle(oracle_path)
-    expected = {}  # (part, off) -> id
-    balances = defaultdict(int)
-    for part, off, rid, user, amount in oracle:
-        expected[(part, off)] = rid
-        balances[user] += amount
-
-    con = connect(db_path)
+    records = oracle.read(oracle_path)
+    con = oracle.connect(db_path)
     rows = con.execute(
         "SELECT seq, topic, part, off, id FROM records ORDER BY seq").fetchall()
     db_balances = dict(con.execute("SELECT user, amount FROM balances"))
     con.close()
 
-    other_topic = []
-    seen = Counter()
-    aborted = []
-    last_off = {}
-    order = []
-    for seq, rtopic, part, off, rid in rows:
-        if topic is not None and rtopic != topic:
-            other_topic.append("seq %s: topic %s" % (seq, rtopic))
-            continue
-        key = (part, off)
-        if expected.get(key) != rid:
-            aborted.append("seq %s: partition %s offset %s id %s is not a "
-                           "committed record%s" % (
-                               seq, part, off, rid,
-                               "" if key not in expected else
-                               " (committed there: %s)" % expected[key]))
-        else:
-            seen[key] += 1
-        if part in last_off and off <= last_off[part]:
-            order.append("seq %s: partition %s offset %s applied after "
-                         "offset %s" % (seq, part, off, last_off[part]))
-        last_off[part] = off
-
-    missing = sorted(k for k in expected if seen[k] == 0)
-    dups = sorted((k, n) for k, n in seen.items() if n > 1)
-    duplicated = sum(n - 1 for _, n in dups)
-    mism = []
-    for user in sorted(set(balances) | set(db_balances)):
-        want = balances.get(user)
-        got = db_balances.get(user)
-        if want != got:
-            mism.append("user %s: balance %s, committed sum %s"
-                        % (user, got, want))
-    applied = sum(seen.values()) + len(aborted)
-
-    report("missing", ["partition %s offset %s id %s" % (p, o, expected[(p, o)])
-                       for p, o in missing])
-    report("duplicated", ["partition %s offset %s applied %d times" % (p, o, n)
-                          for (p, o), n in dups])
-    report("aborted_applied", aborted)
-    report("order", order)
-    report("balance", mism)
-    report("other topic", other_topic)
+    other_topic = ["seq %s: topic %s" % (seq, t) for seq, t, _, _, _ in rows
+                   if topic is not None and t != topic]
+    applied = [(part, off, rid) for _, t, part, off, rid in rows
+               if topic is None or t == topic]
+    res = oracle.compare(records, applied, db_balances)
+    res.report(PROG)
+    oracle.report(PROG, "other topic", other_topic)
     print("oracle=%d applied=%d missing=%d duplicated=%d aborted_applied=%d "
           "order_violations=%d balance_mismatches=%d" % (
-              len(oracle), applied, len(missing), duplicated, len(aborted),
-              len(order), len(mism)))
-    ok = not (missing or duplicated or aborted or order or mism or other_topic)
-    if not oracle:
-        print("check_sqlite: the oracle is empty: nothing was compared",
+              len(records), res.applied, len(res.missing), res.duplicates,
+              len(res.aborted), len(res.order), len(res.balance)))
+    ok = res.clean() and not other_topic
+    if not records:
+        print("%s: the oracle is empty: nothing was compared" % PROG,
               file=sys.stderr)
         ok = False
     return 0 if ok else 1
