@@ -38,6 +38,5 @@ etc/ksink.service: etc/ksink.service.in Makefile
 	    >$@.tmp && mv $@.tmp $@
 
 # ksink -t must accept the sample; the unit must be fully substituted.
-TESTS += etc/sample.test etc/unit.test
-dist_check_SCRIPTS += etc/sample.test etc/unit.test
+SCRIPT_TESTS += etc/sample.test etc/unit.test
 AM_TESTS_ENVIRONMENT += SERVICE_USER='$(SERVICE_USER)'; export SERVICE_USER;

@@ -11,8 +11,7 @@ AM_TESTS_ENVIRONMENT += \
 	KSINK_MAN_PAGES='$(dist_man_MANS)'; export KSINK_MAN_PAGES; \
 	KSINK_CC='$(CC)'; export KSINK_CC;
 
-TESTS += man/lint.test man/options.test man/example.test
-dist_check_SCRIPTS += man/lint.test man/options.test man/example.test
+SCRIPT_TESTS += man/lint.test man/options.test man/example.test
 dist_noinst_SCRIPTS += man/options.sh
 
 # `make update-man`: rewrite the generated option lists of the pages in

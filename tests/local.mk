@@ -101,5 +101,4 @@ tests_unit_test_worker_LDADD = $(CORE_TEST_LDADD)
 endif
 
 # The daemon's command line on bad configuration files.
-TESTS += tests/unit/cli.test
-dist_check_SCRIPTS += tests/unit/cli.test
+SCRIPT_TESTS += tests/unit/cli.test

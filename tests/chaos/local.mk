@@ -14,9 +14,8 @@ tests_chaos_faultfs_la_CFLAGS = $(WARN_CFLAGS)
 tests_chaos_faultfs_la_LDFLAGS = -module -avoid-version -shared \
 	-rpath /nowhere
 
-TESTS += tests/chaos/short.test
 KAFKA_TESTS += tests/chaos/short.test
-dist_check_SCRIPTS += tests/chaos/short.test tests/chaos/chaos.sh \
+dist_check_SCRIPTS += tests/chaos/chaos.sh \
 	tests/chaos/cell.sh tests/chaos/check.py
 EXTRA_DIST += tests/chaos/lib.sh tests/chaos/RESULTS.md
 # What chaos.sh leaves: the table, the rows and each cell's output (the

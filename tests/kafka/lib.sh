@@ -6,8 +6,13 @@
 #	kafka_require               # sets BOOTSTRAP, TXPRODUCER, ORACLE
 #	topic=$(unique_topic mytest)
 #	work=$(scratch_dir "$top_builddir/tests/e2e/mytest.dir")
-#	"$KSINK" -c "$work/ksink.ini" 2>>"$work/ksink.log" & track_pid $!
+#	. "$top_srcdir/tests/kafka/daemon.sh"
+#	daemon_start a "$work/ksink.ini" "$work/ksink.log"
 #	wait_for 60 test -s "$work/out" || fail "no output after 60 s"
+#	daemon_stop a
+#
+# tests/kafka/daemon.sh starts, stops and kills ksink daemons;
+# tests/kafka/oracle.py reads the oracle and compares a sink with it.
 #
 # kafka_require starts the broker through tests/kafka/broker.sh when none
 # runs yet (the first test to need it starts it; tests/kafka/stop.test stops
