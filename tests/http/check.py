@@ -25,6 +25,8 @@ import os
 import sqlite3
 import sys
 
+# No __pycache__ in the source tree, which may be read-only.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "kafka"))
 import oracle  # noqa: E402  (tests/kafka/oracle.py)

@@ -11,6 +11,7 @@ The checkers (tests/e2e/check_sqlite.py, tests/e2e/check_offsets.py,
 tests/http/check.py, tests/chaos/check.py) import this module from the
 directory of this file:
 
+    sys.dont_write_bytecode = True
     sys.path.insert(0, os.path.join(os.path.dirname(
         os.path.abspath(__file__)), "..", "kafka"))
     import oracle
