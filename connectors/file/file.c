@@ -793,7 +793,7 @@ file_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	char err[1024];
 	int bad = 0;
 
-	if (!KSINK_HOST_HAS(host, report))
+	if (!KSINK_HOST_HAS(host, report) || host->report == NULL)
 		return KSINK_OK;
 	if ((fs = fsink_new(host, ctx)) == NULL)
 		return KSINK_OK; /* out of memory: open() tells */

@@ -343,7 +343,7 @@ http_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	size_t i, n;
 	int ctype, bad = 0;
 
-	if (!KSINK_HOST_HAS(host, report))
+	if (!KSINK_HOST_HAS(host, report) || host->report == NULL)
 		return KSINK_OK;
 	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
 		if ((v = conf_opt(host, ctx, urls[i])) != NULL &&

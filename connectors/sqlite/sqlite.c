@@ -1088,7 +1088,7 @@ sqlite_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	sqlite3 *db = NULL;
 	int i, bad = 0;
 
-	if (!KSINK_HOST_HAS(host, report))
+	if (!KSINK_HOST_HAS(host, report) || host->report == NULL)
 		return KSINK_OK;
 	path = host->conf_str(ctx, "sqlite.path");
 	for (i = 0; i < 3; i++) {
