@@ -45,6 +45,10 @@
 /* The longest SQL file sqlite.*.file options accept. */
 #define SQL_FILE_MAX (1024 * 1024)
 
+/* check() gives up running sqlite.init on its scratch database after
+ * about this many virtual machine instructions (in units of 1000). */
+#define CHECK_INIT_STEPS 100000
+
 /* Record fields that a statement can bind, by parameter name. */
 enum field {
 	F_TOPIC,
@@ -1076,6 +1080,15 @@ sqlite_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
  * unknown table or column is not (the real database may have it) and is
  * left to open().
  */
+/* Ends sqlite.init on check()'s scratch database when it runs too long. */
+static int
+check_progress(void *arg)
+{
+	long *left = arg;
+
+	return --*left <= 0;
+}
+
 static int
 sqlite_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 {
@@ -1086,6 +1099,7 @@ sqlite_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	char *buf[3] = { NULL, NULL, NULL }, err[1024], fname[64];
 	struct stmt_set set;
 	sqlite3 *db = NULL;
+	long steps = CHECK_INIT_STEPS;
 	int i, bad = 0;
 
 	if (!KSINK_HOST_HAS(host, report) || host->report == NULL)
@@ -1106,6 +1120,12 @@ sqlite_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 		/* No scratch database (out of memory): open() will tell. */
 		sqlite3_close(db);
 		db = NULL;
+	}
+	if (db != NULL) {
+		/* Nothing of sqlite.init may reach a file (ATTACH, VACUUM
+		 * INTO), nor run for long: either ends it quietly. */
+		sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+		sqlite3_progress_handler(db, 1000, check_progress, &steps);
 	}
 	if (db != NULL && sql[0] != NULL && exec_open(db, path ? path : "",
 	    "sqlite.init", sql[0], err, sizeof(err)) != KSINK_OK &&

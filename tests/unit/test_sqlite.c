@@ -1256,7 +1256,8 @@ test_check(void **state)
 {
 	struct fx *fx = *state;
 	struct ksink_ctx bad = fx->ctx, schema = fx->ctx, good = fx->ctx;
-	char sql[160], want[256];
+	struct ksink_ctx files = fx->ctx;
+	char sql[400], want[256];
 
 	assert_int_equal(fx->desc->abi_minor, 2);
 	assert_non_null(fx->desc->check);
@@ -1292,6 +1293,17 @@ test_check(void **state)
 	assert_int_equal(good.nreports, 0);
 	assert_int_equal(access(fx->db, F_OK), -1);
 	assert_int_equal(errno, ENOENT);
+
+	/* sqlite.init runs on the scratch database, but reaches no file. */
+	snprintf(sql, sizeof(sql), "VACUUM INTO '%s/copy.db'; ATTACH "
+	    "'%s/att.db' AS a", fx->dir, fx->dir);
+	ctx_set(&files, "sqlite.init", sql);
+	assert_int_equal(fx->desc->check(&host, &files), KSINK_OK);
+	assert_int_equal(files.nreports, 0);
+	snprintf(want, sizeof(want), "%s/copy.db", fx->dir);
+	assert_int_equal(access(want, F_OK), -1);
+	snprintf(want, sizeof(want), "%s/att.db", fx->dir);
+	assert_int_equal(access(want, F_OK), -1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
