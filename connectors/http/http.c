@@ -145,7 +145,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
     char *errbuf, size_t errlen)
 {
 	struct sink *s;
-	const char *v, *fmt, *bad;
+	const char *v, *fmt, *at; /* at: the option a rule blames, unused here */
 	size_t i, nh;
 	int ctype_set = 0, rc = KSINK_CONFIG;
 
@@ -224,7 +224,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 	}
 
 	/* Credentials. */
-	if (check_auth(host, ctx, &bad, errbuf, errlen) == -1)
+	if (check_auth(host, ctx, &at, errbuf, errlen) == -1)
 		goto fail;
 	if ((v = opt_str(s, "http.basic.user")) != NULL &&
 	    (s->basic_user = strdup(v)) == NULL)
@@ -250,11 +250,11 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 		    &changed, errbuf, errlen) == -1)
 			goto fail;
 	}
-	if (check_tls(host, ctx, &bad, errbuf, errlen) == -1)
+	if (check_tls(host, ctx, &at, errbuf, errlen) == -1)
 		goto fail;
 
 	/* Exactly-once protocol. */
-	if (check_ledger(host, ctx, &bad, errbuf, errlen) == -1)
+	if (check_ledger(host, ctx, &at, errbuf, errlen) == -1)
 		goto fail;
 	if ((v = opt_str(s, "http.state.path")) != NULL &&
 	    (s->state_path = strdup(v)) == NULL)
