@@ -45,6 +45,10 @@
 /* The longest SQL file sqlite.*.file options accept. */
 #define SQL_FILE_MAX (1024 * 1024)
 
+/* check() gives up running sqlite.init on its scratch database after
+ * about this many virtual machine instructions (in units of 1000). */
+#define CHECK_INIT_STEPS 100000
+
 /* Record fields that a statement can bind, by parameter name. */
 enum field {
 	F_TOPIC,
@@ -749,10 +753,31 @@ map_params(struct stmt_set *set, struct stmt *s, char *errbuf, size_t errlen)
 	return KSINK_OK;
 }
 
-/* Prepares every statement of sql, in order. */
+/*
+ * Whether the last error on db is one of SQL syntax, which no schema can
+ * cure (as opposed to "no such table", which the real database may not
+ * give).
+ */
 static int
-prepare_set(struct sink *sq, struct stmt_set *set, const char *option,
-    const char *sql, char *errbuf, size_t errlen)
+sql_syntax_error(sqlite3 *db)
+{
+	const char *m = sqlite3_errmsg(db);
+
+	return (sqlite3_errcode(db) & 0xff) == SQLITE_ERROR &&
+	    (strncmp(m, "near \"", 6) == 0 ||
+	    strncmp(m, "unrecognized token", 18) == 0 ||
+	    strcmp(m, "incomplete input") == 0);
+}
+
+/*
+ * Prepares every statement of sql, in order, on db.  With certain set (by
+ * check(), on a scratch database) a statement that does not compile for
+ * another reason than its syntax ends the work quietly: the tables it
+ * needs may exist in the real database.
+ */
+static int
+prepare_set(sqlite3 *db, struct stmt_set *set, const char *option,
+    const char *sql, int certain, char *errbuf, size_t errlen)
 {
 	struct stmt *v;
 	sqlite3_stmt *st;
@@ -762,11 +787,13 @@ prepare_set(struct sink *sq, struct stmt_set *set, const char *option,
 	set->option = option;
 	while (*sql) {
 		st = NULL;
-		rc = sqlite3_prepare_v3(sq->db, sql, -1,
+		rc = sqlite3_prepare_v3(db, sql, -1,
 		    SQLITE_PREPARE_PERSISTENT, &st, &tail);
 		if (rc != SQLITE_OK) {
+			if (certain && !sql_syntax_error(db))
+				return KSINK_OK;
 			ks_err_set(errbuf, errlen, "%s: statement %d: %s", option,
-			    set->n + 1, sqlite3_errmsg(sq->db));
+			    set->n + 1, sqlite3_errmsg(db));
 			return classify(rc) == KSINK_POISON ? KSINK_CONFIG :
 			    KSINK_FATAL;
 		}
@@ -822,8 +849,9 @@ prepare_internal(struct sink *sq, sqlite3_stmt **st, const char *sql,
  * variant.  *sql is NULL when neither is set; free *buf.
  */
 static int
-sql_option(struct sink *sq, const char *name, const char **sql, char **buf,
-    char *errbuf, size_t errlen)
+sql_option(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char *name, const char **sql, char **buf, char *errbuf,
+    size_t errlen)
 {
 	char fname[64];
 	const char *text, *path;
@@ -834,8 +862,8 @@ sql_option(struct sink *sq, const char *name, const char **sql, char **buf,
 	*sql = NULL;
 	*buf = NULL;
 	snprintf(fname, sizeof(fname), "%s.file", name);
-	text = sq->host->conf_str(sq->ctx, name);
-	path = sq->host->conf_str(sq->ctx, fname);
+	text = host->conf_str(ctx, name);
+	path = host->conf_str(ctx, fname);
 	if (text && path) {
 		ks_err_set(errbuf, errlen, "%s and %s are both set: keep one",
 		    name, fname);
@@ -869,17 +897,18 @@ sql_option(struct sink *sq, const char *name, const char **sql, char **buf,
 	return KSINK_OK;
 }
 
-/* Runs SQL at open: a statement that does not compile or fails is a
- * configuration error, a failing database is fatal. */
+/* Runs SQL at open (on db, the database at path): a statement that does
+ * not compile or fails is a configuration error, a failing database is
+ * fatal. */
 static int
-exec_open(struct sink *sq, const char *what, const char *sql, char *errbuf,
-    size_t errlen)
+exec_open(sqlite3 *db, const char *path, const char *what, const char *sql,
+    char *errbuf, size_t errlen)
 {
 	int rc;
 
-	if ((rc = sqlite3_exec(sq->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
-		ks_err_set(errbuf, errlen, "%s on %s: %s", what, sq->path,
-		    sqlite3_errmsg(sq->db));
+	if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+		ks_err_set(errbuf, errlen, "%s on %s: %s", what, path,
+		    sqlite3_errmsg(db));
 		return (rc & 0xff) == SQLITE_ERROR ? KSINK_CONFIG :
 		    KSINK_FATAL;
 	}
@@ -894,12 +923,12 @@ sq_open_db(struct sink *sq, char *errbuf, size_t errlen)
 	sqlite3_stmt *st;
 	int status, rc;
 
-	if ((status = sql_option(sq, "sqlite.init", &init, &init_buf,
-	    errbuf, errlen)) != KSINK_OK ||
-	    (status = sql_option(sq, "sqlite.statement", &stmt, &stmt_buf,
-	    errbuf, errlen)) != KSINK_OK ||
-	    (status = sql_option(sq, "sqlite.delete.statement", &del,
-	    &del_buf, errbuf, errlen)) != KSINK_OK)
+	if ((status = sql_option(sq->host, sq->ctx, "sqlite.init", &init,
+	    &init_buf, errbuf, errlen)) != KSINK_OK ||
+	    (status = sql_option(sq->host, sq->ctx, "sqlite.statement", &stmt,
+	    &stmt_buf, errbuf, errlen)) != KSINK_OK ||
+	    (status = sql_option(sq->host, sq->ctx, "sqlite.delete.statement",
+	    &del, &del_buf, errbuf, errlen)) != KSINK_OK)
 		goto out;
 
 	rc = sqlite3_open_v2(sq->path, &sq->db, SQLITE_OPEN_READWRITE |
@@ -944,14 +973,14 @@ sq_open_db(struct sink *sq, char *errbuf, size_t errlen)
 		goto out;
 	}
 	sync = sq->host->conf_str(sq->ctx, "sqlite.synchronous");
-	if ((status = exec_open(sq, "PRAGMA synchronous",
+	if ((status = exec_open(sq->db, sq->path, "PRAGMA synchronous",
 	    sync && strcmp(sync, "normal") == 0 ?
 	    "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
 	    errbuf, errlen)) != KSINK_OK)
 		goto out;
 
-	if (init && (status = exec_open(sq, "sqlite.init", init, errbuf,
-	    errlen)) != KSINK_OK)
+	if (init && (status = exec_open(sq->db, sq->path, "sqlite.init", init,
+	    errbuf, errlen)) != KSINK_OK)
 		goto out;
 	if ((rc = ks_sqloffsets_create(sq->db, NULL, msg, sizeof(msg))) !=
 	    SQLITE_OK) {
@@ -960,17 +989,18 @@ sq_open_db(struct sink *sq, char *errbuf, size_t errlen)
 		    KSINK_FATAL;
 		goto out;
 	}
-	if (stmt == NULL && (status = exec_open(sq, "creating ksink_records",
-	    default_table, errbuf, errlen)) != KSINK_OK)
+	if (stmt == NULL && (status = exec_open(sq->db, sq->path,
+	    "creating ksink_records", default_table, errbuf, errlen)) !=
+	    KSINK_OK)
 		goto out;
 
-	if ((status = prepare_set(sq, &sq->main, stmt_buf ?
+	if ((status = prepare_set(sq->db, &sq->main, stmt_buf ?
 	    "sqlite.statement.file" : "sqlite.statement",
-	    stmt ? stmt : default_statement, errbuf, errlen)) != KSINK_OK)
+	    stmt ? stmt : default_statement, 0, errbuf, errlen)) != KSINK_OK)
 		goto out;
-	if (del && (status = prepare_set(sq, &sq->del, del_buf ?
+	if (del && (status = prepare_set(sq->db, &sq->del, del_buf ?
 	    "sqlite.delete.statement.file" : "sqlite.delete.statement", del,
-	    errbuf, errlen)) != KSINK_OK)
+	    0, errbuf, errlen)) != KSINK_OK)
 		goto out;
 
 	if ((status = prepare_internal(sq, &sq->begin, "BEGIN IMMEDIATE",
@@ -1041,9 +1071,91 @@ sqlite_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	return KSINK_OK;
 }
 
+/*
+ * Finds without side effects what open() would refuse in the options: SQL
+ * options set twice, SQL files that cannot be read, and SQL that cannot
+ * work whatever the database holds.  The SQL runs on a scratch in-memory
+ * database (sqlite.init first, so that the statements see its tables):
+ * syntax errors, transaction control and the parameters are certain; an
+ * unknown table or column is not (the real database may have it) and is
+ * left to open().
+ */
+/* Ends sqlite.init on check()'s scratch database when it runs too long. */
+static int
+check_progress(void *arg)
+{
+	long *left = arg;
+
+	return --*left <= 0;
+}
+
+static int
+sqlite_check(const struct ksink_host *host, struct ksink_ctx *ctx)
+{
+	static const char *const names[] = {
+		"sqlite.init", "sqlite.statement", "sqlite.delete.statement"
+	};
+	const char *sql[3], *path, *opt;
+	char *buf[3] = { NULL, NULL, NULL }, err[1024], fname[64];
+	struct stmt_set set;
+	sqlite3 *db = NULL;
+	long steps = CHECK_INIT_STEPS;
+	int i, bad = 0;
+
+	if (!KSINK_HOST_HAS(host, report) || host->report == NULL)
+		return KSINK_OK;
+	path = host->conf_str(ctx, "sqlite.path");
+	for (i = 0; i < 3; i++) {
+		snprintf(fname, sizeof(fname), "%s.file", names[i]);
+		if (sql_option(host, ctx, names[i], &sql[i], &buf[i], err,
+		    sizeof(err)) != KSINK_OK) {
+			ks_err_report(host, ctx, fname, err);
+			sql[i] = NULL;
+			bad = 1;
+		}
+	}
+	if ((sql[0] != NULL || sql[1] != NULL || sql[2] != NULL) &&
+	    sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		/* No scratch database (out of memory): open() will tell. */
+		sqlite3_close(db);
+		db = NULL;
+	}
+	if (db != NULL) {
+		/* Nothing of sqlite.init may reach a file (ATTACH, VACUUM
+		 * INTO), nor run for long: either ends it quietly. */
+		sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+		sqlite3_progress_handler(db, 1000, check_progress, &steps);
+	}
+	if (db != NULL && sql[0] != NULL && exec_open(db, path ? path : "",
+	    "sqlite.init", sql[0], err, sizeof(err)) != KSINK_OK &&
+	    sql_syntax_error(db)) {
+		ks_err_report(host, ctx, buf[0] ? "sqlite.init.file" :
+		    "sqlite.init", err);
+		bad = 1;
+	}
+	for (i = 1; db != NULL && i < 3; i++) {
+		if (sql[i] == NULL)
+			continue;
+		snprintf(fname, sizeof(fname), "%s.file", names[i]);
+		opt = buf[i] ? fname : names[i];
+		memset(&set, 0, sizeof(set));
+		if (prepare_set(db, &set, opt, sql[i], 1, err, sizeof(err)) !=
+		    KSINK_OK) {
+			ks_err_report(host, ctx, opt, err);
+			bad = 1;
+		}
+		set_free(&set);
+	}
+	sqlite3_close(db);
+	for (i = 0; i < 3; i++)
+		free(buf[i]);
+	return bad ? KSINK_CONFIG : KSINK_OK;
+}
+
 static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
-	.abi_minor = 1,		/* the lowest with reset_offsets */
+	.abi_minor = 2,		/* the lowest with check */
 	.struct_size = sizeof(struct ksink_sink),
 	.caps = KSINK_CAP_ATOMIC_OFFSETS,
 	.name = "sqlite",
@@ -1059,6 +1171,7 @@ static const struct ksink_sink desc = {
 	.abort = sqlite_abort,
 	.close = sqlite_close,
 	.reset_offsets = sqlite_reset_offsets,
+	.check = sqlite_check,
 };
 
 const struct ksink_sink *
