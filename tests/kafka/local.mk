@@ -20,3 +20,7 @@ EXTRA_DIST += tests/kafka/pom.xml tests/kafka/lib.sh
 
 TESTS += tests/kafka/stop.test
 tests/kafka/stop.log: $(KAFKA_TESTS:.test=.log)
+
+# Builds a librdkafka of another Debian release for a test leg or a bench
+# run only (.ci/run, bench.py --librdkafka).
+dist_noinst_SCRIPTS += tests/kafka/librdkafka.sh
