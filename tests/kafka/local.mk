@@ -33,3 +33,7 @@ tests_kafka_mockcluster_LDADD = $(RDKAFKA_LIBS)
 TESTS += tests/kafka/mock-watermarks.test tests/kafka/mock-waker-stop.test
 dist_check_SCRIPTS += tests/kafka/mock-watermarks.test \
 	tests/kafka/mock-waker-stop.test
+
+# Builds a librdkafka of another Debian release for a test leg or a bench
+# run only (.ci/run, bench.py --librdkafka).
+dist_noinst_SCRIPTS += tests/kafka/librdkafka.sh
