@@ -178,15 +178,65 @@ fsink_free(struct sink *fs)
 	free(fs);
 }
 
+static void
+dir_error(const char *dir, const char *opt, int e, char *errbuf,
+    size_t errlen)
+{
+	ks_err_set(errbuf, errlen, "%s: directory %s: %s; create it first",
+	    opt, dir, strerror(e));
+}
+
+/* Whether the directory dir (of option opt) exists. */
+static int
+check_dir(const char *dir, const char *opt, char *errbuf, size_t errlen)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) < 0) {
+		dir_error(dir, opt, errno, errbuf, errlen);
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		dir_error(dir, opt, ENOTDIR, errbuf, errlen);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 open_dir(const char *dir, const char *opt, char *errbuf, size_t errlen)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd;
 
-	if (fd < 0)
-		ks_err_set(errbuf, errlen, "%s: directory %s: %s; create it first",
-		    opt, dir, strerror(errno));
+	if (check_dir(dir, opt, errbuf, errlen) < 0)
+		return -1;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		dir_error(dir, opt, errno, errbuf, errlen);
 	return fd;
+}
+
+/* file.path: set, and a pattern of file names (fs->ddir, fs->pattern). */
+static int
+conf_path(struct sink *fs, const char *path, char *errbuf, size_t errlen)
+{
+	if (path == NULL || *path == '\0') {
+		ks_err_set(errbuf, errlen, "file.path is required");
+		return -1;
+	}
+	return parse_pattern(fs, path, errbuf, errlen);
+}
+
+static struct sink *
+fsink_new(const struct ksink_host *host, struct ksink_ctx *ctx)
+{
+	struct sink *fs;
+
+	if ((fs = calloc(1, sizeof(*fs))) == NULL)
+		return NULL;
+	fs->host = host;
+	fs->ctx = ctx;
+	fs->ddir_fd = fs->mdir_fd = fs->lock_fd = -1;
+	return fs;
 }
 
 /* The manifest's directory and names. */
@@ -246,13 +296,10 @@ file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 		    "for the file sink");
 		return KSINK_FATAL;
 	}
-	if ((fs = calloc(1, sizeof(*fs))) == NULL) {
+	if ((fs = fsink_new(host, ctx)) == NULL) {
 		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
-	fs->host = host;
-	fs->ctx = ctx;
-	fs->ddir_fd = fs->mdir_fd = fs->lock_fd = -1;
 
 	path = host->conf_str(ctx, "file.path");
 	fmt = host->conf_str(ctx, "file.format");
@@ -263,12 +310,7 @@ file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 	fs->bufsize = (size_t)host->conf_int(ctx, "file.buffer.bytes");
 	if (fs->bufsize < 4096)
 		fs->bufsize = 4096;
-	if (path == NULL || *path == '\0') {
-		ks_err_set(errbuf, errlen, "file.path is required");
-		fsink_free(fs);
-		return KSINK_CONFIG;
-	}
-	if (parse_pattern(fs, path, errbuf, errlen) < 0 ||
+	if (conf_path(fs, path, errbuf, errlen) < 0 ||
 	    manifest_names(fs, host->conf_str(ctx, "file.manifest"), errbuf,
 	    errlen) < 0) {
 		if (errbuf != NULL && *errbuf == '\0')
@@ -737,9 +779,50 @@ file_close(void *sink)
 	fsink_free(fs);
 }
 
+/*
+ * Finds without side effects what open() would refuse in the options:
+ * file.path and file.manifest as names, and whether their directories
+ * exist (stat(); nothing is opened).  The manifest itself is read by
+ * open(): a damaged one is not a configuration error.
+ */
+static int
+file_check(const struct ksink_host *host, struct ksink_ctx *ctx)
+{
+	const char *man = host->conf_str(ctx, "file.manifest");
+	struct sink *fs;
+	char err[1024];
+	int bad = 0;
+
+	if (!KSINK_HOST_HAS(host, report) || host->report == NULL)
+		return KSINK_OK;
+	if ((fs = fsink_new(host, ctx)) == NULL)
+		return KSINK_OK; /* out of memory: open() tells */
+	err[0] = '\0';
+	if (conf_path(fs, host->conf_str(ctx, "file.path"), err,
+	    sizeof(err)) < 0 || check_dir(fs->ddir, "file.path", err,
+	    sizeof(err)) < 0) {
+		if (err[0] != '\0') {
+			ks_err_report(host, ctx, "file.path", err);
+			bad = 1;
+		}
+	}
+	if (man != NULL && *man != '\0') {
+		err[0] = '\0';
+		if (manifest_names(fs, man, err, sizeof(err)) < 0 ||
+		    check_dir(fs->mdir, "file.manifest", err, sizeof(err)) < 0) {
+			if (err[0] != '\0') {
+				ks_err_report(host, ctx, "file.manifest", err);
+				bad = 1;
+			}
+		}
+	}
+	fsink_free(fs);
+	return bad ? KSINK_CONFIG : KSINK_OK;
+}
+
 static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
-	.abi_minor = 1,		/* the lowest with reset_offsets */
+	.abi_minor = 2,		/* the lowest with check */
 	.struct_size = sizeof(struct ksink_sink),
 	.caps = KSINK_CAP_ATOMIC_OFFSETS,
 	.name = "file",
@@ -754,6 +837,7 @@ static const struct ksink_sink desc = {
 	.abort = file_abort,
 	.close = file_close,
 	.reset_offsets = file_reset_offsets,
+	.check = file_check,
 };
 
 const struct ksink_sink *

@@ -145,7 +145,7 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
     char *errbuf, size_t errlen)
 {
 	struct sink *s;
-	const char *v, *fmt;
+	const char *v, *fmt, *at; /* at: the option a rule blames, unused here */
 	size_t i, nh;
 	int ctype_set = 0, rc = KSINK_CONFIG;
 
@@ -224,94 +224,41 @@ http_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **out,
 	}
 
 	/* Credentials. */
+	if (check_auth(host, ctx, &at, errbuf, errlen) == -1)
+		goto fail;
 	if ((v = opt_str(s, "http.basic.user")) != NULL &&
 	    (s->basic_user = strdup(v)) == NULL)
 		goto oom;
 	s->password.path = opt_str(s, "http.basic.password.file");
 	s->token.path = opt_str(s, "http.bearer.token.file");
-	if (opt_str(s, "http.basic.password") != NULL &&
-	    s->password.path != NULL) {
-		ks_err_set(errbuf, errlen, "http.basic.password and "
-		    "http.basic.password.file are both set: keep one");
-		goto fail;
-	}
-	if (opt_str(s, "http.bearer.token") != NULL && s->token.path != NULL) {
-		ks_err_set(errbuf, errlen, "http.bearer.token and "
-		    "http.bearer.token.file are both set: keep one");
-		goto fail;
-	}
-	if ((opt_str(s, "http.basic.password") != NULL ||
-	    s->password.path != NULL) && s->basic_user == NULL) {
-		ks_err_set(errbuf, errlen, "a Basic password is set but "
-		    "http.basic.user is not");
-		goto fail;
-	}
-	if (s->basic_user != NULL && (opt_str(s, "http.bearer.token") ||
-	    s->token.path != NULL)) {
-		ks_err_set(errbuf, errlen, "http.basic.user and a bearer token are "
-		    "both set: the receiver takes one Authorization header");
-		goto fail;
-	}
 	if ((v = opt_str(s, "http.basic.password")) != NULL &&
 	    (s->password.value = strdup(v)) == NULL)
 		goto oom;
-	if ((v = opt_str(s, "http.bearer.token")) != NULL) {
-		if (strpbrk(v, "\r\n") != NULL) {
-			ks_err_set(errbuf, errlen, "http.bearer.token holds a line "
-			    "break");
-			goto fail;
-		}
-		if ((s->token.value = strdup(v)) == NULL)
-			goto oom;
-	}
+	if ((v = opt_str(s, "http.bearer.token")) != NULL &&
+	    (s->token.value = strdup(v)) == NULL)
+		goto oom;
 	{
 		int changed;
 
-		if (secret_load(s, "http.basic.password.file", &s->password,
+		if (check_secret_file("http.basic.password.file",
+		    s->password.path, errbuf, errlen) == -1 ||
+		    check_secret_file("http.bearer.token.file", s->token.path,
+		    errbuf, errlen) == -1 ||
+		    secret_load(s, "http.basic.password.file", &s->password,
 		    &changed, errbuf, errlen) == -1 ||
 		    secret_load(s, "http.bearer.token.file", &s->token,
 		    &changed, errbuf, errlen) == -1)
 			goto fail;
 	}
-	if ((opt_str(s, "http.tls.key.file") != NULL) !=
-	    (opt_str(s, "http.tls.cert.file") != NULL)) {
-		ks_err_set(errbuf, errlen, "http.tls.cert.file and http.tls.key.file "
-		    "go together");
+	if (check_tls(host, ctx, &at, errbuf, errlen) == -1)
 		goto fail;
-	}
-	/* The TLS files are read only at the first request: find a missing
-	 * one now, not when records wait. */
-	{
-		static const char *const tls[] = { "http.tls.ca.file",
-		    "http.tls.ca.path", "http.tls.cert.file",
-		    "http.tls.key.file" };
-		size_t t;
-
-		for (t = 0; t < sizeof(tls) / sizeof(tls[0]); t++)
-			if ((v = opt_str(s, tls[t])) != NULL &&
-			    access(v, R_OK) == -1) {
-				ks_err_set(errbuf, errlen, "%s = %s: %s", tls[t], v,
-				    strerror(errno));
-				goto fail;
-			}
-	}
 
 	/* Exactly-once protocol. */
-	if ((v = opt_str(s, "http.state.path")) != NULL) {
-		if (s->offsets_url != NULL) {
-			ks_err_set(errbuf, errlen, "http.state.path and "
-			    "http.offsets.url are both set: with the offset "
-			    "protocol the receiver keeps the offsets and no "
-			    "ledger is used; remove one");
-			goto fail;
-		}
-		if ((s->state_path = strdup(v)) == NULL)
-			goto oom;
-	} else if (s->offsets_url == NULL) {
-		ks_err_set(errbuf, errlen, "http.state.path (the ledger) is required "
-		    "unless the receiver keeps offsets (http.offsets.url)");
+	if (check_ledger(host, ctx, &at, errbuf, errlen) == -1)
 		goto fail;
-	}
+	if ((v = opt_str(s, "http.state.path")) != NULL &&
+	    (s->state_path = strdup(v)) == NULL)
+		goto oom;
 
 	/* libcurl: one easy handle, kept alive between requests. */
 	rc = KSINK_FATAL;
@@ -379,6 +326,66 @@ oom:
 fail:
 	http_close(s);
 	return rc;
+}
+
+/*
+ * Finds without side effects what open() would refuse in the options: the
+ * URLs, the headers, the retry statuses, the credentials, the TLS files
+ * and the exactly-once protocol, with the rules open() applies.  It reads
+ * no secret: it only asks whether the secret files can be read.
+ */
+static int
+http_check(const struct ksink_host *host, struct ksink_ctx *ctx)
+{
+	static const char *const urls[] = { "http.url", "http.offsets.url" };
+	const char *v, *opt;
+	char err[1024];
+	size_t i, n;
+	int ctype, bad = 0;
+
+	if (!KSINK_HOST_HAS(host, report) || host->report == NULL)
+		return KSINK_OK;
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+		if ((v = conf_opt(host, ctx, urls[i])) != NULL &&
+		    check_url(urls[i], v, NULL, err, sizeof(err)) == -1) {
+			ks_err_report(host, ctx, urls[i], err);
+			bad = 1;
+		}
+	if ((v = conf_opt(host, ctx, "http.retry.status")) != NULL &&
+	    parse_retry_status(NULL, v, err, sizeof(err)) == -1) {
+		ks_err_report(host, ctx, "http.retry.status", err);
+		bad = 1;
+	}
+	n = host->conf_count(ctx, "http.header");
+	for (i = 0; i < n; i++)
+		if ((v = host->conf_str_at(ctx, "http.header", i)) != NULL &&
+		    check_header(v, &ctype, err, sizeof(err)) == -1) {
+			ks_err_report(host, ctx, "http.header", err);
+			bad = 1;
+		}
+	if (check_auth(host, ctx, &opt, err, sizeof(err)) == -1) {
+		ks_err_report(host, ctx, opt, err);
+		bad = 1;
+	}
+	if (check_secret_file("http.basic.password.file", conf_opt(host, ctx,
+	    "http.basic.password.file"), err, sizeof(err)) == -1) {
+		ks_err_report(host, ctx, "http.basic.password.file", err);
+		bad = 1;
+	}
+	if (check_secret_file("http.bearer.token.file", conf_opt(host, ctx,
+	    "http.bearer.token.file"), err, sizeof(err)) == -1) {
+		ks_err_report(host, ctx, "http.bearer.token.file", err);
+		bad = 1;
+	}
+	if (check_tls(host, ctx, &opt, err, sizeof(err)) == -1) {
+		ks_err_report(host, ctx, opt, err);
+		bad = 1;
+	}
+	if (check_ledger(host, ctx, &opt, err, sizeof(err)) == -1) {
+		ks_err_report(host, ctx, opt, err);
+		bad = 1;
+	}
+	return bad ? KSINK_CONFIG : KSINK_OK;
 }
 
 static int
@@ -752,7 +759,7 @@ out:
 
 static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
-	.abi_minor = 1,		/* the lowest with reset_offsets */
+	.abi_minor = 2,		/* the lowest with check */
 	.struct_size = sizeof(struct ksink_sink),
 	.caps = KSINK_CAP_ATOMIC_OFFSETS,
 	.name = "http",
@@ -768,6 +775,7 @@ static const struct ksink_sink desc = {
 	.abort = http_abort,
 	.close = http_close,
 	.reset_offsets = http_reset_offsets,
+	.check = http_check,
 };
 
 const struct ksink_sink *

@@ -149,12 +149,22 @@ int	perform(struct sink *s, const char *url, const char *url_log,
 	    const struct request *rq, long *code, char *errbuf, size_t errlen);
 
 /* options.c */
+const char	*conf_opt(const struct ksink_host *host, struct ksink_ctx *ctx,
+	    const char *name);
 const char	*opt_str(struct sink *s, const char *name);
 int	check_url(const char *opt, const char *url, char **logged,
 	    char *errbuf, size_t errlen);
 int	check_header(const char *h, int *ctype, char *errbuf, size_t errlen);
 int	parse_retry_status(struct sink *s, const char *v, char *errbuf,
 	    size_t errlen);
+int	check_auth(const struct ksink_host *host, struct ksink_ctx *ctx,
+	    const char **opt, char *errbuf, size_t errlen);
+int	check_secret_file(const char *opt, const char *path, char *errbuf,
+	    size_t errlen);
+int	check_tls(const struct ksink_host *host, struct ksink_ctx *ctx,
+	    const char **opt, char *errbuf, size_t errlen);
+int	check_ledger(const struct ksink_host *host, struct ksink_ctx *ctx,
+	    const char **opt, char *errbuf, size_t errlen);
 void	secret_clear(struct secret *sec);
 int	secret_load(struct sink *s, const char *opt, struct secret *sec,
 	    int *changed, char *errbuf, size_t errlen);

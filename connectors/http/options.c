@@ -14,16 +14,25 @@
  * Options and secrets.
  */
 
+/* An option's value; NULL when it is not set or empty. */
 const char *
-opt_str(struct sink *s, const char *name)
+conf_opt(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char *name)
 {
-	const char *v = s->host->conf_str(s->ctx, name);
+	const char *v = host->conf_str(ctx, name);
 
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* A URL for the logs: scheme, host, port and path, never the user
- * information nor the query. */
+const char *
+opt_str(struct sink *s, const char *name)
+{
+	return conf_opt(s->host, s->ctx, name);
+}
+
+/* Checks a URL option; *logged (when logged is not NULL) gets the URL for
+ * the logs: scheme, host, port and path, never the user information nor
+ * the query. */
 int
 check_url(const char *opt, const char *url, char **logged, char *errbuf,
     size_t errlen)
@@ -64,6 +73,10 @@ check_url(const char *opt, const char *url, char **logged, char *errbuf,
 		ks_err_set(errbuf, errlen, "%s: the URL has no host", opt);
 		goto out;
 	}
+	rc = 0;
+	if (logged == NULL)
+		goto out;
+	rc = -1;
 	n = strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) +
 	    (path ? strlen(path) : 0) + 8;
 	if ((*logged = malloc(n)) == NULL) {
@@ -168,8 +181,130 @@ parse_retry_status(struct sink *s, const char *v, char *errbuf,
 			    "to 599", v);
 			return -1;
 		}
-		s->retry_extra[code - 400] = 1;
+		if (s != NULL)
+			s->retry_extra[code - 400] = 1;
 		p = end;
+	}
+	return 0;
+}
+
+/*
+ * The rules of the credential options together.  *opt gets the option a
+ * problem is reported about.  The messages never quote a secret.
+ */
+int
+check_auth(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char **opt, char *errbuf, size_t errlen)
+{
+	const char *user = conf_opt(host, ctx, "http.basic.user");
+	const char *pass = conf_opt(host, ctx, "http.basic.password");
+	const char *pass_file = conf_opt(host, ctx, "http.basic.password.file");
+	const char *token = conf_opt(host, ctx, "http.bearer.token");
+	const char *token_file = conf_opt(host, ctx, "http.bearer.token.file");
+
+	if (pass != NULL && pass_file != NULL) {
+		*opt = "http.basic.password.file";
+		ks_err_set(errbuf, errlen, "http.basic.password and "
+		    "http.basic.password.file are both set: keep one");
+		return -1;
+	}
+	if (token != NULL && token_file != NULL) {
+		*opt = "http.bearer.token.file";
+		ks_err_set(errbuf, errlen, "http.bearer.token and "
+		    "http.bearer.token.file are both set: keep one");
+		return -1;
+	}
+	if ((pass != NULL || pass_file != NULL) && user == NULL) {
+		*opt = pass != NULL ? "http.basic.password" :
+		    "http.basic.password.file";
+		ks_err_set(errbuf, errlen, "a Basic password is set but "
+		    "http.basic.user is not");
+		return -1;
+	}
+	if (user != NULL && (token != NULL || token_file != NULL)) {
+		*opt = "http.basic.user";
+		ks_err_set(errbuf, errlen, "http.basic.user and a bearer token are "
+		    "both set: the receiver takes one Authorization header");
+		return -1;
+	}
+	if (token != NULL && strpbrk(token, "\r\n") != NULL) {
+		*opt = "http.bearer.token";
+		ks_err_set(errbuf, errlen, "http.bearer.token holds a line "
+		    "break");
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether the secret file of option opt (path, if set) can be read. */
+int
+check_secret_file(const char *opt, const char *path, char *errbuf,
+    size_t errlen)
+{
+	if (path != NULL && access(path, R_OK) == -1) {
+		ks_err_set(errbuf, errlen, "%s %s: %s", opt, path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The TLS files: the certificate and its key go together, and each file
+ * can be read (libcurl reads them only at the first request: find a
+ * missing one now, not when records wait).  *opt gets the option at fault.
+ */
+int
+check_tls(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char **opt, char *errbuf, size_t errlen)
+{
+	static const char *const tls[] = { "http.tls.ca.file",
+	    "http.tls.ca.path", "http.tls.cert.file", "http.tls.key.file" };
+	const char *v;
+	size_t t;
+
+	if ((conf_opt(host, ctx, "http.tls.key.file") != NULL) !=
+	    (conf_opt(host, ctx, "http.tls.cert.file") != NULL)) {
+		*opt = conf_opt(host, ctx, "http.tls.key.file") != NULL ?
+		    "http.tls.key.file" : "http.tls.cert.file";
+		ks_err_set(errbuf, errlen, "http.tls.cert.file and "
+		    "http.tls.key.file go together");
+		return -1;
+	}
+	for (t = 0; t < sizeof(tls) / sizeof(tls[0]); t++)
+		if ((v = conf_opt(host, ctx, tls[t])) != NULL &&
+		    access(v, R_OK) == -1) {
+			*opt = tls[t];
+			ks_err_set(errbuf, errlen, "%s = %s: %s", tls[t], v,
+			    strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
+/* Exactly once needs one of the ledger and the receiver's offsets, not
+ * both.  *opt gets the option at fault (NULL: the connector). */
+int
+check_ledger(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char **opt, char *errbuf, size_t errlen)
+{
+	const char *state = conf_opt(host, ctx, "http.state.path");
+	const char *offsets_url = conf_opt(host, ctx, "http.offsets.url");
+
+	if (state != NULL && offsets_url != NULL) {
+		*opt = "http.offsets.url";
+		ks_err_set(errbuf, errlen, "http.state.path and "
+		    "http.offsets.url are both set: with the offset "
+		    "protocol the receiver keeps the offsets and no "
+		    "ledger is used; remove one");
+		return -1;
+	}
+	if (state == NULL && offsets_url == NULL) {
+		*opt = NULL;
+		ks_err_set(errbuf, errlen, "http.state.path (the ledger) is "
+		    "required unless the receiver keeps offsets "
+		    "(http.offsets.url)");
+		return -1;
 	}
 	return 0;
 }

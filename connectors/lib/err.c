@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ksink/sink.h"
+
 #include "err.h"
 
 void
@@ -35,4 +37,16 @@ ks_err_append(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf + len, errlen - len, fmt, ap);
 	va_end(ap);
+}
+
+void
+ks_err_report(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char *option, const char *msg)
+{
+	size_t n = option != NULL ? strlen(option) : 0;
+
+	if (n > 0 && strncmp(msg, option, n) == 0 && msg[n] == ':' &&
+	    msg[n + 1] == ' ')
+		msg += n + 2;
+	host->report(ctx, option, "%s", msg);
 }

@@ -14,4 +14,17 @@ void	ks_err_set(char *errbuf, size_t errlen, const char *fmt, ...)
 void	ks_err_append(char *errbuf, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
+
+struct ksink_host;
+struct ksink_ctx;
+
+/*
+ * Reports msg, a message as open() would put it in its errbuf, through
+ * host->report() about option (NULL: the connector as a whole), without
+ * the leading "option: " that the host prints itself.  For check()
+ * callbacks, which share their rules with open().
+ */
+void	ks_err_report(const struct ksink_host *host, struct ksink_ctx *ctx,
+	    const char *option, const char *msg);
+
 #endif

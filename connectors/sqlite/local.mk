@@ -3,7 +3,8 @@
 # (checked with the others by man/lint.test and man/options.test).
 
 pkglib_LTLIBRARIES += connectors/sqlite.la
-connectors_sqlite_la_SOURCES = connectors/sqlite/sqlite.c
+connectors_sqlite_la_SOURCES = connectors/sqlite/sqlite.c \
+	connectors/sqlite/sql.c connectors/sqlite/sqlite.h
 connectors_sqlite_la_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS)
 connectors_sqlite_la_LDFLAGS = $(MODULE_LDFLAGS)
 connectors_sqlite_la_LIBADD = connectors/lib/libkssql.la \
@@ -17,7 +18,7 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_sqlite
 TESTS += tests/unit/test_sqlite
 tests_unit_test_sqlite_SOURCES = tests/unit/test_sqlite.c \
-	connectors/sqlite/sqlite.c
+	connectors/sqlite/sqlite.c connectors/sqlite/sql.c
 tests_unit_test_sqlite_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) \
 	$(CMOCKA_CFLAGS)
 tests_unit_test_sqlite_LDADD = connectors/lib/libkssql.la \

@@ -5,6 +5,7 @@ the kcat limit and the peers a user would pick instead, on one real broker.
 
 usage: bench.py [--records N] [--records-1k N] [--sizes 100,1024]
                 [--only NAME,...] [--repeat N] [--bootstrap HOST:PORT]
+                [--librdkafka system|VERSION]
                 [--results DIR] [--work DIR] [--keep] [--no-results]
 
 For each value size (100 bytes and 1 KiB) a topic of 3 partitions is
@@ -42,6 +43,18 @@ upsert (every balance), HTTP (the Ksink-* headers nginx logged: record
 counts and offset ranges per partition, without overlap); the peers are
 checked the same way, and a run that fails its check is marked in the
 table.
+
+With --librdkafka VERSION (2.8.0, Debian 13's), ksink, its plugins and
+the test helpers are built again against that librdkafka, which
+tests/kafka/librdkafka.sh builds from Debian's source package and keeps
+in ~/.cache/ksink/librdkafka-VERSION (a private root, never installed):
+the build is a copy of the source tree in WORK/../librdkafka-VERSION,
+checked to load that library; kcat (and the kcat | sqlite3 pipeline)
+then run with it too (LD_LIBRARY_PATH), so that the ratios compare ksink
+with kcat on the same librdkafka.  The results then go to
+RESULTS/librdkafka-VERSION unless --results says otherwise.  The
+machine table names the librdkafka that ksink and kcat run with, as
+they report it at run time.
 
 Results: a table on stdout; RESULTS/latest.md (the table, ratios against
 the targets, the machine), RESULTS/latest.tsv, RESULTS/latest.png (gnuplot);
@@ -436,8 +449,11 @@ class Bench:
         self.work = os.path.abspath(args.work or os.path.join(
             self.builddir, "tests", "bench", "run"))
         self.results_dir = os.path.abspath(args.results or os.path.join(
-            self.srcdir, "tests", "bench", "results"))
+            self.srcdir, "tests", "bench", "results", *(
+                [] if args.librdkafka == "system" else
+                ["librdkafka-" + args.librdkafka])))
         self.kcat = tool("KCAT", "kcat")
+        self.kcat_env = None
         self.nginx = tool("NGINX", "nginx")
         self.gnuplot = tool("GNUPLOT", "gnuplot")
         self.sqlite3 = tool("SQLITE3", "sqlite3")
@@ -452,6 +468,67 @@ class Bench:
         self.run_id = None
 
     # -- set-up --
+
+    def use_librdkafka(self, version):
+        """ksink, its plugins and the test helpers built against the
+        librdkafka of tests/kafka/librdkafka.sh, in a copy of the source
+        tree; kcat run with that library."""
+        script = os.path.join(self.srcdir, "tests", "kafka",
+                              "librdkafka.sh")
+        env = dict(os.environ, KSINK_LIBRDKAFKA_DEB=version if "-" in
+                   version else version + "-1")
+        say("librdkafka %s (tests/kafka/librdkafka.sh)" % version)
+        out = subprocess.run(["bash", script, "configure"], env=env,
+                             stdout=subprocess.PIPE, check=False)
+        if out.returncode != 0:
+            die("tests/kafka/librdkafka.sh could not provide librdkafka %s"
+                % version)
+        conf_args = out.stdout.decode().splitlines()
+        libdir = None
+        for a in conf_args:
+            if a.startswith("PKG_CONFIG_PATH="):
+                libdir = os.path.dirname(a.split("=", 1)[1])
+        if libdir is None:
+            die("no PKG_CONFIG_PATH from tests/kafka/librdkafka.sh")
+        build = os.path.join(os.path.dirname(self.work),
+                             "librdkafka-" + version)
+        ls = subprocess.run(["git", "-C", self.srcdir, "ls-files", "-z"],
+                            stdout=subprocess.PIPE, check=False)
+        if ls.returncode != 0:
+            die("--librdkafka copies the source tree with git ls-files: "
+                "%s is not a git checkout" % self.srcdir)
+        os.makedirs(build, exist_ok=True)
+        # Only the files that changed, so that make rebuilds little.
+        subprocess.run(["xargs", "-0", "cp", "-p", "-u", "--parents", "-t",
+                        build], input=ls.stdout, cwd=self.srcdir,
+                       check=True)
+        log = open(os.path.join(build, "bench-build.log"), "ab")
+        steps = []
+        if not os.path.exists(os.path.join(build, "Makefile")):
+            steps += [["autoreconf", "-fi"],
+                      ["./configure", "-q", "--enable-werror"] + conf_args]
+        steps.append(["make", "-j2", "all", "tests/kafka/txproducer",
+                      "tests/kafka/oracle"])
+        say("building ksink against librdkafka %s in %s" % (version, build))
+        for step in steps:
+            if subprocess.call(step, cwd=build, stdout=log,
+                               stderr=subprocess.STDOUT) != 0:
+                die("%s failed in %s (log: %s)" % (" ".join(step[:2]),
+                                                   build, log.name))
+        chk = subprocess.run(["bash", script, "check", build], env=env,
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, check=False)
+        if chk.returncode != 0:
+            die("the build in %s does not run with librdkafka %s: %s" % (
+                build, version, chk.stdout.decode().strip()))
+        self.ksink = os.path.join(build, "ksink")
+        self.plugins = os.path.join(build, "connectors", ".libs")
+        self.txproducer = os.path.join(build, "tests", "kafka",
+                                       "txproducer")
+        self.oracle_bin = os.path.join(build, "tests", "kafka", "oracle")
+        ld = os.environ.get("LD_LIBRARY_PATH")
+        self.kcat_env = dict(os.environ, LD_LIBRARY_PATH=libdir + (
+            ":" + ld if ld else ""))
 
     def check_tools(self):
         for f in (self.ksink, self.txproducer, self.oracle_bin):
@@ -722,7 +799,7 @@ class Bench:
                 "-X", "isolation.level=read_committed"]
         with open(os.devnull, "wb") as null, \
                 open(os.path.join(d, "kcat.log"), "wb") as log:
-            p = spawn(argv, stdout=null, stderr=log)
+            p = spawn(argv, stdout=null, stderr=log, env=self.kcat_env)
             if not p.wait(RUN_TIMEOUT):
                 p.stop()
                 res.error = "not done after %d s" % RUN_TIMEOUT
@@ -1023,7 +1100,7 @@ topics=%s
                       "-o", "beginning", "-e", "-q",
                       "-X", "isolation.level=read_committed",
                       "-f", "%t\\t%p\\t%o\\t%T\\t%k\\t%s\\n"],
-                     stdout=subprocess.PIPE, stderr=log)
+                     stdout=subprocess.PIPE, stderr=log, env=self.kcat_env)
         awk = spawn([self.awk, "-v", "batch=5000", "-f",
                      os.path.join(self.srcdir, "tests", "bench",
                                   "kcat-sqlite.awk")],
@@ -1098,6 +1175,8 @@ topics=%s
     def run(self):
         a = self.args
         os.makedirs(self.work, exist_ok=True)
+        if a.librdkafka != "system":
+            self.use_librdkafka(a.librdkafka)
         self.check_tools()
         if "connect" in a.only:
             self.connect_libs()
@@ -1229,13 +1308,26 @@ def targets(bench, sizes):
     return out
 
 
-def cmd(argv):
+def cmd(argv, env=None):
     try:
         return subprocess.run(argv, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, check=False
-                              ).stdout.decode().strip()
+                              stderr=subprocess.STDOUT, check=False,
+                              env=env).stdout.decode().strip()
     except OSError:
         return "?"
+
+
+def linked_librdkafka(bench):
+    """The librdkafka ksink runs with: the version it reports at run
+    time (ksink --version) and the file the dynamic loader picks."""
+    m = re.search(r"librdkafka ([^)\s]+)\)", cmd([bench.ksink,
+                                                   "--version"]))
+    path = "?"
+    for line in cmd(["ldd", bench.ksink]).splitlines():
+        f = line.split()
+        if f and f[0] == "librdkafka.so.1" and len(f) >= 3:
+            path = f[2]
+    return "%s (%s)" % (m.group(1) if m else "?", path)
 
 
 def machine(bench):
@@ -1265,9 +1357,10 @@ def machine(bench):
         ("load average (1, 5, 15 min) at start",
          "%.2f %.2f %.2f" % bench.load["start"]),
         ("load average at end", "%.2f %.2f %.2f" % bench.load["end"]),
-        ("librdkafka", cmd(["pkg-config", "--modversion", "rdkafka"])),
+        ("librdkafka", linked_librdkafka(bench)),
         ("SQLite", cmd([bench.sqlite3, "--version"]).split(" ")[0]),
-        ("kcat", ([v for v in cmd([bench.kcat, "-V"]).splitlines()
+        ("kcat", ([v for v in cmd([bench.kcat, "-V"], env=bench.kcat_env
+                                  ).splitlines()
                    if v.startswith("Version")] or ["?"])[0]),
         ("nginx", cmd([bench.nginx, "-v"]).replace("nginx version: ", "")),
         ("Java", java[0] if java else "?"),
@@ -1476,6 +1569,12 @@ def main():
                     "--tool=callgrind and write RUN/SIZE/NAME/perf.txt or "
                     "callgrind.txt; the figures are then not written to "
                     "the results folder")
+    ap.add_argument("--librdkafka", default="system", metavar="VERSION",
+                    help="the librdkafka ksink and kcat run with: system "
+                    "(the one this build links), or 2.8.0: built with "
+                    "tests/kafka/librdkafka.sh, ksink built against it in "
+                    "a copy of the tree; results then in "
+                    "RESULTS/librdkafka-VERSION")
     ap.add_argument("--replot", action="store_true", help="only draw "
                     "RESULTS/latest.png again from RESULTS/latest.tsv")
     ap.add_argument("--keep", action="store_true", help="keep the broker, "

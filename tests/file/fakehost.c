@@ -99,6 +99,27 @@ host_log(struct ksink_ctx *ctx, int level, const char *fmt, ...)
 		    line);
 }
 
+/* A report of check() goes to the log as "report OPTION: MESSAGE". */
+static void
+host_report(struct ksink_ctx *ctx, const char *option, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	(void)ctx;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "report %s: %s\n",
+	    option ? option : "-", line);
+	if (n > 0 && (size_t)n < sizeof(logbuf) - loglen)
+		loglen += (size_t)n;
+	if (!quiet)
+		fprintf(stderr, "fakehost: report: connector %s: %s: %s\n",
+		    connector, option ? option : "-", line);
+}
+
 static const char *
 host_conf_str(struct ksink_ctx *ctx, const char *name)
 {
@@ -157,4 +178,5 @@ const struct ksink_host fakehost = {
 	.conf_count = host_conf_count,
 	.conf_str_at = host_conf_str_at,
 	.connector_name = host_connector_name,
+	.report = host_report,
 };

@@ -14,7 +14,8 @@ void fakehost_init(const struct ksink_option *options, const char *name);
 /* Sets "NAME=VALUE"; returns -1 for an option not in the table. */
 int fakehost_set(const char *assignment);
 /* Log lines go to stderr unless quiet; those since fakehost_init() are
- * kept (the first 16 KiB), one per line. */
+ * kept (the first 16 KiB), one per line.  The reports of check() are
+ * kept there too, as "report OPTION: MESSAGE" ("-" for no option). */
 void fakehost_quiet(int quiet);
 const char *fakehost_log(void);
 

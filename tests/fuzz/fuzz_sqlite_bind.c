@@ -245,7 +245,7 @@ statement(struct fz *f)
 				name = sqlite3_bind_parameter_name(p, j);
 				for (ok = 0, k = 0; k < F_COUNT && name; k++)
 					ok |= strcmp(name + 1,
-					    field_names[k]) == 0;
+					    sql_field_names[k]) == 0;
 				FZ_CHECK("sqlite-statement", ok,
 				    "parameter %s accepted in %s", name ?
 				    name : "?", text);

@@ -41,16 +41,18 @@ FUZZ_HTTP = $(top_srcdir)/connectors/http/http.c \
 	$(top_srcdir)/connectors/http/request.c \
 	$(top_srcdir)/connectors/http/send.c
 
+# What the configuration's validation needs of the daemon's sources.
+FUZZ_CORE = $(top_srcdir)/src/conf.c $(top_srcdir)/src/options.c \
+	$(top_srcdir)/src/util.c $(top_srcdir)/src/consumer.c \
+	$(top_srcdir)/src/waker.c $(top_srcdir)/src/retry.c \
+	$(top_srcdir)/src/stats.c $(top_srcdir)/src/log.c
+
 tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_H) \
-	    $(top_srcdir)/src/conf.c $(top_srcdir)/src/options.c \
-	    $(top_srcdir)/src/util.c $(top_srcdir)/src/consumer.c \
-	    $(top_srcdir)/src/log.c
+	    $(FUZZ_CORE)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(RDKAFKA_CFLAGS) \
 	    $(INIH_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_conf.c \
-	    $(top_srcdir)/src/conf.c $(top_srcdir)/src/options.c \
-	    $(top_srcdir)/src/util.c $(top_srcdir)/src/consumer.c \
-	    $(top_srcdir)/src/log.c $(RDKAFKA_LIBS) $(INIH_LIBS)
+	    $(FUZZ_CORE) $(RDKAFKA_LIBS) $(INIH_LIBS)
 
 tests/fuzz/fuzz_envelope: $(top_srcdir)/tests/fuzz/fuzz_envelope.c \
 	    $(FUZZ_H) $(FUZZ_LIB)
@@ -76,10 +78,13 @@ tests/fuzz/fuzz_http_body: $(top_srcdir)/tests/fuzz/fuzz_http_body.c \
 
 tests/fuzz/fuzz_sqlite_bind: $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
 	    $(FUZZ_H) $(top_srcdir)/connectors/sqlite/sqlite.c \
+	    $(top_srcdir)/connectors/sqlite/sql.c \
+	    $(top_srcdir)/connectors/sqlite/sqlite.h \
 	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_SQLLIB)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(SQLITE3_CFLAGS) -o $@ \
 	    $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
+	    $(top_srcdir)/connectors/sqlite/sql.c \
 	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_SQLLIB) $(SQLITE3_LIBS)
 
 fuzz-build:

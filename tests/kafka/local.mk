@@ -35,3 +35,7 @@ tests_kafka_mockcluster_CFLAGS = $(AM_CFLAGS) $(RDKAFKA_CFLAGS)
 tests_kafka_mockcluster_LDADD = $(RDKAFKA_LIBS)
 SCRIPT_TESTS += tests/kafka/mock-watermarks.test \
 	tests/kafka/mock-waker-stop.test
+
+# Builds a librdkafka of another Debian release for a test leg or a bench
+# run only (.ci/run, bench.py --librdkafka).
+dist_noinst_SCRIPTS += tests/kafka/librdkafka.sh

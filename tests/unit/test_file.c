@@ -1068,6 +1068,56 @@ test_reset_offsets_failures(void **state)
 	assert_file("out.log", "a\n");
 }
 
+/*
+ * check() finds what open() would refuse in file.path and file.manifest,
+ * with open()'s words, and creates nothing: no manifest, no lock.
+ */
+static void
+test_check(void **state)
+{
+	char opt[256], want[512];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(desc->abi_minor, 2);
+	assert_non_null(desc->check);
+
+	fakehost_init(desc->options, connector);
+	snprintf(opt, sizeof(opt), "file.path=%s/{foo}.txt", dir);
+	assert_int_equal(fakehost_set(opt), 0);
+	snprintf(opt, sizeof(opt), "file.manifest=%s/nodir/m", dir);
+	assert_int_equal(fakehost_set(opt), 0);
+	assert_int_equal(desc->check(&fakehost, fakehost_ctx), KSINK_CONFIG);
+	snprintf(want, sizeof(want), "report file.path: file.path = "
+	    "%s/{foo}.txt: unknown placeholder at \"{foo}.txt\"; only "
+	    "{topic} and {partition} are replaced\n"
+	    "report file.manifest: directory %s/nodir: No such file or "
+	    "directory; create it first\n", dir, dir);
+	assert_string_equal(fakehost_log(), want);
+
+	fakehost_init(desc->options, connector);
+	snprintf(opt, sizeof(opt), "file.path=%s/nodir/out.txt", dir);
+	assert_int_equal(fakehost_set(opt), 0);
+	assert_int_equal(desc->check(&fakehost, fakehost_ctx), KSINK_CONFIG);
+	snprintf(want, sizeof(want), "report file.path: directory %s/nodir: "
+	    "No such file or directory; create it first\n", dir);
+	assert_string_equal(fakehost_log(), want);
+
+	fakehost_init(desc->options, connector);
+	snprintf(opt, sizeof(opt), "file.path=%s/{topic}.txt", dir);
+	assert_int_equal(fakehost_set(opt), 0);
+	assert_int_equal(desc->check(&fakehost, fakehost_ctx), KSINK_OK);
+	assert_string_equal(fakehost_log(), "");
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	assert_int_equal(n, 0);
+}
+
 static void
 test_options_table(void **state)
 {
@@ -1143,6 +1193,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reset_offsets_failures,
 		    setup, teardown),
 		cmocka_unit_test(test_options_table),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 	};
 
 	desc = ksink_sink_entry(&fakehost);

@@ -77,6 +77,20 @@ h_log(struct ksink_ctx *ctx, int level, const char *fmt, ...)
 	}
 }
 
+/* A report of check() goes to the log as "report OPTION: MESSAGE". */
+static void
+h_report(struct ksink_ctx *ctx, const char *option, const char *fmt, ...)
+{
+	char line[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	h_log(ctx, KSINK_LOG_ERROR, "report %s: %s", option ? option : "-",
+	    line);
+}
+
 static const char *
 h_str(struct ksink_ctx *ctx, const char *name)
 {
@@ -153,6 +167,7 @@ static const struct ksink_host host = {
 	.conf_count = h_count,
 	.conf_str_at = h_str_at,
 	.connector_name = h_name,
+	.report = h_report,
 };
 
 /* The plugin's descriptor, as the daemon gets it. */
@@ -1699,6 +1714,65 @@ test_ledger_upgrade(void **state)
 	sqlite3_close(db);
 }
 
+/*
+ * check() finds what open() would refuse, with open()'s words, never
+ * quoting a secret, without creating the ledger or sending anything.
+ */
+static void
+test_check(void **state)
+{
+	char missing[300];
+
+	(void)state;
+	assert_int_equal(desc->abi_minor, 2);
+	assert_non_null(desc->check);
+
+	snprintf(missing, sizeof(missing), "%s/nosuch-token", tmpdir);
+	conf_set("http.url", "http://user:s3cret@127.0.0.1:9/x");
+	conf_set("http.header", "X-Ok: yes");
+	conf_set("http.header", "Authorization: Bearer sekrit");
+	conf_set("http.basic.password", "hunter2");
+	conf_set("http.bearer.token.file", missing);
+	conf_set("http.retry.status", "200");
+	assert_int_equal(desc->check(&host, NULL), KSINK_CONFIG);
+	assert_non_null(strstr(logbuf, "report http.url: credentials in the "
+	    "URL would be logged; use http.basic.user"));
+	assert_non_null(strstr(logbuf, "report http.header: http.header "
+	    "Authorization is set by the sink; use"));
+	assert_non_null(strstr(logbuf, "report http.basic.password: a Basic "
+	    "password is set but http.basic.user is not\n"));
+	assert_non_null(strstr(logbuf, "report http.bearer.token.file: "
+	    "http.bearer.token.file "));
+	assert_non_null(strstr(logbuf, "nosuch-token: No such file or "
+	    "directory\n"));
+	assert_non_null(strstr(logbuf, "report http.retry.status: "
+	    "http.retry.status = 200: expected a comma-separated list"));
+	assert_null(strstr(logbuf, "s3cret"));
+	assert_null(strstr(logbuf, "sekrit"));
+	assert_null(strstr(logbuf, "hunter2"));
+
+	/* Neither a ledger nor the receiver's offsets. */
+	conf_reset();
+	loglen = 0;
+	logbuf[0] = '\0';
+	conf_set("http.url", url);
+	assert_int_equal(desc->check(&host, NULL), KSINK_CONFIG);
+	assert_string_equal(logbuf, "report -: http.state.path (the ledger) "
+	    "is required unless the receiver keeps offsets "
+	    "(http.offsets.url)\n");
+
+	/* The configuration of setup(): fine, and nothing was created. */
+	conf_reset();
+	loglen = 0;
+	logbuf[0] = '\0';
+	conf_set("http.url", url);
+	conf_set("http.state.path", ledger);
+	assert_int_equal(desc->check(&host, NULL), KSINK_OK);
+	assert_string_equal(logbuf, "");
+	assert_int_equal(access(ledger, F_OK), -1);
+	assert_int_equal(srv_nreqs(), 0);
+}
+
 int
 main(void)
 {
@@ -1731,6 +1805,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reset_offsets, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

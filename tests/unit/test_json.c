@@ -50,11 +50,11 @@ test_json_valid(void **state)
 static void
 test_json_depth(void **state)
 {
+	static char t[8 * (KS_JSON_MAX_DEPTH + 1) + 8];
 	size_t d = KS_JSON_MAX_DEPTH, i;
-	char *t = malloc(8 * (d + 1) + 8), *p;
+	char *p;
 
 	(void)state;
-	assert_non_null(t);
 	memset(t, '[', d);
 	memset(t + d, ']', d);
 	assert_true(ks_json_valid(t, 2 * d));
@@ -68,7 +68,6 @@ test_json_depth(void **state)
 	memset(p, '}', d + 1);
 	assert_false(ks_json_valid(t, (size_t)(p - t) + d + 1));
 	assert_true(ks_json_valid(t + 5, (size_t)(p - t) - 5 + d));
-	free(t);
 }
 
 static void

@@ -32,6 +32,8 @@ struct ksink_ctx {
 	const char *values[MAXCONF];
 	int n;
 	char log[1024];
+	char reports[2048]; /* "OPTION: MESSAGE\n" for each report */
+	int nreports;
 };
 
 struct fx {
@@ -53,6 +55,23 @@ host_log(struct ksink_ctx *ctx, int level, const char *fmt, ...)
 	va_end(ap);
 	if (getenv("TEST_VERBOSE"))
 		fprintf(stderr, "log %d: %s\n", level, ctx->log);
+}
+
+static void
+host_report(struct ksink_ctx *ctx, const char *option, const char *fmt, ...)
+{
+	size_t len = strlen(ctx->reports);
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	snprintf(ctx->reports + len, sizeof(ctx->reports) - len, "%s: %s\n",
+	    option ? option : "-", line);
+	ctx->nreports++;
+	if (getenv("TEST_VERBOSE"))
+		fprintf(stderr, "report: %s: %s\n", option ? option : "-", line);
 }
 
 static const struct ksink_option *
@@ -126,6 +145,7 @@ static const struct ksink_host host = {
 	.conf_count = host_conf_count,
 	.conf_str_at = host_conf_str_at,
 	.connector_name = host_connector_name,
+	.report = host_report,
 };
 
 static void
@@ -1226,6 +1246,66 @@ test_reset_offsets_busy(void **state)
 	fx->desc->close(sink);
 }
 
+/*
+ * check() finds what open() would refuse, with open()'s words, without
+ * touching sqlite.path; it stays silent on a table that only the real
+ * database may have.
+ */
+static void
+test_check(void **state)
+{
+	struct fx *fx = *state;
+	struct ksink_ctx bad = fx->ctx, schema = fx->ctx, good = fx->ctx;
+	struct ksink_ctx files = fx->ctx;
+	char sql[400], want[256];
+
+	assert_int_equal(fx->desc->abi_minor, 2);
+	assert_non_null(fx->desc->check);
+
+	snprintf(sql, sizeof(sql), "%s/del.sql", fx->dir);
+	ctx_set(&bad, "sqlite.init", "CREATE TABLE kv(k, v)");
+	ctx_set(&bad, "sqlite.statement", "INSERT INTO kv VALUES (:key, "
+	    ":vlaue)");
+	ctx_set(&bad, "sqlite.delete.statement", "DELETE FROM kv");
+	ctx_set(&bad, "sqlite.delete.statement.file", sql);
+	assert_int_equal(fx->desc->check(&host, &bad), KSINK_CONFIG);
+	assert_int_equal(bad.nreports, 2);
+	assert_non_null(strstr(bad.reports, "sqlite.delete.statement.file: "
+	    "sqlite.delete.statement and sqlite.delete.statement.file are "
+	    "both set: keep one\n"));
+	assert_non_null(strstr(bad.reports, "sqlite.statement: unknown "
+	    "parameter :vlaue: known are"));
+
+	/* A syntax error after an unknown table: the first statement ends
+	 * the work quietly, it may compile on the real database. */
+	ctx_set(&schema, "sqlite.statement", "INSERT INTO nosuch VALUES "
+	    "(:value); INSRT INTO kv VALUES (:key)");
+	ctx_set(&schema, "sqlite.init", "CREATE TABL kv(v)");
+	assert_int_equal(fx->desc->check(&host, &schema), KSINK_CONFIG);
+	assert_int_equal(schema.nreports, 1);
+	snprintf(want, sizeof(want), "sqlite.init: sqlite.init on %s: near "
+	    "\"TABL\": syntax error\n", fx->db);
+	assert_string_equal(schema.reports, want);
+
+	ctx_set(&good, "sqlite.init", "CREATE TABLE IF NOT EXISTS kv(v)");
+	ctx_set(&good, "sqlite.statement", "INSERT INTO kv VALUES (:value)");
+	assert_int_equal(fx->desc->check(&host, &good), KSINK_OK);
+	assert_int_equal(good.nreports, 0);
+	assert_int_equal(access(fx->db, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* sqlite.init runs on the scratch database, but reaches no file. */
+	snprintf(sql, sizeof(sql), "VACUUM INTO '%s/copy.db'; ATTACH "
+	    "'%s/att.db' AS a", fx->dir, fx->dir);
+	ctx_set(&files, "sqlite.init", sql);
+	assert_int_equal(fx->desc->check(&host, &files), KSINK_OK);
+	assert_int_equal(files.nreports, 0);
+	snprintf(want, sizeof(want), "%s/copy.db", fx->dir);
+	assert_int_equal(access(want, F_OK), -1);
+	snprintf(want, sizeof(want), "%s/att.db", fx->dir);
+	assert_int_equal(access(want, F_OK), -1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1258,6 +1338,7 @@ main(void)
 		T(test_reset_offsets),
 		T(test_reset_offsets_atomic),
 		T(test_reset_offsets_busy),
+		T(test_check),
 	};
 
 	return cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
