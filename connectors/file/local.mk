@@ -35,9 +35,8 @@ tests_file_filedrive_SOURCES = tests/file/filedrive.c \
 tests_file_filedrive_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
 
 # The crash points need no broker; the SIGKILL test does.
-TESTS += tests/e2e/file-crash.test tests/e2e/file-kill.test
+SCRIPT_TESTS += tests/e2e/file-crash.test
 KAFKA_TESTS += tests/e2e/file-kill.test
-dist_check_SCRIPTS += tests/e2e/file-crash.test tests/e2e/file-kill.test
 
 if HAVE_CMOCKA
 # The plugin's sources are linked into the test (which includes its

@@ -35,7 +35,5 @@ HTTP_E2E_TESTS = \
 	tests/e2e/http-idempotent.test \
 	tests/e2e/http-offsets.test \
 	tests/e2e/http-ignore-key.test
-TESTS += $(HTTP_E2E_TESTS)
 KAFKA_TESTS += $(HTTP_E2E_TESTS)
-dist_check_SCRIPTS += $(HTTP_E2E_TESTS)
 EXTRA_DIST += tests/e2e/http-lib.sh

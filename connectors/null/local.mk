@@ -31,9 +31,7 @@ NULL_E2E_TESTS = \
 	tests/e2e/null-kill.test \
 	tests/e2e/plugin-oot.test \
 	tests/e2e/sasl.test
-TESTS += $(NULL_E2E_TESTS)
 KAFKA_TESTS += $(NULL_E2E_TESTS)
-dist_check_SCRIPTS += $(NULL_E2E_TESTS)
 EXTRA_DIST += tests/e2e/null-common.sh
 
 AM_TESTS_ENVIRONMENT += PKG_CONFIG='$(PKG_CONFIG)'; export PKG_CONFIG;
