@@ -1,0 +1,22 @@
+# connectors/postgres: the PostgreSQL sink (libpq) and its man page.
+# compat.c holds the generic helpers until connectors/lib provides them.
+
+POSTGRES_SOURCES = connectors/postgres/postgres.c \
+	connectors/postgres/stmt.c connectors/postgres/stmt.h \
+	connectors/postgres/compat.c connectors/postgres/compat.h
+
+pkglib_LTLIBRARIES += connectors/postgres.la
+connectors_postgres_la_SOURCES = $(POSTGRES_SOURCES)
+connectors_postgres_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS)
+connectors_postgres_la_LDFLAGS = $(MODULE_LDFLAGS)
+connectors_postgres_la_LIBADD = $(LIBPQ_LIBS)
+
+# The same sink with the test hooks compiled in (KSINK_PG_TEST_HOOKS):
+# the in-doubt test shows with it that skipping the resolution loses
+# records.  Never installed.
+check_LTLIBRARIES += tests/postgres/postgres_hooks.la
+tests_postgres_postgres_hooks_la_SOURCES = $(POSTGRES_SOURCES)
+tests_postgres_postgres_hooks_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS) \
+	-DKSINK_PG_TEST_HOOKS
+tests_postgres_postgres_hooks_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_postgres_postgres_hooks_la_LIBADD = $(LIBPQ_LIBS)

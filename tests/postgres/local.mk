@@ -1,0 +1,23 @@
+# tests/postgres: the real PostgreSQL server harness (see server.sh and
+# lib.sh) and the tests of the postgres sink.
+#
+# A test that needs the server sources tests/postgres/lib.sh, calls
+# pg_require, and is listed in POSTGRES_TESTS as well as in TESTS (and in
+# KAFKA_TESTS when it needs the broker too):
+#	POSTGRES_TESTS += tests/postgres/foo.test
+# so that tests/postgres/stop.test, which stops the server, runs after it.
+
+dist_check_SCRIPTS += tests/postgres/server.sh tests/postgres/stop.test
+EXTRA_DIST += tests/postgres/lib.sh
+
+TESTS += tests/postgres/stop.test
+tests/postgres/stop.log: $(POSTGRES_TESTS:.test=.log)
+
+# The ledger tests: real broker, real server, compared with the oracle.
+PG_LEDGER_TESTS = \
+	tests/postgres/kill.test
+TESTS += $(PG_LEDGER_TESTS)
+KAFKA_TESTS += $(PG_LEDGER_TESTS)
+POSTGRES_TESTS += $(PG_LEDGER_TESTS)
+dist_check_SCRIPTS += $(PG_LEDGER_TESTS) tests/postgres/check_pg.py
+EXTRA_DIST += tests/postgres/pg-common.sh tests/kafka/ledger.py
