@@ -20,3 +20,4 @@ tests_postgres_postgres_hooks_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS) \
 	-DKSINK_PG_TEST_HOOKS
 tests_postgres_postgres_hooks_la_LDFLAGS = $(FIXTURE_FLAGS)
 tests_postgres_postgres_hooks_la_LIBADD = $(LIBPQ_LIBS)
+dist_man_MANS += man/ksink-postgres.7

@@ -413,6 +413,24 @@ prepare_set(struct pg *pg, struct pset *set, char *errbuf, size_t errlen)
 
 static int resolve_indoubt(struct pg *, char *, size_t);
 
+/* The server's notices and warnings go to ksink's log, not to stderr. */
+static void
+notice(void *arg, const PGresult *res)
+{
+	struct pg *pg = arg;
+	const char *sev, *msg;
+	size_t n;
+
+	sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (msg == NULL)
+		return;
+	n = strcspn(msg, "\n");
+	pg->host->log(pg->ctx, sev && strcmp(sev, "WARNING") == 0 ?
+	    KSINK_LOG_WARN : KSINK_LOG_DEBUG, "server %s: %.*s",
+	    sev ? sev : "NOTICE", (int)n, msg);
+}
+
 /*
  * Makes sure there is a working connection with the statements prepared
  * and no COMMIT of unknown outcome left.  A server that cannot be reached
@@ -462,6 +480,7 @@ ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 			disconnect(pg);
 			return st;
 		}
+		PQsetNoticeReceiver(pg->conn, notice, pg);
 		snprintf(stimeout, sizeof(stimeout),
 		    "SET statement_timeout = %lld", (long long)pg->stmt_ms);
 		if ((st = exec_simple(pg, stimeout, "statement_timeout",

@@ -15,9 +15,12 @@ tests/postgres/stop.log: $(POSTGRES_TESTS:.test=.log)
 
 # The ledger tests: real broker, real server, compared with the oracle.
 PG_LEDGER_TESTS = \
-	tests/postgres/kill.test
+	tests/postgres/kill.test \
+	tests/postgres/zombie.test \
+	tests/postgres/indoubt.test
 TESTS += $(PG_LEDGER_TESTS)
 KAFKA_TESTS += $(PG_LEDGER_TESTS)
 POSTGRES_TESTS += $(PG_LEDGER_TESTS)
 dist_check_SCRIPTS += $(PG_LEDGER_TESTS) tests/postgres/check_pg.py
-EXTRA_DIST += tests/postgres/pg-common.sh tests/kafka/ledger.py
+EXTRA_DIST += tests/postgres/pg-common.sh tests/kafka/ledger.py \
+	tests/postgres/proxy.py

@@ -19,7 +19,8 @@
 #   pg_finish              oracle, catch up, SIGTERM every ksink (each must
 #                          exit 0), compare
 # PG_PLUGIN (default postgres) is the connector's type; PG_EXTRA is added
-# to the connector's section.
+# to the connector's section; PG_CONNECT_PORT replaces the server's port in
+# the conninfo (a proxy's).
 
 CHECK_PG=$top_srcdir/tests/postgres/check_pg.py
 
@@ -53,7 +54,7 @@ kafka.group.id = ksink-$PG_TOPIC
 kafka.session.timeout.ms = 2000
 kafka.heartbeat.interval.ms = 300
 kafka.max.poll.interval.ms = 20000
-postgres.conninfo = $(pg_conninfo "$PG_DB")
+postgres.conninfo = $(pg_conninfo "$PG_DB" | sed "s/port=$PG_PORT/port=${PG_CONNECT_PORT:-$PG_PORT}/")
 postgres.password.file = $PG_PASSWORD_FILE
 postgres.init = CREATE TABLE IF NOT EXISTS balances("user" text PRIMARY KEY, amount bigint NOT NULL);
     CREATE TABLE IF NOT EXISTS records(seq bigserial PRIMARY KEY, topic text, part integer, off bigint, id text)
