@@ -1701,20 +1701,56 @@ loopback(const char *h, size_t n)
 	return 0;
 }
 
-/* Removes what libpq quoted from its message: the quoted text may be a
- * piece of the connection string, password included. */
+/* Whether libpq may quote s (n bytes) in a message about a conninfo: a
+ * keyword of libpq, or punctuation such as "=". */
+static int
+quotable(const char *s, size_t n)
+{
+	PQconninfoOption *d, *o;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < n; i++)
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
+		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))
+			ok = 0;
+	if (ok)
+		return 1;
+	if ((d = PQconndefaults()) == NULL)
+		return 0;
+	for (o = d; o->keyword; o++)
+		if (strlen(o->keyword) == n && strncmp(o->keyword, s, n) == 0)
+			ok = 1;
+	PQconninfoFree(d);
+	return ok;
+}
+
+/* Hides what libpq quoted from the conninfo in its message, but for
+ * keywords and punctuation: it may be a piece of a password. */
 static void
 redact(char *msg)
 {
+	static const char hidden[] = "(hidden)";
 	char *p, *q;
+	size_t n;
 
 	for (p = msg; (p = strchr(p, '"')) != NULL; ) {
 		if ((q = strchr(p + 1, '"')) == NULL) {
 			*p = '\0';
 			break;
 		}
-		memmove(p + 1, q, strlen(q) + 1);
-		p += 2;
+		n = (size_t)(q - p - 1);
+		if (!quotable(p + 1, n)) {
+			if (n >= sizeof(hidden) - 1) {
+				memcpy(p + 1, hidden, sizeof(hidden) - 1);
+				memmove(p + sizeof(hidden), q, strlen(q) + 1);
+				q = p + sizeof(hidden);
+			} else {
+				memmove(p + 1, q, strlen(q) + 1);
+				q = p + 1;
+			}
+		}
+		p = q + 1;
 	}
 	for (p = msg; *p; p++)
 		if (*p == '\n')

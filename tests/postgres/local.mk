@@ -24,3 +24,7 @@ POSTGRES_TESTS += $(PG_LEDGER_TESTS)
 dist_check_SCRIPTS += $(PG_LEDGER_TESTS) tests/postgres/check_pg.py
 EXTRA_DIST += tests/postgres/pg-common.sh tests/kafka/ledger.py \
 	tests/postgres/proxy.py
+
+# ksink -t on postgres configurations: offline, no server.
+TESTS += tests/postgres/config.test
+dist_check_SCRIPTS += tests/postgres/config.test
