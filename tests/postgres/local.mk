@@ -17,7 +17,8 @@ tests/postgres/stop.log: $(POSTGRES_TESTS:.test=.log)
 PG_LEDGER_TESTS = \
 	tests/postgres/kill.test \
 	tests/postgres/zombie.test \
-	tests/postgres/indoubt.test
+	tests/postgres/indoubt.test \
+	tests/postgres/poison.test
 TESTS += $(PG_LEDGER_TESTS)
 KAFKA_TESTS += $(PG_LEDGER_TESTS)
 POSTGRES_TESTS += $(PG_LEDGER_TESTS)
