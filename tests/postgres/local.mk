@@ -21,7 +21,8 @@ PG_LEDGER_TESTS = \
 	tests/postgres/poison.test \
 	tests/postgres/server-chaos.test \
 	tests/postgres/churn.test \
-	tests/postgres/offsets.test
+	tests/postgres/offsets.test \
+	tests/postgres/outbox.test
 TESTS += $(PG_LEDGER_TESTS)
 KAFKA_TESTS += $(PG_LEDGER_TESTS)
 POSTGRES_TESTS += $(PG_LEDGER_TESTS)
