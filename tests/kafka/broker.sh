@@ -299,7 +299,13 @@ cmd_start()
 	rm -rf "$STATE/data" "$STATE/pid" "$STATE/bootstrap" "$STATE/broker.log" \
 	    "$STATE/bootstrap_sasl" "$STATE/sasl_credentials"
 	write_properties
-	cluster_id=$("$PYTHON3" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+	# Not starting with '-', which StorageTool would take for an option.
+	cluster_id=$("$PYTHON3" -c 'import base64, uuid
+while True:
+    c = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not c.startswith("-"):
+        break
+print(c)')
 	# shellcheck disable=SC2086
 	if ! "$JAVA" $JAVA_OPTS -cp "$CACHE/libs/*" kafka.tools.StorageTool format \
 	    -t "$cluster_id" -c "$STATE/server.properties" \
