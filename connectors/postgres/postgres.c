@@ -106,6 +106,8 @@ struct pg {
 	uint64_t fences;
 
 	struct compat_buf hdr;
+	struct compat_buf copy;	/* COPY data of a batch */
+	int use_copy;		/* the default table: COPY, not INSERTs */
 	struct compat_buf pbuf[PG_F_COUNT];
 	const char *prepared_for; /* the connection statements are prepared on */
 };
@@ -1245,6 +1247,178 @@ lost:
 	return KSINK_RETRY;
 }
 
+/* Appends n bytes as a field of COPY's text format. */
+static void
+copy_text(struct compat_buf *b, const unsigned char *d, size_t n)
+{
+	size_t i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		if (d[i] != '\\' && d[i] != '\n' && d[i] != '\r' &&
+		    d[i] != '\t')
+			continue;
+		compat_buf_add(b, d + run, i - run);
+		compat_buf_addc(b, '\\');
+		compat_buf_addc(b, d[i] == '\n' ? 'n' : d[i] == '\r' ? 'r' :
+		    d[i] == '\t' ? 't' : '\\');
+		run = i + 1;
+	}
+	compat_buf_add(b, d + run, n - run);
+}
+
+/* Appends n bytes as a bytea field of COPY's text format: \\x and hex. */
+static void
+copy_bytea(struct compat_buf *b, const unsigned char *d, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+	char *o;
+
+	compat_buf_add(b, "\\\\x", 3);
+	if (compat_buf_reserve(b, 2 * n) == -1)
+		return;
+	o = b->p + b->len;
+	for (i = 0; i < n; i++) {
+		*o++ = hex[d[i] >> 4];
+		*o++ = hex[d[i] & 15];
+	}
+	b->len += 2 * n;
+}
+
+/*
+ * The default table's fast path: records[from, to) in one COPY ... FROM
+ * STDIN.  A record that fails is found by the line number in the server's
+ * CONTEXT ("COPY ksink_records, line N").  Returns as run_records().
+ */
+static int
+copy_records(struct pg *pg, const struct ksink_record *records, size_t from,
+    size_t to, size_t *bad, char *errbuf, size_t errlen)
+{
+	const struct ksink_record *r;
+	struct compat_buf *b = &pg->copy;
+	struct part *p;
+	PGresult *res, *extra;
+	size_t i, nlines = 0, *line = NULL, cap = 0, line_no, off;
+	const char *ctx;
+	char num[64];
+	int st = KSINK_OK, rs;
+
+	*bad = from;
+	compat_buf_reset(b);
+	for (i = from; i < to; i++) {
+		r = &records[i];
+		p = part_find(pg, r->topic, r->partition);
+		if (p == NULL || p->fenced || !p->locked ||
+		    r->offset < p->next ||
+		    (p->txn_next >= 0 && r->offset < p->txn_next))
+			continue;
+		if (nlines == cap) {
+			size_t *nl;
+
+			cap = cap ? cap * 2 : 1024;
+			if ((nl = realloc(line, cap * sizeof(*nl))) == NULL)
+				goto oom;
+			line = nl;
+		}
+		line[nlines++] = i;
+		copy_text(b, (const unsigned char *)r->topic,
+		    strlen(r->topic));
+		snprintf(num, sizeof(num), "\t%d\t%lld\t", (int)r->partition,
+		    (long long)r->offset);
+		compat_buf_adds(b, num);
+		if (r->timestamp < 0)
+			compat_buf_adds(b, "\\N");
+		else {
+			fmt_timestamp(r->timestamp, num, sizeof(num));
+			compat_buf_adds(b, num);
+		}
+		compat_buf_addc(b, '\t');
+		if (r->key == NULL)
+			compat_buf_adds(b, "\\N");
+		else
+			copy_bytea(b, r->key, r->key_len);
+		compat_buf_addc(b, '\t');
+		if (r->value == NULL)
+			compat_buf_adds(b, "\\N");
+		else
+			copy_bytea(b, r->value, r->value_len);
+		compat_buf_addc(b, '\t');
+		if (r->header_count == 0)
+			compat_buf_adds(b, "\\N");
+		else {
+			compat_buf_reset(&pg->hdr);
+			compat_headers_json(&pg->hdr, r);
+			if (pg->hdr.oom)
+				goto oom;
+			copy_text(b, (const unsigned char *)pg->hdr.p,
+			    pg->hdr.len);
+		}
+		compat_buf_addc(b, '\n');
+		if (b->oom)
+			goto oom;
+		p->txn_next = r->offset + 1;
+	}
+	if (nlines == 0) {
+		free(line);
+		return KSINK_OK;
+	}
+	res = PQexec(pg->conn, "COPY ksink_records(topic, \"partition\", "
+	    "\"offset\", \"timestamp\", key, value, headers) FROM STDIN");
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		st = result_error(pg, res, "COPY into ksink_records", errbuf,
+		    errlen);
+		PQclear(res);
+		free(line);
+		if (pg->conn && PQstatus(pg->conn) != CONNECTION_OK)
+			disconnect(pg);
+		return st == KSINK_POISON ? KSINK_FATAL : st;
+	}
+	PQclear(res);
+	for (off = 0; off < b->len && st == KSINK_OK; off += 1 << 20) {
+		size_t n = b->len - off < (1 << 20) ? b->len - off : 1 << 20;
+
+		if (PQputCopyData(pg->conn, b->p + off, (int)n) != 1)
+			st = KSINK_RETRY;
+	}
+	if (st != KSINK_OK || PQputCopyEnd(pg->conn, NULL) != 1) {
+		free(line);
+		st = result_error(pg, NULL, "COPY into ksink_records", errbuf,
+		    errlen);
+		disconnect(pg);
+		return KSINK_RETRY;
+	}
+	res = PQgetResult(pg->conn);
+	rs = PQresultStatus(res);
+	if (rs != PGRES_COMMAND_OK) {
+		st = result_error(pg, res, "COPY into ksink_records", errbuf,
+		    errlen);
+		ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+		*bad = line[0];
+		if (ctx && (ctx = strstr(ctx, ", line ")) != NULL &&
+		    (line_no = strtoul(ctx + 7, NULL, 10)) >= 1 &&
+		    line_no <= nlines)
+			*bad = line[line_no - 1];
+		else if (st == KSINK_POISON) {
+			compat_err_append(errbuf, errlen, "; the failing line "
+			    "is unknown");
+			st = KSINK_FATAL;
+		}
+	}
+	PQclear(res);
+	while ((extra = PQgetResult(pg->conn)) != NULL)
+		PQclear(extra);
+	free(line);
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		disconnect(pg);
+		return KSINK_RETRY;
+	}
+	return st;
+oom:
+	free(line);
+	compat_err_set(errbuf, errlen, "out of memory");
+	return KSINK_FATAL;
+}
+
 static int
 pg_write(void *sink, const struct ksink_record *records, size_t count,
     size_t *n_done, char *errbuf, size_t errlen)
@@ -1274,7 +1448,8 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 	for (i = 0; i < pg->nparts; i++)
 		pg->parts[i].sp_next = pg->parts[i].txn_next;
 
-	st = run_records(pg, records, 0, count, &bad, errbuf, errlen);
+	st = (pg->use_copy ? copy_records : run_records)(pg, records, 0,
+	    count, &bad, errbuf, errlen);
 	if (st == KSINK_OK) {
 		*n_done = count;
 		return KSINK_OK;
@@ -1299,7 +1474,8 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 		char ebuf2[512];
 		size_t bad2;
 
-		st2 = run_records(pg, records, 0, bad, &bad2, ebuf2,
+		st2 = (pg->use_copy ? copy_records : run_records)(pg, records,
+		    0, bad, &bad2, ebuf2,
 		    sizeof(ebuf2));
 		if (st2 != KSINK_OK) {
 			compat_err_set(errbuf, errlen, "%s", ebuf2);
@@ -1532,6 +1708,7 @@ pg_close(void *sink)
 		free(pg->parts[i].topic);
 	free(pg->parts);
 	compat_buf_free(&pg->hdr);
+	compat_buf_free(&pg->copy);
 	for (i = 0; i < PG_F_COUNT; i++)
 		compat_buf_free(&pg->pbuf[i]);
 	if (pg->password) {
@@ -1932,6 +2109,8 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	if (del && (st = load_set(pg, &pg->del, u_del, del, "d", errbuf,
 	    errlen)) != KSINK_OK)
 		goto fail;
+	/* The default table, tombstones included: COPY. */
+	pg->use_copy = stmt == NULL && del == NULL;
 
 	/* Connect, run postgres.init, create the tables; the statements are
 	 * prepared by ensure_conn() on every new connection. */
