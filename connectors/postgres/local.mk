@@ -21,3 +21,13 @@ tests_postgres_postgres_hooks_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS) \
 tests_postgres_postgres_hooks_la_LDFLAGS = $(FIXTURE_FLAGS)
 tests_postgres_postgres_hooks_la_LIBADD = $(LIBPQ_LIBS)
 dist_man_MANS += man/ksink-postgres.7
+
+if HAVE_CMOCKA
+# The SQL text parser, without a server.
+check_PROGRAMS += tests/unit/test_postgres_stmt
+TESTS += tests/unit/test_postgres_stmt
+tests_unit_test_postgres_stmt_SOURCES = tests/unit/test_postgres_stmt.c \
+	connectors/postgres/stmt.c connectors/postgres/compat.c
+tests_unit_test_postgres_stmt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_postgres_stmt_LDADD = $(CMOCKA_LIBS)
+endif
