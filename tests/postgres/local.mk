@@ -28,8 +28,14 @@ KAFKA_TESTS += $(PG_LEDGER_TESTS)
 POSTGRES_TESTS += $(PG_LEDGER_TESTS)
 dist_check_SCRIPTS += $(PG_LEDGER_TESTS) tests/postgres/check_pg.py
 EXTRA_DIST += tests/postgres/pg-common.sh tests/kafka/ledger.py \
+	tests/postgres/slowlink.py \
 	tests/postgres/proxy.py
 
 # ksink -t on postgres configurations: offline, no server.
 TESTS += tests/postgres/config.test
 dist_check_SCRIPTS += tests/postgres/config.test
+
+# Across hosts: workers in network namespaces, a broker and a server of
+# the test's own (root and ip(8) needed).
+TESTS += tests/postgres/hosts.test
+dist_check_SCRIPTS += tests/postgres/hosts.test

@@ -20,7 +20,9 @@
 #                          exit 0), compare
 # PG_PLUGIN (default postgres) is the connector's type; PG_EXTRA is added
 # to the connector's section; PG_CONNECT_PORT replaces the server's port in
-# the conninfo (a proxy's).
+# the conninfo (a proxy's); PG_WRAP_SLOT is a command line that runs
+# ksink (slot SLOT), such as ip netns exec NS, and PG_CONF_SLOT its own
+# configuration file.
 
 CHECK_PG=$top_srcdir/tests/postgres/check_pg.py
 
@@ -77,7 +79,10 @@ pg_count()
 pg_start()
 {
 	echo "=== $(date '+%H:%M:%S') start" >>"$PG_WORK/ksink-$1.log"
-	"$KSINK" -c "$PG_CONF" >>"$PG_WORK/ksink-$1.log" 2>&1 &
+	eval "_pg_wrap=\${PG_WRAP_$1:-}"
+	# shellcheck disable=SC2086 # the wrapper is words
+	eval "_pg_conf=\${PG_CONF_$1:-\$PG_CONF}"
+	$_pg_wrap "$KSINK" -c "$_pg_conf" >>"$PG_WORK/ksink-$1.log" 2>&1 &
 	eval "PG_PID_$1=\$!"
 	track_pid $!
 	case " $PG_SLOTS " in

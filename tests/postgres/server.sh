@@ -33,6 +33,9 @@
 #                     lock (default $top_builddir/tests/postgres/run, or
 #                     ${TMPDIR:-/tmp}/ksink-pg-UID outside make check)
 #   KSINK_PG_USER     the user the server runs as when we are root
+#   KSINK_PG_LISTEN   one more address to listen on, where the role ksink
+#                     may log in from 10.0.0.0/8 (a test of its own that
+#                     made that address in a network namespace)
 #   PYTHON3
 
 set -u
@@ -126,7 +129,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
 	    -E UTF8 --locale=C.UTF-8 >"$STATE/initdb.log" 2>&1 ||
 		{ cat "$STATE/initdb.log" >&2; die "initdb failed"; }
 	cat >>"$STATE/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
+listen_addresses = '127.0.0.1${KSINK_PG_LISTEN:+,$KSINK_PG_LISTEN}'
 port = $port
 unix_socket_directories = ''
 max_connections = 100
@@ -137,6 +140,7 @@ log_connections = off
 CONF
 	cat >"$STATE/data/pg_hba.conf" <<CONF
 host all ksink 127.0.0.1/32 scram-sha-256
+host all ksink 10.0.0.0/8 scram-sha-256
 host all all 127.0.0.1/32 trust
 CONF
 	echo "$port" >"$STATE/port"
