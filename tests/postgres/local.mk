@@ -39,3 +39,12 @@ dist_check_SCRIPTS += tests/postgres/config.test
 # the test's own (root and ip(8) needed).
 TESTS += tests/postgres/hosts.test
 dist_check_SCRIPTS += tests/postgres/hosts.test
+
+# The issue-sized kill run (100,000 records, 20 SIGKILLs or more), about
+# two minutes; not part of make check, which runs a smaller one.
+PG_LONG_TESTS = tests/postgres/kill.test
+check-postgres-long:
+	$(MAKE) $(AM_MAKEFLAGS) check PG_RECORDS=100000 PG_KILLS=20 \
+	    TESTS="$(PG_LONG_TESTS) tests/postgres/stop.test tests/kafka/stop.test" \
+	    KAFKA_TESTS="$(PG_LONG_TESTS)" POSTGRES_TESTS="$(PG_LONG_TESTS)"
+.PHONY: check-postgres-long
