@@ -103,6 +103,7 @@ struct pg {
 	int sp;			/* the records' savepoint is set */
 	int64_t xid;		/* of the open transaction, 0 if unknown */
 	int64_t indoubt;	/* xid of a COMMIT of unknown outcome */
+	int resolved_committed;	/* how the last one was resolved */
 	uint64_t fences;
 
 	struct compat_buf hdr;
@@ -777,6 +778,56 @@ lost:
  * may have committed or not.  Asks the server on a new connection; the
  * offsets of the batch (txn_next) become the stored ones when it did.
  */
+/*
+ * When the server no longer knows the transaction (pg_xact_status() is
+ * NULL for a transaction id too old), its offset rows tell: the rows of
+ * the batch hold its new next offsets if and only if it committed.
+ * Returns 1, 0, or -1 when they do not tell (the row moved on: another
+ * worker took the partition over).
+ */
+static int
+resolve_by_offsets(struct pg *pg, char *errbuf, size_t errlen)
+{
+	struct compat_buf sql = { 0 };
+	struct part *p = NULL;
+	PGresult *res;
+	const char *v[3];
+	char part[16];
+	int64_t next;
+	size_t i;
+	int r = -1;
+
+	for (i = 0; i < pg->nparts && p == NULL; i++)
+		if (pg->parts[i].txn_next >= 0)
+			p = &pg->parts[i];
+	if (p == NULL)
+		return 0;	/* nothing was applied: as if not committed */
+	compat_buf_adds(&sql, "SELECT next_offset FROM ");
+	compat_buf_adds(&sql, pg->offtab);
+	compat_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
+	    "\"partition\" = $3::integer FOR UPDATE");
+	compat_buf_addc(&sql, '\0');
+	if (sql.oom)
+		return -1;
+	snprintf(part, sizeof(part), "%d", (int)p->partition);
+	v[0] = pg->connector;
+	v[1] = p->topic;
+	v[2] = part;
+	res = PQexecParams(pg->conn, sql.p, 3, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		next = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		if (next == p->txn_next)
+			r = 1;
+		else if (next == p->next)
+			r = 0;
+	} else
+		result_error(pg, res, "reading postgres.offsets.table", errbuf,
+		    errlen);
+	PQclear(res);
+	compat_buf_free(&sql);
+	return r;
+}
+
 static int
 resolve_indoubt(struct pg *pg, char *errbuf, size_t errlen)
 {
@@ -824,7 +875,9 @@ resolve_indoubt(struct pg *pg, char *errbuf, size_t errlen)
 		committed = 1;
 	else if (status != NULL && strcmp(status, "aborted") == 0)
 		committed = 0;
-	else {
+	else if (status == NULL)
+		committed = resolve_by_offsets(pg, errbuf, errlen);
+	if (committed == -1) {
 		free(status);
 		compat_err_set(errbuf, errlen, "the outcome of the COMMIT of "
 		    "transaction %s is still unknown; retrying", xid);
@@ -842,7 +895,8 @@ done:
 	txn_end(pg, committed);
 	txn_reset(pg);
 	pg->indoubt = 0;
-	return committed ? KSINK_OK : KSINK_RETRY;
+	pg->resolved_committed = committed;
+	return KSINK_OK;
 }
 
 /* ---------------------------------------------------------------- */
@@ -1619,7 +1673,7 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 		    "the server whether it committed", (long long)pg->xid);
 		disconnect(pg);
 		st = ensure_conn(pg, errbuf, errlen);
-		if (st == KSINK_OK)
+		if (st == KSINK_OK && pg->resolved_committed)
 			goto out;	/* it committed */
 		if (pg->indoubt == 0) {
 			compat_err_set(errbuf, errlen, "the COMMIT was lost "
