@@ -25,9 +25,10 @@ import ledger  # noqa: E402
 SERVER = os.path.join(HERE, "server.sh")
 
 
-def psql(db, sql):
+def psql(db, sql, quiet=False):
     out = subprocess.run([SERVER, "psql", "-At", "-F", "\t", "-d", db,
                           "-c", sql], check=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL if quiet else None,
                          universal_newlines=True).stdout
     return [line.split("\t") for line in out.splitlines() if line]
 
@@ -36,7 +37,7 @@ def main(argv):
     args = list(argv[1:])
     if len(args) == 2 and args[0] == "--count":
         try:
-            print(psql(args[1], "SELECT count(*) FROM records")[0][0])
+            print(psql(args[1], "SELECT count(*) FROM records", True)[0][0])
         except subprocess.CalledProcessError:
             print(0)
         return 0

@@ -22,7 +22,8 @@ PG_LEDGER_TESTS = \
 	tests/postgres/server-chaos.test \
 	tests/postgres/churn.test \
 	tests/postgres/offsets.test \
-	tests/postgres/outbox.test
+	tests/postgres/outbox.test \
+	tests/postgres/valgrind.test
 TESTS += $(PG_LEDGER_TESTS)
 KAFKA_TESTS += $(PG_LEDGER_TESTS)
 POSTGRES_TESTS += $(PG_LEDGER_TESTS)
