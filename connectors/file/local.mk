@@ -2,10 +2,28 @@
 # its end-to-end tests and its man page.
 
 pkglib_LTLIBRARIES += connectors/file.la
-connectors_file_la_SOURCES = connectors/file/file.c
+FILE_SOURCES = connectors/file/file.c connectors/file/file.h \
+	connectors/file/manifest.c connectors/file/names.c \
+	connectors/file/recovery.c connectors/file/streams.c
+connectors_file_la_SOURCES = $(FILE_SOURCES)
 connectors_file_la_LDFLAGS = $(MODULE_LDFLAGS)
+connectors_file_la_LIBADD = connectors/lib/libkslib.la
 
 dist_man_MANS += man/ksink-file.7
+
+# The test build of the plugin: file.so with the crash hook of the tests
+# (KSINK_FILE_CRASH_AT, compiled with -DKSINK_TEST_HOOKS) in
+# tests/file/hooks/.libs, for file-crash.test, file-kill.test and the
+# fault matrix.  The installed file.so has no hook (file-crash.test
+# checks it).
+check_LTLIBRARIES += tests/file/hooks/file.la
+tests_file_hooks_file_la_SOURCES = $(FILE_SOURCES)
+tests_file_hooks_file_la_CPPFLAGS = $(AM_CPPFLAGS) -DKSINK_TEST_HOOKS
+tests_file_hooks_file_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_file_hooks_file_la_LIBADD = connectors/lib/libkslib.la
+AM_TESTS_ENVIRONMENT += \
+	KSINK_FILE_HOOKS_DIR='$(abs_top_builddir)/tests/file/hooks/.libs'; \
+	export KSINK_FILE_HOOKS_DIR;
 
 # Loads file.so through the ABI with a fake host and feeds it a
 # deterministic record stream; tests/e2e/file-crash.test kills it at each
@@ -21,16 +39,17 @@ KAFKA_TESTS += tests/e2e/file-kill.test
 dist_check_SCRIPTS += tests/e2e/file-crash.test tests/e2e/file-kill.test
 
 if HAVE_CMOCKA
-# The plugin's source is compiled into the test (it includes file.c), so
-# that its encoders can be tested directly and write(2), fsync(2),
-# fdatasync(2) and renameat(2) can be wrapped to inject failures.
+# The plugin's sources are linked into the test (which includes its
+# private header), so that its name rules can be tested directly and
+# write(2), fsync(2), fdatasync(2) and renameat(2) can be wrapped to
+# inject failures.
 check_PROGRAMS += tests/unit/test_file
 TESTS += tests/unit/test_file
-tests_unit_test_file_SOURCES = tests/unit/test_file.c \
+tests_unit_test_file_SOURCES = tests/unit/test_file.c $(FILE_SOURCES) \
 	tests/file/fakehost.c tests/file/fakehost.h
 tests_unit_test_file_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
 tests_unit_test_file_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_file_LDADD = $(CMOCKA_LIBS)
+tests_unit_test_file_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
 tests_unit_test_file_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=write \
 	-Wl,--wrap=fsync -Wl,--wrap=fdatasync -Wl,--wrap=renameat
 endif

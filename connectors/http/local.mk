@@ -1,20 +1,28 @@
 # connectors/http: the HTTP sink, its unit tests, its reference receiver
 # and its end-to-end tests.
 pkglib_LTLIBRARIES += connectors/http.la
-connectors_http_la_SOURCES = connectors/http/http.c
+HTTP_SOURCES = connectors/http/http.c connectors/http/http.h \
+	connectors/http/body.c connectors/http/ledger.c \
+	connectors/http/options.c connectors/http/request.c \
+	connectors/http/send.c
+connectors_http_la_SOURCES = $(HTTP_SOURCES)
 connectors_http_la_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(SQLITE3_CFLAGS)
 connectors_http_la_LDFLAGS = $(MODULE_LDFLAGS)
-connectors_http_la_LIBADD = $(LIBCURL_LIBS) $(SQLITE3_LIBS)
+connectors_http_la_LIBADD = connectors/lib/libkssql.la \
+	connectors/lib/libkslib.la $(LIBCURL_LIBS) $(SQLITE3_LIBS)
 
 dist_man_MANS += man/ksink-http.7
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_http
 TESTS += tests/unit/test_http
-tests_unit_test_http_SOURCES = tests/unit/test_http.c
+# The plugin's sources are linked in; the test includes its private
+# header.
+tests_unit_test_http_SOURCES = tests/unit/test_http.c $(HTTP_SOURCES)
 tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(LIBCURL_CFLAGS) $(SQLITE3_CFLAGS)
-tests_unit_test_http_LDADD = $(CMOCKA_LIBS) $(LIBCURL_LIBS) \
+tests_unit_test_http_LDADD = connectors/lib/libkssql.la \
+	connectors/lib/libkslib.la $(CMOCKA_LIBS) $(LIBCURL_LIBS) \
 	$(SQLITE3_LIBS)
 endif
 

@@ -1,5 +1,6 @@
 /*
- * null.c - the null sink: counts records and bytes, and discards them.
+ * connectors/null/null.c - the null sink: counts records and bytes, and
+ * discards them.
  *
  * The simplest complete sink, and the baseline of benchmarks.  Its only
  * effects are per-partition counts, kept with the next offsets in a small
@@ -30,7 +31,7 @@
 
 #define STATE_MAGIC "ksink-null 1"
 
-static const struct ksink_option null_options[] = {
+static const struct ksink_option options[] = {
 	{
 		.name = "null.state",
 		.type = KSINK_OPT_PATH,
@@ -64,7 +65,7 @@ struct part {
 	uint64_t s_records, s_bytes;
 };
 
-struct nullsink {
+struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
 	char *path, *tmp;
@@ -91,7 +92,7 @@ suffixed(const char *s, const char *suffix)
 
 /* The partition's entry, created when missing; NULL when out of memory. */
 static struct part *
-part_get(struct nullsink *ns, const char *topic, int32_t partition)
+part_get(struct sink *ns, const char *topic, int32_t partition)
 {
 	struct part *p;
 	size_t i;
@@ -122,7 +123,7 @@ part_get(struct nullsink *ns, const char *topic, int32_t partition)
 }
 
 static void
-step_start(struct nullsink *ns)
+step_start(struct sink *ns)
 {
 	size_t i;
 
@@ -136,7 +137,7 @@ step_start(struct nullsink *ns)
 
 /* Reads the state file; a missing file is an empty state. */
 static int
-load(struct nullsink *ns, char *errbuf, size_t errlen)
+load(struct sink *ns, char *errbuf, size_t errlen)
 {
 	char line[512], topic[256];
 	struct part *p;
@@ -194,7 +195,7 @@ load(struct nullsink *ns, char *errbuf, size_t errlen)
 /* Writes the open step's state to the state file, atomically, and makes
  * it the stored state. */
 static int
-store(struct nullsink *ns, char *errbuf, size_t errlen)
+store(struct sink *ns, char *errbuf, size_t errlen)
 {
 	struct part *p;
 	size_t i;
@@ -261,7 +262,7 @@ store(struct nullsink *ns, char *errbuf, size_t errlen)
 }
 
 static void
-null_free(struct nullsink *ns)
+null_free(struct sink *ns)
 {
 	size_t i;
 
@@ -281,7 +282,7 @@ static int
 null_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
     char *errbuf, size_t errlen)
 {
-	struct nullsink *ns;
+	struct sink *ns;
 	const char *path = host->conf_str(ctx, "null.state");
 	char *dir = NULL, *lock = NULL;
 	int rc = KSINK_FATAL;
@@ -337,7 +338,7 @@ static int
 null_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct nullsink *ns = sink;
+	struct sink *ns = sink;
 	struct part *p;
 	size_t i;
 
@@ -365,7 +366,7 @@ static int
 null_write(void *sink, const struct ksink_record *records, size_t count,
     size_t *n_done, char *errbuf, size_t errlen)
 {
-	struct nullsink *ns = sink;
+	struct sink *ns = sink;
 	const struct ksink_record *r;
 	struct part *p;
 	size_t i;
@@ -395,7 +396,7 @@ static int
 null_commit(void *sink, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct nullsink *ns = sink;
+	struct sink *ns = sink;
 	struct part *p;
 	size_t i;
 
@@ -415,7 +416,7 @@ static int
 null_reset_offsets(void *sink, const struct ksink_offset *offsets,
     size_t count, char *errbuf, size_t errlen)
 {
-	struct nullsink *ns = sink;
+	struct sink *ns = sink;
 	struct part *p;
 	size_t i;
 
@@ -434,7 +435,7 @@ null_reset_offsets(void *sink, const struct ksink_offset *offsets,
 static void
 null_close(void *sink)
 {
-	struct nullsink *ns = sink;
+	struct sink *ns = sink;
 
 	ns->host->log(ns->ctx, KSINK_LOG_INFO, "null sink closed: %" PRIu64
 	    " records (%" PRIu64 " bytes) counted, %" PRIu64 " records "
@@ -443,7 +444,7 @@ null_close(void *sink)
 	null_free(ns);
 }
 
-static const struct ksink_sink null_sink = {
+static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = 1,		/* for reset_offsets */
 	.struct_size = sizeof(struct ksink_sink),
@@ -452,7 +453,7 @@ static const struct ksink_sink null_sink = {
 	.version = "1.0.0",
 	.description = "counts records and bytes per partition, exactly "
 	    "once, and discards them",
-	.options = null_options,
+	.options = options,
 	.open = null_open,
 	.load_offsets = null_load_offsets,
 	.begin = null_begin,
@@ -466,5 +467,5 @@ const struct ksink_sink *
 ksink_sink_entry(const struct ksink_host *host)
 {
 	(void)host;
-	return &null_sink;
+	return &desc;
 }

@@ -5,7 +5,8 @@ pkglib_LTLIBRARIES += connectors/sqlite.la
 connectors_sqlite_la_SOURCES = connectors/sqlite/sqlite.c
 connectors_sqlite_la_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS)
 connectors_sqlite_la_LDFLAGS = $(MODULE_LDFLAGS)
-connectors_sqlite_la_LIBADD = $(SQLITE3_LIBS)
+connectors_sqlite_la_LIBADD = connectors/lib/libkssql.la \
+	connectors/lib/libkslib.la $(SQLITE3_LIBS)
 
 dist_man_MANS += man/ksink-sqlite.7
 
@@ -18,5 +19,6 @@ tests_unit_test_sqlite_SOURCES = tests/unit/test_sqlite.c \
 	connectors/sqlite/sqlite.c
 tests_unit_test_sqlite_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) \
 	$(CMOCKA_CFLAGS)
-tests_unit_test_sqlite_LDADD = $(SQLITE3_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_sqlite_LDADD = connectors/lib/libkssql.la \
+	connectors/lib/libkslib.la $(SQLITE3_LIBS) $(CMOCKA_LIBS)
 endif

@@ -30,6 +30,13 @@
 
 #include "ksink/sink.h"
 
+#include "../lib/buf.h"
+#include "../lib/envelope.h"
+#include "../lib/err.h"
+#include "../lib/offcache.h"
+#include "../lib/sqloffsets.h"
+#include "../lib/utf8.h"
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0"
 #endif
@@ -74,14 +81,6 @@ struct stmt_set {
 	int savepoint;   /* run each record inside a savepoint */
 };
 
-/* Stored next offset of one partition, read once per transaction. */
-struct fence {
-	const char *src; /* the record's topic pointer last seen */
-	char *topic;
-	int32_t partition;
-	int64_t next;
-};
-
 /* What one record binds, computed once for all its statements. */
 struct bound {
 	const struct ksink_record *r;
@@ -91,7 +90,7 @@ struct bound {
 	size_t hdr_len;
 };
 
-struct sq {
+struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
 	sqlite3 *db;
@@ -107,18 +106,11 @@ struct sq {
 	sqlite3_stmt *sp;
 	sqlite3_stmt *sp_release;
 	sqlite3_stmt *sp_rollback;
-	sqlite3_stmt *off_get;
-	sqlite3_stmt *off_put;
-	sqlite3_stmt *off_set;
-	sqlite3_stmt *off_del;
+	struct ks_sqloffsets offsets;
 
-	struct fence *fence;
-	size_t nfence;
-	size_t fence_cap;
-	size_t fence_last;
+	struct ks_offcache fence;
 
-	char *json;
-	size_t json_cap;
+	struct ks_buf json;	/* :headers */
 };
 
 static const char default_table[] =
@@ -137,35 +129,6 @@ static const char default_statement[] =
     "\"timestamp\", \"key\", \"value\", \"headers\") "
     "VALUES (:topic, :partition, :offset, :timestamp, :key, :value, "
     ":headers)";
-
-static const char offsets_table[] =
-    "CREATE TABLE IF NOT EXISTS ksink_offsets(\n"
-    "  \"connector\" TEXT NOT NULL,\n"
-    "  \"topic\" TEXT NOT NULL,\n"
-    "  \"partition\" INTEGER NOT NULL,\n"
-    "  \"next_offset\" INTEGER NOT NULL,\n"
-    "  PRIMARY KEY(\"connector\", \"topic\", \"partition\"))";
-
-static const char offsets_get[] =
-    "SELECT \"next_offset\" FROM ksink_offsets "
-    "WHERE \"connector\" = ?1 AND \"topic\" = ?2 AND \"partition\" = ?3";
-
-static const char offsets_put[] =
-    "INSERT INTO ksink_offsets(\"connector\", \"topic\", \"partition\", "
-    "\"next_offset\") VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT(\"connector\", \"topic\", \"partition\") DO UPDATE SET "
-    "\"next_offset\" = MAX(\"next_offset\", excluded.\"next_offset\")";
-
-/* `ksink offsets --reset`: replaces, lowering if need be, or forgets. */
-static const char offsets_set[] =
-    "INSERT INTO ksink_offsets(\"connector\", \"topic\", \"partition\", "
-    "\"next_offset\") VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT(\"connector\", \"topic\", \"partition\") DO UPDATE SET "
-    "\"next_offset\" = excluded.\"next_offset\"";
-
-static const char offsets_del[] =
-    "DELETE FROM ksink_offsets "
-    "WHERE \"connector\" = ?1 AND \"topic\" = ?2 AND \"partition\" = ?3";
 
 static const struct ksink_option options[] = {
 	{
@@ -249,43 +212,6 @@ static const struct ksink_option options[] = {
 	{ .name = NULL }
 };
 
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Appends to the message in errbuf. */
-static void
-adderr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-adderr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	size_t len;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	len = strnlen(errbuf, errlen);
-	if (len + 1 >= errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf + len, errlen - len, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * How a failed SQLite call is reported to the worker.  SQLITE_ERROR from
  * a statement step is an error caused by the record (json_extract() of
@@ -311,231 +237,6 @@ classify(int rc)
 		 * SQLITE_NOMEM, ... */
 		return KSINK_FATAL;
 	}
-}
-
-/*
- * Length of the valid UTF-8 sequence at s (n > 0 bytes left), or 0 when
- * it is not one: overlong forms, surrogates and code points above
- * U+10FFFF are invalid.
- */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0)
-		return (n >= 2 && (s[1] & 0xc0) == 0x80) ? 2 : 0;
-	if (c < 0xf0) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xe0 && s[1] < 0xa0)
-			return 0;
-		if (c == 0xed && s[1] >= 0xa0)
-			return 0;
-		return 3;
-	}
-	if (c < 0xf5) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 ||
-		    (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xf0 && s[1] < 0x90)
-			return 0;
-		if (c == 0xf4 && s[1] >= 0x90)
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-/*
- * Whether n bytes at p are valid UTF-8; with nul_ok == 0, also without NUL
- * bytes.  Keys and values are bound as TEXT when valid UTF-8 without NUL
- * (SQLite's string functions stop at a NUL), as BLOB otherwise.
- */
-static inline int
-utf8_check(const void *p, size_t n, int nul_ok)
-{
-	const unsigned char *s = p;
-	size_t i = 0, l;
-	uint64_t w;
-
-	while (i < n) {
-		/* ASCII runs eight bytes at a time. */
-		while (n - i >= 8) {
-			memcpy(&w, s + i, 8);
-			if (w & UINT64_C(0x8080808080808080))
-				break;
-			if (!nul_ok && ((w - UINT64_C(0x0101010101010101)) &
-			    ~w & UINT64_C(0x8080808080808080)))
-				return 0;
-			i += 8;
-		}
-		if (i == n)
-			break;
-		if (s[i] == 0 && !nul_ok)
-			return 0;
-		if ((l = utf8_len(s + i, n - i)) == 0)
-			return 0;
-		i += l;
-	}
-	return 1;
-}
-
-static int
-json_reserve(struct sq *sq, size_t need)
-{
-	size_t cap;
-	char *p;
-
-	if (need <= sq->json_cap)
-		return 0;
-	cap = sq->json_cap ? sq->json_cap : 1024;
-	while (cap < need)
-		cap *= 2;
-	if ((p = realloc(sq->json, cap)) == NULL)
-		return -1;
-	sq->json = p;
-	sq->json_cap = cap;
-	return 0;
-}
-
-/* Writes s as the inside of a JSON string; invalid UTF-8 becomes U+FFFD.
- * The caller reserved 6 bytes per input byte. */
-static char *
-json_str(char *o, const unsigned char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i = 0, l;
-	unsigned c;
-
-	while (i < n) {
-		c = s[i];
-		if (c >= 0x80) {
-			if ((l = utf8_len(s + i, n - i)) == 0) {
-				memcpy(o, "\\ufffd", 6);
-				o += 6;
-				i++;
-			} else {
-				memcpy(o, s + i, l);
-				o += l;
-				i += l;
-			}
-			continue;
-		}
-		i++;
-		if (c == '"' || c == '\\') {
-			*o++ = '\\';
-			*o++ = c;
-		} else if (c >= 0x20) {
-			*o++ = c;
-		} else if (c == '\n') {
-			*o++ = '\\';
-			*o++ = 'n';
-		} else if (c == '\t') {
-			*o++ = '\\';
-			*o++ = 't';
-		} else if (c == '\r') {
-			*o++ = '\\';
-			*o++ = 'r';
-		} else {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4];
-			o[5] = hex[c & 15];
-			o += 6;
-		}
-	}
-	return o;
-}
-
-static char *
-base64(char *o, const unsigned char *s, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
-	uint32_t v;
-
-	for (i = 0; i + 3 <= n; i += 3) {
-		v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = tab[(v >> 6) & 63];
-		*o++ = tab[v & 63];
-	}
-	if (n - i == 1) {
-		v = (uint32_t)s[i] << 16;
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = '=';
-		*o++ = '=';
-	} else if (n - i == 2) {
-		v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = tab[(v >> 6) & 63];
-		*o++ = '=';
-	}
-	return o;
-}
-
-/*
- * Builds the record's headers as a JSON array into sq->json:
- * [{"name":"a","value":"text"},{"name":"b","value":null},
- *  {"name":"c","value_base64":"3q2+7w=="}].
- * The buffer is reused from record to record.
- */
-static int
-headers_json(struct sq *sq, const struct ksink_record *r, size_t *len)
-{
-	const struct ksink_header *h;
-	size_t i, need = 3, nl;
-	char *o;
-
-	for (i = 0; i < r->header_count; i++) {
-		h = &r->headers[i];
-		nl = h->name ? strlen(h->name) : 0;
-		if (h->value_len > (SIZE_MAX - need) / 8 - nl)
-			return -1;
-		need += 48 + 6 * nl + 6 * h->value_len;
-	}
-	if (json_reserve(sq, need) == -1)
-		return -1;
-
-	o = sq->json;
-	*o++ = '[';
-	for (i = 0; i < r->header_count; i++) {
-		h = &r->headers[i];
-		if (i > 0)
-			*o++ = ',';
-		memcpy(o, "{\"name\":\"", 9);
-		o += 9;
-		if (h->name)
-			o = json_str(o, (const unsigned char *)h->name,
-			    strlen(h->name));
-		if (h->value == NULL) {
-			memcpy(o, "\",\"value\":null}", 15);
-			o += 15;
-		} else if (utf8_check(h->value, h->value_len, 0)) {
-			memcpy(o, "\",\"value\":\"", 11);
-			o += 11;
-			o = json_str(o, h->value, h->value_len);
-			memcpy(o, "\"}", 2);
-			o += 2;
-		} else {
-			memcpy(o, "\",\"value_base64\":\"", 18);
-			o += 18;
-			o = base64(o, h->value, h->value_len);
-			memcpy(o, "\"}", 2);
-			o += 2;
-		}
-	}
-	*o++ = ']';
-	*len = o - sq->json;
-	return 0;
 }
 
 /* Binds the record's fields to one statement. */
@@ -616,7 +317,7 @@ step_once(sqlite3_stmt *st)
  * record would fail the same way).
  */
 static int
-stmt_error(struct sq *sq, const struct stmt_set *set, int i, int rc,
+stmt_error(struct sink *sq, const struct stmt_set *set, int i, int rc,
     char *errbuf, size_t errlen)
 {
 	sqlite3_stmt *probe = NULL;
@@ -626,12 +327,12 @@ stmt_error(struct sq *sq, const struct stmt_set *set, int i, int rc,
 	if (set->n > 1)
 		snprintf(where, sizeof(where), " (statement %d of %d)", i + 1,
 		    set->n);
-	seterr(errbuf, errlen, "%s%s: %s", set->option, where,
+	ks_err_set(errbuf, errlen, "%s%s: %s", set->option, where,
 	    sqlite3_errmsg(sq->db));
 	if ((rc & 0xff) == SQLITE_ERROR) {
 		if (sqlite3_prepare_v3(sq->db, sqlite3_sql(set->v[i].st), -1, 0,
 		    &probe, NULL) != SQLITE_OK) {
-			seterr(errbuf, errlen, "%s%s no longer compiles: %s; "
+			ks_err_set(errbuf, errlen, "%s%s no longer compiles: %s; "
 			    "was the schema changed?", set->option, where,
 			    sqlite3_errmsg(sq->db));
 			status = KSINK_FATAL;
@@ -643,7 +344,7 @@ stmt_error(struct sq *sq, const struct stmt_set *set, int i, int rc,
 
 /* Runs the statements of a set for one record.  Returns a KSINK_ code. */
 static int
-run_set(struct sq *sq, struct stmt_set *set, const struct ksink_record *r,
+run_set(struct sink *sq, struct stmt_set *set, const struct ksink_record *r,
     char *errbuf, size_t errlen)
 {
 	struct bound b = { .r = r };
@@ -651,19 +352,22 @@ run_set(struct sq *sq, struct stmt_set *set, const struct ksink_record *r,
 	int i, rc, status;
 
 	if ((set->fields & (1u << F_KEY)) && r->key)
-		b.key_text = utf8_check(r->key, r->key_len, 0);
+		b.key_text = ks_utf8_check(r->key, r->key_len, 0);
 	if ((set->fields & (1u << F_VALUE)) && r->value)
-		b.value_text = utf8_check(r->value, r->value_len, 0);
+		b.value_text = ks_utf8_check(r->value, r->value_len, 0);
 	if ((set->fields & (1u << F_HEADERS)) && r->header_count > 0) {
-		if (headers_json(sq, r, &b.hdr_len) == -1) {
-			seterr(errbuf, errlen, "headers: out of memory");
+		ks_buf_reset(&sq->json);
+		ks_envelope_add_headers(&sq->json, r);
+		if (sq->json.oom) {
+			ks_err_set(errbuf, errlen, "headers: out of memory");
 			return KSINK_FATAL;
 		}
-		b.hdr = sq->json;
+		b.hdr = sq->json.p;
+		b.hdr_len = sq->json.len;
 	}
 
 	if (set->savepoint && (rc = step_once(sq->sp)) != SQLITE_OK) {
-		seterr(errbuf, errlen, "SAVEPOINT: %s", sqlite3_errmsg(sq->db));
+		ks_err_set(errbuf, errlen, "SAVEPOINT: %s", sqlite3_errmsg(sq->db));
 		return classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
 	}
 	for (i = 0; i < set->n; i++) {
@@ -682,7 +386,7 @@ run_set(struct sq *sq, struct stmt_set *set, const struct ksink_record *r,
 	if (rc == SQLITE_OK) {
 		if (set->savepoint && (rc = step_once(sq->sp_release)) !=
 		    SQLITE_OK) {
-			seterr(errbuf, errlen, "RELEASE: %s",
+			ks_err_set(errbuf, errlen, "RELEASE: %s",
 			    sqlite3_errmsg(sq->db));
 			return classify(rc) == KSINK_RETRY ? KSINK_RETRY :
 			    KSINK_FATAL;
@@ -697,7 +401,7 @@ run_set(struct sq *sq, struct stmt_set *set, const struct ksink_record *r,
 		return status;
 	/* Undo what this record's statements did; the transaction goes on. */
 	if (sqlite3_get_autocommit(sq->db)) {
-		adderr(errbuf, errlen, "; the statement rolled back the whole "
+		ks_err_append(errbuf, errlen, "; the statement rolled back the whole "
 		    "transaction (ON CONFLICT ROLLBACK or RAISE(ROLLBACK)): "
 		    "use ABORT or FAIL so that one bad record does not undo "
 		    "the batch");
@@ -705,103 +409,43 @@ run_set(struct sq *sq, struct stmt_set *set, const struct ksink_record *r,
 	}
 	if (set->savepoint && (step_once(sq->sp_rollback) != SQLITE_OK ||
 	    step_once(sq->sp_release) != SQLITE_OK)) {
-		seterr(errbuf, errlen, "ROLLBACK TO SAVEPOINT: %s",
+		ks_err_set(errbuf, errlen, "ROLLBACK TO SAVEPOINT: %s",
 		    sqlite3_errmsg(sq->db));
 		return KSINK_FATAL;
 	}
 	return KSINK_POISON;
 }
 
-/* Drops the fence cache. */
-static void
-fence_reset(struct sq *sq)
+/* The fence entry of a record's partition, read once per transaction. */
+static struct ks_offcache_entry *
+fence_get(struct sink *sq, const struct ksink_record *r, int *rcp)
 {
-	size_t i;
-
-	for (i = 0; i < sq->nfence; i++)
-		free(sq->fence[i].topic);
-	sq->nfence = 0;
-	sq->fence_last = 0;
-}
-
-/* Reads the stored next offset of a partition. */
-static int
-offset_read(struct sq *sq, const char *topic, int32_t partition,
-    int64_t *next)
-{
-	int rc;
-
-	sqlite3_bind_text(sq->off_get, 2, topic, -1, SQLITE_STATIC);
-	sqlite3_bind_int(sq->off_get, 3, partition);
-	rc = sqlite3_step(sq->off_get);
-	if (rc == SQLITE_ROW) {
-		*next = sqlite3_column_int64(sq->off_get, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		*next = KSINK_OFFSET_NONE;
-		rc = SQLITE_OK;
-	}
-	sqlite3_reset(sq->off_get);
-	return rc;
-}
-
-/* The fence entry of a record's partition, read on first use. */
-static struct fence *
-fence_get(struct sq *sq, const struct ksink_record *r, int *rcp)
-{
-	struct fence *f;
-	size_t i, cap;
+	struct ks_offcache_entry *f;
 	int64_t next;
 
-	if (sq->nfence > 0) {
-		f = &sq->fence[sq->fence_last];
-		if (f->src == r->topic && f->partition == r->partition)
-			return f;
-	}
-	for (i = 0; i < sq->nfence; i++) {
-		f = &sq->fence[i];
-		if (f->partition == r->partition &&
-		    (f->src == r->topic || strcmp(f->topic, r->topic) == 0)) {
-			f->src = r->topic;
-			sq->fence_last = i;
-			return f;
-		}
-	}
-	if ((*rcp = offset_read(sq, r->topic, r->partition, &next)) !=
-	    SQLITE_OK)
+	if ((f = ks_offcache_find(&sq->fence, r->topic, r->partition)) !=
+	    NULL)
+		return f;
+	if ((*rcp = ks_sqloffsets_get(&sq->offsets, r->topic, r->partition,
+	    &next)) != SQLITE_OK)
 		return NULL;
-	if (sq->nfence == sq->fence_cap) {
-		cap = sq->fence_cap ? sq->fence_cap * 2 : 16;
-		if ((f = realloc(sq->fence, cap * sizeof(*f))) == NULL) {
-			*rcp = SQLITE_NOMEM;
-			return NULL;
-		}
-		sq->fence = f;
-		sq->fence_cap = cap;
-	}
-	f = &sq->fence[sq->nfence];
-	if ((f->topic = strdup(r->topic)) == NULL) {
+	if ((f = ks_offcache_add(&sq->fence, r->topic, r->partition, next)) ==
+	    NULL)
 		*rcp = SQLITE_NOMEM;
-		return NULL;
-	}
-	f->src = r->topic;
-	f->partition = r->partition;
-	f->next = next;
-	sq->fence_last = sq->nfence++;
 	return f;
 }
 
 static int
-sq_begin(void *sink, char *errbuf, size_t errlen)
+sqlite_begin(void *sink, char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	int rc;
 
-	fence_reset(sq);
+	ks_offcache_clear(&sq->fence);
 	if (!sqlite3_get_autocommit(sq->db))
 		step_once(sq->rollback);
 	if ((rc = step_once(sq->begin)) != SQLITE_OK) {
-		seterr(errbuf, errlen, "BEGIN IMMEDIATE on %s: %s", sq->path,
+		ks_err_set(errbuf, errlen, "BEGIN IMMEDIATE on %s: %s", sq->path,
 		    sqlite3_errmsg(sq->db));
 		return classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
 	}
@@ -809,26 +453,26 @@ sq_begin(void *sink, char *errbuf, size_t errlen)
 }
 
 static int
-sq_write(void *sink, const struct ksink_record *records, size_t count,
+sqlite_write(void *sink, const struct ksink_record *records, size_t count,
     size_t *n_done, char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	const struct ksink_record *r;
 	struct stmt_set *set;
-	struct fence *f;
+	struct ks_offcache_entry *f;
 	size_t i;
 	int rc, status;
 
 	*n_done = 0;
 	if (sqlite3_get_autocommit(sq->db)) {
-		seterr(errbuf, errlen, "write outside of a transaction");
+		ks_err_set(errbuf, errlen, "write outside of a transaction");
 		return KSINK_FATAL;
 	}
 	for (i = 0; i < count; i++) {
 		r = &records[i];
 		if ((f = fence_get(sq, r, &rc)) == NULL) {
 			*n_done = i;
-			seterr(errbuf, errlen, "reading ksink_offsets: %s",
+			ks_err_set(errbuf, errlen, "reading ksink_offsets: %s",
 			    rc == SQLITE_NOMEM ? "out of memory" :
 			    sqlite3_errmsg(sq->db));
 			return classify(rc) == KSINK_RETRY ? KSINK_RETRY :
@@ -852,36 +496,34 @@ sq_write(void *sink, const struct ksink_record *records, size_t count,
 }
 
 static int
-sq_commit(void *sink, const struct ksink_offset *offsets, size_t count,
+sqlite_commit(void *sink, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	size_t i;
 	int rc;
 
 	if (sqlite3_get_autocommit(sq->db)) {
 		/* SQLite rolled the transaction back on its own (an I/O
 		 * error, out of memory): replaying the batch is safe. */
-		seterr(errbuf, errlen, "the transaction on %s was rolled "
+		ks_err_set(errbuf, errlen, "the transaction on %s was rolled "
 		    "back; the batch is replayed", sq->path);
 		return KSINK_RETRY;
 	}
 	for (i = 0; i < count; i++) {
 		if (offsets[i].next_offset < 0)
 			continue;
-		sqlite3_bind_text(sq->off_put, 2, offsets[i].topic, -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_int(sq->off_put, 3, offsets[i].partition);
-		sqlite3_bind_int64(sq->off_put, 4, offsets[i].next_offset);
-		if ((rc = step_once(sq->off_put)) != SQLITE_OK) {
-			seterr(errbuf, errlen, "storing offsets in %s: %s",
+		if ((rc = ks_sqloffsets_advance(&sq->offsets,
+		    offsets[i].topic, offsets[i].partition,
+		    offsets[i].next_offset)) != SQLITE_OK) {
+			ks_err_set(errbuf, errlen, "storing offsets in %s: %s",
 			    sq->path, sqlite3_errmsg(sq->db));
 			return classify(rc) == KSINK_RETRY ? KSINK_RETRY :
 			    KSINK_FATAL;
 		}
 	}
 	if ((rc = step_once(sq->commit)) != SQLITE_OK) {
-		seterr(errbuf, errlen, "COMMIT on %s: %s", sq->path,
+		ks_err_set(errbuf, errlen, "COMMIT on %s: %s", sq->path,
 		    sqlite3_errmsg(sq->db));
 		return classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
 	}
@@ -889,9 +531,9 @@ sq_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 }
 
 static void
-sq_abort(void *sink)
+sqlite_abort(void *sink)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
@@ -906,18 +548,18 @@ sq_abort(void *sink)
 }
 
 static int
-sq_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
+sqlite_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	size_t i;
 	int rc;
 
 	for (i = 0; i < count; i++) {
-		if ((rc = offset_read(sq, offsets[i].topic,
+		if ((rc = ks_sqloffsets_get(&sq->offsets, offsets[i].topic,
 		    offsets[i].partition, &offsets[i].next_offset)) !=
 		    SQLITE_OK) {
-			seterr(errbuf, errlen, "reading ksink_offsets from "
+			ks_err_set(errbuf, errlen, "reading ksink_offsets from "
 			    "%s: %s", sq->path, sqlite3_errmsg(sq->db));
 			return classify(rc) == KSINK_RETRY ? KSINK_RETRY :
 			    KSINK_FATAL;
@@ -934,56 +576,49 @@ sq_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
  * applied stay: resetting backwards applies those records again.
  */
 static int
-sq_reset_offsets(void *sink, const struct ksink_offset *offsets,
+sqlite_reset_offsets(void *sink, const struct ksink_offset *offsets,
     size_t count, char *errbuf, size_t errlen)
 {
-	struct sq *sq = sink;
-	sqlite3_stmt *st;
+	struct sink *sq = sink;
 	size_t i;
 	int rc;
 
 	if (!sqlite3_get_autocommit(sq->db)) {
-		seterr(errbuf, errlen, "reset_offsets() while a batch is open");
+		ks_err_set(errbuf, errlen, "reset_offsets() while a batch is open");
 		return KSINK_FATAL;
 	}
 	for (i = 0; i < count; i++)
 		if (offsets[i].next_offset < 0 &&
 		    offsets[i].next_offset != KSINK_OFFSET_NONE) {
-			seterr(errbuf, errlen, "%s/%d: offset %lld is neither "
+			ks_err_set(errbuf, errlen, "%s/%d: offset %lld is neither "
 			    ">= 0 nor KSINK_OFFSET_NONE", offsets[i].topic,
 			    (int)offsets[i].partition,
 			    (long long)offsets[i].next_offset);
 			return KSINK_FATAL;
 		}
-	fence_reset(sq);
+	ks_offcache_clear(&sq->fence);
 	if ((rc = step_once(sq->begin)) != SQLITE_OK) {
-		seterr(errbuf, errlen, "BEGIN IMMEDIATE on %s: %s", sq->path,
+		ks_err_set(errbuf, errlen, "BEGIN IMMEDIATE on %s: %s", sq->path,
 		    sqlite3_errmsg(sq->db));
 		return classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
 	}
 	for (i = 0; i < count; i++) {
-		if (offsets[i].next_offset == KSINK_OFFSET_NONE)
-			st = sq->off_del;
-		else {
-			st = sq->off_set;
-			sqlite3_bind_int64(st, 4, offsets[i].next_offset);
-		}
-		sqlite3_bind_text(st, 2, offsets[i].topic, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, offsets[i].partition);
-		if ((rc = step_once(st)) != SQLITE_OK) {
-			seterr(errbuf, errlen, "resetting the offset of %s/%d "
+		if ((rc = ks_sqloffsets_set(&sq->offsets, offsets[i].topic,
+		    offsets[i].partition, offsets[i].next_offset)) !=
+		    SQLITE_OK) {
+			ks_err_set(errbuf, errlen, "resetting the offset of %s/%d "
 			    "in %s: %s", offsets[i].topic,
 			    (int)offsets[i].partition, sq->path,
 			    sqlite3_errmsg(sq->db));
-			sq_abort(sq);
+			sqlite_abort(sq);
 			return classify(rc) == KSINK_RETRY ? KSINK_RETRY :
 			    KSINK_FATAL;
 		}
 	}
 	if ((rc = step_once(sq->commit)) != SQLITE_OK) {
-		seterr(errbuf, errlen, "COMMIT on %s: %s", sq->path,
+		ks_err_set(errbuf, errlen, "COMMIT on %s: %s", sq->path,
 		    sqlite3_errmsg(sq->db));
-		sq_abort(sq);
+		sqlite_abort(sq);
 		return classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
 	}
 	sq->host->log(sq->ctx, KSINK_LOG_INFO, "reset the offsets of %zu "
@@ -1006,16 +641,16 @@ set_free(struct stmt_set *set)
 }
 
 static void
-sq_close(void *sink)
+sqlite_close(void *sink)
 {
-	struct sq *sq = sink;
+	struct sink *sq = sink;
 	sqlite3_stmt *st;
 	int rc;
 
 	if (sq == NULL)
 		return;
 	if (sq->db) {
-		sq_abort(sq);
+		sqlite_abort(sq);
 		set_free(&sq->main);
 		set_free(&sq->del);
 		/* The internal statements, and any left by a failed open. */
@@ -1025,9 +660,9 @@ sq_close(void *sink)
 			sq->host->log(sq->ctx, KSINK_LOG_WARN,
 			    "closing %s: %s", sq->path, sqlite3_errstr(rc));
 	}
-	fence_reset(sq);
-	free(sq->fence);
-	free(sq->json);
+	/* The statements of sq->offsets were finalized with the others. */
+	ks_offcache_free(&sq->fence);
+	ks_buf_free(&sq->json);
 	free(sq->path);
 	free(sq->connector);
 	free(sq);
@@ -1082,12 +717,12 @@ map_params(struct stmt_set *set, struct stmt *s, char *errbuf, size_t errlen)
 
 	n = sqlite3_bind_parameter_count(s->st);
 	if (n > 0 && (s->params = calloc(n, sizeof(*s->params))) == NULL) {
-		seterr(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	for (i = 1; i <= n; i++) {
 		if ((name = sqlite3_bind_parameter_name(s->st, i)) == NULL) {
-			seterr(errbuf, errlen, "%s: positional parameter ?%d: "
+			ks_err_set(errbuf, errlen, "%s: positional parameter ?%d: "
 			    "use the named parameters :topic, :partition, "
 			    ":offset, :timestamp, :key, :value and :headers",
 			    set->option, i);
@@ -1099,7 +734,7 @@ map_params(struct stmt_set *set, struct stmt *s, char *errbuf, size_t errlen)
 			    field_names[f]) == 0)
 				break;
 		if (f == F_COUNT) {
-			seterr(errbuf, errlen, "%s: unknown parameter %s: "
+			ks_err_set(errbuf, errlen, "%s: unknown parameter %s: "
 			    "known are :topic, :partition, :offset, "
 			    ":timestamp, :key, :value and :headers",
 			    set->option, name);
@@ -1115,7 +750,7 @@ map_params(struct stmt_set *set, struct stmt *s, char *errbuf, size_t errlen)
 
 /* Prepares every statement of sql, in order. */
 static int
-prepare_set(struct sq *sq, struct stmt_set *set, const char *option,
+prepare_set(struct sink *sq, struct stmt_set *set, const char *option,
     const char *sql, char *errbuf, size_t errlen)
 {
 	struct stmt *v;
@@ -1129,7 +764,7 @@ prepare_set(struct sq *sq, struct stmt_set *set, const char *option,
 		rc = sqlite3_prepare_v3(sq->db, sql, -1,
 		    SQLITE_PREPARE_PERSISTENT, &st, &tail);
 		if (rc != SQLITE_OK) {
-			seterr(errbuf, errlen, "%s: statement %d: %s", option,
+			ks_err_set(errbuf, errlen, "%s: statement %d: %s", option,
 			    set->n + 1, sqlite3_errmsg(sq->db));
 			return classify(rc) == KSINK_POISON ? KSINK_CONFIG :
 			    KSINK_FATAL;
@@ -1139,14 +774,14 @@ prepare_set(struct sq *sq, struct stmt_set *set, const char *option,
 		sql = tail;
 		if ((word = sql_forbidden(sqlite3_sql(st))) != NULL) {
 			sqlite3_finalize(st);
-			seterr(errbuf, errlen, "%s: statement %d: %s is not "
+			ks_err_set(errbuf, errlen, "%s: statement %d: %s is not "
 			    "allowed: ksink runs each batch in its own "
 			    "transaction", option, set->n + 1, word);
 			return KSINK_CONFIG;
 		}
 		if ((v = realloc(set->v, (set->n + 1) * sizeof(*v))) == NULL) {
 			sqlite3_finalize(st);
-			seterr(errbuf, errlen, "out of memory");
+			ks_err_set(errbuf, errlen, "out of memory");
 			return KSINK_FATAL;
 		}
 		set->v = v;
@@ -1157,7 +792,7 @@ prepare_set(struct sq *sq, struct stmt_set *set, const char *option,
 			return status;
 	}
 	if (set->n == 0) {
-		seterr(errbuf, errlen, "%s holds no SQL statement", option);
+		ks_err_set(errbuf, errlen, "%s holds no SQL statement", option);
 		return KSINK_CONFIG;
 	}
 	/* One statement is atomic by itself in SQLite; several need a
@@ -1167,14 +802,14 @@ prepare_set(struct sq *sq, struct stmt_set *set, const char *option,
 }
 
 static int
-prepare_internal(struct sq *sq, sqlite3_stmt **st, const char *sql,
+prepare_internal(struct sink *sq, sqlite3_stmt **st, const char *sql,
     char *errbuf, size_t errlen)
 {
 	int rc;
 
 	if ((rc = sqlite3_prepare_v3(sq->db, sql, -1,
 	    SQLITE_PREPARE_PERSISTENT, st, NULL)) != SQLITE_OK) {
-		seterr(errbuf, errlen, "%s: %s", sq->path,
+		ks_err_set(errbuf, errlen, "%s: %s", sq->path,
 		    sqlite3_errmsg(sq->db));
 		return KSINK_FATAL;
 	}
@@ -1186,7 +821,7 @@ prepare_internal(struct sq *sq, sqlite3_stmt **st, const char *sql,
  * variant.  *sql is NULL when neither is set; free *buf.
  */
 static int
-sql_option(struct sq *sq, const char *name, const char **sql, char **buf,
+sql_option(struct sink *sq, const char *name, const char **sql, char **buf,
     char *errbuf, size_t errlen)
 {
 	char fname[64];
@@ -1201,7 +836,7 @@ sql_option(struct sq *sq, const char *name, const char **sql, char **buf,
 	text = sq->host->conf_str(sq->ctx, name);
 	path = sq->host->conf_str(sq->ctx, fname);
 	if (text && path) {
-		seterr(errbuf, errlen, "%s and %s are both set: keep one",
+		ks_err_set(errbuf, errlen, "%s and %s are both set: keep one",
 		    name, fname);
 		return KSINK_CONFIG;
 	}
@@ -1210,18 +845,18 @@ sql_option(struct sq *sq, const char *name, const char **sql, char **buf,
 		return KSINK_OK;
 	}
 	if ((fp = fopen(path, "r")) == NULL) {
-		seterr(errbuf, errlen, "%s: %s: %s", fname, path,
+		ks_err_set(errbuf, errlen, "%s: %s: %s", fname, path,
 		    strerror(errno));
 		return KSINK_CONFIG;
 	}
 	if ((p = malloc(SQL_FILE_MAX + 1)) == NULL) {
 		fclose(fp);
-		seterr(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	n = fread(p, 1, SQL_FILE_MAX + 1, fp);
 	if (ferror(fp) || n > SQL_FILE_MAX) {
-		seterr(errbuf, errlen, "%s: %s: %s", fname, path,
+		ks_err_set(errbuf, errlen, "%s: %s: %s", fname, path,
 		    ferror(fp) ? strerror(errno) : "larger than 1 MiB");
 		fclose(fp);
 		free(p);
@@ -1236,13 +871,13 @@ sql_option(struct sq *sq, const char *name, const char **sql, char **buf,
 /* Runs SQL at open: a statement that does not compile or fails is a
  * configuration error, a failing database is fatal. */
 static int
-exec_open(struct sq *sq, const char *what, const char *sql, char *errbuf,
+exec_open(struct sink *sq, const char *what, const char *sql, char *errbuf,
     size_t errlen)
 {
 	int rc;
 
 	if ((rc = sqlite3_exec(sq->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
-		seterr(errbuf, errlen, "%s on %s: %s", what, sq->path,
+		ks_err_set(errbuf, errlen, "%s on %s: %s", what, sq->path,
 		    sqlite3_errmsg(sq->db));
 		return (rc & 0xff) == SQLITE_ERROR ? KSINK_CONFIG :
 		    KSINK_FATAL;
@@ -1251,9 +886,9 @@ exec_open(struct sq *sq, const char *what, const char *sql, char *errbuf,
 }
 
 static int
-sq_open_db(struct sq *sq, char *errbuf, size_t errlen)
+sq_open_db(struct sink *sq, char *errbuf, size_t errlen)
 {
-	char *init_buf = NULL, *stmt_buf = NULL, *del_buf = NULL;
+	char *init_buf = NULL, *stmt_buf = NULL, *del_buf = NULL, msg[512];
 	const char *init, *stmt, *del, *sync, *mode;
 	sqlite3_stmt *st;
 	int status, rc;
@@ -1269,7 +904,7 @@ sq_open_db(struct sq *sq, char *errbuf, size_t errlen)
 	rc = sqlite3_open_v2(sq->path, &sq->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		seterr(errbuf, errlen, "sqlite.path %s: %s; check that its "
+		ks_err_set(errbuf, errlen, "sqlite.path %s: %s; check that its "
 		    "directory exists and that ksink may write there (SQLite "
 		    "also writes -wal and -shm files beside it)", sq->path,
 		    sq->db ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc));
@@ -1277,7 +912,7 @@ sq_open_db(struct sq *sq, char *errbuf, size_t errlen)
 		goto out;
 	}
 	if (sqlite3_db_readonly(sq->db, "main") == 1) {
-		seterr(errbuf, errlen, "sqlite.path %s: the database is "
+		ks_err_set(errbuf, errlen, "sqlite.path %s: the database is "
 		    "read-only; check the permissions of the file and of its "
 		    "directory", sq->path);
 		status = KSINK_FATAL;
@@ -1302,7 +937,7 @@ sq_open_db(struct sq *sq, char *errbuf, size_t errlen)
 		sqlite3_finalize(st);
 	}
 	if (rc != SQLITE_OK) {
-		seterr(errbuf, errlen, "sqlite.path %s: %s", sq->path,
+		ks_err_set(errbuf, errlen, "sqlite.path %s: %s", sq->path,
 		    sqlite3_errmsg(sq->db));
 		status = KSINK_FATAL;
 		goto out;
@@ -1317,9 +952,13 @@ sq_open_db(struct sq *sq, char *errbuf, size_t errlen)
 	if (init && (status = exec_open(sq, "sqlite.init", init, errbuf,
 	    errlen)) != KSINK_OK)
 		goto out;
-	if ((status = exec_open(sq, "creating ksink_offsets", offsets_table,
-	    errbuf, errlen)) != KSINK_OK)
+	if ((rc = ks_sqloffsets_create(sq->db, NULL, msg, sizeof(msg))) !=
+	    SQLITE_OK) {
+		ks_err_set(errbuf, errlen, "%s on %s", msg, sq->path);
+		status = (rc & 0xff) == SQLITE_ERROR ? KSINK_CONFIG :
+		    KSINK_FATAL;
 		goto out;
+	}
 	if (stmt == NULL && (status = exec_open(sq, "creating ksink_records",
 	    default_table, errbuf, errlen)) != KSINK_OK)
 		goto out;
@@ -1344,21 +983,15 @@ sq_open_db(struct sq *sq, char *errbuf, size_t errlen)
 	    (status = prepare_internal(sq, &sq->sp_release,
 	    "RELEASE ksink_record", errbuf, errlen)) != KSINK_OK ||
 	    (status = prepare_internal(sq, &sq->sp_rollback,
-	    "ROLLBACK TO ksink_record", errbuf, errlen)) != KSINK_OK ||
-	    (status = prepare_internal(sq, &sq->off_get, offsets_get, errbuf,
-	    errlen)) != KSINK_OK ||
-	    (status = prepare_internal(sq, &sq->off_put, offsets_put, errbuf,
-	    errlen)) != KSINK_OK ||
-	    (status = prepare_internal(sq, &sq->off_set, offsets_set, errbuf,
-	    errlen)) != KSINK_OK ||
-	    (status = prepare_internal(sq, &sq->off_del, offsets_del, errbuf,
-	    errlen)) != KSINK_OK)
+	    "ROLLBACK TO ksink_record", errbuf, errlen)) != KSINK_OK)
 		goto out;
-	/* The connector column is bound once and stays bound. */
-	sqlite3_bind_text(sq->off_get, 1, sq->connector, -1, SQLITE_STATIC);
-	sqlite3_bind_text(sq->off_put, 1, sq->connector, -1, SQLITE_STATIC);
-	sqlite3_bind_text(sq->off_set, 1, sq->connector, -1, SQLITE_STATIC);
-	sqlite3_bind_text(sq->off_del, 1, sq->connector, -1, SQLITE_STATIC);
+	if (ks_sqloffsets_open(&sq->offsets, sq->db, sq->connector) !=
+	    SQLITE_OK) {
+		ks_err_set(errbuf, errlen, "%s: %s", sq->path,
+		    sqlite3_errmsg(sq->db));
+		status = KSINK_FATAL;
+		goto out;
+	}
 	status = KSINK_OK;
 out:
 	free(init_buf);
@@ -1368,23 +1001,23 @@ out:
 }
 
 static int
-sq_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
+sqlite_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
     char *errbuf, size_t errlen)
 {
-	struct sq *sq;
+	struct sink *sq;
 	const char *path, *name;
 	int status;
 
 	*sink = NULL;
 	if (host->struct_size < offsetof(struct ksink_host, connector_name) +
 	    sizeof(host->connector_name)) {
-		seterr(errbuf, errlen, "the daemon's host table is too old "
+		ks_err_set(errbuf, errlen, "the daemon's host table is too old "
 		    "for the sqlite sink");
 		return KSINK_FATAL;
 	}
 	if ((path = host->conf_str(ctx, "sqlite.path")) == NULL ||
 	    *path == '\0') {
-		seterr(errbuf, errlen, "sqlite.path is not set");
+		ks_err_set(errbuf, errlen, "sqlite.path is not set");
 		return KSINK_CONFIG;
 	}
 	name = host->connector_name(ctx);
@@ -1394,20 +1027,20 @@ sq_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 		if (sq)
 			free(sq->path);
 		free(sq);
-		seterr(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	sq->host = host;
 	sq->ctx = ctx;
 	if ((status = sq_open_db(sq, errbuf, errlen)) != KSINK_OK) {
-		sq_close(sq);
+		sqlite_close(sq);
 		return status;
 	}
 	*sink = sq;
 	return KSINK_OK;
 }
 
-static const struct ksink_sink sqlite_sink = {
+static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = 1,		/* the lowest with reset_offsets */
 	.struct_size = sizeof(struct ksink_sink),
@@ -1417,19 +1050,19 @@ static const struct ksink_sink sqlite_sink = {
 	.description = "applies records to an SQLite database with SQL "
 	    "statements, exactly once",
 	.options = options,
-	.open = sq_open,
-	.load_offsets = sq_load_offsets,
-	.begin = sq_begin,
-	.write = sq_write,
-	.commit = sq_commit,
-	.abort = sq_abort,
-	.close = sq_close,
-	.reset_offsets = sq_reset_offsets,
+	.open = sqlite_open,
+	.load_offsets = sqlite_load_offsets,
+	.begin = sqlite_begin,
+	.write = sqlite_write,
+	.commit = sqlite_commit,
+	.abort = sqlite_abort,
+	.close = sqlite_close,
+	.reset_offsets = sqlite_reset_offsets,
 };
 
 const struct ksink_sink *
 ksink_sink_entry(const struct ksink_host *host)
 {
 	(void)host;
-	return &sqlite_sink;
+	return &desc;
 }

@@ -952,7 +952,7 @@ class Bench:
             if rs and rs[-1][1] != oracle.last[p]:
                 problems.append("partition %d: last offset %d, oracle %d"
                                 % (p, rs[-1][1], oracle.last[p]))
-        st = sqlite_offsets(ledger, "ksink_http_offsets", topic)
+        st = sqlite_offsets(ledger, "ksink_offsets", topic)
         if st != oracle.next:
             problems.append("ledger offsets %s, oracle %s" % (st,
                                                               oracle.next))

@@ -108,8 +108,14 @@ ch_setup()
 	CH_TOPIC=$(unique_topic "chaos-$_ch_name")
 	CH_CONF=$CH_WORK/ksink.ini
 	CH_PLUGIN=${CH_SINK%%/*}
-	[ -f "$KSINK_PLUGIN_DIR/$CH_PLUGIN.so" ] ||
-		hard_error "$CH_PLUGIN connector not built: $KSINK_PLUGIN_DIR/$CH_PLUGIN.so"
+	# The file sink's crash hook (KSINK_FILE_CRASH_AT) is in its test
+	# build alone.
+	CH_PLUGIN_DIR=$KSINK_PLUGIN_DIR
+	if [ "$CH_PLUGIN" = file ]; then
+		CH_PLUGIN_DIR=${KSINK_FILE_HOOKS_DIR:?}
+	fi
+	[ -f "$CH_PLUGIN_DIR/$CH_PLUGIN.so" ] ||
+		hard_error "$CH_PLUGIN connector not built: $CH_PLUGIN_DIR/$CH_PLUGIN.so"
 	ch_txproducer -b "$BOOTSTRAP" -t "$CH_TOPIC" -p 3 -n 0 \
 	    2>>"$CH_WORK/producer.log" ||
 		hard_error "cannot create topic $CH_TOPIC (see $CH_WORK/producer.log)"
@@ -171,7 +177,7 @@ ch_config()
 {
 	cat >"$CH_CONF" <<EOF
 [worker]
-plugin.dir = $KSINK_PLUGIN_DIR
+plugin.dir = $CH_PLUGIN_DIR
 log.level = info
 
 [kafka]

@@ -26,7 +26,8 @@ CLEANFILES += tests/chaos/results/*.log tests/chaos/results/*.tsv \
 # The whole matrix, about 20 minutes; not part of `make check`.
 # CHAOS_ARGS passes options to chaos.sh (--only REGEX).
 chaos: $(bin_PROGRAMS) $(pkglib_LTLIBRARIES) tests/kafka/txproducer$(EXEEXT) \
-    tests/kafka/oracle$(EXEEXT) tests/chaos/faultfs.la
+    tests/kafka/oracle$(EXEEXT) tests/chaos/faultfs.la \
+    tests/file/hooks/file.la
 	@$(AM_TESTS_ENVIRONMENT) \
 	bash '$(srcdir)/tests/chaos/chaos.sh' $(CHAOS_ARGS)
 .PHONY: chaos

@@ -619,4 +619,161 @@ fz_base64_decode(const char *s, size_t n, size_t *outlen)
 	return out;
 }
 
+/* ---- The record envelope (ksink-record(7)), checked independently ---- */
+
+/* Whether JSON text s has white space outside its strings. */
+FZ_UNUSED static int
+fz_has_outer_ws(const char *s, size_t n)
+{
+	size_t i;
+	int in = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in = 0;
+		} else if (s[i] == '"')
+			in = 1;
+		else if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+		    s[i] == '\r')
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Member NAME of the object obj[0..len) is the record's bytes v[0..n)
+ * by the envelope's rule: null without an encoding member; one JSON
+ * text nested at most maxdepth deep embedded compact, without one; other
+ * UTF-8 without NUL a string with NAME_encoding "string"; other bytes
+ * base64 with NAME_encoding "base64".  Invariant "envelope-roundtrip".
+ */
+FZ_UNUSED static void
+fz_check_bytes(const char *obj, size_t len, const char *name, const void *v,
+    size_t n, int maxdepth)
+{
+	const char *m, *e;
+	size_t mlen, elen, outlen, fixlen;
+	unsigned char *out, *fix;
+	char enc[64];
+	int has_enc;
+
+	snprintf(enc, sizeof(enc), "%s_encoding", name);
+	FZ_CHECK("envelope-roundtrip", fz_json_member(obj, len, name, &m,
+	    &mlen) == 0, "no %s in %.*s", name, (int)len, obj);
+	has_enc = fz_json_member(obj, len, enc, &e, &elen) == 0;
+	if (v == NULL) {
+		FZ_CHECK("envelope-roundtrip", mlen == 4 &&
+		    memcmp(m, "null", 4) == 0 && !has_enc,
+		    "%s: null not written as null alone", name);
+		return;
+	}
+	if (fz_json_valid_depth(v, n, maxdepth)) {
+		FZ_CHECK("envelope-roundtrip", !has_enc && fz_json_valid(m,
+		    mlen) && !fz_has_outer_ws(m, mlen) && mlen <= n,
+		    "%s: JSON not embedded compact without an encoding: %.*s",
+		    name, (int)mlen, m);
+		return;
+	}
+	FZ_CHECK("envelope-roundtrip", has_enc && mlen >= 2 && m[0] == '"',
+	    "%s: bytes not written as a string with %s", name, enc);
+	if (elen == 8 && memcmp(e, "\"string\"", 8) == 0) {
+		out = fz_json_unquote(m, mlen, &outlen);
+		fix = fz_utf8_fix(v, n, &fixlen);
+		FZ_CHECK("envelope-roundtrip", fz_utf8_valid(v, n) &&
+		    memchr(v, 0, n) == NULL &&
+		    outlen == fixlen && memcmp(out, fix, outlen) == 0,
+		    "%s: string does not decode to the record's text", name);
+		free(out);
+		free(fix);
+		return;
+	}
+	FZ_CHECK("envelope-roundtrip", elen == 8 &&
+	    memcmp(e, "\"base64\"", 8) == 0, "%s: encoding %.*s", name,
+	    (int)elen, e);
+	FZ_CHECK("envelope-roundtrip", !fz_utf8_valid(v, n) ||
+	    memchr(v, 0, n) != NULL,
+	    "%s: UTF-8 text without NUL written as base64", name);
+	out = fz_base64_decode(m + 1, mlen - 2, &outlen);
+	FZ_CHECK("envelope-roundtrip", out != NULL && outlen == n &&
+	    memcmp(out, v, n) == 0,
+	    "%s: base64 does not decode to the record's bytes", name);
+	free(out);
+}
+
+FZ_UNUSED static void
+fz_check_number(const char *obj, size_t len, const char *field, int64_t want)
+{
+	const char *v;
+	size_t vlen;
+	char buf[32];
+
+	FZ_CHECK("envelope-roundtrip", fz_json_member(obj, len, field, &v,
+	    &vlen) == 0 && vlen < sizeof(buf), "no member \"%s\"", field);
+	memcpy(buf, v, vlen);
+	buf[vlen] = '\0';
+	FZ_CHECK("envelope-roundtrip", strtoll(buf, NULL, 10) == want,
+	    "%s written as %s, is %lld", field, buf, (long long)want);
+}
+
+/* The envelope obj[0..len) of record r: one line ("envelope-one-line"),
+ * one JSON object ("envelope-valid"), and the record's fields
+ * ("envelope-roundtrip"). */
+FZ_UNUSED static void
+fz_check_envelope(const char *obj, size_t len, const struct ksink_record *r,
+    int maxdepth)
+{
+	const char *h, *m;
+	size_t hlen, mlen, outlen, fixlen, i;
+	unsigned char *out, *fix;
+	struct fz_json j;
+
+	FZ_CHECK("envelope-one-line", memchr(obj, '\n', len) == NULL &&
+	    memchr(obj, '\r', len) == NULL, "a line break in an envelope: "
+	    "%.*s", (int)len, obj);
+	/* The envelope is one level deeper than what it embeds. */
+	FZ_CHECK("envelope-valid", fz_json_valid_depth(obj, len,
+	    maxdepth + 3) && obj[0] == '{', "an envelope is not one JSON "
+	    "object: %.*s", (int)len, obj);
+	FZ_CHECK("envelope-roundtrip", fz_json_member(obj, len, "topic", &m,
+	    &mlen) == 0 && mlen >= 2 && m[0] == '"', "no topic string");
+	out = fz_json_unquote(m, mlen, &outlen);
+	fix = fz_utf8_fix(r->topic, strlen(r->topic), &fixlen);
+	FZ_CHECK("envelope-roundtrip", outlen == fixlen &&
+	    memcmp(out, fix, outlen) == 0, "topic does not decode");
+	free(out);
+	free(fix);
+	fz_check_number(obj, len, "partition", r->partition);
+	fz_check_number(obj, len, "offset", r->offset);
+	if (r->timestamp >= 0)
+		fz_check_number(obj, len, "timestamp", r->timestamp);
+	fz_check_bytes(obj, len, "key", r->key, r->key_len, maxdepth);
+	fz_check_bytes(obj, len, "value", r->value, r->value_len, maxdepth);
+	FZ_CHECK("envelope-roundtrip", fz_json_member(obj, len, "headers",
+	    &h, &hlen) == 0 && h[0] == '[', "no headers array");
+	/* Each header object, in order. */
+	j.p = (const unsigned char *)h + 1;
+	j.end = (const unsigned char *)h + hlen;
+	j.depth = 0;
+	for (i = 0; i < r->header_count; i++) {
+		const char *o = (const char *)j.p;
+		size_t olen;
+
+		FZ_CHECK("envelope-roundtrip", fz_json_value(&j) == 0,
+		    "header %zu is not JSON", i);
+		olen = (size_t)((const char *)j.p - o);
+		FZ_CHECK("envelope-roundtrip", fz_json_member(o, olen, "key",
+		    &m, &mlen) == 0 && mlen >= 2 && m[0] == '"',
+		    "header %zu has no key string", i);
+		fz_check_bytes(o, olen, "value", r->headers[i].value,
+		    r->headers[i].value_len, maxdepth);
+		if (j.p < j.end && *j.p == ',')
+			j.p++;
+	}
+	FZ_CHECK("envelope-roundtrip", j.p < j.end && *j.p == ']',
+	    "more headers than the record has");
+}
+
 #endif

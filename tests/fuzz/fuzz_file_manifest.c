@@ -1,7 +1,7 @@
 /*
  * tests/fuzz/fuzz_file_manifest.c - the file sink's manifest parser and
  * recovery, and its data formats, through the plugin's interface with a
- * fake host (tests/file/fakehost.c); the plugin's source is compiled in.
+ * fake host (tests/file/fakehost.c); the plugin's sources are compiled in.
  *
  * Each input is: a flags byte, the content of an existing data file, up
  * to four records, and a manifest.  Unless flags say "raw", the manifest
@@ -19,7 +19,11 @@
  * ends with the values written, each followed by '\n', and in the json
  * format each line the batch added is JSON ("file-data").
  */
-#include "../../connectors/file/file.c"
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "../../connectors/file/file.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -32,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char base[128], dir[160];
 static int verbose;	/* KSINK_FUZZ_VERBOSE: say what each step did */
-static const struct ksink_sink *desc;
+static const struct ksink_sink *sd;
 
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -68,7 +72,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	snprintf(dir, sizeof(dir), "%s/d", base);
-	desc = ksink_sink_entry(&fakehost);
+	sd = ksink_sink_entry(&fakehost);
 	verbose = getenv("KSINK_FUZZ_VERBOSE") != NULL;
 	atexit(cleanup);
 	return 0;
@@ -111,7 +115,7 @@ configure(uint8_t flags)
 {
 	char opt[256];
 
-	fakehost_init(desc->options, "fz");
+	fakehost_init(sd->options, "fz");
 	fakehost_quiet(1);
 	snprintf(opt, sizeof(opt), "file.path=%s/%s", dir, (flags & 4) ?
 	    "{topic}-{partition}.txt" : "out.txt");
@@ -196,7 +200,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	err[0] = '\0';
-	st = desc->open(&fakehost, fakehost_ctx, &sink, err, sizeof(err));
+	st = sd->open(&fakehost, fakehost_ctx, &sink, err, sizeof(err));
 	if (verbose)
 		fprintf(stderr, "open: %s %s\n", ksink_status_name(st), err);
 	if (st != KSINK_OK) {
@@ -209,19 +213,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		offs[i].partition = recs[i].partition;
 		offs[i].next_offset = KSINK_OFFSET_NONE;
 	}
-	FZ_CHECK("file-message", desc->load_offsets(sink, offs, k, err,
+	FZ_CHECK("file-message", sd->load_offsets(sink, offs, k, err,
 	    sizeof(err)) == KSINK_OK, "load_offsets: %s", err);
 	for (i = 0; i < k; i++)
 		loaded[i] = offs[i].next_offset;
 	if ((out = get_file("out.txt", &before)) != NULL)
 		free(out);
 	err[0] = '\0';
-	if ((st = desc->begin(sink, err, sizeof(err))) == KSINK_OK)
-		st = desc->write(sink, recs, k, &done, err, sizeof(err));
+	if ((st = sd->begin(sink, err, sizeof(err))) == KSINK_OK)
+		st = sd->write(sink, recs, k, &done, err, sizeof(err));
 	if (st == KSINK_OK) {
 		for (i = 0; i < k; i++)
 			offs[i].next_offset = recs[i].offset + 1;
-		st = desc->commit(sink, offs, k, err, sizeof(err));
+		st = sd->commit(sink, offs, k, err, sizeof(err));
 		committed = st == KSINK_OK;
 	}
 	if (verbose)
@@ -230,9 +234,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st != KSINK_OK) {
 		FZ_CHECK("file-message", *err != '\0',
 		    "a step failed (%d) without a message", st);
-		desc->abort(sink);
+		sd->abort(sink);
 	}
-	desc->close(sink);
+	sd->close(sink);
 	sink = NULL;
 	check_confined();
 	if (!committed)
@@ -271,7 +275,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Open again: what was committed is there. */
 	configure(flags);
 	err[0] = '\0';
-	st = desc->open(&fakehost, fakehost_ctx, &sink, err, sizeof(err));
+	st = sd->open(&fakehost, fakehost_ctx, &sink, err, sizeof(err));
 	FZ_CHECK("file-reopen", st == KSINK_OK,
 	    "the sink does not open after its own commit: %s", err);
 	for (i = 0; i < k; i++) {
@@ -279,7 +283,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		back[i].partition = recs[i].partition;
 		back[i].next_offset = KSINK_OFFSET_NONE;
 	}
-	FZ_CHECK("file-reopen", desc->load_offsets(sink, back, k, err,
+	FZ_CHECK("file-reopen", sd->load_offsets(sink, back, k, err,
 	    sizeof(err)) == KSINK_OK, "load_offsets: %s", err);
 	for (i = 0; i < k; i++)
 		FZ_CHECK("file-reopen", back[i].next_offset >=
@@ -287,7 +291,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "commit of offset %lld", recs[i].topic,
 		    (int)recs[i].partition, (long long)back[i].next_offset,
 		    (long long)recs[i].offset);
-	desc->close(sink);
+	sd->close(sink);
 	sink = NULL;
 	if (want.p != NULL && want.n > 0) {
 		out = get_file("out.txt", &len);

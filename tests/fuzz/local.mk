@@ -8,16 +8,37 @@
 
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
-FUZZ_TARGETS = conf file_json file_manifest http_body sqlite_bind
+FUZZ_TARGETS = conf envelope file_manifest http_body sqlite_bind
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fsanitize-recover=undefined
 FUZZ_CPPFLAGS = -DHAVE_CONFIG_H -I$(top_builddir) -I$(top_srcdir)/src \
 	-I$(top_srcdir)/tests/fuzz -I$(top_srcdir)/tests/file
 
-FUZZ_BINS = tests/fuzz/fuzz_conf tests/fuzz/fuzz_file_json \
+FUZZ_BINS = tests/fuzz/fuzz_conf tests/fuzz/fuzz_envelope \
 	tests/fuzz/fuzz_file_manifest tests/fuzz/fuzz_http_body \
 	tests/fuzz/fuzz_sqlite_bind
 FUZZ_H = $(top_srcdir)/tests/fuzz/fuzz.h $(top_builddir)/config.h
+# connectors/lib, compiled into every target of a connector.
+FUZZ_LIB = $(top_srcdir)/connectors/lib/base64.c \
+	$(top_srcdir)/connectors/lib/buf.c \
+	$(top_srcdir)/connectors/lib/clock.c \
+	$(top_srcdir)/connectors/lib/envelope.c \
+	$(top_srcdir)/connectors/lib/err.c \
+	$(top_srcdir)/connectors/lib/json.c \
+	$(top_srcdir)/connectors/lib/offcache.c \
+	$(top_srcdir)/connectors/lib/utf8.c
+FUZZ_SQLLIB = $(FUZZ_LIB) $(top_srcdir)/connectors/lib/sqloffsets.c
+FUZZ_FILE = $(top_srcdir)/connectors/file/file.c \
+	$(top_srcdir)/connectors/file/manifest.c \
+	$(top_srcdir)/connectors/file/names.c \
+	$(top_srcdir)/connectors/file/recovery.c \
+	$(top_srcdir)/connectors/file/streams.c
+FUZZ_HTTP = $(top_srcdir)/connectors/http/http.c \
+	$(top_srcdir)/connectors/http/body.c \
+	$(top_srcdir)/connectors/http/ledger.c \
+	$(top_srcdir)/connectors/http/options.c \
+	$(top_srcdir)/connectors/http/request.c \
+	$(top_srcdir)/connectors/http/send.c
 
 tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_H) \
 	    $(top_srcdir)/src/conf.c $(top_srcdir)/src/options.c \
@@ -30,34 +51,35 @@ tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_H) \
 	    $(top_srcdir)/src/util.c $(top_srcdir)/src/consumer.c \
 	    $(top_srcdir)/src/log.c $(RDKAFKA_LIBS) $(INIH_LIBS)
 
-tests/fuzz/fuzz_file_json: $(top_srcdir)/tests/fuzz/fuzz_file_json.c \
-	    $(FUZZ_H) $(top_srcdir)/connectors/file/file.c
+tests/fuzz/fuzz_envelope: $(top_srcdir)/tests/fuzz/fuzz_envelope.c \
+	    $(FUZZ_H) $(FUZZ_LIB)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
-	    $(top_srcdir)/tests/fuzz/fuzz_file_json.c
+	    $(top_srcdir)/tests/fuzz/fuzz_envelope.c $(FUZZ_LIB)
 
 tests/fuzz/fuzz_file_manifest: $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c \
-	    $(FUZZ_H) $(top_srcdir)/connectors/file/file.c \
-	    $(top_srcdir)/tests/file/fakehost.c
+	    $(FUZZ_H) $(top_srcdir)/connectors/file/file.h $(FUZZ_FILE) \
+	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_LIB)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
-	    $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c \
-	    $(top_srcdir)/tests/file/fakehost.c
+	    $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c $(FUZZ_FILE) \
+	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_LIB)
 
 tests/fuzz/fuzz_http_body: $(top_srcdir)/tests/fuzz/fuzz_http_body.c \
-	    $(FUZZ_H) $(top_srcdir)/connectors/http/http.c
+	    $(FUZZ_H) $(top_srcdir)/connectors/http/http.h $(FUZZ_HTTP) \
+	    $(FUZZ_SQLLIB)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(LIBCURL_CFLAGS) \
 	    $(SQLITE3_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_http_body.c \
-	    $(LIBCURL_LIBS) $(SQLITE3_LIBS)
+	    $(FUZZ_HTTP) $(FUZZ_SQLLIB) $(LIBCURL_LIBS) $(SQLITE3_LIBS)
 
 tests/fuzz/fuzz_sqlite_bind: $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
 	    $(FUZZ_H) $(top_srcdir)/connectors/sqlite/sqlite.c \
-	    $(top_srcdir)/tests/file/fakehost.c
+	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_SQLLIB)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(SQLITE3_CFLAGS) -o $@ \
 	    $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
-	    $(top_srcdir)/tests/file/fakehost.c $(SQLITE3_LIBS)
+	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_SQLLIB) $(SQLITE3_LIBS)
 
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs" \
@@ -79,9 +101,9 @@ fuzz-regress: fuzz-build
 
 EXTRA_DIST += tests/fuzz/README tests/fuzz/fuzz.h tests/fuzz/run.sh \
 	tests/fuzz/seeds.py tests/fuzz/known.supp tests/fuzz/conf.dict \
-	tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_file_json.c \
+	tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_envelope.c \
 	tests/fuzz/fuzz_file_manifest.c tests/fuzz/fuzz_http_body.c \
 	tests/fuzz/fuzz_sqlite_bind.c tests/fuzz/corpus tests/fuzz/crashes
-CLEANFILES += $(FUZZ_BINS) tests/fuzz/conf.log tests/fuzz/file_json.log \
+CLEANFILES += $(FUZZ_BINS) tests/fuzz/conf.log tests/fuzz/envelope.log \
 	tests/fuzz/file_manifest.log tests/fuzz/http_body.log \
 	tests/fuzz/sqlite_bind.log

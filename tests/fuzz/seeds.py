@@ -66,8 +66,8 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "corpus")
     seeds = {}
 
-    seeds["file_json"] = [struct.pack(">Q", 7 + i) + r
-                          for i, r in enumerate(RECORDS)]
+    seeds["envelope"] = [struct.pack(">Q", 7 + i) + r
+                         for i, r in enumerate(RECORDS)]
 
     # fuzz_http_body: 0 bodies (format, count-1, records), 1 next_offset,
     # 2 header, 3 URL, 4 retry status, 5 response quoting.

@@ -232,9 +232,10 @@ def parse_faults(spec):
 
 
 def decode(value, encoding):
-    """A value of an envelope: JSON values stay as they are, other values
-    are parsed as JSON when they can be."""
-    if encoding == "json" or value is None:
+    """A value of an envelope (ksink-record(7)): null and embedded JSON
+    (no encoding member) stay as they are, strings and base64 are parsed
+    as JSON when they can be."""
+    if encoding is None or value is None:
         return value
     if encoding == "base64":
         value = base64.b64decode(value).decode("utf-8", "replace")
@@ -259,7 +260,7 @@ def parse_records(headers, body):
                                      "string")}]
         return [{"topic": e["topic"], "partition": e["partition"],
                  "offset": e["offset"],
-                 "value": decode(e["value"], e["value_encoding"])}
+                 "value": decode(e["value"], e.get("value_encoding"))}
                 for e in envs]
     except (ValueError, KeyError, TypeError) as e:
         raise BadRequest("cannot parse the body: %s" % e)

@@ -1,13 +1,18 @@
 /*
  * test_http.c - unit tests of the HTTP sink (connectors/http/http.c).
  *
- * The plugin's source is included so that its static functions can be
- * tested one by one; the callbacks are driven through a fake host, against
+ * The plugin's sources are linked in and its private header included, so
+ * that its functions can be tested one by one; the callbacks are driven
+ * through its descriptor and a fake host, against
  * a small scripted HTTP server running in a thread of this program.  The
  * TLS test runs the reference receiver (tests/http/receiver.py) and is
  * skipped when python3 or openssl is missing.
  */
-#include "../../connectors/http/http.c"
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "../../connectors/http/http.h"
 
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -81,7 +86,7 @@ h_str(struct ksink_ctx *ctx, const char *name)
 	for (i = nconf; i-- > 0;)
 		if (strcmp(conf_k[i], name) == 0)
 			return conf_v[i];
-	for (o = http_options; o->name != NULL; o++)
+	for (o = ksink_sink_entry(NULL)->options; o->name != NULL; o++)
 		if (strcmp(o->name, name) == 0)
 			return o->def;
 	fail_msg("unknown option %s", name);
@@ -148,6 +153,9 @@ static const struct ksink_host host = {
 	.conf_str_at = h_str_at,
 	.connector_name = h_name,
 };
+
+/* The plugin's descriptor, as the daemon gets it. */
+static const struct ksink_sink *desc;
 
 /*
  * A scripted HTTP/1.1 server, one connection at a time, keep-alive.
@@ -450,7 +458,7 @@ sink_open(void)
 	void *s = NULL;
 	int rc;
 
-	rc = http_descriptor.open(&host, NULL, &s, err, sizeof(err));
+	rc = desc->open(&host, NULL, &s, err, sizeof(err));
 	if (rc != KSINK_OK)
 		fail_msg("open: %s: %s", ksink_status_name(rc), err);
 	return s;
@@ -463,9 +471,9 @@ sink_open_err(char *err, size_t errlen)
 	int rc;
 
 	err[0] = '\0';
-	rc = http_descriptor.open(&host, NULL, &s, err, errlen);
+	rc = desc->open(&host, NULL, &s, err, errlen);
 	if (rc == KSINK_OK)
-		http_descriptor.close(s);
+		desc->close(s);
 	return rc;
 }
 
@@ -492,8 +500,8 @@ step_write(void *s, const struct ksink_record *r, size_t n, size_t *done,
 	int rc;
 
 	err[0] = '\0';
-	assert_int_equal(http_descriptor.begin(s, err, errlen), KSINK_OK);
-	rc = http_descriptor.write(s, r, n, done, err, errlen);
+	assert_int_equal(desc->begin(s, err, errlen), KSINK_OK);
+	rc = desc->write(s, r, n, done, err, errlen);
 	return rc;
 }
 
@@ -508,7 +516,7 @@ step(void *s, const struct ksink_record *r, size_t n, size_t *done)
 
 	rc = step_write(s, r, n, done, err, sizeof(err));
 	if (rc != KSINK_OK) {
-		http_descriptor.abort(s);
+		desc->abort(s);
 		return rc;
 	}
 	for (i = 0; i < n; i++) {
@@ -523,7 +531,7 @@ step(void *s, const struct ksink_record *r, size_t n, size_t *done)
 		}
 		offs[j].next_offset = r[i].offset + 1;
 	}
-	rc = http_descriptor.commit(s, offs, no, err, sizeof(err));
+	rc = desc->commit(s, offs, no, err, sizeof(err));
 	if (rc != KSINK_OK)
 		fail_msg("commit: %s", err);
 	return rc;
@@ -537,7 +545,7 @@ load_offset(void *s, const char *topic, int32_t partition)
 	char err[512];
 	int rc;
 
-	rc = http_descriptor.load_offsets(s, &o, 1, err, sizeof(err));
+	rc = desc->load_offsets(s, &o, 1, err, sizeof(err));
 	if (rc != KSINK_OK)
 		fail_msg("load_offsets: %s", err);
 	return o.next_offset;
@@ -548,7 +556,7 @@ load_offset(void *s, const char *topic, int32_t partition)
 static int
 pending_intents(void *s)
 {
-	sqlite3 *db = ((struct http_sink *)s)->db;
+	sqlite3 *db = ((struct sink *)s)->db;
 	sqlite3_stmt *st;
 	int n = -1;
 
@@ -562,178 +570,6 @@ pending_intents(void *s)
 /*
  * Encoding.
  */
-
-static void
-test_utf8(void **state)
-{
-	(void)state;
-	assert_true(utf8_valid("", 0));
-	assert_true(utf8_valid("abc", 3));
-	assert_true(utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
-	assert_false(utf8_valid("\xc0\xaf", 2));	/* overlong */
-	assert_false(utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
-	assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	assert_false(utf8_valid("\xe2\x82", 2));	/* truncated */
-	assert_false(utf8_valid("\xff", 1));
-	assert_false(utf8_valid("a\x80", 2));
-}
-
-static void
-check_json(const char *in, const char *want)
-{
-	struct buf b = { 0 };
-	int rc = json_compact(&b, in, strlen(in));
-
-	if (want == NULL) {
-		if (rc != -1)
-			fail_msg("accepted as JSON: %s", in);
-		assert_int_equal(b.len, 0);
-	} else {
-		if (rc != 0)
-			fail_msg("refused as JSON: %s", in);
-		assert_string_equal(b.p, want);
-	}
-	buf_free(&b);
-}
-
-static void
-test_json_compact(void **state)
-{
-	char deep[600];
-
-	(void)state;
-	check_json("{\"a\": 1}", "{\"a\":1}");
-	check_json(" [1, 2.5e-3 , -0, true,false ,null, \"x y\"]\n",
-	    "[1,2.5e-3,-0,true,false,null,\"x y\"]");
-	check_json("{ \"a\" : { \"b\" : [ ] , \"c\":{}}}",
-	    "{\"a\":{\"b\":[],\"c\":{}}}");
-	check_json("\"\\u00e9\\n\\\"\"", "\"\\u00e9\\n\\\"\"");
-	check_json("\"caf\xc3\xa9\"", "\"caf\xc3\xa9\"");
-	check_json("42", "42");
-	check_json("", NULL);
-	check_json("   ", NULL);
-	check_json("{", NULL);
-	check_json("{\"a\":1,}", NULL);
-	check_json("[1,]", NULL);
-	check_json("01", NULL);
-	check_json("1.", NULL);
-	check_json("-", NULL);
-	check_json("+1", NULL);
-	check_json(".5", NULL);
-	check_json("1e", NULL);
-	check_json("tru", NULL);
-	check_json("nul", NULL);
-	check_json("{a:1}", NULL);
-	check_json("'x'", NULL);
-	check_json("\"a\tb\"", NULL);	/* raw control character */
-	check_json("\"\\x\"", NULL);
-	check_json("\"\\u12\"", NULL);
-	check_json("\"\xff\"", NULL);
-	check_json("1 2", NULL);
-	check_json("{\"a\":1}}", NULL);
-	check_json("hello", NULL);
-	memset(deep, '[', 300);
-	memset(deep + 300, ']', 300);
-	deep[0] = '[';
-	{
-		struct buf b = { 0 };
-
-		/* Deeper than HTTP_JSON_DEPTH: not embedded. */
-		assert_int_equal(json_compact(&b, deep, 600), -1);
-		assert_int_equal(json_compact(&b, deep + 100, 400), 0);
-		buf_free(&b);
-	}
-}
-
-static void
-test_base64(void **state)
-{
-	static const char *const in[] = { "", "f", "fo", "foo", "foob",
-	    "fooba", "foobar" };
-	static const char *const out[] = { "", "Zg==", "Zm8=", "Zm9v",
-	    "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
-	struct buf b = { 0 };
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < 7; i++) {
-		buf_reset(&b);
-		base64(&b, in[i], strlen(in[i]));
-		buf_addc(&b, '\0');
-		assert_string_equal(b.p, out[i]);
-	}
-	buf_free(&b);
-}
-
-static void
-test_envelope(void **state)
-{
-	struct ksink_header hs[3] = {
-		{ .name = "trace", .value = "abc", .value_len = 3 },
-		{ .name = "bin", .value = "\x00\xff", .value_len = 2 },
-		{ .name = "none", .value = NULL, .value_len = 0 },
-	};
-	struct ksink_record r;
-	struct buf b = { 0 };
-
-	(void)state;
-	r = rec("orders", 3, 42, "{ \"id\": \"a-1\",\n \"amount\": 5 }");
-	r.key = "user-1";
-	r.key_len = 6;
-	r.headers = hs;
-	r.header_count = 3;
-	envelope(&b, &r);
-	assert_false(b.oom);
-	assert_string_equal(b.p, "{\"topic\":\"orders\",\"partition\":3,"
-	    "\"offset\":42,\"timestamp\":1700000000042,\"key\":\"user-1\","
-	    "\"key_encoding\":\"string\",\"value\":{\"id\":\"a-1\","
-	    "\"amount\":5},\"value_encoding\":\"json\",\"headers\":["
-	    "{\"name\":\"trace\",\"value\":\"abc\",\"value_encoding\":"
-	    "\"string\"},{\"name\":\"bin\",\"value\":\"AP8=\","
-	    "\"value_encoding\":\"base64\"},{\"name\":\"none\",\"value\":"
-	    "null,\"value_encoding\":null}]}");
-
-	/* Text that is not JSON: a string, escaped. */
-	buf_reset(&b);
-	r = rec("t", 0, 1, "say \"hi\"\n\x01");
-	r.timestamp = -1;
-	envelope(&b, &r);
-	assert_string_equal(b.p, "{\"topic\":\"t\",\"partition\":0,"
-	    "\"offset\":1,\"timestamp\":null,\"key\":null,\"key_encoding\":"
-	    "null,\"value\":\"say \\\"hi\\\"\\n\\u0001\",\"value_encoding\":"
-	    "\"string\",\"headers\":[]}");
-
-	/* Binary: base64; a binary key too. */
-	buf_reset(&b);
-	r = rec("t", 0, 2, NULL);
-	r.value = "\xde\xad\xbe\xef";
-	r.value_len = 4;
-	r.key = "\x80";
-	r.key_len = 1;
-	envelope(&b, &r);
-	assert_string_equal(b.p, "{\"topic\":\"t\",\"partition\":0,"
-	    "\"offset\":2,\"timestamp\":1700000000002,\"key\":\"gA==\","
-	    "\"key_encoding\":\"base64\",\"value\":\"3q2+7w==\","
-	    "\"value_encoding\":\"base64\",\"headers\":[]}");
-
-	/* A tombstone, and an empty value (not JSON: an empty string). */
-	buf_reset(&b);
-	r = rec("t", 0, 3, NULL);
-	envelope(&b, &r);
-	assert_non_null(strstr(b.p, "\"value\":null,\"value_encoding\":null"));
-	buf_reset(&b);
-	r = rec("t", 0, 4, "");
-	envelope(&b, &r);
-	assert_non_null(strstr(b.p, "\"value\":\"\",\"value_encoding\":"
-	    "\"string\""));
-	/* A JSON scalar is embedded as JSON. */
-	buf_reset(&b);
-	r = rec("t", 0, 5, " 17 ");
-	envelope(&b, &r);
-	assert_non_null(strstr(b.p, "\"value\":17,\"value_encoding\":"
-	    "\"json\""));
-	buf_free(&b);
-}
 
 static void
 test_sha256(void **state)
@@ -784,7 +620,7 @@ test_key(void **state)
 static void
 test_classify(void **state)
 {
-	struct http_sink s;
+	struct sink s;
 	char err[256];
 
 	(void)state;
@@ -949,7 +785,7 @@ test_config(void **state)
 
 		assert_int_equal(sink_open_err(err, sizeof(err)), KSINK_FATAL);
 		assert_non_null(strstr(err, "in use"));
-		http_descriptor.close(s);
+		desc->close(s);
 	}
 }
 
@@ -1008,11 +844,9 @@ test_batches(void **state)
 	}
 	assert_string_equal(q->body, "[{\"topic\":\"orders\",\"partition\":0,"
 	    "\"offset\":10,\"timestamp\":1700000000010,\"key\":null,"
-	    "\"key_encoding\":null,\"value\":{\"id\":0},\"value_encoding\":"
-	    "\"json\",\"headers\":[]},{\"topic\":\"orders\",\"partition\":0,"
-	    "\"offset\":11,\"timestamp\":1700000000011,\"key\":null,"
-	    "\"key_encoding\":null,\"value\":{\"id\":2},\"value_encoding\":"
-	    "\"json\",\"headers\":[]}]");
+	    "\"value\":{\"id\":0},\"headers\":[]},{\"topic\":\"orders\","
+	    "\"partition\":0,\"offset\":11,\"timestamp\":1700000000011,"
+	    "\"key\":null,\"value\":{\"id\":2},\"headers\":[]}]");
 	assert_string_equal(req_header(&srv.reqs[1], "Ksink-Offset-First", h,
 	    sizeof(h)), "12");
 	assert_string_equal(req_header(&srv.reqs[2], "Ksink-Partition", h,
@@ -1030,14 +864,14 @@ test_batches(void **state)
 	assert_int_equal(step(s, r, 5, &done), KSINK_OK);
 	assert_int_equal(done, 5);
 	assert_int_equal(srv_nreqs(), 3);
-	http_descriptor.close(s);
+	desc->close(s);
 
 	/* The ledger survives a restart. */
 	s = sink_open();
 	assert_int_equal(load_offset(s, "orders", 0), 13);
 	assert_int_equal(step(s, r, 5, &done), KSINK_OK);
 	assert_int_equal(srv_nreqs(), 3);
-	http_descriptor.close(s);
+	desc->close(s);
 }
 
 static void
@@ -1061,12 +895,11 @@ test_formats(void **state)
 	    sizeof(h)), "application/x-ndjson");
 	assert_string_equal(srv.reqs[0].body, "{\"topic\":\"t\",\"partition\":0,"
 	    "\"offset\":0,\"timestamp\":1700000000000,\"key\":null,"
-	    "\"key_encoding\":null,\"value\":{\"a\":1},\"value_encoding\":"
-	    "\"json\",\"headers\":[]}\n{\"topic\":\"t\",\"partition\":0,"
-	    "\"offset\":1,\"timestamp\":1700000000001,\"key\":null,"
-	    "\"key_encoding\":null,\"value\":\"plain\",\"value_encoding\":"
+	    "\"value\":{\"a\":1},\"headers\":[]}\n{\"topic\":\"t\","
+	    "\"partition\":0,\"offset\":1,\"timestamp\":1700000000001,"
+	    "\"key\":null,\"value\":\"plain\",\"value_encoding\":"
 	    "\"string\",\"headers\":[]}\n");
-	http_descriptor.close(s);
+	desc->close(s);
 
 	/* value: one request per record, the value as it is, and a
 	 * Content-Type given by http.header. */
@@ -1087,7 +920,7 @@ test_formats(void **state)
 	assert_int_equal(srv.reqs[2].len, 0);
 	assert_int_equal(srv.reqs[3].len, 2);
 	assert_memory_equal(srv.reqs[3].body, "\x01\x02", 2);
-	http_descriptor.close(s);
+	desc->close(s);
 }
 
 static void
@@ -1114,7 +947,7 @@ test_max_bytes(void **state)
 	assert_true(srv.reqs[2].len > 3000);
 	assert_non_null(strstr(srv.reqs[2].body, "\"offset\":5"));
 	assert_int_equal(load_offset(s, "t", 0), 6);
-	http_descriptor.close(s);
+	desc->close(s);
 }
 
 /* A request that may have been applied (the connection closed before the
@@ -1138,10 +971,10 @@ test_in_doubt(void **state)
 	assert_int_equal(step_write(s, r, 4, &done, err, sizeof(err)),
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "127.0.0.1"));
-	http_descriptor.abort(s);
+	desc->abort(s);
 	assert_int_equal(pending_intents(s), 1);
 	assert_int_equal(load_offset(s, "t", 0), KSINK_OFFSET_NONE);
-	http_descriptor.close(s);	/* as a crash would */
+	desc->close(s);	/* as a crash would */
 
 	/* After the restart the worker starts from the ledger's offset, with
 	 * a batch that holds more records: the request in doubt goes first,
@@ -1168,7 +1001,7 @@ test_in_doubt(void **state)
 	assert_int_equal(pending_intents(s), 0);
 	assert_int_equal(load_offset(s, "t", 0), 12);
 	assert_non_null(strstr(logbuf, "in-doubt"));
-	http_descriptor.close(s);
+	desc->close(s);
 }
 
 static void
@@ -1189,19 +1022,19 @@ test_retry_statuses(void **state)
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "HTTP 500"));
 	assert_non_null(strstr(err, "scripted"));	/* the body, quoted */
-	http_descriptor.abort(s);
+	desc->abort(s);
 
 	srv_script(0, NULL, ACT_DELAY, 1500);	/* beyond the timeout */
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "imed out"));
-	http_descriptor.abort(s);
+	desc->abort(s);
 	usleep(600000);	/* the server serves one connection at a time */
 
 	srv_script(408, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	http_descriptor.abort(s);
+	desc->abort(s);
 	assert_int_equal(pending_intents(s), 1);
 
 	/* Every attempt re-sent the same request. */
@@ -1209,7 +1042,7 @@ test_retry_statuses(void **state)
 	assert_int_equal(srv_nreqs(), 4);
 	assert_string_equal(srv.reqs[3].body, srv.reqs[0].body);
 	assert_int_equal(pending_intents(s), 0);
-	http_descriptor.close(s);
+	desc->close(s);
 
 	/* A receiver that is down: a transport error. */
 	conf_set("http.url", "http://127.0.0.1:1/in");
@@ -1217,8 +1050,8 @@ test_retry_statuses(void **state)
 	r[0] = rec("t", 0, 1, "{}");
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	http_descriptor.abort(s);
-	http_descriptor.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 static void
@@ -1234,21 +1067,21 @@ test_retry_after(void **state)
 	s = sink_open();
 	r[0] = rec("t", 0, 0, "{}");
 	srv_script(429, "Retry-After: 1\r\n", ACT_ANSWER, 0);
-	t0 = now_ms();
+	t0 = ks_clock_mono_ms();
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "Retry-After"));
-	http_descriptor.abort(s);
+	desc->abort(s);
 	/* Too early: nothing is sent. */
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	http_descriptor.abort(s);
+	desc->abort(s);
 	assert_int_equal(srv_nreqs(), 1);
-	while (now_ms() - t0 < 1050)
+	while (ks_clock_mono_ms() - t0 < 1050)
 		usleep(20000);
 	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
 	assert_int_equal(srv_nreqs(), 2);
-	http_descriptor.close(s);
+	desc->close(s);
 
 	/* http.retry.after.max.ms caps the wait. */
 	conf_set("http.retry.after.max.ms", "0");
@@ -1257,10 +1090,10 @@ test_retry_after(void **state)
 	srv_script(503, "Retry-After: 3600\r\n", ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	http_descriptor.abort(s);
+	desc->abort(s);
 	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
 	assert_int_equal(srv_nreqs(), 4);
-	http_descriptor.close(s);
+	desc->close(s);
 }
 
 static void
@@ -1278,22 +1111,22 @@ test_fatal(void **state)
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_FATAL);
 	assert_non_null(strstr(err, "HTTP 401"));
-	http_descriptor.abort(s);
+	desc->abort(s);
 	srv_script(403, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_FATAL);
-	http_descriptor.abort(s);
+	desc->abort(s);
 	srv_script(404, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_FATAL);
-	http_descriptor.abort(s);
+	desc->abort(s);
 	srv_script(302, "Location: http://elsewhere/\r\n", ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_FATAL);
-	http_descriptor.abort(s);
+	desc->abort(s);
 	/* Nothing is lost: the request is still in doubt. */
 	assert_int_equal(pending_intents(s), 1);
-	http_descriptor.close(s);
+	desc->close(s);
 }
 
 /* A batch with a record that the receiver rejects: the request is split
@@ -1326,10 +1159,10 @@ test_poison(void **state)
 	assert_int_equal(load_offset(s, "t", 0), 105);
 	n0 = srv_nreqs();
 	/* The worker skips the record and writes the rest. */
-	assert_int_equal(http_descriptor.write(s, r + 6, 2, &done, err,
+	assert_int_equal(desc->write(s, r + 6, 2, &done, err,
 	    sizeof(err)), KSINK_OK);
 	o.next_offset = 108;
-	assert_int_equal(http_descriptor.commit(s, &o, 1, err, sizeof(err)),
+	assert_int_equal(desc->commit(s, &o, 1, err, sizeof(err)),
 	    KSINK_OK);
 	assert_int_equal(srv_nreqs(), n0 + 1);
 	assert_non_null(strstr(srv.reqs[n0].body, "\"offset\":106"));
@@ -1353,7 +1186,7 @@ test_poison(void **state)
 		for (i = 0; i < 8; i++)
 			assert_int_equal(seen[i], i == 5 ? 0 : 1);
 	}
-	http_descriptor.close(s);
+	desc->close(s);
 
 	/* With the value format the poison record is known at once. */
 	conf_set("http.body.format", "value");
@@ -1365,8 +1198,8 @@ test_poison(void **state)
 	    KSINK_POISON);
 	assert_int_equal(done, 1);
 	assert_int_equal(srv_nreqs(), n0 + 2);
-	http_descriptor.abort(s);
-	http_descriptor.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 /* Poison in one partition; records of another partition that come before
@@ -1394,8 +1227,8 @@ test_poison_partitions(void **state)
 	assert_int_equal(load_offset(s, "t", 1), 1);
 	/* p0 went first and whole: harmless, the fence skips it later. */
 	assert_int_equal(load_offset(s, "t", 0), 3);
-	http_descriptor.abort(s);
-	http_descriptor.close(s);
+	desc->abort(s);
+	desc->close(s);
 
 	/* The poison record in the second partition sent comes first in the
 	 * batch: the first partition is sent only up to it. */
@@ -1409,8 +1242,8 @@ test_poison_partitions(void **state)
 	    KSINK_POISON);
 	assert_int_equal(done, 0);
 	assert_int_equal(load_offset(s, "v", 0), KSINK_OFFSET_NONE);
-	http_descriptor.abort(s);
-	http_descriptor.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 static void
@@ -1428,7 +1261,7 @@ test_retry_status_option(void **state)
 	srv_script(409, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	http_descriptor.abort(s);
+	desc->abort(s);
 	/* The request in doubt is re-sent first and rejected; the record
 	 * is then sent again and rejected. */
 	srv_script(422, NULL, ACT_ANSWER, 0);
@@ -1436,8 +1269,8 @@ test_retry_status_option(void **state)
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_POISON);
 	assert_int_equal(done, 0);
-	http_descriptor.abort(s);
-	http_descriptor.close(s);
+	desc->abort(s);
+	desc->close(s);
 }
 
 static void
@@ -1484,9 +1317,9 @@ test_auth(void **state)
 		assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 		    KSINK_FATAL);
 		assert_null(strstr(err, "s3cr3t"));
-		http_descriptor.abort(s);
+		desc->abort(s);
 	}
-	http_descriptor.close(s);
+	desc->close(s);
 
 	conf_reset();
 	conf_set("http.url", url);
@@ -1503,7 +1336,7 @@ test_auth(void **state)
 	assert_int_equal(srv_nreqs(), 5);
 	assert_string_equal(req_header(&srv.reqs[4], "Authorization", h,
 	    sizeof(h)), "Basic YWxpY2U6cGE1NXcwcmQteA==");
-	http_descriptor.close(s);
+	desc->close(s);
 
 	conf_reset();
 	conf_set("http.url", url);
@@ -1515,7 +1348,7 @@ test_auth(void **state)
 	assert_int_equal(srv_nreqs(), 6);
 	assert_string_equal(req_header(&srv.reqs[5], "Authorization", h,
 	    sizeof(h)), "Bearer inline-t0ken");
-	http_descriptor.close(s);
+	desc->close(s);
 
 	/* Never in the logs, debug included (the fake host logs all). */
 	assert_null(strstr(logbuf, "s3cr3t"));
@@ -1546,7 +1379,7 @@ test_offsets_mode(void **state)
 	s = sink_open();
 	srv.offsets_status = 200;
 	srv.offsets_body = "{\"next_offset\": 7}";
-	if (http_descriptor.load_offsets(s, o, 1, err, sizeof(err)) !=
+	if (desc->load_offsets(s, o, 1, err, sizeof(err)) !=
 	    KSINK_OK)
 		fail_msg("load_offsets: %s", err);
 	assert_int_equal(o[0].next_offset, 7);
@@ -1554,7 +1387,7 @@ test_offsets_mode(void **state)
 	assert_string_equal(srv.reqs[0].target,
 	    "/offsets?topic=my%20topic&partition=0");
 	srv.offsets_status = 404;
-	assert_int_equal(http_descriptor.load_offsets(s, o + 1, 1, err,
+	assert_int_equal(desc->load_offsets(s, o + 1, 1, err,
 	    sizeof(err)), KSINK_OK);
 	assert_int_equal(o[1].next_offset, KSINK_OFFSET_NONE);
 
@@ -1576,16 +1409,16 @@ test_offsets_mode(void **state)
 	/* Errors of the offset request. */
 	srv.offsets_status = 200;
 	srv.offsets_body = "{\"offset\": 3}";
-	assert_int_equal(http_descriptor.load_offsets(s, o, 1, err,
+	assert_int_equal(desc->load_offsets(s, o, 1, err,
 	    sizeof(err)), KSINK_FATAL);
 	assert_non_null(strstr(err, "next_offset"));
 	srv.offsets_status = 503;
-	assert_int_equal(http_descriptor.load_offsets(s, o, 1, err,
+	assert_int_equal(desc->load_offsets(s, o, 1, err,
 	    sizeof(err)), KSINK_RETRY);
 	srv.offsets_status = 401;
-	assert_int_equal(http_descriptor.load_offsets(s, o, 1, err,
+	assert_int_equal(desc->load_offsets(s, o, 1, err,
 	    sizeof(err)), KSINK_FATAL);
-	http_descriptor.close(s);
+	desc->close(s);
 	/* No ledger file was made. */
 	assert_int_equal(access(ledger, F_OK), -1);
 }
@@ -1617,9 +1450,9 @@ test_reset_offsets(void **state)
 	srv_script(500, NULL, ACT_ANSWER, 0);
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	http_descriptor.abort(s);
+	desc->abort(s);
 	assert_int_equal(pending_intents(s), 1);
-	assert_int_equal(http_descriptor.reset_offsets(s, o, 2, err,
+	assert_int_equal(desc->reset_offsets(s, o, 2, err,
 	    sizeof(err)), KSINK_OK);
 	assert_int_equal(pending_intents(s), 0);
 	assert_non_null(strstr(logbuf, "dropped 1 request in doubt"));
@@ -1634,17 +1467,17 @@ test_reset_offsets(void **state)
 	assert_non_null(strstr(srv.reqs[3].body, "\"offset\":1,"));
 	assert_null(strstr(srv.reqs[3].body, "\"offset\":0,"));
 	assert_non_null(strstr(srv.reqs[4].body, "\"offset\":5,"));
-	http_descriptor.close(s);
+	desc->close(s);
 
 	/* With the offset protocol the receiver keeps them. */
 	conf_reset();
 	conf_set("http.url", url);
 	conf_set("http.offsets.url", offsets_url);
 	s = sink_open();
-	assert_int_equal(http_descriptor.reset_offsets(s, o, 2, err,
+	assert_int_equal(desc->reset_offsets(s, o, 2, err,
 	    sizeof(err)), KSINK_CONFIG);
 	assert_non_null(strstr(err, "receiver"));
-	http_descriptor.close(s);
+	desc->close(s);
 }
 
 /*
@@ -1756,14 +1589,14 @@ test_tls(void **state)
 	s = sink_open();
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	http_descriptor.abort(s);
-	http_descriptor.close(s);
+	desc->abort(s);
+	desc->close(s);
 
 	/* With the CA: delivered. */
 	conf_set("http.tls.ca.file", ca);
 	s = sink_open();
 	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
-	http_descriptor.close(s);
+	desc->close(s);
 
 	/* Without the client certificate the receiver refuses. */
 	conf_reset();
@@ -1774,8 +1607,8 @@ test_tls(void **state)
 	r[0] = rec("t", 0, 1, "{\"id\":\"y\"}");
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
-	http_descriptor.abort(s);
-	http_descriptor.close(s);
+	desc->abort(s);
+	desc->close(s);
 
 	/* The insecure switch skips verification, and says so. */
 	conf_reset();
@@ -1787,7 +1620,7 @@ test_tls(void **state)
 	s = sink_open();
 	assert_non_null(strstr(logbuf, "insecure"));
 	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
-	http_descriptor.close(s);
+	desc->close(s);
 	receiver_stop(pid);
 
 	/* The receiver applied two records. */
@@ -1798,14 +1631,77 @@ test_tls(void **state)
 	assert_int_equal(run(cmd), 0);
 }
 
+/*
+ * A ledger written by an older ksink (schema version 1, offsets in
+ * ksink_http_offsets) is upgraded on open: its offsets move into
+ * ksink_offsets, intact, and its request in doubt is still re-sent.
+ */
+static void
+test_ledger_upgrade(void **state)
+{
+	struct ksink_record r[2];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t done;
+	void *s;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(ledger, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	    "CREATE TABLE ksink_http_offsets ("
+	    " connector TEXT NOT NULL, topic TEXT NOT NULL,"
+	    " partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
+	    " PRIMARY KEY (connector, topic, partition));"
+	    "CREATE TABLE ksink_http_intents ("
+	    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " connector TEXT NOT NULL, topic TEXT NOT NULL,"
+	    " partition INTEGER NOT NULL, first_offset INTEGER NOT NULL,"
+	    " last_offset INTEGER NOT NULL, records INTEGER NOT NULL,"
+	    " idempotency_key TEXT NOT NULL, content_type TEXT,"
+	    " body BLOB NOT NULL, created_ms INTEGER NOT NULL);"
+	    "INSERT INTO ksink_http_offsets VALUES ('c1', 'orders', 0, 1200),"
+	    " ('c1', 'orders', 1, 7), ('other', 'orders', 0, 3);"
+	    "INSERT INTO ksink_http_intents (connector, topic, partition,"
+	    " first_offset, last_offset, records, idempotency_key,"
+	    " content_type, body, created_ms) VALUES ('c1', 'orders', 2, 40,"
+	    " 41, 2, 'k', 'application/json', '[1,2]', 0);"
+	    "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	s = sink_open();
+	assert_int_equal(load_offset(s, "orders", 0), 1200);
+	assert_int_equal(load_offset(s, "orders", 1), 7);
+	assert_int_equal(load_offset(s, "orders", 3), KSINK_OFFSET_NONE);
+	assert_int_equal(pending_intents(s), 1);
+	/* The request in doubt goes first, then the fence holds. */
+	r[0] = rec("orders", 2, 41, "{\"id\":1}");
+	r[1] = rec("orders", 0, 1199, "{\"id\":2}");
+	assert_int_equal(step(s, r, 2, &done), KSINK_OK);
+	assert_int_equal(srv_nreqs(), 1);
+	assert_string_equal(srv.reqs[0].body, "[1,2]");
+	assert_int_equal(load_offset(s, "orders", 2), 42);
+	assert_int_equal(load_offset(s, "orders", 0), 1200);
+	desc->close(s);
+
+	/* One table now, version 2, the other connector's row kept. */
+	assert_int_equal(sqlite3_open(ledger, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM "
+	    "sqlite_master WHERE name = 'ksink_http_offsets'), (SELECT "
+	    "next_offset FROM ksink_offsets WHERE connector = 'other'), "
+	    "(SELECT user_version FROM pragma_user_version)", -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	assert_int_equal(sqlite3_column_int(st, 1), 3);
+	assert_int_equal(sqlite3_column_int(st, 2), 2);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_json_compact),
-		cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_classify),
@@ -1816,6 +1712,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_max_bytes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_in_doubt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_upgrade, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_retry_statuses, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retry_after, setup,
@@ -1835,5 +1733,6 @@ main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	desc = ksink_sink_entry(&host);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

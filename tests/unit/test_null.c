@@ -1,10 +1,20 @@
 /*
  * tests/unit/test_null.c - the null sink, driven through its descriptor
- * as the daemon drives it.  The plugin's source is compiled in, and
+ * as the daemon drives it.  The plugin's source is linked in, and
  * fsync(2) and rename(2) are wrapped (-Wl,--wrap) to count calls and to
  * inject failures.
  */
-#include "../../connectors/null/null.c"
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ksink/sink.h"
 
 #include <ftw.h>
 #include <setjmp.h>

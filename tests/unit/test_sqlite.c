@@ -372,7 +372,8 @@ test_default_table(void **state)
 	    "ksink_records WHERE topic = 't' AND partition = 0 AND "
 	    "\"offset\" = 7", buf, sizeof(buf)),
 	    "{\"a\":1}|k1|1700000000123|"
-	    "[{\"name\":\"trace\",\"value\":\"abc\"}]|text");
+	    "[{\"key\":\"trace\",\"value\":\"abc\",\"value_encoding\":"
+	    "\"string\"}]|text");
 	assert_string_equal(q_text(fx, "SELECT typeof(value) || typeof(key) "
 	    "|| typeof(timestamp) || typeof(headers) FROM ksink_records "
 	    "WHERE \"offset\" = 9", buf, sizeof(buf)), "nullnullnullnull");
@@ -546,14 +547,15 @@ test_headers_json(void **state)
 
 	assert_string_equal(q_text(fx, "SELECT h FROM hd WHERE o = 0", buf,
 	    sizeof(buf)),
-	    "[{\"name\":\"plain\",\"value\":\"v\"},"
-	    "{\"name\":\"none\",\"value\":null},"
-	    "{\"name\":\"bin\",\"value_base64\":\"3q2+7w==\"},"
-	    "{\"name\":\"q\\\"\\\\\\n\\u0001\xc3\xa9\","
-	    "\"value\":\"\\\"\\t\xe2\x82\xac\"}]");
+	    "[{\"key\":\"plain\",\"value\":\"v\",\"value_encoding\":"
+	    "\"string\"},{\"key\":\"none\",\"value\":null},"
+	    "{\"key\":\"bin\",\"value\":\"3q2+7w==\",\"value_encoding\":"
+	    "\"base64\"},{\"key\":\"q\\\"\\\\\\n\\u0001\xc3\xa9\","
+	    "\"value\":\"\\\"\\t\xe2\x82\xac\",\"value_encoding\":"
+	    "\"string\"}]");
 	assert_int_equal(q_int(fx, "SELECT json_valid(h) FROM hd WHERE "
 	    "o = 0"), 1);
-	assert_string_equal(q_text(fx, "SELECT json_extract(h, '$[3].name') "
+	assert_string_equal(q_text(fx, "SELECT json_extract(h, '$[3].key') "
 	    "FROM hd WHERE o = 0", buf, sizeof(buf)),
 	    "q\"\\\n\x01\xc3\xa9");
 	/* No headers: NULL. */

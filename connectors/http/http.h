@@ -1,0 +1,192 @@
+/*
+ * connectors/http/http.h - the HTTP sink's private declarations, shared by
+ * its files: http.c (options, callbacks, descriptor), send.c, request.c,
+ * body.c, ledger.c and options.c.  Not installed; nothing here is exported
+ * from http.so (only ksink_sink_entry is).
+ */
+#ifndef KS_HTTP_H
+#define KS_HTTP_H
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sqlite3.h>
+
+#include "ksink/sink.h"
+
+#include "../lib/buf.h"
+#include "../lib/clock.h"
+#include "../lib/envelope.h"
+#include "../lib/err.h"
+#include "../lib/json.h"
+#include "../lib/offcache.h"
+#include "../lib/sqloffsets.h"
+
+#define HTTP_KEY_VERSION	"ksink-http-v1"
+/* 1: offsets in ksink_http_offsets; 2: in ksink_offsets, the table of
+ * every SQLite database of ksink (connectors/lib/sqloffsets.c). */
+#define HTTP_LEDGER_VERSION	2
+#define HTTP_LEDGER_OLD_OFFSETS	"ksink_http_offsets"
+#define HTTP_OFFSETS_BODY_MAX	65536
+#define HTTP_SECRET_MAX		16384
+
+enum http_format { FMT_JSON, FMT_NDJSON, FMT_VALUE };
+
+/* A secret read from a file, read again when the file changes. */
+struct secret {
+	const char *path;	/* NULL: a value from the INI, or none */
+	char *value;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	off_t size;
+};
+
+/* One partition's records within a write() call. */
+struct group {
+	const char *topic;
+	int32_t partition;
+	size_t first;	/* position of its first record in order[] */
+	size_t count;
+};
+
+/* What one request carries, for the headers and the messages. */
+struct request {
+	const char *topic;
+	int32_t partition;
+	int64_t first, last;
+	size_t nrec;
+	const char *key;	/* hex, without quotes */
+	const char *ctype;
+	const char *body;
+	size_t len;
+};
+
+struct sink {
+	const struct ksink_host *host;
+	struct ksink_ctx *ctx;
+	char *connector;
+
+	/* Options. */
+	char *url, *url_log;
+	char *offsets_url, *offsets_url_log;
+	int put;
+	enum http_format format;
+	size_t max_records, max_bytes;
+	long timeout_ms, connect_timeout_ms;
+	int64_t retry_after_max_ms;
+	size_t log_body_max;
+	unsigned char retry_extra[200];	/* 400..599 */
+	const char *ctype;		/* default Content-Type */
+	struct curl_slist *headers;	/* http.header, Expect:, Content-Type */
+	char *basic_user;
+	struct secret password, token;
+	int insecure;
+
+	CURL *curl;
+	int curl_global;
+	char curl_err[CURL_ERROR_SIZE];
+	struct ks_buf resp;
+	size_t resp_max;
+	int64_t not_before;	/* monotonic ms; 0: none */
+
+	/* Ledger. */
+	char *state_path;
+	sqlite3 *db;
+	struct ks_sqloffsets offsets;
+	sqlite3_stmt *st_intent, *st_drop,
+	    *st_pending;
+
+	struct ks_offcache fences;
+
+	/* The step and write()'s scratch space. */
+	int in_step;
+	struct ks_buf body;
+	struct group *groups;
+	size_t ngroups;
+	size_t *order, *gidx;
+	size_t order_cap;
+};
+
+/* SHA-256 (FIPS 180-4), for the Idempotency-Key. */
+struct sha256 {
+	uint32_t h[8];
+	uint64_t n;
+	unsigned char blk[64];
+	size_t used;
+};
+
+/* body.c */
+int	parse_next_offset_text(const char *v, size_t n, int64_t *next);
+void	body_begin(struct sink *s);
+void	body_add(struct sink *s, const struct ksink_record *r, size_t nth);
+void	body_end(struct sink *s);
+void	sha256_init(struct sha256 *c);
+void	sha256_update(struct sha256 *c, const void *v, size_t n);
+void	sha256_final(struct sha256 *c, unsigned char out[32]);
+void	idempotency_key(const char *connector, const char *topic,
+	    int32_t partition, int64_t first, int64_t last, char out[65]);
+
+/* request.c */
+int	classify_status(const struct sink *s, long code);
+int	classify_curl(CURLcode rc);
+size_t	on_body(char *data, size_t size, size_t n, void *arg);
+void	quote_response(struct sink *s, char *out, size_t outlen, size_t max);
+int	perform(struct sink *s, const char *url, const char *url_log,
+	    const struct request *rq, long *code, char *errbuf, size_t errlen);
+
+/* options.c */
+const char	*opt_str(struct sink *s, const char *name);
+int	check_url(const char *opt, const char *url, char **logged,
+	    char *errbuf, size_t errlen);
+int	check_header(const char *h, int *ctype, char *errbuf, size_t errlen);
+int	parse_retry_status(struct sink *s, const char *v, char *errbuf,
+	    size_t errlen);
+void	secret_clear(struct secret *sec);
+int	secret_load(struct sink *s, const char *opt, struct secret *sec,
+	    int *changed, char *errbuf, size_t errlen);
+void	apply_auth(struct sink *s);
+int	refresh_secrets(struct sink *s, char *errbuf, size_t errlen);
+
+/* ledger.c */
+int	db_fail(struct sink *s, const char *what, char *errbuf, size_t errlen);
+int	db_exec(struct sink *s, const char *sql, char *errbuf, size_t errlen);
+void	db_rollback(struct sink *s);
+int	ledger_open(struct sink *s, char *errbuf, size_t errlen);
+void	ledger_close(struct sink *s);
+int	ledger_get(struct sink *s, const char *topic, int32_t partition,
+	    int64_t *next, char *errbuf, size_t errlen);
+int	ledger_advance(struct sink *s, const char *topic, int32_t partition,
+	    int64_t next, char *errbuf, size_t errlen);
+int	ledger_intent(struct sink *s, const struct request *rq, int64_t *id,
+	    char *errbuf, size_t errlen);
+int	ledger_settle(struct sink *s, int64_t id, const struct request *rq,
+	    int delivered, char *errbuf, size_t errlen);
+int	fence_get(struct sink *s, const char *topic, int32_t partition,
+	    struct ks_offcache_entry **out, char *errbuf, size_t errlen);
+void	fence_raise(struct ks_offcache_entry *f, int64_t next);
+
+/* send.c */
+int	deliver(struct sink *s, const struct request *rq, int64_t id,
+	    char *errbuf, size_t errlen);
+int	resend_pending(struct sink *s, char *errbuf, size_t errlen);
+int	send_range(struct sink *s, const struct ksink_record *recs, size_t lo,
+	    size_t hi, size_t *poison, int built, char *errbuf, size_t errlen);
+size_t	body_append(struct sink *s, const struct ksink_record *r, size_t nth);
+int	send_group(struct sink *s, const struct ksink_record *recs, size_t lo,
+	    size_t hi, size_t *poison, char *errbuf, size_t errlen);
+int	scratch(struct sink *s, size_t n);
+
+#endif

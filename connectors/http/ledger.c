@@ -1,0 +1,275 @@
+/*
+ * connectors/http/ledger.c - the ledger (http.state.path): the intent of
+ * each request made durable before it is sent, and the partitions' next
+ * offsets in ksink_offsets (connectors/lib/sqloffsets.c); and the fences,
+ * the next offsets cached in memory.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "http.h"
+
+/*
+ * The ledger.
+ */
+
+int
+db_fail(struct sink *s, const char *what, char *errbuf, size_t errlen)
+{
+	int rc = sqlite3_extended_errcode(s->db);
+
+	ks_err_set(errbuf, errlen, "ledger %s: %s: %s", s->state_path, what,
+	    sqlite3_errmsg(s->db));
+	/* A busy ledger is another process's: everything else, disk full
+	 * and I/O errors (fsync) included, stops the connector. */
+	return (rc & 0xff) == SQLITE_BUSY ? KSINK_RETRY : KSINK_FATAL;
+}
+
+int
+db_exec(struct sink *s, const char *sql, char *errbuf, size_t errlen)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s, sql, errbuf, errlen);
+	return KSINK_OK;
+}
+
+void
+db_rollback(struct sink *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+ledger_open(struct sink *s, char *errbuf, size_t errlen)
+{
+	static const char *const schema =
+	    "CREATE TABLE IF NOT EXISTS ksink_http_intents ("
+	    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " connector TEXT NOT NULL, topic TEXT NOT NULL,"
+	    " partition INTEGER NOT NULL, first_offset INTEGER NOT NULL,"
+	    " last_offset INTEGER NOT NULL, records INTEGER NOT NULL,"
+	    " idempotency_key TEXT NOT NULL, content_type TEXT,"
+	    " body BLOB NOT NULL, created_ms INTEGER NOT NULL);";
+	char msg[512], pragma[40];
+	sqlite3_stmt *st;
+	int version, rc;
+
+	rc = sqlite3_open_v2(s->state_path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		ks_err_set(errbuf, errlen, "http.state.path %s: %s; check that its "
+		    "directory exists and that ksink may write there (SQLite "
+		    "also writes -wal and -shm files beside it)",
+		    s->state_path, s->db ? sqlite3_errmsg(s->db) :
+		    sqlite3_errstr(rc));
+		return KSINK_FATAL;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* A process that just died has released its lock; a live one
+	 * keeps it. */
+	sqlite3_busy_timeout(s->db, 2000);
+	/* One process at a time: the lock is taken by the first
+	 * transaction and kept until close. */
+	if (db_exec(s, "PRAGMA locking_mode = EXCLUSIVE", errbuf, errlen) ||
+	    db_exec(s, "PRAGMA journal_mode = WAL", errbuf, errlen) ||
+	    db_exec(s, "PRAGMA synchronous = FULL", errbuf, errlen) ||
+	    db_exec(s, "BEGIN IMMEDIATE", errbuf, errlen)) {
+		if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_BUSY)
+			ks_err_set(errbuf, errlen, "ledger %s is in use by another "
+			    "process or connector; give each connector its "
+			    "own http.state.path", s->state_path);
+		return KSINK_FATAL;
+	}
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		db_rollback(s);
+		db_fail(s, "reading the schema version", errbuf, errlen);
+		return KSINK_FATAL;
+	}
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > HTTP_LEDGER_VERSION) {
+		db_rollback(s);
+		ks_err_set(errbuf, errlen, "ledger %s has schema version %d, newer "
+		    "than this ksink's (%d): use a newer ksink",
+		    s->state_path, version, HTTP_LEDGER_VERSION);
+		return KSINK_FATAL;
+	}
+	/* A ledger of version 1 has its offsets moved into ksink_offsets
+	 * in this same transaction. */
+	if (db_exec(s, schema, errbuf, errlen) != KSINK_OK) {
+		db_rollback(s);
+		return KSINK_FATAL;
+	}
+	if (ks_sqloffsets_create(s->db, HTTP_LEDGER_OLD_OFFSETS, msg,
+	    sizeof(msg)) != SQLITE_OK) {
+		ks_err_set(errbuf, errlen, "ledger %s: %s", s->state_path, msg);
+		db_rollback(s);
+		return KSINK_FATAL;
+	}
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+	    HTTP_LEDGER_VERSION);
+	if (db_exec(s, pragma, errbuf, errlen) ||
+	    db_exec(s, "COMMIT", errbuf, errlen)) {
+		db_rollback(s);
+		return KSINK_FATAL;
+	}
+	if (version < HTTP_LEDGER_VERSION && version > 0)
+		s->host->log(s->ctx, KSINK_LOG_INFO, "ledger %s: schema "
+		    "version %d upgraded to %d, stored offsets kept",
+		    s->state_path, version, HTTP_LEDGER_VERSION);
+	if (ks_sqloffsets_open(&s->offsets, s->db, s->connector) !=
+	    SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT INTO ksink_http_intents "
+	    "(connector, topic, partition, first_offset, last_offset, "
+	    "records, idempotency_key, content_type, body, created_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", -1,
+	    &s->st_intent, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM ksink_http_intents "
+	    "WHERE id = ?1", -1, &s->st_drop, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "SELECT id, topic, partition, "
+	    "first_offset, last_offset, records, idempotency_key, "
+	    "content_type, body FROM ksink_http_intents WHERE connector = ?1 "
+	    "ORDER BY id LIMIT 1", -1, &s->st_pending, NULL) != SQLITE_OK) {
+		db_fail(s, "preparing statements", errbuf, errlen);
+		return KSINK_FATAL;
+	}
+	return KSINK_OK;
+}
+
+void
+ledger_close(struct sink *s)
+{
+	ks_sqloffsets_close(&s->offsets);
+	sqlite3_finalize(s->st_intent);
+	sqlite3_finalize(s->st_drop);
+	sqlite3_finalize(s->st_pending);
+	if (s->db != NULL)
+		sqlite3_close(s->db);
+	s->db = NULL;
+}
+
+int
+ledger_get(struct sink *s, const char *topic, int32_t partition,
+    int64_t *next, char *errbuf, size_t errlen)
+{
+	if (ks_sqloffsets_get(&s->offsets, topic, partition, next) !=
+	    SQLITE_OK)
+		return db_fail(s, "reading offsets", errbuf, errlen);
+	return KSINK_OK;
+}
+
+/* Within a transaction. */
+int
+ledger_advance(struct sink *s, const char *topic, int32_t partition,
+    int64_t next, char *errbuf, size_t errlen)
+{
+	if (ks_sqloffsets_advance(&s->offsets, topic, partition, next) !=
+	    SQLITE_OK)
+		return db_fail(s, "storing offsets", errbuf, errlen);
+	return KSINK_OK;
+}
+
+/* Makes the intent of rq durable; *id is its row. */
+int
+ledger_intent(struct sink *s, const struct request *rq, int64_t *id,
+    char *errbuf, size_t errlen)
+{
+	int rc;
+
+	if ((rc = db_exec(s, "BEGIN IMMEDIATE", errbuf, errlen)) != KSINK_OK)
+		return rc;
+	sqlite3_bind_text(s->st_intent, 1, s->connector, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->st_intent, 2, rq->topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s->st_intent, 3, rq->partition);
+	sqlite3_bind_int64(s->st_intent, 4, rq->first);
+	sqlite3_bind_int64(s->st_intent, 5, rq->last);
+	sqlite3_bind_int64(s->st_intent, 6, (sqlite3_int64)rq->nrec);
+	sqlite3_bind_text(s->st_intent, 7, rq->key, -1, SQLITE_STATIC);
+	if (rq->ctype != NULL)
+		sqlite3_bind_text(s->st_intent, 8, rq->ctype, -1,
+		    SQLITE_STATIC);
+	sqlite3_bind_blob64(s->st_intent, 9, rq->len ? rq->body : "",
+	    rq->len, SQLITE_STATIC);
+	sqlite3_bind_int64(s->st_intent, 10, ks_clock_wall_ms());
+	rc = sqlite3_step(s->st_intent);
+	sqlite3_reset(s->st_intent);
+	sqlite3_clear_bindings(s->st_intent);
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(s, "storing a request's intent", errbuf, errlen);
+		db_rollback(s);
+		return rc;
+	}
+	*id = sqlite3_last_insert_rowid(s->db);
+	if ((rc = db_exec(s, "COMMIT", errbuf, errlen)) != KSINK_OK) {
+		db_rollback(s);
+		return rc;
+	}
+	return KSINK_OK;
+}
+
+/* Removes an intent; with delivered, advances the partition's offset in
+ * the same transaction. */
+int
+ledger_settle(struct sink *s, int64_t id, const struct request *rq,
+    int delivered, char *errbuf, size_t errlen)
+{
+	int rc;
+
+	if ((rc = db_exec(s, "BEGIN IMMEDIATE", errbuf, errlen)) != KSINK_OK)
+		return rc;
+	sqlite3_bind_int64(s->st_drop, 1, id);
+	rc = sqlite3_step(s->st_drop);
+	sqlite3_reset(s->st_drop);
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(s, "settling a request's intent", errbuf, errlen);
+		db_rollback(s);
+		return rc;
+	}
+	if (delivered && (rc = ledger_advance(s, rq->topic, rq->partition,
+	    rq->last + 1, errbuf, errlen)) != KSINK_OK) {
+		db_rollback(s);
+		return rc;
+	}
+	if ((rc = db_exec(s, "COMMIT", errbuf, errlen)) != KSINK_OK) {
+		db_rollback(s);
+		return rc;
+	}
+	return KSINK_OK;
+}
+
+/*
+ * Fences: the next offset of each partition, cached.
+ */
+
+/* The cached fence of a partition, read from the ledger the first time. */
+int
+fence_get(struct sink *s, const char *topic, int32_t partition,
+    struct ks_offcache_entry **out, char *errbuf, size_t errlen)
+{
+	int64_t next = KSINK_OFFSET_NONE;
+	int rc;
+
+	if ((*out = ks_offcache_find(&s->fences, topic, partition)) != NULL)
+		return KSINK_OK;
+	if (s->db != NULL &&
+	    (rc = ledger_get(s, topic, partition, &next, errbuf, errlen)) !=
+	    KSINK_OK)
+		return rc;
+	if ((*out = ks_offcache_add(&s->fences, topic, partition, next)) ==
+	    NULL) {
+		ks_err_set(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
+	}
+	return KSINK_OK;
+}
+
+void
+fence_raise(struct ks_offcache_entry *f, int64_t next)
+{
+	if (f->next == KSINK_OFFSET_NONE || next > f->next)
+		f->next = next;
+}

@@ -1,0 +1,18 @@
+/*
+ * connectors/lib/base64.h - base64 (RFC 4648, section 4: the standard
+ * alphabet, with padding).
+ */
+#ifndef KS_BASE64_H
+#define KS_BASE64_H
+
+#include <stddef.h>
+
+struct ks_buf;
+
+/* Length of the encoding of n bytes. */
+#define KS_BASE64_LEN(n)	(((n) + 2) / 3 * 4)
+
+char	*ks_base64_encode(char *out, const void *in, size_t n);
+void	 ks_base64_add(struct ks_buf *, const void *in, size_t n);
+
+#endif
