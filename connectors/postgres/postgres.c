@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/postgres/postgres.c - the PostgreSQL sink.
  *
@@ -37,7 +38,10 @@
 #include <libpq-fe.h>
 
 #include "ksink/sink.h"
-#include "compat.h"
+#include "../lib/buf.h"
+#include "../lib/envelope.h"
+#include "../lib/err.h"
+#include "../lib/utf8.h"
 #include "stmt.h"
 
 #ifndef PACKAGE_VERSION
@@ -106,10 +110,10 @@ struct pg {
 	int resolved_committed;	/* how the last one was resolved */
 	uint64_t fences;
 
-	struct compat_buf hdr;
-	struct compat_buf copy;	/* COPY data of a batch */
+	struct ks_buf hdr;
+	struct ks_buf copy;	/* COPY data of a batch */
 	int use_copy;		/* the default table: COPY, not INSERTs */
-	struct compat_buf pbuf[PG_F_COUNT];
+	struct ks_buf pbuf[PG_F_COUNT];
 	const char *prepared_for; /* the connection statements are prepared on */
 };
 
@@ -289,14 +293,14 @@ result_error(struct pg *pg, const PGresult *res, const char *what,
 		st = "XX000";
 	status = (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) ?
 	    KSINK_RETRY : classify_state(st);
-	compat_err_set(errbuf, errlen, "%s: %s%s%s%s%s%s%s", what, msg,
+	ks_err_set(errbuf, errlen, "%s: %s%s%s%s%s%s%s", what, msg,
 	    st ? " (SQLSTATE " : " (connection lost", st ? st : "",
 	    ")", detail ? "; " : "", detail ? detail : "",
 	    hint ? "; hint: " : "");
 	if (hint)
-		compat_err_append(errbuf, errlen, "%s", hint);
+		ks_err_append(errbuf, errlen, "%s", hint);
 	if (st && strcmp(st, "25006") == 0)
-		compat_err_append(errbuf, errlen, "; connected to a standby: "
+		ks_err_append(errbuf, errlen, "; connected to a standby: "
 		    "add target_session_attrs=read-write to "
 		    "postgres.conninfo and list every host");
 	/* One line. */
@@ -321,7 +325,7 @@ read_password(struct pg *pg, char *errbuf, size_t errlen)
 	if (path == NULL)
 		return KSINK_OK;
 	if ((fp = fopen(path, "r")) == NULL) {
-		compat_err_set(errbuf, errlen, "postgres.password.file %s: %s",
+		ks_err_set(errbuf, errlen, "postgres.password.file %s: %s",
 		    path, strerror(errno));
 		return KSINK_CONFIG;
 	}
@@ -331,7 +335,7 @@ read_password(struct pg *pg, char *errbuf, size_t errlen)
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (n == 0) {
-		compat_err_set(errbuf, errlen, "postgres.password.file %s: the "
+		ks_err_set(errbuf, errlen, "postgres.password.file %s: the "
 		    "first line is empty: write the password there", path);
 		return KSINK_CONFIG;
 	}
@@ -342,7 +346,7 @@ read_password(struct pg *pg, char *errbuf, size_t errlen)
 	pg->password = strdup(line);
 	explicit_bzero(line, sizeof(line));
 	if (pg->password == NULL) {
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	return KSINK_OK;
@@ -466,7 +470,7 @@ ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 		kw[n] = NULL; val[n] = NULL;
 		pg->conn = PQconnectdbParams(kw, val, pg->conninfo ? 1 : 0);
 		if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
-			compat_err_set(errbuf, errlen, "cannot connect to "
+			ks_err_set(errbuf, errlen, "cannot connect to "
 			    "PostgreSQL: %s", pg->conn ?
 			    PQerrorMessage(pg->conn) : "out of memory");
 			for (p = errbuf; *p; p++)
@@ -622,19 +626,19 @@ fence(struct pg *pg, struct part *p, int64_t epoch, int64_t next)
 static int
 create_offsets(struct pg *pg, char *errbuf, size_t errlen)
 {
-	struct compat_buf b = { 0 };
+	struct ks_buf b = { 0 };
 	int st;
 
-	compat_buf_adds(&b, "CREATE TABLE IF NOT EXISTS ");
-	compat_buf_adds(&b, pg->offtab);
-	compat_buf_adds(&b, "(\n  connector text NOT NULL,\n"
+	ks_buf_adds(&b, "CREATE TABLE IF NOT EXISTS ");
+	ks_buf_adds(&b, pg->offtab);
+	ks_buf_adds(&b, "(\n  connector text NOT NULL,\n"
 	    "  topic text NOT NULL,\n  \"partition\" integer NOT NULL,\n"
 	    "  next_offset bigint NOT NULL,\n  epoch bigint NOT NULL,\n"
 	    "  PRIMARY KEY(connector, topic, \"partition\"))");
-	compat_buf_addc(&b, '\0');
+	ks_buf_addc(&b, '\0');
 	st = b.oom ? KSINK_FATAL : exec_simple(pg, b.p,
 	    "creating postgres.offsets.table", errbuf, errlen);
-	compat_buf_free(&b);
+	ks_buf_free(&b);
 	return st;
 }
 
@@ -693,7 +697,7 @@ pg_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
 	struct pg *pg = sink;
-	struct compat_buf sql = { 0 };
+	struct ks_buf sql = { 0 };
 	struct part *p;
 	PGresult *res;
 	const char *v[3];
@@ -705,14 +709,14 @@ pg_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
 		return st;
 	if (count == 0)
 		return KSINK_OK;
-	compat_buf_adds(&sql, "SELECT next_offset FROM ");
-	compat_buf_adds(&sql, pg->offtab);
-	compat_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
+	ks_buf_adds(&sql, "SELECT next_offset FROM ");
+	ks_buf_adds(&sql, pg->offtab);
+	ks_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
 	    "\"partition\" = $3::integer");
-	compat_buf_addc(&sql, '\0');
+	ks_buf_addc(&sql, '\0');
 	if (sql.oom) {
-		compat_err_set(errbuf, errlen, "out of memory");
-		compat_buf_free(&sql);
+		ks_err_set(errbuf, errlen, "out of memory");
+		ks_buf_free(&sql);
 		return KSINK_FATAL;
 	}
 	if (PQenterPipelineMode(pg->conn) != 1)
@@ -747,7 +751,7 @@ pg_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
 		if ((p = part_get(pg, offsets[i].topic,
 		    offsets[i].partition)) == NULL) {
 			st = KSINK_FATAL;
-			compat_err_set(errbuf, errlen, "out of memory");
+			ks_err_set(errbuf, errlen, "out of memory");
 			continue;
 		}
 		/* Assigned (again): claimed by the next transaction. */
@@ -760,13 +764,13 @@ pg_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
 		st = KSINK_RETRY;
 		disconnect(pg);
 	}
-	compat_buf_free(&sql);
+	ks_buf_free(&sql);
 	return st;
 lost:
 	st = result_error(pg, NULL, "reading postgres.offsets.table", errbuf,
 	    errlen);
 	disconnect(pg);
-	compat_buf_free(&sql);
+	ks_buf_free(&sql);
 	return st;
 }
 
@@ -788,7 +792,7 @@ lost:
 static int
 resolve_by_offsets(struct pg *pg, char *errbuf, size_t errlen)
 {
-	struct compat_buf sql = { 0 };
+	struct ks_buf sql = { 0 };
 	struct part *p = NULL;
 	PGresult *res;
 	const char *v[3];
@@ -802,11 +806,11 @@ resolve_by_offsets(struct pg *pg, char *errbuf, size_t errlen)
 			p = &pg->parts[i];
 	if (p == NULL)
 		return 0;	/* nothing was applied: as if not committed */
-	compat_buf_adds(&sql, "SELECT next_offset FROM ");
-	compat_buf_adds(&sql, pg->offtab);
-	compat_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
+	ks_buf_adds(&sql, "SELECT next_offset FROM ");
+	ks_buf_adds(&sql, pg->offtab);
+	ks_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
 	    "\"partition\" = $3::integer FOR UPDATE");
-	compat_buf_addc(&sql, '\0');
+	ks_buf_addc(&sql, '\0');
 	if (sql.oom)
 		return -1;
 	snprintf(part, sizeof(part), "%d", (int)p->partition);
@@ -824,7 +828,7 @@ resolve_by_offsets(struct pg *pg, char *errbuf, size_t errlen)
 		result_error(pg, res, "reading postgres.offsets.table", errbuf,
 		    errlen);
 	PQclear(res);
-	compat_buf_free(&sql);
+	ks_buf_free(&sql);
 	return r;
 }
 
@@ -879,7 +883,7 @@ resolve_indoubt(struct pg *pg, char *errbuf, size_t errlen)
 		committed = resolve_by_offsets(pg, errbuf, errlen);
 	if (committed == -1) {
 		free(status);
-		compat_err_set(errbuf, errlen, "the outcome of the COMMIT of "
+		ks_err_set(errbuf, errlen, "the outcome of the COMMIT of "
 		    "transaction %s is still unknown; retrying", xid);
 		return KSINK_RETRY;
 	}
@@ -937,7 +941,7 @@ static int
 lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct compat_buf sql = { 0 }, claim = { 0 };
+	struct ks_buf sql = { 0 }, claim = { 0 };
 	struct part **order = NULL, *p;
 	PGresult *res;
 	const char *v[3];
@@ -964,19 +968,19 @@ lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
 			order[n++] = &pg->parts[i];
 	qsort(order, n, sizeof(*order), part_cmp);
 
-	compat_buf_adds(&sql, "SELECT next_offset, epoch FROM ");
-	compat_buf_adds(&sql, pg->offtab);
-	compat_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
+	ks_buf_adds(&sql, "SELECT next_offset, epoch FROM ");
+	ks_buf_adds(&sql, pg->offtab);
+	ks_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
 	    "\"partition\" = $3::integer FOR UPDATE");
-	compat_buf_addc(&sql, '\0');
+	ks_buf_addc(&sql, '\0');
 	/* The claim: bumps the epoch and reads the next offset. */
-	compat_buf_adds(&claim, "INSERT INTO ");
-	compat_buf_adds(&claim, pg->offtab);
-	compat_buf_adds(&claim, " AS o(connector, topic, \"partition\", "
+	ks_buf_adds(&claim, "INSERT INTO ");
+	ks_buf_adds(&claim, pg->offtab);
+	ks_buf_adds(&claim, " AS o(connector, topic, \"partition\", "
 	    "next_offset, epoch) VALUES ($1, $2, $3::integer, -1, 1) "
 	    "ON CONFLICT (connector, topic, \"partition\") DO UPDATE "
 	    "SET epoch = o.epoch + 1 RETURNING next_offset, epoch");
-	compat_buf_addc(&claim, '\0');
+	ks_buf_addc(&claim, '\0');
 	if (sql.oom || claim.oom)
 		goto oom;
 	if (PQenterPipelineMode(pg->conn) != 1)
@@ -1053,7 +1057,7 @@ lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
 		st = KSINK_FATAL;
 	goto out;
 oom:
-	compat_err_set(errbuf, errlen, "out of memory");
+	ks_err_set(errbuf, errlen, "out of memory");
 	st = KSINK_FATAL;
 	goto out;
 lost:
@@ -1064,8 +1068,8 @@ out:
 	for (i = 0; i < pg->nparts; i++)
 		if (pg->parts[i].locked == 2)
 			pg->parts[i].locked = 0;
-	compat_buf_free(&sql);
-	compat_buf_free(&claim);
+	ks_buf_free(&sql);
+	ks_buf_free(&claim);
 	free(order);
 	return st;
 }
@@ -1092,11 +1096,11 @@ struct sent {
 
 /* A text parameter: NUL-terminated copy of n bytes in buffer b. */
 static const char *
-text_copy(struct compat_buf *b, const void *d, size_t n)
+text_copy(struct ks_buf *b, const void *d, size_t n)
 {
-	compat_buf_reset(b);
-	compat_buf_add(b, d, n);
-	compat_buf_addc(b, '\0');
+	ks_buf_reset(b);
+	ks_buf_add(b, d, n);
+	ks_buf_addc(b, '\0');
 	return b->oom ? NULL : b->p;
 }
 
@@ -1152,8 +1156,8 @@ send_record(struct pg *pg, struct pset *set, int i,
 			if (f == PG_F_HEADERS) {
 				if (r->header_count == 0)
 					break;
-				compat_buf_reset(&pg->hdr);
-				compat_headers_json(&pg->hdr, r);
+				ks_buf_reset(&pg->hdr);
+				ks_envelope_add_headers(&pg->hdr, r);
 				if (pg->hdr.oom)
 					return -1;
 				d = pg->hdr.p;
@@ -1165,7 +1169,7 @@ send_record(struct pg *pg, struct pset *set, int i,
 					break;
 			}
 			if (n > INT32_MAX) {
-				compat_err_set(errbuf, errlen, "the %s is "
+				ks_err_set(errbuf, errlen, "the %s is "
 				    "larger than 2 GiB", pg_field_names[f]);
 				return 0;
 			}
@@ -1173,14 +1177,14 @@ send_record(struct pg *pg, struct pset *set, int i,
 			    t == OID_VARCHAR) {
 				/* The binary form of these is the bytes. */
 				if (t != OID_BYTEA && f != PG_F_HEADERS &&
-				    !compat_utf8_check(d, n, 0))
+				    !ks_utf8_check(d, n, 0))
 					goto not_text;
 				fmt[j] = 1;
 				v[j] = n ? d : "";
 				len[j] = (int)n;
 				break;
 			}
-			if (f != PG_F_HEADERS && !compat_utf8_check(d, n, 0))
+			if (f != PG_F_HEADERS && !ks_utf8_check(d, n, 0))
 				goto not_text;
 			if ((v[j] = text_copy(&pg->pbuf[f], d, n)) == NULL)
 				return -1;
@@ -1190,7 +1194,7 @@ send_record(struct pg *pg, struct pset *set, int i,
 	return PQsendQueryPrepared(pg->conn, s->name, s->t.nparams, v, len,
 	    fmt, 0) == 1 ? 1 : -1;
 not_text:
-	compat_err_set(errbuf, errlen, "%s: the %s is not valid UTF-8 text "
+	ks_err_set(errbuf, errlen, "%s: the %s is not valid UTF-8 text "
 	    "(or holds a NUL byte), and :%s is not a bytea parameter%s",
 	    set->option, pg_field_names[f], pg_field_names[f],
 	    set->n > 1 ? " in every statement" : "");
@@ -1237,7 +1241,7 @@ run_records(struct pg *pg, const struct ksink_record *records, size_t from,
 					cap = cap ? cap * 2 : 256;
 					if ((ns = realloc(sent, cap *
 					    sizeof(*ns))) == NULL) {
-						compat_err_set(errbuf, errlen,
+						ks_err_set(errbuf, errlen,
 						    "out of memory");
 						st = KSINK_FATAL;
 						goto flush;
@@ -1303,7 +1307,7 @@ lost:
 
 /* Appends n bytes as a field of COPY's text format. */
 static void
-copy_text(struct compat_buf *b, const unsigned char *d, size_t n)
+copy_text(struct ks_buf *b, const unsigned char *d, size_t n)
 {
 	size_t i, run = 0;
 
@@ -1311,25 +1315,25 @@ copy_text(struct compat_buf *b, const unsigned char *d, size_t n)
 		if (d[i] != '\\' && d[i] != '\n' && d[i] != '\r' &&
 		    d[i] != '\t')
 			continue;
-		compat_buf_add(b, d + run, i - run);
-		compat_buf_addc(b, '\\');
-		compat_buf_addc(b, d[i] == '\n' ? 'n' : d[i] == '\r' ? 'r' :
+		ks_buf_add(b, d + run, i - run);
+		ks_buf_addc(b, '\\');
+		ks_buf_addc(b, d[i] == '\n' ? 'n' : d[i] == '\r' ? 'r' :
 		    d[i] == '\t' ? 't' : '\\');
 		run = i + 1;
 	}
-	compat_buf_add(b, d + run, n - run);
+	ks_buf_add(b, d + run, n - run);
 }
 
 /* Appends n bytes as a bytea field of COPY's text format: \\x and hex. */
 static void
-copy_bytea(struct compat_buf *b, const unsigned char *d, size_t n)
+copy_bytea(struct ks_buf *b, const unsigned char *d, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i;
 	char *o;
 
-	compat_buf_add(b, "\\\\x", 3);
-	if (compat_buf_reserve(b, 2 * n) == -1)
+	ks_buf_add(b, "\\\\x", 3);
+	if (ks_buf_reserve(b, 2 * n) == -1)
 		return;
 	o = b->p + b->len;
 	for (i = 0; i < n; i++) {
@@ -1337,6 +1341,7 @@ copy_bytea(struct compat_buf *b, const unsigned char *d, size_t n)
 		*o++ = hex[d[i] & 15];
 	}
 	b->len += 2 * n;
+	b->p[b->len] = '\0';
 }
 
 /*
@@ -1349,7 +1354,7 @@ copy_records(struct pg *pg, const struct ksink_record *records, size_t from,
     size_t to, size_t *bad, char *errbuf, size_t errlen)
 {
 	const struct ksink_record *r;
-	struct compat_buf *b = &pg->copy;
+	struct ks_buf *b = &pg->copy;
 	struct part *p;
 	PGresult *res, *extra;
 	size_t i, nlines = 0, *line = NULL, cap = 0, line_no, off;
@@ -1358,7 +1363,7 @@ copy_records(struct pg *pg, const struct ksink_record *records, size_t from,
 	int st = KSINK_OK, rs;
 
 	*bad = from;
-	compat_buf_reset(b);
+	ks_buf_reset(b);
 	for (i = from; i < to; i++) {
 		r = &records[i];
 		p = part_find(pg, r->topic, r->partition);
@@ -1379,35 +1384,35 @@ copy_records(struct pg *pg, const struct ksink_record *records, size_t from,
 		    strlen(r->topic));
 		snprintf(num, sizeof(num), "\t%d\t%lld\t", (int)r->partition,
 		    (long long)r->offset);
-		compat_buf_adds(b, num);
+		ks_buf_adds(b, num);
 		if (r->timestamp < 0)
-			compat_buf_adds(b, "\\N");
+			ks_buf_adds(b, "\\N");
 		else {
 			fmt_timestamp(r->timestamp, num, sizeof(num));
-			compat_buf_adds(b, num);
+			ks_buf_adds(b, num);
 		}
-		compat_buf_addc(b, '\t');
+		ks_buf_addc(b, '\t');
 		if (r->key == NULL)
-			compat_buf_adds(b, "\\N");
+			ks_buf_adds(b, "\\N");
 		else
 			copy_bytea(b, r->key, r->key_len);
-		compat_buf_addc(b, '\t');
+		ks_buf_addc(b, '\t');
 		if (r->value == NULL)
-			compat_buf_adds(b, "\\N");
+			ks_buf_adds(b, "\\N");
 		else
 			copy_bytea(b, r->value, r->value_len);
-		compat_buf_addc(b, '\t');
+		ks_buf_addc(b, '\t');
 		if (r->header_count == 0)
-			compat_buf_adds(b, "\\N");
+			ks_buf_adds(b, "\\N");
 		else {
-			compat_buf_reset(&pg->hdr);
-			compat_headers_json(&pg->hdr, r);
+			ks_buf_reset(&pg->hdr);
+			ks_envelope_add_headers(&pg->hdr, r);
 			if (pg->hdr.oom)
 				goto oom;
 			copy_text(b, (const unsigned char *)pg->hdr.p,
 			    pg->hdr.len);
 		}
-		compat_buf_addc(b, '\n');
+		ks_buf_addc(b, '\n');
 		if (b->oom)
 			goto oom;
 		p->txn_next = r->offset + 1;
@@ -1453,7 +1458,7 @@ copy_records(struct pg *pg, const struct ksink_record *records, size_t from,
 		    line_no <= nlines)
 			*bad = line[line_no - 1];
 		else if (st == KSINK_POISON) {
-			compat_err_append(errbuf, errlen, "; the failing line "
+			ks_err_append(errbuf, errlen, "; the failing line "
 			    "is unknown");
 			st = KSINK_FATAL;
 		}
@@ -1469,7 +1474,7 @@ copy_records(struct pg *pg, const struct ksink_record *records, size_t from,
 	return st;
 oom:
 	free(line);
-	compat_err_set(errbuf, errlen, "out of memory");
+	ks_err_set(errbuf, errlen, "out of memory");
 	return KSINK_FATAL;
 }
 
@@ -1483,7 +1488,7 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 
 	*n_done = 0;
 	if (!pg->in_txn || pg->conn == NULL) {
-		compat_err_set(errbuf, errlen, "write outside of a "
+		ks_err_set(errbuf, errlen, "write outside of a "
 		    "transaction");
 		return KSINK_RETRY;
 	}
@@ -1516,7 +1521,7 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 	 * before the poison one: the transaction goes on. */
 	if ((st2 = exec_simple(pg, "ROLLBACK TO SAVEPOINT ksink_records",
 	    "ROLLBACK TO SAVEPOINT", NULL, 0)) != KSINK_OK) {
-		compat_err_append(errbuf, errlen, "; ROLLBACK TO SAVEPOINT "
+		ks_err_append(errbuf, errlen, "; ROLLBACK TO SAVEPOINT "
 		    "failed");
 		return st2 == KSINK_POISON ? KSINK_FATAL : st2;
 	}
@@ -1532,7 +1537,7 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 		    0, bad, &bad2, ebuf2,
 		    sizeof(ebuf2));
 		if (st2 != KSINK_OK) {
-			compat_err_set(errbuf, errlen, "%s", ebuf2);
+			ks_err_set(errbuf, errlen, "%s", ebuf2);
 			*n_done = bad2;
 			return st2;
 		}
@@ -1546,7 +1551,7 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
 	struct pg *pg = sink;
-	struct compat_buf sql = { 0 };
+	struct ks_buf sql = { 0 };
 	struct part **upd = NULL, *p;
 	PGresult *res;
 	const char *v[6];
@@ -1556,12 +1561,12 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 
 	if (!pg->in_txn || pg->conn == NULL ||
 	    PQstatus(pg->conn) != CONNECTION_OK) {
-		compat_err_set(errbuf, errlen, "the connection was lost during "
+		ks_err_set(errbuf, errlen, "the connection was lost during "
 		    "the batch; it is applied again");
 		return KSINK_RETRY;
 	}
 	if ((upd = calloc(count ? count : 1, sizeof(*upd))) == NULL) {
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	for (i = 0; i < count; i++) {
@@ -1579,14 +1584,14 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 		p->txn_next = offsets[i].next_offset;
 		upd[n++] = p;
 	}
-	compat_buf_adds(&sql, "UPDATE ");
-	compat_buf_adds(&sql, pg->offtab);
-	compat_buf_adds(&sql, " SET next_offset = $4::bigint WHERE "
+	ks_buf_adds(&sql, "UPDATE ");
+	ks_buf_adds(&sql, pg->offtab);
+	ks_buf_adds(&sql, " SET next_offset = $4::bigint WHERE "
 	    "connector = $1 AND topic = $2 AND \"partition\" = $3::integer "
 	    "AND epoch = $5::bigint AND next_offset = $6::bigint");
-	compat_buf_addc(&sql, '\0');
+	ks_buf_addc(&sql, '\0');
 	if (sql.oom) {
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		st = KSINK_FATAL;
 		goto out;
 	}
@@ -1636,7 +1641,7 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 			 * without the partition. */
 			fence(pg, upd[i], -1, -1);
 			if (st == KSINK_OK) {
-				compat_err_set(errbuf, errlen, "fenced: "
+				ks_err_set(errbuf, errlen, "fenced: "
 				    "%s/%d was taken over by another worker; "
 				    "the batch is applied again without it",
 				    upd[i]->topic, (int)upd[i]->partition);
@@ -1676,7 +1681,7 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 		if (st == KSINK_OK && pg->resolved_committed)
 			goto out;	/* it committed */
 		if (pg->indoubt == 0) {
-			compat_err_set(errbuf, errlen, "the COMMIT was lost "
+			ks_err_set(errbuf, errlen, "the COMMIT was lost "
 			    "with the connection; the batch is applied "
 			    "again");
 			st = KSINK_RETRY;
@@ -1686,14 +1691,14 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 	}
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		/* "ROLLBACK": the transaction had failed. */
-		compat_err_set(errbuf, errlen, "the server rolled the batch's "
+		ks_err_set(errbuf, errlen, "the server rolled the batch's "
 		    "transaction back; it is applied again");
 		st = KSINK_RETRY;
 	} else {
 		st = result_error(pg, res, "COMMIT", errbuf, errlen);
 		if (st == KSINK_POISON) {
 			/* A deferred constraint: which record is unknown. */
-			compat_err_append(errbuf, errlen, "; a deferred "
+			ks_err_append(errbuf, errlen, "; a deferred "
 			    "constraint cannot be traced to one record: make "
 			    "it immediate");
 			st = KSINK_FATAL;
@@ -1709,7 +1714,7 @@ lost:
 	txn_end(pg, 0);
 	txn_reset(pg);
 out:
-	compat_buf_free(&sql);
+	ks_buf_free(&sql);
 	free(upd);
 	return st;
 }
@@ -1761,10 +1766,10 @@ pg_close(void *sink)
 	for (i = 0; i < pg->nparts; i++)
 		free(pg->parts[i].topic);
 	free(pg->parts);
-	compat_buf_free(&pg->hdr);
-	compat_buf_free(&pg->copy);
+	ks_buf_free(&pg->hdr);
+	ks_buf_free(&pg->copy);
 	for (i = 0; i < PG_F_COUNT; i++)
-		compat_buf_free(&pg->pbuf[i]);
+		ks_buf_free(&pg->pbuf[i]);
 	if (pg->password) {
 		explicit_bzero(pg->password, strlen(pg->password));
 		free(pg->password);
@@ -1789,7 +1794,7 @@ pg_reset_offsets(void *sink, const struct ksink_offset *offsets,
     size_t count, char *errbuf, size_t errlen)
 {
 	struct pg *pg = sink;
-	struct compat_buf sql = { 0 };
+	struct ks_buf sql = { 0 };
 	PGresult *res;
 	const char *v[4];
 	char part[16], next[24];
@@ -1797,21 +1802,21 @@ pg_reset_offsets(void *sink, const struct ksink_offset *offsets,
 	int st;
 
 	if (pg->in_txn) {
-		compat_err_set(errbuf, errlen, "reset_offsets() while a batch "
+		ks_err_set(errbuf, errlen, "reset_offsets() while a batch "
 		    "is open");
 		return KSINK_FATAL;
 	}
 	if ((st = ensure_conn(pg, errbuf, errlen)) != KSINK_OK)
 		return st;
-	compat_buf_adds(&sql, "INSERT INTO ");
-	compat_buf_adds(&sql, pg->offtab);
-	compat_buf_adds(&sql, " AS o(connector, topic, \"partition\", "
+	ks_buf_adds(&sql, "INSERT INTO ");
+	ks_buf_adds(&sql, pg->offtab);
+	ks_buf_adds(&sql, " AS o(connector, topic, \"partition\", "
 	    "next_offset, epoch) VALUES ($1, $2, $3::integer, $4::bigint, 1) "
 	    "ON CONFLICT (connector, topic, \"partition\") DO UPDATE "
 	    "SET next_offset = excluded.next_offset, epoch = o.epoch + 1");
-	compat_buf_addc(&sql, '\0');
+	ks_buf_addc(&sql, '\0');
 	if (sql.oom) {
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	if ((st = exec_simple(pg, "BEGIN", "BEGIN", errbuf, errlen)) !=
@@ -1821,7 +1826,7 @@ pg_reset_offsets(void *sink, const struct ksink_offset *offsets,
 	for (i = 0; i < count; i++) {
 		if (offsets[i].next_offset < 0 &&
 		    offsets[i].next_offset != KSINK_OFFSET_NONE) {
-			compat_err_set(errbuf, errlen, "%s/%d: offset %lld is "
+			ks_err_set(errbuf, errlen, "%s/%d: offset %lld is "
 			    "neither >= 0 nor KSINK_OFFSET_NONE",
 			    offsets[i].topic, (int)offsets[i].partition,
 			    (long long)offsets[i].next_offset);
@@ -1855,7 +1860,7 @@ pg_reset_offsets(void *sink, const struct ksink_offset *offsets,
 		pg->host->log(pg->ctx, KSINK_LOG_INFO, "reset the offsets of "
 		    "%zu partition%s", count, count == 1 ? "" : "s");
 out:
-	compat_buf_free(&sql);
+	ks_buf_free(&sql);
 	return st == KSINK_POISON ? KSINK_FATAL : st;
 }
 
@@ -1885,7 +1890,7 @@ sql_option(const struct ksink_host *host, struct ksink_ctx *ctx,
 	path = host->conf_str(ctx, fname);
 	*used = path ? (name == NULL ? "" : fname) : name;
 	if (text && path) {
-		compat_err_set(errbuf, errlen, "%s and %s are both set: keep "
+		ks_err_set(errbuf, errlen, "%s and %s are both set: keep "
 		    "one", name, fname);
 		return KSINK_CONFIG;
 	}
@@ -1894,18 +1899,18 @@ sql_option(const struct ksink_host *host, struct ksink_ctx *ctx,
 		return KSINK_OK;
 	}
 	if ((fp = fopen(path, "r")) == NULL) {
-		compat_err_set(errbuf, errlen, "%s %s: %s", fname, path,
+		ks_err_set(errbuf, errlen, "%s %s: %s", fname, path,
 		    strerror(errno));
 		return KSINK_CONFIG;
 	}
 	if ((p = malloc(SQL_FILE_MAX + 1)) == NULL) {
 		fclose(fp);
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	n = fread(p, 1, SQL_FILE_MAX + 1, fp);
 	if (ferror(fp) || n > SQL_FILE_MAX) {
-		compat_err_set(errbuf, errlen, "%s %s: %s", fname, path,
+		ks_err_set(errbuf, errlen, "%s %s: %s", fname, path,
 		    ferror(fp) ? strerror(errno) : "larger than 1 MiB");
 		fclose(fp);
 		free(p);
@@ -2090,12 +2095,12 @@ load_set(struct pg *pg, struct pset *set, const char *option,
 
 	set->option = option;
 	if (pg_stmt_parse(sql, &l, ebuf, sizeof(ebuf)) == -1) {
-		compat_err_set(errbuf, errlen, "%s: %s", option, ebuf);
+		ks_err_set(errbuf, errlen, "%s: %s", option, ebuf);
 		return KSINK_CONFIG;
 	}
 	if ((set->v = calloc((size_t)l.n, sizeof(*set->v))) == NULL) {
 		pg_stmt_free(&l);
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	for (i = 0; i < l.n; i++) {
@@ -2119,12 +2124,12 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 
 	*sink = NULL;
 	if (!KSINK_HOST_HAS(host, connector_name)) {
-		compat_err_set(errbuf, errlen, "the daemon's host table is too "
+		ks_err_set(errbuf, errlen, "the daemon's host table is too "
 		    "old for the postgres sink");
 		return KSINK_FATAL;
 	}
 	if ((pg = calloc(1, sizeof(*pg))) == NULL) {
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	pg->host = host;
@@ -2137,12 +2142,12 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 		pg->conninfo = strdup(s);
 	if (pg->connector == NULL || pg->offtab == NULL ||
 	    (s != NULL && pg->conninfo == NULL)) {
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		st = KSINK_FATAL;
 		goto fail;
 	}
 	if (!pg_stmt_valid_table(pg->offtab)) {
-		compat_err_set(errbuf, errlen, "postgres.offsets.table: not a "
+		ks_err_set(errbuf, errlen, "postgres.offsets.table: not a "
 		    "table name");
 		st = KSINK_CONFIG;
 		goto fail;

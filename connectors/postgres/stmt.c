@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/postgres/stmt.c - parses the SQL of the postgres sink's
  * options without a server: splits it into statements and maps the named
@@ -12,7 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "compat.h"
+#include "../lib/buf.h"
+#include "../lib/err.h"
 #include "stmt.h"
 
 const char *const pg_field_names[PG_F_COUNT] = {
@@ -63,41 +65,41 @@ blank(const char *s)
 }
 
 static int
-add_stmt(struct pg_stmt_list *l, struct compat_buf *b, int nparams,
+add_stmt(struct pg_stmt_list *l, struct ks_buf *b, int nparams,
     const int *field, char *errbuf, size_t errlen)
 {
 	struct pg_stmt_text *v;
 	const char *word;
 
-	compat_buf_addc(b, '\0');
+	ks_buf_addc(b, '\0');
 	if (b->oom) {
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return -1;
 	}
 	if (blank(b->p)) {
-		compat_buf_reset(b);
+		ks_buf_reset(b);
 		return 0;
 	}
 	if ((word = forbidden(b->p)) != NULL) {
-		compat_err_set(errbuf, errlen, "statement %d: %s is not "
+		ks_err_set(errbuf, errlen, "statement %d: %s is not "
 		    "allowed: ksink runs each batch in a transaction of its "
 		    "own", l->n + 1, word);
 		return -1;
 	}
 	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return -1;
 	}
 	l->v = v;
 	memset(&v[l->n], 0, sizeof(*v));
 	if ((v[l->n].sql = strdup(b->p)) == NULL) {
-		compat_err_set(errbuf, errlen, "out of memory");
+		ks_err_set(errbuf, errlen, "out of memory");
 		return -1;
 	}
 	v[l->n].nparams = nparams;
 	memcpy(v[l->n].field, field, sizeof(v[l->n].field));
 	l->n++;
-	compat_buf_reset(b);
+	ks_buf_reset(b);
 	return 0;
 }
 
@@ -105,7 +107,7 @@ int
 pg_stmt_parse(const char *sql, struct pg_stmt_list *l, char *errbuf,
     size_t errlen)
 {
-	struct compat_buf b = { 0 };
+	struct ks_buf b = { 0 };
 	const char *s = sql, *e, *tag;
 	int num[PG_F_COUNT], field[PG_F_COUNT], nparams = 0, f, depth;
 	size_t n, taglen;
@@ -126,7 +128,7 @@ pg_stmt_parse(const char *sql, struct pg_stmt_list *l, char *errbuf,
 				else if (s[0] == '*' && s[1] == '/')
 					depth--, s++;
 			}
-			compat_buf_addc(&b, ' ');
+			ks_buf_addc(&b, ' ');
 			continue;
 		}
 		if (*s == '\'' || *s == '"') {
@@ -150,19 +152,19 @@ pg_stmt_parse(const char *sql, struct pg_stmt_list *l, char *errbuf,
 				}
 			}
 			if (*e == '\0') {
-				compat_err_set(errbuf, errlen, "unterminated "
+				ks_err_set(errbuf, errlen, "unterminated "
 				    "%s", q == '"' ? "quoted identifier" :
 				    "string");
 				goto fail;
 			}
-			compat_buf_add(&b, s, (size_t)(e + 1 - s));
+			ks_buf_add(&b, s, (size_t)(e + 1 - s));
 			s = e + 1;
 			continue;
 		}
 		if (*s == '$' && (s == sql || !ident_char((unsigned char)s[-1]))) {
 			/* $tag$ ... $tag$, or a positional $1. */
 			if (isdigit((unsigned char)s[1])) {
-				compat_err_set(errbuf, errlen, "positional "
+				ks_err_set(errbuf, errlen, "positional "
 				    "parameter $%c...: use the named parameters "
 				    ":topic, :partition, :offset, :timestamp, "
 				    ":key, :value and :headers", s[1]);
@@ -174,25 +176,25 @@ pg_stmt_parse(const char *sql, struct pg_stmt_list *l, char *errbuf,
 			if (*e == '$') {
 				taglen = (size_t)(e + 1 - s);
 				if (taglen >= sizeof(dollar)) {
-					compat_err_set(errbuf, errlen,
+					ks_err_set(errbuf, errlen,
 					    "dollar-quote tag too long");
 					goto fail;
 				}
 				memcpy(dollar, s, taglen);
 				dollar[taglen] = '\0';
 				if ((tag = strstr(e + 1, dollar)) == NULL) {
-					compat_err_set(errbuf, errlen,
+					ks_err_set(errbuf, errlen,
 					    "unterminated %s string", dollar);
 					goto fail;
 				}
-				compat_buf_add(&b, s,
+				ks_buf_add(&b, s,
 				    (size_t)(tag + taglen - s));
 				s = tag + taglen;
 				continue;
 			}
 		}
 		if (*s == ':' && s[1] == ':') {
-			compat_buf_add(&b, "::", 2);
+			ks_buf_add(&b, "::", 2);
 			s += 2;
 			continue;
 		}
@@ -210,10 +212,10 @@ pg_stmt_parse(const char *sql, struct pg_stmt_list *l, char *errbuf,
 			if (f == PG_F_COUNT) {
 				if (*s == '@') {
 					/* PostgreSQL's @ operators */
-					compat_buf_addc(&b, *s++);
+					ks_buf_addc(&b, *s++);
 					continue;
 				}
-				compat_err_set(errbuf, errlen, "unknown "
+				ks_err_set(errbuf, errlen, "unknown "
 				    "parameter :%.*s: known are :topic, "
 				    ":partition, :offset, :timestamp, :key, "
 				    ":value and :headers", (int)n, s + 1);
@@ -224,7 +226,7 @@ pg_stmt_parse(const char *sql, struct pg_stmt_list *l, char *errbuf,
 				field[nparams - 1] = f;
 			}
 			snprintf(dollar, sizeof(dollar), "$%d", num[f]);
-			compat_buf_adds(&b, dollar);
+			ks_buf_adds(&b, dollar);
 			s = e;
 			continue;
 		}
@@ -237,19 +239,19 @@ pg_stmt_parse(const char *sql, struct pg_stmt_list *l, char *errbuf,
 			s++;
 			continue;
 		}
-		compat_buf_addc(&b, *s++);
+		ks_buf_addc(&b, *s++);
 	}
 	if (add_stmt(l, &b, nparams, field, errbuf, errlen) == -1)
 		goto fail;
-	compat_buf_free(&b);
+	ks_buf_free(&b);
 	if (l->n == 0) {
-		compat_err_set(errbuf, errlen, "no SQL statement, only white "
+		ks_err_set(errbuf, errlen, "no SQL statement, only white "
 		    "space or comments");
 		return -1;
 	}
 	return 0;
 fail:
-	compat_buf_free(&b);
+	ks_buf_free(&b);
 	pg_stmt_free(l);
 	return -1;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/postgres/stmt.h - the SQL text of postgres.statement and
  * friends: split into statements, named parameters (:topic, :value, ...)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_postgres_stmt.c - the SQL text parser of the postgres
  * sink (connectors/postgres/stmt.c): statements split at top-level
@@ -17,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "connectors/postgres/stmt.h"
+#include "postgres/stmt.h"
 
 /* Parses sql into exactly one statement and checks its text. */
 static void
