@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The read_committed oracle of the ledger tests, and the comparison of a
 sink's ledger with it: shared by tests/e2e/check_sqlite.py and
 tests/postgres/check_pg.py.

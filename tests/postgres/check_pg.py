@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Compare the ledger the postgres sink wrote with the oracle of its topic.
 
 usage: check_pg.py ORACLE.tsv DBNAME [--topic TOPIC]

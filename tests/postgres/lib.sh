@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/postgres/lib.sh - shell functions for the tests that need a real
 # PostgreSQL server.  Source it after tests/kafka/lib.sh (which provides
 # skip, fail, hard_error, at_exit, ...):

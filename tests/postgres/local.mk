@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/postgres: the real PostgreSQL server harness (see server.sh and
 # lib.sh) and the tests of the postgres sink.
 #

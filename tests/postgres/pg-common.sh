@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/postgres/pg-common.sh - shared by the postgres sink's ledger tests.
 # Source it after tests/kafka/lib.sh, kafka_require, tests/postgres/lib.sh
 # and pg_require.

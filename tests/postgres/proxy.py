@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A TCP proxy in front of PostgreSQL that loses the connection around a
 COMMIT, on purpose: the in-doubt commit of tests/postgres/indoubt.test.
 

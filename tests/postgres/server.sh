@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 #
 # tests/postgres/server.sh - a throw-away PostgreSQL 15 server for the tests
 # of the postgres sink, from Debian's packages (postgresql-15).

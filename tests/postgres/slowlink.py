@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A relay in front of PostgreSQL that can hold a worker's transactions
 back: what a stalled host or a congested link does to a worker's path to
 its database, at the worst moment.
