@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # man: the core manual pages, and the checks every page in dist_man_MANS
 # goes through (those of the connectors included): mandoc -Tlint, and no
 # drift between the generated option lists and the option tables.  The
@@ -21,3 +22,15 @@ update-man: ksink$(EXEEXT) $(pkglib_LTLIBRARIES)
 	    $(SHELL) '$(srcdir)/man/options.sh' update ./ksink$(EXEEXT) \
 	    '$(srcdir)' $(dist_man_MANS)
 .PHONY: update-man
+
+# The pages name the paths of the default prefix (/usr/local); the
+# installed copies name this build's (KSINK_PATHS_SED, etc/local.mk).
+install-data-hook: install-man-paths
+install-man-paths:
+	@for page in $(dist_man_MANS); do \
+	    name=$${page##*/}; \
+	    f='$(DESTDIR)$(mandir)'/man$${name##*.}/$$name; \
+	    sed $(KSINK_PATHS_SED) "$$f" >"$$f.tmp" && \
+	    cat "$$f.tmp" >"$$f" && rm -f "$$f.tmp" || exit 1; \
+	done
+.PHONY: install-man-paths

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # man/options.sh - the option lists that manual pages embed, generated from
 # the option tables by `ksink --list-options --format=mdoc TYPE`.
 #

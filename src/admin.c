@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * admin.c - the admin endpoint, served with libmicrohttpd.
  *
@@ -127,15 +128,6 @@ prom_conn(struct ks_buf *b, const char *metric, const char *conn,
 	ks_buf_printf(b, "\"} %.17g\n", v);
 }
 
-static int64_t
-now_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct family {
 	const char *name;
 	const char *type;
@@ -178,14 +170,14 @@ static const struct family families[] = {
 	  "Seconds since the sink last committed a batch (-1: never)" },
 };
 
-void
+static void
 ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 {
 	struct ks_worker_snapshot *s;
 	struct ks_buf b = { 0 };
 	size_t f, i, j, k;
 	uint64_t cum;
-	int64_t now = now_wall_ms();
+	int64_t now = ks_util_wall_ms();
 
 	s = ks_util_xcalloc(n, sizeof(*s));
 	for (i = 0; i < n; i++)
@@ -218,7 +210,7 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 					if (k < KS_LATENCY_BUCKETS)
 						ks_buf_printf(&b, "\",le=\"%g\"}"
 						    " %llu\n",
-						    ks_worker_latency_bounds[k],
+						    ks_stats_latency_bounds[k],
 						    (unsigned long long)cum);
 					else
 						ks_buf_printf(&b, "\",le=\"+Inf"
@@ -379,7 +371,7 @@ fmt_offset(char *buf, size_t len, int64_t v)
 }
 
 /* The table `ksink status` prints; returns the failed connectors. */
-int
+static int
 ks_admin_status_text(struct ks_worker **ws, size_t n, char **out)
 {
 	struct ks_worker_snapshot s;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* admin.h - the admin endpoint: metrics, status, pause and resume. */
 #ifndef KS_ADMIN_H
 #define KS_ADMIN_H
@@ -14,9 +15,5 @@ int	ks_admin_parse_listen(const char *listen, struct sockaddr_storage *ss,
 struct ks_admin *ks_admin_start(const char *listen, struct ks_worker **ws,
 	    size_t n, char *errbuf, size_t errlen);
 void	ks_admin_stop(struct ks_admin *a);
-
-/* The bodies the endpoint serves, for tests. */
-void	ks_admin_metrics(struct ks_worker **ws, size_t n, char **out);
-int	ks_admin_status_text(struct ks_worker **ws, size_t n, char **out);
 
 #endif

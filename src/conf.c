@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * conf.c - the INI file, parsed with inih, checked against option tables.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* conf.h - the INI file: parsing (inih) and table-driven validation. */
 #ifndef KS_CONF_H
 #define KS_CONF_H

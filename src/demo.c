@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * demo.c - `ksink demo`: ksink end to end with nothing installed but ksink.
  *

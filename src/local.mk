@@ -1,23 +1,33 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The daemon.  Its modules also form a small library that the unit tests
 # link against.
 noinst_LIBRARIES += src/libksink.a
 src_libksink_a_SOURCES = \
 	src/admin.c src/admin.h \
+	src/batch.c src/batch.h \
+	src/check.c src/check.h \
 	src/conf.c src/conf.h \
 	src/consumer.c src/consumer.h \
 	src/demo.c src/demo.h \
+	src/dlq.c src/dlq.h \
 	src/log.c src/log.h \
 	src/offsets.c src/offsets.h \
+	src/offsets_cli.c \
 	src/options.c src/options.h \
+	src/retry.c src/retry.h \
 	src/sink.c src/sink.h \
+	src/stats.c src/stats.h \
 	src/status.c src/status.h \
+	src/testing.h \
 	src/util.c src/util.h \
+	src/waker.c src/waker.h \
 	src/worker.c src/worker.h
 src_libksink_a_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(INIH_CFLAGS) $(SQLITE3_CFLAGS) \
 	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) \
 	-DPKGLIBDIR='"$(pkglibdir)"'
 
-bin_PROGRAMS += ksink
+# A daemon, with its page in section 8: installed in sbindir.
+sbin_PROGRAMS += ksink
 ksink_SOURCES = src/main.c
 ksink_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
 ksink_LDADD = $(KSINK_CORE_LIBS)

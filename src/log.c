@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * log.c - logging to stderr.
  *
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
 
 #include "log.h"
 #include "util.h"
@@ -102,4 +105,26 @@ ks_log_msg(int level, const char *who, const char *fmt, ...)
 	va_start(ap, fmt);
 	ks_log_vmsg(level, who, fmt, ap);
 	va_end(ap);
+}
+
+/* librdkafka's log callback: its lines at our levels. */
+void
+ks_log_kafka(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	int l;
+
+	/* Errors of the client reach the connector's error callback too,
+	 * which says what to check: keep librdkafka's own lines for
+	 * debugging. */
+	if (strcmp(fac, "FAIL") == 0 || strcmp(fac, "ERROR") == 0)
+		l = KSINK_LOG_DEBUG;
+	else if (level <= 3)
+		l = KSINK_LOG_ERROR;
+	else if (level == 4)
+		l = KSINK_LOG_WARN;
+	else if (level <= 6)
+		l = KSINK_LOG_INFO;
+	else
+		l = KSINK_LOG_DEBUG;
+	ks_log_msg(l, rd_kafka_name(rk), "librdkafka %s: %s", fac, buf);
 }

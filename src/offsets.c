@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * offsets.c - `ksink offsets`: list and reset the offsets a sink stored.
  *
@@ -34,509 +35,26 @@
 #include "log.h"
 #include "offsets.h"
 #include "options.h"
-#include "sink.h"
+#include "retry.h"
 #include "util.h"
 #include "worker.h"
 
 /* How long one request to the brokers may take. */
 #define KAFKA_TIMEOUT_MS 10000
-/* Tries of a sink call that says KSINK_RETRY (a lock held elsewhere). */
-#define SINK_TRIES 5
-
-/* One partition of the connector's topics. */
-struct row {
-	char *topic;
-	int32_t partition;
-	int64_t low, high;	/* watermarks, -1 when unknown */
-	int64_t before;		/* the sink's offset, KSINK_OFFSET_NONE */
-	int64_t target;		/* --reset: what it becomes */
-	int64_t after;		/* read back from the sink */
-	int reset;		/* part of the reset */
-};
-
-/* The connector's consumer group, as the brokers describe it. */
-struct group {
-	char id[256];
-	int known;		/* the brokers answered */
-	int exists;		/* the brokers know the group */
-	char state[64];
-	int members;
-	char *clients;		/* "client-id (host), ..." */
-	char error[512];	/* when !known */
-};
-
-struct run {
-	const struct ks_offsets_args *a;
-	struct ks_conf *conf;
-	const struct ks_section *sec;
-	char who[300];
-	struct ks_plugin *pl;
-	const struct ksink_sink *desc;
-	struct ksink_ctx *ctx;
-	void *sink;
-	rd_kafka_t *rk;
-	char bootstrap[512];
-	char *topics;
-	char *blacklist;	/* librdkafka's topic.blacklist, or NULL */
-	struct row *rows;
-	size_t nrows;
-	struct group group;
-	int committed;		/* group offsets updated after the reset */
-};
-
-static void
-usage(FILE *fp)
-{
-	fprintf(fp,
-	    "usage: ksink offsets -c FILE [--json] CONNECTOR\n"
-	    "       ksink offsets -c FILE [--json] [--dry-run] [--force] "
-	    "CONNECTOR --reset WHAT\n"
-	    "WHAT is earliest, latest, or TOPIC:PARTITION=OFFSET[,...] where "
-	    "OFFSET is a\nnumber, none, earliest or latest; --reset may be "
-	    "repeated.  See ksink(8).\n");
-}
-
-/* ---- arguments ---- */
-
-/* Kafka's rule for topic names. */
-static int
-topic_ok(const char *t, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > 249 || (len == 1 && t[0] == '.') ||
-	    (len == 2 && t[0] == '.' && t[1] == '.'))
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!(t[i] >= 'a' && t[i] <= 'z') &&
-		    !(t[i] >= 'A' && t[i] <= 'Z') &&
-		    !(t[i] >= '0' && t[i] <= '9') && t[i] != '.' &&
-		    t[i] != '_' && t[i] != '-')
-			return 0;
-	return 1;
-}
-
-int
-ks_offsets_parse_spec(const char *s, struct ks_offsets_spec *out,
-    char *errbuf, size_t errlen)
-{
-	const char *eq, *colon, *val;
-	char num[32];
-	int64_t v;
-	size_t n;
-
-	memset(out, 0, sizeof(*out));
-	if ((eq = strchr(s, '=')) == NULL) {
-		ks_util_errf(errbuf, errlen, "--reset %s: expected earliest, "
-		    "latest or TOPIC:PARTITION=OFFSET", s);
-		return -1;
-	}
-	for (colon = eq; colon > s && colon[-1] != ':'; colon--)
-		;
-	if (colon == s) {
-		ks_util_errf(errbuf, errlen, "--reset %s: no partition: "
-		    "write TOPIC:PARTITION=OFFSET", s);
-		return -1;
-	}
-	colon--;
-	if (!topic_ok(s, (size_t)(colon - s))) {
-		ks_util_errf(errbuf, errlen, "--reset %s: \"%.*s\" is not a "
-		    "Kafka topic name (1 to 249 letters, digits, '.', '_', "
-		    "'-')", s, (int)(colon - s), s);
-		return -1;
-	}
-	n = (size_t)(eq - colon - 1);
-	if (n == 0 || n >= sizeof(num)) {
-		ks_util_errf(errbuf, errlen, "--reset %s: partition %s: "
-		    "expected a number from 0", s, n ? "too long" : "missing");
-		return -1;
-	}
-	memcpy(num, colon + 1, n);
-	num[n] = '\0';
-	if (!(num[0] >= '0' && num[0] <= '9') ||
-	    ks_util_parse_int(num, &v) == -1 || v < 0 || v > INT32_MAX) {
-		ks_util_errf(errbuf, errlen, "--reset %s: partition \"%s\" is "
-		    "not a number from 0 to %d", s, num, INT32_MAX);
-		return -1;
-	}
-	out->partition = (int32_t)v;
-	val = eq + 1;
-	if (strcmp(val, "none") == 0)
-		out->offset = KS_OFFSETS_TO_NONE;
-	else if (strcmp(val, "earliest") == 0)
-		out->offset = KS_OFFSETS_TO_EARLIEST;
-	else if (strcmp(val, "latest") == 0)
-		out->offset = KS_OFFSETS_TO_LATEST;
-	else if ((val[0] >= '0' && val[0] <= '9') &&
-	    ks_util_parse_int(val, &v) == 0 && v >= 0)
-		out->offset = v;
-	else {
-		ks_util_errf(errbuf, errlen, "--reset %s: offset \"%s\" is not "
-		    "a number from 0, nor none, earliest or latest", s, val);
-		return -1;
-	}
-	if ((out->topic = strndup(s, (size_t)(colon - s))) == NULL) {
-		ks_util_errf(errbuf, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* Adds the specs of one --reset value (a comma list). */
-static int
-add_specs(struct ks_offsets_args *a, const char *value, char *errbuf,
-    size_t errlen)
-{
-	struct ks_offsets_spec sp;
-	char *copy, *tok, *save;
-	size_t i;
-	int rc = 0;
-
-	if (strcmp(value, "earliest") == 0 || strcmp(value, "latest") == 0) {
-		if (a->mode != KS_OFFSETS_LIST) {
-			ks_util_errf(errbuf, errlen, "--reset %s applies to "
-			    "every partition: give it alone, once", value);
-			return -1;
-		}
-		a->mode = value[0] == 'e' ? KS_OFFSETS_EARLIEST :
-		    KS_OFFSETS_LATEST;
-		return 0;
-	}
-	if (a->mode == KS_OFFSETS_EARLIEST || a->mode == KS_OFFSETS_LATEST) {
-		ks_util_errf(errbuf, errlen, "--reset %s applies to every "
-		    "partition: give it alone, once", a->mode ==
-		    KS_OFFSETS_EARLIEST ? "earliest" : "latest");
-		return -1;
-	}
-	a->mode = KS_OFFSETS_EXPLICIT;
-	copy = ks_util_strdup(value);
-	for (tok = strtok_r(copy, ",", &save); tok != NULL && rc == 0;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if (ks_offsets_parse_spec(tok, &sp, errbuf, errlen) == -1) {
-			rc = -1;
-			break;
-		}
-		for (i = 0; i < a->nspecs; i++)
-			if (a->specs[i].partition == sp.partition &&
-			    strcmp(a->specs[i].topic, sp.topic) == 0) {
-				ks_util_errf(errbuf, errlen, "--reset: %s:%" PRId32
-				    " is given twice", sp.topic, sp.partition);
-				free(sp.topic);
-				rc = -1;
-				break;
-			}
-		if (rc == 0) {
-			a->specs = ks_util_xrealloc(a->specs,
-			    (a->nspecs + 1) * sizeof(*a->specs));
-			a->specs[a->nspecs++] = sp;
-		}
-	}
-	if (rc == 0 && a->nspecs == 0) {
-		ks_util_errf(errbuf, errlen, "--reset \"%s\" names no "
-		    "partition", value);
-		rc = -1;
-	}
-	free(copy);
-	return rc;
-}
-
-int
-ks_offsets_parse_args(int argc, char **argv, struct ks_offsets_args *a,
-    char *errbuf, size_t errlen)
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "reset", required_argument, NULL, 'r' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
-
-	memset(a, 0, sizeof(*a));
-	a->mode = KS_OFFSETS_LIST;
-	optind = 0;	/* GNU: start afresh */
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			a->config = optarg;
-			break;
-		case 'r':
-			if (add_specs(a, optarg, errbuf, errlen) == -1)
-				return -1;
-			break;
-		case 'n':
-			a->dry_run = 1;
-			break;
-		case 'j':
-			a->json = 1;
-			break;
-		case 'f':
-			a->force = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		case ':':
-			ks_util_errf(errbuf, errlen, "option %s needs a value",
-			    argv[optind - 1]);
-			return -1;
-		default:
-			if (optopt != 0)
-				ks_util_errf(errbuf, errlen, "unknown option "
-				    "-%c", optopt);
-			else
-				ks_util_errf(errbuf, errlen, "unknown option "
-				    "%s", argv[optind - 1]);
-			return -1;
-		}
-	}
-	/* GNU getopt moved the operands to the end. */
-	if (argc - optind > 1) {
-		ks_util_errf(errbuf, errlen, "one connector at a time: %s and "
-		    "%s", argv[optind], argv[optind + 1]);
-		return -1;
-	}
-	if (optind < argc)
-		a->connector = argv[optind];
-	if (a->config == NULL) {
-		ks_util_errf(errbuf, errlen, "-c FILE is required");
-		return -1;
-	}
-	if (a->connector == NULL) {
-		ks_util_errf(errbuf, errlen, "which connector? name one of "
-		    "the [connector NAME] sections of %s", a->config);
-		return -1;
-	}
-	if (a->mode == KS_OFFSETS_LIST && (a->dry_run || a->force)) {
-		ks_util_errf(errbuf, errlen, "%s only goes with --reset",
-		    a->dry_run ? "--dry-run" : "--force");
-		return -1;
-	}
-	return 0;
-}
-
-void
-ks_offsets_args_free(struct ks_offsets_args *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->nspecs; i++)
-		free(a->specs[i].topic);
-	free(a->specs);
-	a->specs = NULL;
-	a->nspecs = 0;
-}
-
-/* ---- output ---- */
-
-static void
-json_str(FILE *fp, const char *s)
-{
-	const unsigned char *p;
-
-	if (s == NULL) {
-		fputs("null", fp);
-		return;
-	}
-	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(fp, "\\u%04x", *p);
-		else
-			fputc(*p, fp);
-	}
-	fputc('"', fp);
-}
-
-static void
-json_off(FILE *fp, int64_t v)
-{
-	if (v < 0)
-		fputs("null", fp);
-	else
-		fprintf(fp, "%" PRId64, v);
-}
-
-static void
-cell(char *buf, size_t len, int64_t v)
-{
-	if (v < 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%" PRId64, v);
-}
-
-/* The lag after the sink's offset: offsets, not records (transaction
- * markers and aborted records count). */
-static int64_t
-lag(const struct row *r, int64_t stored)
-{
-	if (stored < 0 || r->high < 0)
-		return -1;
-	return stored > r->high ? 0 : r->high - stored;
-}
-
-static void
-print_group_line(FILE *fp, const struct run *rn)
-{
-	const struct group *g = &rn->group;
-
-	fprintf(fp, "connector %s: sink %s, consumer group %s ",
-	    rn->sec->name, rn->desc->name, g->id);
-	if (!g->known)
-		fprintf(fp, "(state unknown: %s)\n", g->error);
-	else if (!g->exists)
-		fprintf(fp, "(unknown to the brokers)\n");
-	else if (g->members == 0)
-		fprintf(fp, "(%s, no members)\n", g->state);
-	else
-		fprintf(fp, "(%s, %d member%s: %s)\n", g->state, g->members,
-		    g->members == 1 ? "" : "s", g->clients);
-}
-
-/* The cells of one row of the table. */
-struct cells {
-	const char *v[7];
-	char buf[6][32];
-};
-
-static size_t
-row_cells(const struct row *r, int reset, struct cells *c)
-{
-	size_t n = 0;
-
-	c->v[n++] = r->topic;
-	snprintf(c->buf[0], sizeof(c->buf[0]), "%" PRId32, r->partition);
-	c->v[n++] = c->buf[0];
-	if (reset) {
-		cell(c->buf[1], sizeof(c->buf[1]), r->before);
-		c->v[n++] = c->buf[1];
-	}
-	cell(c->buf[2], sizeof(c->buf[2]), r->after);
-	c->v[n++] = c->buf[2];
-	cell(c->buf[3], sizeof(c->buf[3]), r->low);
-	c->v[n++] = c->buf[3];
-	cell(c->buf[4], sizeof(c->buf[4]), r->high);
-	c->v[n++] = c->buf[4];
-	cell(c->buf[5], sizeof(c->buf[5]), lag(r, r->after));
-	c->v[n++] = c->buf[5];
-	return n;
-}
-
-static void
-print_table(const struct run *rn)
-{
-	static const char *const list_hdr[] = { "TOPIC", "PARTITION",
-	    "STORED", "LOW", "HIGH", "LAG" };
-	static const char *const reset_hdr[] = { "TOPIC", "PARTITION",
-	    "BEFORE", "AFTER", "LOW", "HIGH", "LAG" };
-	int reset = rn->a->mode != KS_OFFSETS_LIST;
-	const char *const *hdr = reset ? reset_hdr : list_hdr;
-	size_t i, j, ncol = reset ? 7 : 6, w[7];
-	struct cells c;
-
-	print_group_line(stdout, rn);
-	if (rn->nrows == 0) {
-		printf("no partitions: topics = %s matches no topic of the "
-		    "cluster\n", rn->topics);
-		return;
-	}
-	for (j = 0; j < ncol; j++)
-		w[j] = strlen(hdr[j]);
-	for (i = 0; i < rn->nrows; i++) {
-		row_cells(&rn->rows[i], reset, &c);
-		for (j = 0; j < ncol; j++)
-			if (strlen(c.v[j]) > w[j])
-				w[j] = strlen(c.v[j]);
-	}
-	for (j = 0; j < ncol; j++)
-		printf(j == 0 ? "%-*s" : "  %*s", (int)w[j], hdr[j]);
-	printf("\n");
-	for (i = 0; i < rn->nrows; i++) {
-		row_cells(&rn->rows[i], reset, &c);
-		for (j = 0; j < ncol; j++)
-			printf(j == 0 ? "%-*s" : "  %*s", (int)w[j], c.v[j]);
-		printf("\n");
-	}
-}
-
-static void
-print_json(const struct run *rn)
-{
-	const struct group *g = &rn->group;
-	const struct row *r;
-	int reset = rn->a->mode != KS_OFFSETS_LIST;
-	size_t i;
-
-	printf("{\"connector\":");
-	json_str(stdout, rn->sec->name);
-	printf(",\"sink\":");
-	json_str(stdout, rn->desc->name);
-	printf(",\"topics\":");
-	json_str(stdout, rn->topics);
-	printf(",\"group\":{\"id\":");
-	json_str(stdout, g->id);
-	printf(",\"state\":");
-	json_str(stdout, !g->known ? NULL : g->exists ? g->state : "none");
-	if (g->known)
-		printf(",\"members\":%d", g->members);
-	else {
-		printf(",\"error\":");
-		json_str(stdout, g->error);
-	}
-	printf("}");
-	if (reset)
-		printf(",\"reset\":true,\"dry_run\":%s,"
-		    "\"group_offsets_committed\":%s",
-		    rn->a->dry_run ? "true" : "false",
-		    rn->committed ? "true" : "false");
-	printf(",\"partitions\":[");
-	for (i = 0; i < rn->nrows; i++) {
-		r = &rn->rows[i];
-		printf("%s{\"topic\":", i ? "," : "");
-		json_str(stdout, r->topic);
-		printf(",\"partition\":%" PRId32, r->partition);
-		if (reset) {
-			printf(",\"before\":");
-			json_off(stdout, r->before);
-			printf(",\"after\":");
-		} else
-			printf(",\"stored\":");
-		json_off(stdout, r->after);
-		printf(",\"low\":");
-		json_off(stdout, r->low);
-		printf(",\"high\":");
-		json_off(stdout, r->high);
-		printf(",\"lag\":");
-		json_off(stdout, lag(r, r->after));
-		printf("}");
-	}
-	printf("]}\n");
-}
 
 /* ---- the configuration and the plugin ---- */
 
 /* Checks the whole file as `ksink -t` does; finds the connector. */
 static int
-load_conf(struct run *rn)
+load_conf(struct ks_offsets_run *rn)
 {
 	struct ks_errors errs = { 0 };
-	struct ks_worker **ws = NULL;
 	const struct ks_section *s;
-	size_t n = 0, i;
+	size_t i;
 
 	rn->conf = ks_conf_parse_file(rn->a->config, &errs);
 	if (rn->conf != NULL)
-		(void)ks_worker_load_all(rn->conf, &errs, &ws, &n);
-	for (i = 0; i < n; i++)
-		ks_worker_free(ws[i]);
-	free(ws);
+		(void)ks_worker_load_all(rn->conf, &errs, &rn->ws, &rn->nws);
 	if (errs.count > 0) {
 		ks_errors_print(&errs, stderr);
 		fprintf(stderr, "ksink: %s: %zu problem%s found\n",
@@ -566,82 +84,66 @@ load_conf(struct run *rn)
 		return KS_EXIT_USAGE;
 	}
 	rn->sec = s;
+	for (i = 0; i < rn->nws; i++)
+		if (strcmp(ks_worker_name(rn->ws[i]), s->name) == 0)
+			rn->w = rn->ws[i];
 	snprintf(rn->who, sizeof(rn->who), "connector %s", s->name);
 	rn->topics = ks_util_strdup(ks_conf_str(s, ks_options_connector,
 	    "topics"));
 	return KS_EXIT_OK;
 }
 
+/* The plugin the daemon loaded for the connector: can it reset? */
 static int
-load_plugin(struct run *rn)
+check_plugin(struct ks_offsets_run *rn)
 {
-	const struct ks_section *wsec = ks_conf_section(rn->conf,
-	    KS_SEC_WORKER);
-	char path[4096], err[1024];
-
-	if (ks_sink_path(ks_conf_kv(rn->sec, "type")->value,
-	    ks_sink_plugin_dir(wsec), path,
-	    sizeof(path), err, sizeof(err)) == -1 ||
-	    (rn->pl = ks_sink_load(path, err, sizeof(err))) == NULL) {
-		ks_log_msg(KSINK_LOG_ERROR, rn->who, "%s", err);
-		return KS_EXIT_CONFIG;
-	}
-	rn->desc = rn->pl->desc;
+	rn->desc = ks_worker_sink(rn->w, NULL);
 	if (rn->a->mode != KS_OFFSETS_LIST &&
 	    (!KSINK_SINK_HAS(rn->desc, reset_offsets, 1) ||
 	    rn->desc->reset_offsets == NULL)) {
 		ks_log_msg(KSINK_LOG_ERROR, rn->who, "sink %s (%s, sink ABI "
 		    "%u.%u) does not support resetting offsets: it has no "
 		    "reset_offsets() (sink ABI 1.1); its offsets can only be "
-		    "listed", rn->desc->name, rn->pl->path,
+		    "listed", rn->desc->name, ks_worker_plugin_path(rn->w),
 		    rn->desc->abi_major, rn->desc->abi_minor);
 		return KS_EXIT_FAILURE;
 	}
 	return KS_EXIT_OK;
 }
 
+/* Opens the sink as the daemon does. */
 static int
-open_sink(struct run *rn)
+open_sink(struct ks_offsets_run *rn)
 {
-	char err[1024] = "";
-	int st;
+	char err[1024];
+	int cfg;
 
-	rn->ctx = ks_sink_ctx_new(rn->sec->name, rn->sec, rn->pl);
-	st = rn->desc->open(&ks_sink_host, rn->ctx, &rn->sink, err,
-	    sizeof(err));
-	if (st != KSINK_OK) {
-		rn->sink = NULL;
-		ks_log_msg(KSINK_LOG_ERROR, rn->who, "sink %s cannot open: %s",
-		    rn->desc->name, *err ? err : ksink_status_name(st));
-		return st == KSINK_CONFIG ? KS_EXIT_CONFIG : KS_EXIT_FAILURE;
+	if (ks_worker_open(rn->w, &cfg, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		return cfg ? KS_EXIT_CONFIG : KS_EXIT_FAILURE;
 	}
+	(void)ks_worker_sink(rn->w, &rn->sink);
 	return KS_EXIT_OK;
 }
 
-/* The sink's offsets of every row, into before or after. */
+/* The sink's offsets of every row, into before or after, read (and
+ * retried) as the daemon reads them. */
 static int
-load_offsets(struct run *rn, int after)
+load_offsets(struct ks_offsets_run *rn, int after)
 {
 	struct ksink_offset *offs;
 	char err[1024] = "";
 	size_t i;
-	int st = KSINK_OK, tries;
+	int st;
 
 	if (rn->nrows == 0)
 		return 0;
 	offs = ks_util_xcalloc(rn->nrows, sizeof(*offs));
-	for (tries = 0; tries < SINK_TRIES; tries++) {
-		for (i = 0; i < rn->nrows; i++) {
-			offs[i].topic = rn->rows[i].topic;
-			offs[i].partition = rn->rows[i].partition;
-			offs[i].next_offset = KSINK_OFFSET_NONE;
-		}
-		st = rn->desc->load_offsets(rn->sink, offs, rn->nrows, err,
-		    sizeof(err));
-		if (st != KSINK_RETRY)
-			break;
-		ks_util_sleep_ms(200 << tries);
+	for (i = 0; i < rn->nrows; i++) {
+		offs[i].topic = rn->rows[i].topic;
+		offs[i].partition = rn->rows[i].partition;
 	}
+	st = ks_worker_load_offsets(rn->w, offs, rn->nrows, err, sizeof(err));
 	if (st != KSINK_OK) {
 		free(offs);
 		ks_log_msg(KSINK_LOG_ERROR, rn->who, "sink %s cannot read its "
@@ -665,7 +167,7 @@ load_offsets(struct run *rn, int after)
 /* ---- Kafka ---- */
 
 static int
-kafka_new(struct run *rn)
+kafka_new(struct ks_offsets_run *rn)
 {
 	struct ks_errors errs = { 0 };
 	rd_kafka_conf_t *rkc;
@@ -711,7 +213,7 @@ kafka_new(struct run *rn)
 static int
 row_cmp(const void *a, const void *b)
 {
-	const struct row *x = a, *y = b;
+	const struct ks_offsets_row *x = a, *y = b;
 	int c = strcmp(x->topic, y->topic);
 
 	if (c != 0)
@@ -722,7 +224,7 @@ row_cmp(const void *a, const void *b)
 /* Whether librdkafka's topic.blacklist, a comma list of regular
  * expressions, hides topic from every subscription. */
 static int
-blacklisted(const struct run *rn, const char *topic)
+blacklisted(const struct ks_offsets_run *rn, const char *topic)
 {
 	char *copy, *tok, *save;
 	regex_t re;
@@ -743,7 +245,7 @@ blacklisted(const struct run *rn, const char *topic)
 }
 
 static void
-add_topic_rows(struct run *rn, const struct rd_kafka_metadata_topic *t)
+add_topic_rows(struct ks_offsets_run *rn, const struct rd_kafka_metadata_topic *t)
 {
 	size_t i, j;
 
@@ -756,7 +258,7 @@ add_topic_rows(struct run *rn, const struct rd_kafka_metadata_topic *t)
 	rn->rows = ks_util_xrealloc(rn->rows, (rn->nrows +
 	    (size_t)t->partition_cnt) * sizeof(*rn->rows));
 	for (i = 0; i < (size_t)t->partition_cnt; i++) {
-		struct row *r = &rn->rows[rn->nrows++];
+		struct ks_offsets_row *r = &rn->rows[rn->nrows++];
 
 		memset(r, 0, sizeof(*r));
 		r->topic = ks_util_strdup(t->topic);
@@ -768,7 +270,7 @@ add_topic_rows(struct run *rn, const struct rd_kafka_metadata_topic *t)
 
 /* The partitions of the connector's topics, from the metadata. */
 static int
-list_partitions(struct run *rn)
+list_partitions(struct ks_offsets_run *rn)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t err;
@@ -844,15 +346,15 @@ list_partitions(struct run *rn)
 /* Each partition's watermarks; the high one is the last stable offset,
  * since the client reads read_committed. */
 static int
-watermarks(struct run *rn)
+watermarks(struct ks_offsets_run *rn)
 {
 	rd_kafka_resp_err_t err;
-	struct row *r;
+	struct ks_offsets_row *r;
 	size_t i;
 
 	for (i = 0; i < rn->nrows; i++) {
 		r = &rn->rows[i];
-		err = rd_kafka_query_watermark_offsets(rn->rk, r->topic,
+		err = ks_consumer_watermarks(rn->rk, r->topic,
 		    r->partition, &r->low, &r->high, KAFKA_TIMEOUT_MS);
 		if (err) {
 			ks_log_msg(KSINK_LOG_ERROR, rn->who, "cannot read the "
@@ -865,7 +367,7 @@ watermarks(struct run *rn)
 }
 
 static void
-group_clear(struct group *g)
+group_clear(struct ks_offsets_group *g)
 {
 	free(g->clients);
 	g->clients = NULL;
@@ -875,11 +377,11 @@ group_clear(struct group *g)
 
 /* What the brokers say of the connector's consumer group. */
 static void
-group_describe(struct run *rn)
+group_describe(struct ks_offsets_run *rn)
 {
 	const struct rd_kafka_group_list *gl = NULL;
 	const struct rd_kafka_group_info *gi;
-	struct group *g = &rn->group;
+	struct ks_offsets_group *g = &rn->group;
 	rd_kafka_resp_err_t err;
 	size_t len = 0, cap = 0;
 	int i, j;
@@ -929,9 +431,9 @@ group_describe(struct run *rn)
 
 /* A reset needs a connector that no worker runs. */
 static int
-check_stopped(struct run *rn)
+check_stopped(struct ks_offsets_run *rn)
 {
-	struct group *g = &rn->group;
+	struct ks_offsets_group *g = &rn->group;
 
 	if (g->known && g->members > 0) {
 		log_error("connector %s is running (consumer group %s has "
@@ -996,7 +498,7 @@ list_error(const rd_kafka_topic_partition_list_t *l, const char **topic,
  * worker that joined meanwhile owns them.
  */
 static void
-commit_group(struct run *rn)
+commit_group(struct ks_offsets_run *rn)
 {
 	rd_kafka_topic_partition_list_t *set, *del;
 	rd_kafka_DeleteConsumerGroupOffsets_t *dg;
@@ -1115,8 +617,8 @@ commit_group(struct run *rn)
 
 /* ---- the reset ---- */
 
-static struct row *
-row_find(struct run *rn, const char *topic, int32_t partition)
+static struct ks_offsets_row *
+row_find(struct ks_offsets_run *rn, const char *topic, int32_t partition)
 {
 	size_t i;
 
@@ -1130,10 +632,10 @@ row_find(struct run *rn, const char *topic, int32_t partition)
 /* Resolves the targets of --reset and checks them against the
  * watermarks. */
 static int
-plan(struct run *rn)
+plan(struct ks_offsets_run *rn)
 {
 	const struct ks_offsets_args *a = rn->a;
-	struct row *r;
+	struct ks_offsets_row *r;
 	int32_t maxp;
 	size_t i, j;
 
@@ -1200,32 +702,43 @@ plan(struct run *rn)
 	return KS_EXIT_OK;
 }
 
-/* One call of reset_offsets(): one atomic step of the sink. */
-static int
-reset(struct run *rn)
-{
+struct reset_args {
+	struct ks_offsets_run *rn;
 	struct ksink_offset *offs;
-	char err[1024] = "";
-	size_t i, n = 0;
-	int st = KSINK_OK, tries;
+	size_t n;
+};
 
-	offs = ks_util_xcalloc(rn->nrows, sizeof(*offs));
+static int
+reset_once(void *arg, char *errbuf, size_t errlen)
+{
+	struct reset_args *a = arg;
+
+	return a->rn->desc->reset_offsets(a->rn->sink, a->offs, a->n, errbuf,
+	    errlen);
+}
+
+/* One call of reset_offsets(): one atomic step of the sink, retried as
+ * the daemon retries. */
+static int
+reset(struct ks_offsets_run *rn)
+{
+	struct reset_args ra = { rn, NULL, 0 };
+	char err[1024] = "";
+	size_t i;
+	int st;
+
+	ra.offs = ks_util_xcalloc(rn->nrows + 1, sizeof(*ra.offs));
 	for (i = 0; i < rn->nrows; i++) {
 		if (!rn->rows[i].reset)
 			continue;
-		offs[n].topic = rn->rows[i].topic;
-		offs[n].partition = rn->rows[i].partition;
-		offs[n].next_offset = rn->rows[i].target;
-		n++;
+		ra.offs[ra.n].topic = rn->rows[i].topic;
+		ra.offs[ra.n].partition = rn->rows[i].partition;
+		ra.offs[ra.n].next_offset = rn->rows[i].target;
+		ra.n++;
 	}
-	for (tries = 0; tries < SINK_TRIES; tries++) {
-		st = rn->desc->reset_offsets(rn->sink, offs, n, err,
-		    sizeof(err));
-		if (st != KSINK_RETRY)
-			break;
-		ks_util_sleep_ms(200 << tries);
-	}
-	free(offs);
+	st = ks_retry_call(reset_once, &ra, rn->who, "reset its offsets", err,
+	    sizeof(err));
+	free(ra.offs);
 	if (st != KSINK_OK) {
 		ks_log_msg(KSINK_LOG_ERROR, rn->who, "sink %s could not reset "
 		    "its offsets (%s), nothing was changed: %s", rn->desc->name,
@@ -1236,13 +749,13 @@ reset(struct run *rn)
 }
 
 static int
-run(struct run *rn)
+run(struct ks_offsets_run *rn)
 {
 	int rc, resetting = rn->a->mode != KS_OFFSETS_LIST;
 	size_t i, n = 0;
 
 	if ((rc = load_conf(rn)) != KS_EXIT_OK ||
-	    (rc = load_plugin(rn)) != KS_EXIT_OK ||
+	    (rc = check_plugin(rn)) != KS_EXIT_OK ||
 	    (rc = kafka_new(rn)) != KS_EXIT_OK ||
 	    (rc = list_partitions(rn)) != KS_EXIT_OK)
 		return rc;
@@ -1281,16 +794,16 @@ run(struct run *rn)
 			}
 			/* Closed before the group learns the offsets: a
 			 * worker started then finds them in the sink. */
-			rn->desc->close(rn->sink);
+			ks_worker_close(rn->w);
 			rn->sink = NULL;
 			if (rc == KS_EXIT_OK)
 				commit_group(rn);
 		}
 	}
 	if (rn->a->json)
-		print_json(rn);
+		ks_offsets_print_json(rn);
 	else {
-		print_table(rn);
+		ks_offsets_print_table(rn);
 		if (resetting && rn->a->dry_run)
 			printf("dry run: nothing was changed\n");
 		else if (resetting)
@@ -1306,31 +819,30 @@ int
 ks_offsets_main(int argc, char **argv)
 {
 	struct ks_offsets_args a;
-	struct run rn;
+	struct ks_offsets_run rn;
 	char err[1024];
 	size_t i;
 	int rc;
 
 	if (ks_offsets_parse_args(argc, argv, &a, err, sizeof(err)) == -1) {
 		fprintf(stderr, "ksink offsets: %s\n", err);
-		usage(stderr);
+		ks_offsets_usage(stderr);
 		ks_offsets_args_free(&a);
 		return KS_EXIT_USAGE;
 	}
 	if (a.help) {
-		usage(stdout);
+		ks_offsets_usage(stdout);
 		ks_offsets_args_free(&a);
 		return KS_EXIT_OK;
 	}
 	memset(&rn, 0, sizeof(rn));
 	rn.a = &a;
 	rc = run(&rn);
-	if (rn.sink != NULL)
-		rn.desc->close(rn.sink);
 	if (rn.rk != NULL)
 		rd_kafka_destroy(rn.rk);
-	ks_sink_ctx_free(rn.ctx);
-	ks_sink_unload(rn.pl);
+	for (i = 0; i < rn.nws; i++)
+		ks_worker_free(rn.ws[i]);
+	free(rn.ws);
 	for (i = 0; i < rn.nrows; i++)
 		free(rn.rows[i].topic);
 	free(rn.rows);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * options.c - the option tables of [worker] and [connector NAME], and the
  * checks every option value goes through, the plugins' included.  The same
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "testing.h"
 #include "util.h"
 
 #ifndef PKGLIBDIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* options.h - the daemon's own option tables and table-driven checks. */
 #ifndef KS_OPTIONS_H
 #define KS_OPTIONS_H
@@ -16,7 +17,6 @@ int	ks_options_check(const struct ksink_option *opt, const char *value,
 const char *ks_options_nearest(const char *name,
 	    const struct ksink_option *const *tabs, size_t ntabs);
 void	ks_options_print(FILE *fp, const struct ksink_option *tab, int mdoc);
-const char *ks_options_type_name(int type);
 int	ks_options_kafka_secret(const char *key);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sink.c - the plugin loader and the host services.
  *
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "options.h"
 #include "sink.h"
+#include "testing.h"
 #include "util.h"
 
 struct ksink_ctx {
@@ -225,7 +227,6 @@ ks_sink_load(const char *path, char *errbuf, size_t errlen)
 	}
 	pl = ks_util_xcalloc(1, sizeof(*pl));
 	pl->path = ks_util_strdup(path);
-	pl->dl = dl;
 	pl->desc = d;
 	return pl;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* sink.h - loading sink plugins and the services the host gives them. */
 #ifndef KS_SINK_H
 #define KS_SINK_H
@@ -8,9 +9,10 @@
 
 struct ks_section;
 
+/* A loaded plugin.  Its handle is never closed: a plugin's threads or
+ * atexit handlers may still point into its code. */
 struct ks_plugin {
 	char *path;
-	void *dl;
 	const struct ksink_sink *desc;
 };
 
@@ -26,7 +28,6 @@ void	ks_sink_unload(struct ks_plugin *pl);
 struct ksink_ctx *ks_sink_ctx_new(const char *connector,
 	    const struct ks_section *sec, const struct ks_plugin *pl);
 void	ks_sink_ctx_free(struct ksink_ctx *ctx);
-const char *ks_sink_ctx_who(const struct ksink_ctx *ctx);
 
 /* Runs the plugin's check() (ABI 1.2), if it has one, on the connector's
  * options, already validated against its table; its reports join errs

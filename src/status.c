@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * status.c - `ksink status -c FILE [--json]`: asks the admin endpoint of
  * the daemon running FILE ([worker] admin.listen) for its connectors.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* util.h - small helpers shared by the daemon's modules. */
 #ifndef KS_UTIL_H
 #define KS_UTIL_H
@@ -15,7 +16,8 @@
 
 void	 ks_util_errf(char *errbuf, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-int64_t	 ks_util_now_ms(void);
+int64_t	 ks_util_now_ms(void);	/* monotonic: durations */
+int64_t	 ks_util_wall_ms(void);	/* realtime: when */
 void	 ks_util_sleep_ms(int64_t ms);
 int	 ks_util_parse_int(const char *s, int64_t *out);
 int	 ks_util_parse_bool(const char *s, int *out);

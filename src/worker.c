@@ -1,82 +1,83 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * worker.c - one connector: a consumer thread running the batch loop.
+ * worker.c - one connector: a thread running the batch loop.
  *
- * Records are polled into a queue of pending messages.  A batch is the
- * head of that queue, cut by batch.max.records, batch.max.bytes and
- * batch.max.ms, and is applied as one atomic step of the sink:
- * begin, write, commit(next offsets).  The sink stores the offsets in that
- * step, so the sink, never Kafka, says where to start: on assignment the
- * worker asks the sink for its stored offsets and assigns explicitly from
- * them.  Kafka group offsets are committed afterwards, for lag tools only.
+ * Records are polled (consumer.c) into a queue of pending messages.  A
+ * batch is the head of that queue, cut by batch.max.records,
+ * batch.max.bytes and batch.max.ms, and is applied as one atomic step of
+ * the sink: begin, write, commit(next offsets).  The sink stores the
+ * offsets in that step, so the sink, never Kafka, says where to start
+ * (consumer.c asks it at each assignment).  Kafka group offsets are
+ * committed afterwards, for lag tools only.
  *
  * A message handed out by librdkafka is never dropped while its partition
  * stays assigned: its offset is past the consumer's position, so dropping
  * it would skip it.  Messages are dropped only when their partition is
  * revoked, and then the next owner starts from the sink's offsets.
  *
- * RETRY: the step is aborted, the partitions are paused and the consumer
- * keeps being polled (so the group never times us out) while we back off,
- * then the same batch is replayed.  POISON: errors.tolerance decides.
+ * The loop is in one phase at a time (w->phase):
+ *
+ *	COLLECT  polling records into the queue
+ *	         -> APPLY when a batch is due
+ *	         -> DRAIN when a revocation comes (from inside a poll) or
+ *	            the connector stops
+ *	APPLY    applying the head batch: begin, write, commit
+ *	         -> COLLECT when committed (or skipped as poison)
+ *	         -> BACKOFF on RETRY
+ *	         -> FAILED on FATAL, CONFIG, POISON without tolerance, or
+ *	            when errors.retry.timeout.ms has passed
+ *	BACKOFF  the batch's partitions are paused and the consumer served
+ *	         until the next attempt -> APPLY
+ *	         -> DROPPED when a revocation took queued records meanwhile
+ *	         -> COLLECT when the connector stops
+ *	DROPPED  the batch's records are gone: give it up -> COLLECT
+ *	DRAIN    applying what is held while partitions are being revoked
+ *	         or the connector stops, with REVOKE_TRIES attempts and no
+ *	         polling -> COLLECT (or the loop ends)
+ *	FAILED   final; the loop ends and the consumer leaves the group
+ *
+ * Besides the phase, the admin endpoint may pause the connector (paused):
+ * no batch is cut then, and the partitions are paused; what was polled
+ * is held.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <regex.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
-#include "admin.h"
+#include "batch.h"
+#include "check.h"
 #include "conf.h"
 #include "consumer.h"
+#include "dlq.h"
 #include "log.h"
 #include "options.h"
+#include "retry.h"
 #include "sink.h"
+#include "stats.h"
 #include "util.h"
 #include "worker.h"
 
+/* The longest a poll blocks, so that a stop or a pause is seen soon. */
 #define POLL_MAX_MS 100
-#define BACKOFF_FIRST_MS 100
-/* How long a revocation may wait for a failing sink before giving up. */
+/* Attempts at a batch while draining: its partitions are being taken
+ * away, and the next owner applies it when this one cannot. */
 #define REVOKE_TRIES 3
 
-struct part {
-	const char *topic;	/* borrowed from a pending message */
-	int32_t partition;
-	int64_t next;
-	uint64_t records;	/* of this batch */
-	uint64_t bytes;
-};
-
-/* Figures of one partition, for the admin endpoint. */
-struct pstat {
-	char *topic;
-	int32_t partition;
-	int assigned;
-	uint64_t records, batches, bytes;
-	int64_t sink_offset, group_offset, high_watermark;
-	/* Stall detection: the consumer's position, when it last moved. */
-	int64_t position, moved_ms, checked_ms;
-	int stalled;
-};
-
-
-
-const double ks_worker_latency_bounds[KS_LATENCY_BUCKETS] = {
-	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-	10, 30
-};
-
-static const char *const state_names[KS_STATE_COUNT] = {
-	"starting", "running", "paused", "retrying", "failed", "stopped"
+enum phase {
+	PHASE_COLLECT,
+	PHASE_APPLY,
+	PHASE_BACKOFF,
+	PHASE_DROPPED,
+	PHASE_DRAIN,
+	PHASE_FAILED
 };
 
 struct ks_worker {
@@ -89,11 +90,8 @@ struct ks_worker {
 	struct ksink_ctx *ctx;
 	void *sink;
 	int opened;		/* open() succeeded: close() is owed */
-	rd_kafka_conf_t *rkconf;
-	rd_kafka_t *rk;
-	struct ks_waker *waker;
-	uint64_t took_records, took_bytes;	/* for the waker */
-	char *topics;
+	struct ks_consumer *consumer;
+	struct ks_dlq *dlq;	/* NULL: none */
 
 	int64_t max_records;
 	int64_t max_bytes;
@@ -102,274 +100,33 @@ struct ks_worker {
 	int64_t backoff_max_ms;
 	int tolerance_all;
 	int log_messages;	/* errors.log.include.messages */
-	int reset;
 
-	/* The dead letter queue, when errors.deadletterqueue.topic.name. */
-	char *dlq_topic;
-	int dlq_headers;
-	rd_kafka_conf_t *dlq_conf;
-	rd_kafka_t *dlq;
-	int dlq_pending;	/* produced, not yet acknowledged */
-	char dlq_error[512];	/* first delivery failure */
-
-	/* Pending messages, oldest first; the batch is the head. */
-	rd_kafka_message_t **msgs;
-	size_t n, cap;
-	size_t bytes;
-	int64_t first_ms;
-
-	/* Scratch reused by every batch. */
-	struct ksink_record *recs;
-	size_t recs_cap;
-	struct ksink_header *hdrs;
-	size_t hdrs_cap;
-	struct part *parts;
-	size_t parts_cap, nparts;
-
-	int in_flush;		/* a batch is being applied or retried */
-	int invalidated;	/* a revocation dropped pending messages */
-	int paused;		/* paused while retrying */
-	atomic_int admin_pause;	/* asked for through the admin endpoint */
-	int admin_paused;	/* ... and done */
-	int consumer_paused;	/* what librdkafka was last told */
-	int assigned_once;	/* a rebalance has assigned partitions */
-	int64_t last_wm_ms;
-	int64_t last_stall_ms;
-	int64_t stall_ms;	/* stall.warn.ms */
+	enum phase phase;
+	int paused;		/* by the admin endpoint, and in effect */
+	atomic_int pause_req;	/* what the admin endpoint asks for */
 	atomic_int stop;
-	int failed;
-	char error[1024];
 
-	/* Under stats_lock: read by the admin endpoint's thread. */
-	struct ks_worker_stats stats;
-	pthread_mutex_t stats_lock;
-	int state;
-	struct pstat *pstats;
-	size_t npstats;
-	uint64_t applied_bytes, rebalances, dlq_count;
-	uint64_t latency[KS_LATENCY_BUCKETS + 1];
-	double latency_sum;
-	int64_t last_commit_ms;
+	struct ks_batch q;	/* polled messages; the batch is the head */
+
+	struct ks_stats stats;	/* read by the admin endpoint too */
 
 	pthread_t thread;
 	int started;
 	ks_worker_done_fn done;
 	void *done_arg;
-
-	/* Rate limit for repeating consumer errors. */
-	int64_t last_err_ms;
-	int last_err_code;
-	unsigned suppressed;
 };
 
-static int flush_batch(struct ks_worker *w, int revoking);
+static int flush_batch(struct ks_worker *w);
+static int on_load_offsets(void *, struct ksink_offset *, size_t, char *,
+    size_t);
+static void on_revoke(void *, const rd_kafka_topic_partition_list_t *, int);
+static void on_assigned(void *);
+static void on_fail(void *, const char *);
 
 const char *
 ks_worker_state_name(int state)
 {
-	return state >= 0 && state < KS_STATE_COUNT ? state_names[state] :
-	    "unknown";
-}
-
-static void
-set_state(struct ks_worker *w, int state)
-{
-	pthread_mutex_lock(&w->stats_lock);
-	/* A failure is final. */
-	if (w->state != KS_STATE_FAILED)
-		w->state = state;
-	pthread_mutex_unlock(&w->stats_lock);
-}
-
-/* The figures of a partition; call with stats_lock held. */
-static struct pstat *
-pstat_get(struct ks_worker *w, const char *topic, int32_t partition)
-{
-	struct pstat *p;
-	size_t i;
-
-	for (i = 0; i < w->npstats; i++)
-		if (w->pstats[i].partition == partition &&
-		    strcmp(w->pstats[i].topic, topic) == 0)
-			return &w->pstats[i];
-	w->pstats = ks_util_xrealloc(w->pstats,
-	    (w->npstats + 1) * sizeof(*w->pstats));
-	p = &w->pstats[w->npstats++];
-	memset(p, 0, sizeof(*p));
-	p->topic = ks_util_strdup(topic);
-	p->partition = partition;
-	p->sink_offset = p->group_offset = p->high_watermark = -1;
-	p->position = -1;
-	return p;
-}
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Pauses or resumes the assignment so that librdkafka matches what the
- * retry loop and the admin endpoint want. */
-static void
-sync_pause(struct ks_worker *w)
-{
-	int want = w->paused || w->admin_paused;
-
-	if (w->rk == NULL || want == w->consumer_paused)
-		return;
-	ks_consumer_pause(w->rk, want);
-	w->consumer_paused = want;
-}
-
-void
-ks_worker_set_paused(struct ks_worker *w, int paused)
-{
-	atomic_store(&w->admin_pause, paused);
-}
-
-void
-ks_worker_snapshot(struct ks_worker *w, struct ks_worker_snapshot *s)
-{
-	size_t i;
-
-	memset(s, 0, sizeof(*s));
-	s->name = w->name;
-	s->type = w->desc ? w->desc->name : "?";
-	pthread_mutex_lock(&w->stats_lock);
-	s->state = w->state;
-	snprintf(s->error, sizeof(s->error), "%s", w->failed ? w->error : "");
-	s->stats = w->stats;
-	s->bytes = w->applied_bytes;
-	s->rebalances = w->rebalances;
-	s->dlq = w->dlq_count;
-	memcpy(s->latency, w->latency, sizeof(s->latency));
-	s->latency_sum = w->latency_sum;
-	s->latency_count = w->stats.batches;
-	s->last_commit_ms = w->last_commit_ms;
-	s->nparts = w->npstats;
-	s->parts = ks_util_xcalloc(w->npstats, sizeof(*s->parts));
-	for (i = 0; i < w->npstats; i++) {
-		struct pstat *p = &w->pstats[i];
-
-		s->parts[i].topic = ks_util_strdup(p->topic);
-		s->parts[i].partition = p->partition;
-		s->parts[i].assigned = p->assigned;
-		s->parts[i].records = p->records;
-		s->parts[i].batches = p->batches;
-		s->parts[i].bytes = p->bytes;
-		s->parts[i].sink_offset = p->sink_offset;
-		s->parts[i].group_offset = p->group_offset;
-		s->parts[i].high_watermark = p->high_watermark;
-		s->parts[i].stalled = p->stalled;
-	}
-	pthread_mutex_unlock(&w->stats_lock);
-}
-
-void
-ks_worker_snapshot_free(struct ks_worker_snapshot *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->nparts; i++)
-		free(s->parts[i].topic);
-	free(s->parts);
-	s->parts = NULL;
-	s->nparts = 0;
-}
-
-/*
- * Finds partitions held back by an open transaction: read_committed
- * consumers see nothing past the last stable offset (LSO) until the
- * transaction ends, so the position stops while the high watermark goes
- * on.  Reported once per stall, and again when it ends.  The LSO is asked
- * of the broker (a read_committed watermark query) only for partitions
- * that look stalled.
- */
-static void
-check_stalls(struct ks_worker *w, int64_t now)
-{
-	rd_kafka_topic_partition_list_t *list = NULL;
-	int64_t pos, lo, lso;
-	struct pstat *ps;
-	int i;
-
-	if (now - w->last_stall_ms < (w->stall_ms < 5000 ? w->stall_ms / 2 :
-	    5000))
-		return;
-	w->last_stall_ms = now;
-	if (rd_kafka_assignment(w->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    list == NULL)
-		return;
-	rd_kafka_position(w->rk, list);
-	for (i = 0; i < list->cnt; i++) {
-		pthread_mutex_lock(&w->stats_lock);
-		ps = pstat_get(w, list->elems[i].topic,
-		    list->elems[i].partition);
-		pos = list->elems[i].offset >= 0 ? list->elems[i].offset :
-		    ps->sink_offset;
-		if (pos != ps->position || ps->moved_ms == 0) {
-			ps->position = pos;
-			ps->moved_ms = now;
-			if (ps->stalled)
-				ks_log_msg(KSINK_LOG_INFO, w->who, "%s/%d moves "
-				    "again at offset %lld", ps->topic,
-				    ps->partition, (long long)pos);
-			ps->stalled = 0;
-			pthread_mutex_unlock(&w->stats_lock);
-			continue;
-		}
-		if (ps->stalled || pos < 0 || now - ps->moved_ms < w->stall_ms ||
-		    now - ps->checked_ms < w->stall_ms ||
-		    ps->high_watermark <= pos + 1 || w->admin_paused ||
-		    w->paused) {
-			pthread_mutex_unlock(&w->stats_lock);
-			continue;
-		}
-		ps->checked_ms = now;
-		pthread_mutex_unlock(&w->stats_lock);
-		if (rd_kafka_query_watermark_offsets(w->rk,
-		    list->elems[i].topic, list->elems[i].partition, &lo, &lso,
-		    2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-			continue;
-		pthread_mutex_lock(&w->stats_lock);
-		if (lso <= pos && lso < ps->high_watermark) {
-			ps->stalled = 1;
-			ks_log_msg(KSINK_LOG_WARN, w->who, "%s/%d is stalled "
-			    "at offset %lld for %lld s: an open transaction "
-			    "holds back the records up to the high watermark "
-			    "%lld; they are applied once it commits or aborts "
-			    "(the broker aborts it after its "
-			    "transaction.timeout.ms)", ps->topic,
-			    ps->partition, (long long)lso,
-			    (long long)((now - ps->moved_ms) / 1000),
-			    (long long)ps->high_watermark);
-		}
-		pthread_mutex_unlock(&w->stats_lock);
-	}
-	rd_kafka_topic_partition_list_destroy(list);
-}
-
-/* Refreshes the high watermarks librdkafka last heard of (no request). */
-static void
-refresh_watermarks(struct ks_worker *w, int64_t now)
-{
-	int64_t lo, hi;
-	size_t i;
-
-	if (now - w->last_wm_ms < 1000)
-		return;
-	w->last_wm_ms = now;
-	pthread_mutex_lock(&w->stats_lock);
-	for (i = 0; i < w->npstats; i++)
-		if (w->pstats[i].assigned && rd_kafka_get_watermark_offsets(
-		    w->rk, w->pstats[i].topic, w->pstats[i].partition, &lo,
-		    &hi) == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
-			w->pstats[i].high_watermark = hi;
-	pthread_mutex_unlock(&w->stats_lock);
+	return ks_stats_state_name(state);
 }
 
 const char *
@@ -378,142 +135,100 @@ ks_worker_name(const struct ks_worker *w)
 	return w->name;
 }
 
-void
-ks_worker_get_stats(const struct ks_worker *w, struct ks_worker_stats *st)
+/* What the admin endpoint shows, from the phase and the pause. */
+static void
+show_state(struct ks_worker *w)
 {
-	pthread_mutex_lock((pthread_mutex_t *)&w->stats_lock);
-	*st = w->stats;
-	pthread_mutex_unlock((pthread_mutex_t *)&w->stats_lock);
+	int s;
+
+	if (w->phase == PHASE_FAILED)
+		s = KS_STATE_FAILED;
+	else if (w->paused)
+		s = KS_STATE_PAUSED;
+	else if (w->phase == PHASE_BACKOFF)
+		s = KS_STATE_RETRYING;
+	else if (w->consumer == NULL ||
+	    ks_consumer_assignments(w->consumer) == 0)
+		s = KS_STATE_STARTING;
+	else
+		s = KS_STATE_RUNNING;
+	ks_stats_set_state(&w->stats, s);
+}
+
+/* Pauses or resumes the assignment as the phase and the admin want. */
+static void
+sync_pause(struct ks_worker *w)
+{
+	if (w->consumer != NULL)
+		ks_consumer_pause(w->consumer,
+		    w->paused || w->phase == PHASE_BACKOFF);
+	show_state(w);
+}
+
+void
+ks_worker_set_paused(struct ks_worker *w, int paused)
+{
+	atomic_store(&w->pause_req, paused);
+}
+
+void
+ks_worker_snapshot(struct ks_worker *w, struct ks_worker_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = w->name;
+	s->type = w->desc ? w->desc->name : "?";
+	ks_stats_snapshot(&w->stats, s);
+}
+
+void
+ks_worker_snapshot_free(struct ks_worker_snapshot *s)
+{
+	ks_stats_snapshot_free(s);
+}
+
+void
+ks_worker_get_stats(struct ks_worker *w, struct ks_worker_stats *st)
+{
+	ks_stats_get(&w->stats, st);
 }
 
 static void
 fail(struct ks_worker *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The connector stops: the error is kept (under the statistics' lock:
+ * the admin endpoint shows it) and said once. */
 static void
 fail(struct ks_worker *w, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	if (w->failed)
+	if (w->phase == PHASE_FAILED)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(w->error, sizeof(w->error), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	w->failed = 1;
+	w->phase = PHASE_FAILED;
 	atomic_store(&w->stop, 1);
-	set_state(w, KS_STATE_FAILED);
-	ks_log_msg(KSINK_LOG_ERROR, w->who, "%s", w->error);
+	ks_stats_fail(&w->stats, msg);
 }
 
-/* A connector needs brokers: bootstrap.servers in [kafka] or its own. */
-static void
-check_brokers(const struct ks_conf *conf, const struct ks_section *sec,
-    struct ks_errors *errs)
-{
-	static const char *const keys[] = { "kafka.bootstrap.servers",
-	    "kafka.metadata.broker.list" };
-	const struct ks_section *kafka = ks_conf_section(conf, KS_SEC_KAFKA);
-	const struct ks_kv *kv;
-	size_t i;
+/* ---- set up ---- */
 
-	for (i = 0; i < KS_ARRAY_SIZE(keys); i++) {
-		if ((kv = ks_conf_kv(sec, keys[i])) == NULL)
-			kv = ks_conf_kv(kafka, keys[i] + 6);
-		if (kv == NULL)
-			continue;
-		if (strspn(kv->value, " \t,") != strlen(kv->value))
-			return;
-		ks_errors_add(errs, "%s:%d: %s is empty; list the Kafka "
-		    "brokers as host:port,host:port", conf->path, kv->line,
-		    kv->key);
-		return;
-	}
-	ks_errors_add(errs, "%s:%d: [connector %s] has no Kafka brokers: set "
-	    "bootstrap.servers in [kafka], or kafka.bootstrap.servers here",
-	    conf->path, sec->line, sec->name);
-}
-
-/* topics: some names, or one regular expression (checked as POSIX
- * extended, as librdkafka's are close to it). */
-static void
-check_topics(const struct ks_conf *conf, const struct ks_section *sec,
-    struct ks_errors *errs)
-{
-	const struct ks_kv *kv = ks_conf_kv(sec, "topics");
-	char msg[256];
-	regex_t re;
-	int rc;
-
-	if (kv == NULL || *kv->value == '\0')
-		return;		/* reported as a missing required key */
-	if (kv->value[0] == '^') {
-		if ((rc = regcomp(&re, kv->value, REG_EXTENDED | REG_NOSUB)) !=
-		    0) {
-			regerror(rc, &re, msg, sizeof(msg));
-			ks_errors_add(errs, "%s:%d: topics = %s is not a valid "
-			    "regular expression: %s", conf->path, kv->line,
-			    kv->value, msg);
-			return;
-		}
-		regfree(&re);
-	} else if (strspn(kv->value, " \t\n,") == strlen(kv->value))
-		ks_errors_add(errs, "%s:%d: topics lists no topic; give "
-		    "names separated by commas, or a regular expression "
-		    "starting with ^", conf->path, kv->line);
-}
-
-/*
- * librdkafka refused to make a client out of the settings: name the line
- * of the key it complains of, when it names one, and say so plainly when
- * that key names a file that is not there.
- */
-static void
-client_error(const struct ks_conf *conf, const struct ks_section *sec,
-    const char *err, struct ks_errors *errs)
-{
-	const struct ks_section *secs[2] = { sec,
-	    ks_conf_section(conf, KS_SEC_KAFKA) };
-	const struct ks_kv *kv;
-	const char *key;
-	size_t i;
-
-	for (i = 0; i < 2; i++)
-		for (kv = secs[i] ? secs[i]->kvs : NULL; kv != NULL;
-		    kv = kv->next) {
-			key = kv->key;
-			if (i == 0 && strncmp(key, "kafka.", 6) != 0)
-				continue;
-			if (i == 0)
-				key += 6;
-			if (strstr(err, key) == NULL)
-				continue;
-			if ((strstr(key, ".location") != NULL ||
-			    strstr(key, ".file") != NULL) &&
-			    access(kv->value, R_OK) == -1)
-				ks_errors_add(errs, "%s:%d: %s = %s: %s",
-				    conf->path, kv->line, kv->key, kv->value,
-				    strerror(errno));
-			else
-				ks_errors_add(errs, "%s:%d: %s is refused by "
-				    "the Kafka client: %s", conf->path,
-				    kv->line, kv->key, err);
-			return;
-		}
-	ks_errors_add(errs, "%s:%d: [connector %s]: the Kafka settings "
-	    "([kafka] and kafka.*) are refused: %s", conf->path, sec->line,
-	    sec->name, err);
-}
-
-struct ks_worker *
-ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
+static struct ks_worker *
+worker_new(const struct ks_conf *conf, const struct ks_section *sec,
     const char *plugin_dir, struct ks_errors *errs)
 {
+	struct ks_consumer_cb cb = { .load_offsets = on_load_offsets,
+	    .revoke = on_revoke, .assigned = on_assigned, .fail = on_fail };
 	const struct ksink_option *tabs[2];
 	const struct ks_kv *kv;
+	rd_kafka_conf_t *rkconf;
 	struct ks_worker *w;
 	char path[4096], err[1024];
 	size_t before = errs->count;
+	int reset;
 
 	w = ks_util_xcalloc(1, sizeof(*w));
 	w->name = ks_util_strdup(sec->name);
@@ -521,8 +236,10 @@ ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 		w->who = ks_util_strdup(sec->name);
 	w->conf = conf;
 	w->sec = sec;
-	pthread_mutex_init(&w->stats_lock, NULL);
 	atomic_init(&w->stop, 0);
+	atomic_init(&w->pause_req, 0);
+	ks_stats_init(&w->stats, w->who, ks_conf_int(sec,
+	    ks_options_connector, "stall.warn.ms"));
 
 	kv = ks_conf_kv(sec, "type");
 	if (kv != NULL && *kv->value != '\0') {
@@ -533,8 +250,9 @@ ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 			ks_errors_add(errs, "%s:%d: %s", conf->path, kv->line,
 			    err);
 	}
+	w->desc = w->plugin ? w->plugin->desc : NULL;
 	tabs[0] = ks_options_connector;
-	tabs[1] = w->plugin ? w->plugin->desc->options : NULL;
+	tabs[1] = w->desc ? w->desc->options : NULL;
 	/* Without its plugin, the plugin's keys cannot be checked: check
 	 * only ours. */
 	ks_conf_validate(conf, sec, tabs, 2, "kafka.", w->plugin == NULL,
@@ -542,76 +260,33 @@ ks_worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 	/* The plugin's own rules, on values its table accepted. */
 	if (w->plugin != NULL && errs->count == before)
 		(void)ks_sink_check(conf->path, sec, w->plugin, errs);
-
-	w->rkconf = ks_consumer_conf(conf, sec, &w->reset, errs);
-	check_brokers(conf, sec, errs);
-	check_topics(conf, sec, errs);
-	if (w->rkconf != NULL) {
-		/* Some settings are only checked when a client is made (a
-		 * SASL mechanism, say): make one, without brokers. */
-		rd_kafka_conf_t *probe = rd_kafka_conf_dup(w->rkconf);
-		rd_kafka_t *rk;
-
-		rd_kafka_conf_set(probe, "bootstrap.servers", "", NULL, 0);
-		rd_kafka_conf_set_log_cb(probe, NULL);
-		if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, probe, err,
-		    sizeof(err))) == NULL) {
-			rd_kafka_conf_destroy(probe);
-			client_error(conf, sec, err, errs);
-		} else
-			rd_kafka_destroy(rk);
-	}
-
-	if (w->plugin != NULL) {
-		w->desc = w->plugin->desc;
-		if (!(w->desc->caps & KSINK_CAP_ATOMIC_OFFSETS) &&
-		    strcmp(ks_conf_str(sec, ks_options_connector,
-		    "delivery.guarantee"), "at_least_once") != 0)
-			ks_errors_add(errs, "%s:%d: [connector %s]: sink %s "
-			    "cannot store offsets atomically with its "
-			    "effects, so it cannot be exactly-once; set "
-			    "delivery.guarantee = at_least_once to run it "
-			    "anyway", conf->path, sec->line, sec->name,
-			    w->desc->name);
-	}
-	kv = ks_conf_kv(sec, "errors.deadletterqueue.topic.name");
-	if (kv != NULL && *kv->value != '\0') {
-		const struct ks_kv *tol = ks_conf_kv(sec, "errors.tolerance");
-
-		if (tol == NULL || strcmp(tol->value, "all") != 0)
-			ks_errors_add(errs, "%s:%d: a dead letter queue takes "
-			    "the records that errors.tolerance = all skips; "
-			    "set errors.tolerance = all in [connector %s]",
-			    conf->path, kv->line, sec->name);
-		else {
-			w->dlq_topic = ks_util_strdup(kv->value);
-			w->dlq_conf = ks_consumer_producer_conf(conf, sec,
-			    errs);
-		}
-	}
+	rkconf = ks_consumer_conf(conf, sec, &reset, errs);
+	ks_check_connector(conf, sec, rkconf, w->desc, errs);
+	w->tolerance_all = strcmp(ks_conf_str(sec, ks_options_connector,
+	    "errors.tolerance"), "all") == 0;
+	if (w->tolerance_all)
+		w->dlq = ks_dlq_new(conf, sec, errs);
 	if (errs->count != before) {
+		if (rkconf != NULL)
+			rd_kafka_conf_destroy(rkconf);
 		ks_worker_free(w);
 		return NULL;
 	}
-	w->topics = ks_util_strdup(ks_conf_str(sec, ks_options_connector,
-	    "topics"));
 	w->max_records = ks_conf_int(sec, ks_options_connector,
 	    "batch.max.records");
 	w->max_bytes = ks_conf_int(sec, ks_options_connector,
 	    "batch.max.bytes");
 	w->max_ms = ks_conf_int(sec, ks_options_connector, "batch.max.ms");
-	w->stall_ms = ks_conf_int(sec, ks_options_connector, "stall.warn.ms");
 	w->retry_timeout_ms = ks_conf_int(sec, ks_options_connector,
 	    "errors.retry.timeout.ms");
 	w->backoff_max_ms = ks_conf_int(sec, ks_options_connector,
 	    "errors.retry.backoff.max.ms");
-	w->tolerance_all = strcmp(ks_conf_str(sec, ks_options_connector,
-	    "errors.tolerance"), "all") == 0;
 	w->log_messages = ks_conf_bool(sec, ks_options_connector,
 	    "errors.log.include.messages");
-	w->dlq_headers = ks_conf_bool(sec, ks_options_connector,
-	    "errors.deadletterqueue.context.headers.enable");
 	w->ctx = ks_sink_ctx_new(sec->name, sec, w->plugin);
+	cb.arg = w;
+	w->consumer = ks_consumer_new(rkconf, reset, w->who,
+	    ks_conf_str(sec, ks_options_connector, "topics"), &w->stats, &cb);
 	return w;
 }
 
@@ -635,524 +310,115 @@ ks_worker_open(struct ks_worker *w, int *config_error, char *errbuf,
 	return 0;
 }
 
-/* ---- pending messages ---- */
-
-static void
-pending_push(struct ks_worker *w, rd_kafka_message_t *m)
+const struct ksink_sink *
+ks_worker_sink(const struct ks_worker *w, void **sink)
 {
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 1024;
-		w->msgs = ks_util_xrealloc(w->msgs, w->cap * sizeof(*w->msgs));
-	}
-	if (w->n == 0)
-		w->first_ms = ks_util_now_ms();
-	w->msgs[w->n++] = m;
-	w->bytes += m->len + m->key_len;
-	w->took_records++;
-	w->took_bytes += m->len + m->key_len;
+	if (sink != NULL)
+		*sink = w->sink;
+	return w->desc;
 }
 
-/* Removes the first k messages (an applied batch). */
-static void
-pending_shift(struct ks_worker *w, size_t k)
+const char *
+ks_worker_plugin_path(const struct ks_worker *w)
 {
-	size_t i;
-
-	for (i = 0; i < k; i++) {
-		w->bytes -= w->msgs[i]->len + w->msgs[i]->key_len;
-		rd_kafka_message_destroy(w->msgs[i]);
-	}
-	memmove(w->msgs, w->msgs + k, (w->n - k) * sizeof(*w->msgs));
-	w->n -= k;
-	if (w->n > 0)
-		w->first_ms = ks_util_now_ms();
+	return w->plugin->path;
 }
+
+void
+ks_worker_close(struct ks_worker *w)
+{
+	if (w->opened)
+		w->desc->close(w->sink);
+	w->opened = 0;
+	w->sink = NULL;
+}
+
+struct load_args {
+	struct ks_worker *w;
+	struct ksink_offset *offs;
+	size_t n;
+};
 
 static int
-in_list(const rd_kafka_topic_partition_list_t *l, const char *topic,
-    int32_t partition)
+load_once(void *arg, char *errbuf, size_t errlen)
 {
-	int i;
+	struct load_args *a = arg;
+	size_t i;
 
-	for (i = 0; i < l->cnt; i++)
-		if (l->elems[i].partition == partition &&
-		    strcmp(l->elems[i].topic, topic) == 0)
-			return 1;
-	return 0;
+	for (i = 0; i < a->n; i++)
+		a->offs[i].next_offset = KSINK_OFFSET_NONE;
+	return a->w->desc->load_offsets(a->w->sink, a->offs, a->n, errbuf,
+	    errlen);
 }
 
-/* Drops pending messages of the given partitions (all when NULL). */
+int
+ks_worker_load_offsets(struct ks_worker *w, struct ksink_offset *offs,
+    size_t n, char *errbuf, size_t errlen)
+{
+	struct load_args a = { w, offs, n };
+
+	return ks_retry_call(load_once, &a, w->who, "read its offsets", errbuf,
+	    errlen);
+}
+
+/* Drops queued messages of the given partitions (all when NULL); a
+ * batch waiting for its retry loses its records then. */
 static void
 pending_drop(struct ks_worker *w, const rd_kafka_topic_partition_list_t *l)
 {
-	size_t i, j = 0, dropped = 0;
-	rd_kafka_message_t *m;
+	size_t dropped = ks_batch_drop(&w->q, l);
 
-	for (i = 0; i < w->n; i++) {
-		m = w->msgs[i];
-		if (l == NULL || in_list(l, rd_kafka_topic_name(m->rkt),
-		    m->partition)) {
-			w->bytes -= m->len + m->key_len;
-			rd_kafka_message_destroy(m);
-			dropped++;
-		} else
-			w->msgs[j++] = m;
-	}
-	w->n = j;
-	if (dropped > 0) {
-		w->invalidated = 1;
-		ks_log_msg(KSINK_LOG_DEBUG, w->who, "dropped %zu unapplied "
-		    "records of revoked partitions", dropped);
-	}
+	if (dropped == 0)
+		return;
+	if (w->phase == PHASE_BACKOFF)
+		w->phase = PHASE_DROPPED;
+	ks_log_msg(KSINK_LOG_DEBUG, w->who, "dropped %zu unapplied records of "
+	    "revoked partitions", dropped);
 }
 
-/* ---- consumer events ---- */
+/* ---- what the consumer asks ---- */
 
-static void
-consumer_error(struct ks_worker *w, rd_kafka_message_t *m)
+static int
+on_load_offsets(void *arg, struct ksink_offset *offs, size_t n, char *errbuf,
+    size_t errlen)
 {
-	int64_t now = ks_util_now_ms();
-	const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+	struct ks_worker *w = arg;
 
-	if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-		char buf[512];
-
-		rd_kafka_fatal_error(w->rk, buf, sizeof(buf));
-		fail(w, "fatal Kafka client error: %s", buf);
-		return;
-	}
-	/* The same error again within 30 s: count it, say it later. */
-	if ((int)m->err == w->last_err_code && now - w->last_err_ms < 30000) {
-		w->suppressed++;
-		return;
-	}
-	if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-	    m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
-		ks_log_msg(KSINK_LOG_WARN, w->who, "topic %s does not exist "
-		    "(yet): check topics; waiting for it", topic ? topic :
-		    w->topics);
-	else
-		ks_log_msg(KSINK_LOG_WARN, w->who, "Kafka: %s%s%s%s",
-		    topic ? topic : "", topic ? ": " : "",
-		    rd_kafka_message_errstr(m),
-		    m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
-		    m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ?
-		    "; check bootstrap.servers and that the brokers run" : "");
-	if (w->suppressed > 0 && (int)m->err != w->last_err_code)
-		ks_log_msg(KSINK_LOG_WARN, w->who, "(the previous Kafka error "
-		    "came %u more times)", w->suppressed);
-	else if (w->suppressed > 0)
-		ks_log_msg(KSINK_LOG_WARN, w->who, "(it came %u more times in "
-		    "the last 30 s)", w->suppressed);
-	w->last_err_code = (int)m->err;
-	w->last_err_ms = now;
-	w->suppressed = 0;
-}
-
-/*
- * Errors of the client as a whole (brokers down, authentication):
- * librdkafka retries them itself; we say them once in a while, with what
- * to check.  A fatal one fails the connector.
- */
-static void
-error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-	struct ks_worker *w = opaque;
-	int64_t now = ks_util_now_ms();
-	const char *hint = "";
-	char buf[512];
-
-	if (err == RD_KAFKA_RESP_ERR__FATAL) {
-		rd_kafka_fatal_error(rk, buf, sizeof(buf));
-		fail(w, "fatal Kafka client error: %s", buf);
-		return;
-	}
-	if (err == w->last_err_code && now - w->last_err_ms < 30000) {
-		w->suppressed++;
-		return;
-	}
-	switch (err) {
-	case RD_KAFKA_RESP_ERR__TRANSPORT:
-	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-	case RD_KAFKA_RESP_ERR__RESOLVE:
-		hint = "; check bootstrap.servers and that the brokers run; "
-		    "retrying";
-		break;
-	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
-	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
-		hint = "; check sasl.username and sasl.password ([kafka] or "
-		    "kafka.sasl.*); retrying";
-		break;
-	case RD_KAFKA_RESP_ERR__SSL:
-		hint = "; check the ssl.* settings; retrying";
-		break;
-	default:
-		break;
-	}
-	ks_log_msg(KSINK_LOG_WARN, w->who, "Kafka: %s%s%s", reason, hint,
-	    w->suppressed > 0 ? " (said before; repeated since)" : "");
-	w->last_err_code = err;
-	w->last_err_ms = now;
-	w->suppressed = 0;
+	return w->desc->load_offsets(w->sink, offs, n, errbuf, errlen);
 }
 
 static void
-handle_message(struct ks_worker *w, rd_kafka_message_t *m)
+on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts, int lost)
 {
-	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		pending_push(w, m);
-		return;
-	}
-	if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-		consumer_error(w, m);
-	rd_kafka_message_destroy(m);
-}
-
-static int64_t
-reset_offset(int reset)
-{
-	return reset == KS_RESET_LATEST ? RD_KAFKA_OFFSET_END :
-	    RD_KAFKA_OFFSET_BEGINNING;
-}
-
-static void
-on_assign(struct ks_worker *w, rd_kafka_topic_partition_list_t *parts)
-{
-	struct ksink_offset *offs;
-	rd_kafka_error_t *error = NULL;
-	rd_kafka_resp_err_t err = 0;
-	char ebuf[1024] = "";
-	int i, st = KSINK_OK, tries;
-
-	if (parts->cnt == 0)
-		goto assign;
-	offs = ks_util_xcalloc(parts->cnt, sizeof(*offs));
-	for (i = 0; i < parts->cnt; i++) {
-		offs[i].topic = parts->elems[i].topic;
-		offs[i].partition = parts->elems[i].partition;
-		offs[i].next_offset = KSINK_OFFSET_NONE;
-	}
-	for (tries = 0; tries < 10; tries++) {
-		st = w->desc->load_offsets(w->sink, offs, parts->cnt, ebuf,
-		    sizeof(ebuf));
-		if (st != KSINK_RETRY || atomic_load(&w->stop))
-			break;
-		ks_log_msg(KSINK_LOG_WARN, w->who, "sink cannot read its "
-		    "offsets yet: %s; retrying", ebuf);
-		ks_util_sleep_ms(200 << (tries < 5 ? tries : 5));
-	}
-	if (st != KSINK_OK) {
-		free(offs);
-		fail(w, "sink cannot read its stored offsets: %s",
-		    *ebuf ? ebuf : ksink_status_name(st));
-		return;
-	}
-	for (i = 0; i < parts->cnt; i++) {
-		rd_kafka_topic_partition_t *p = &parts->elems[i];
-
-		if (offs[i].next_offset >= 0) {
-			p->offset = offs[i].next_offset;
-			ks_log_msg(KSINK_LOG_INFO, w->who, "assigned %s/%d, "
-			    "resuming at offset %lld stored by the sink",
-			    p->topic, p->partition,
-			    (long long)p->offset);
-		} else if (w->reset == KS_RESET_ERROR) {
-			free(offs);
-			fail(w, "the sink has no stored offset for %s/%d and "
-			    "auto.offset.reset = error; set "
-			    "kafka.auto.offset.reset to earliest or latest",
-			    p->topic, p->partition);
-			return;
-		} else {
-			p->offset = reset_offset(w->reset);
-			ks_log_msg(KSINK_LOG_INFO, w->who, "assigned %s/%d, new "
-			    "to the sink: starting at the %s offset",
-			    p->topic, p->partition,
-			    w->reset == KS_RESET_LATEST ? "latest" :
-			    "earliest");
-		}
-	}
-	pthread_mutex_lock(&w->stats_lock);
-	w->rebalances++;
-	for (i = 0; i < parts->cnt; i++) {
-		struct pstat *ps = pstat_get(w, parts->elems[i].topic,
-		    parts->elems[i].partition);
-
-		ps->assigned = 1;
-		ps->sink_offset = offs[i].next_offset;
-	}
-	pthread_mutex_unlock(&w->stats_lock);
-	free(offs);
-assign:
-	if (ks_consumer_is_cooperative(w->rk))
-		error = rd_kafka_incremental_assign(w->rk, parts);
-	else
-		err = rd_kafka_assign(w->rk, parts);
-	if (error != NULL) {
-		fail(w, "cannot assign partitions: %s",
-		    rd_kafka_error_string(error));
-		rd_kafka_error_destroy(error);
-	} else if (err)
-		fail(w, "cannot assign partitions: %s", rd_kafka_err2str(err));
-	ks_waker_reassigned(w->waker);
-	/* New partitions come unpaused. */
-	if (w->consumer_paused)
-		ks_consumer_pause(w->rk, 1);
-	set_state(w, w->admin_paused ? KS_STATE_PAUSED : w->paused ?
-	    KS_STATE_RETRYING : KS_STATE_RUNNING);
-}
-
-static void
-on_revoke(struct ks_worker *w, rd_kafka_topic_partition_list_t *parts)
-{
-	rd_kafka_error_t *error = NULL;
-	int lost = rd_kafka_assignment_lost(w->rk);
+	struct ks_worker *w = arg;
 
 	/* Finish the open batch while we still own its partitions; if that
 	 * fails, or the partitions are already lost, drop it: nothing of it
-	 * was stored, so the next owner applies it. */
-	if (!lost && !w->in_flush && w->n > 0 && !w->failed)
-		while (w->n > 0 && flush_batch(w, 1) == 1)
+	 * was stored, so the next owner applies it.  A batch waiting for
+	 * its retry (BACKOFF) is given up instead. */
+	if (!lost && w->phase == PHASE_COLLECT && w->q.n > 0) {
+		w->phase = PHASE_DRAIN;
+		while (w->q.n > 0 && flush_batch(w) == 1)
 			;
-	pending_drop(w, ks_consumer_is_cooperative(w->rk) ? parts : NULL);
-	/* librdkafka keeps a partition's pause across an unassignment: one
-	 * revoked while we retry, and later given back to this consumer,
-	 * would never be fetched again.  Resume them on the way out;
-	 * on_assign pauses what it is given when the connector is paused. */
-	if (w->consumer_paused && parts->cnt > 0)
-		rd_kafka_resume_partitions(w->rk, parts);
-	if (ks_consumer_is_cooperative(w->rk))
-		error = rd_kafka_incremental_unassign(w->rk, parts);
-	else
-		rd_kafka_assign(w->rk, NULL);
-	if (error != NULL)
-		rd_kafka_error_destroy(error);
-	pthread_mutex_lock(&w->stats_lock);
-	for (int i = 0; i < parts->cnt; i++)
-		pstat_get(w, parts->elems[i].topic,
-		    parts->elems[i].partition)->assigned = 0;
-	pthread_mutex_unlock(&w->stats_lock);
-	ks_log_msg(KSINK_LOG_INFO, w->who, "%s %d partition%s",
-	    lost ? "lost" : "released", parts->cnt, parts->cnt == 1 ? "" : "s");
+		if (w->phase == PHASE_DRAIN)
+			w->phase = PHASE_COLLECT;
+	}
+	pending_drop(w, parts);
 }
 
 static void
-rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-    rd_kafka_topic_partition_list_t *parts, void *opaque)
+on_assigned(void *arg)
 {
-	struct ks_worker *w = opaque;
+	show_state(arg);
+}
 
-	(void)rk;
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		w->assigned_once = 1;
-		/* A failed connector takes nothing: it is leaving. */
-		if (!w->failed)
-			on_assign(w, parts);
-	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-		on_revoke(w, parts);
-	else {
-		ks_log_msg(KSINK_LOG_WARN, w->who, "rebalance error: %s",
-		    rd_kafka_err2str(err));
-		pending_drop(w, NULL);
-		if (w->consumer_paused)
-			ks_consumer_pause(w->rk, 0);	/* as in on_revoke */
-		rd_kafka_assign(w->rk, NULL);
-	}
+static void
+on_fail(void *arg, const char *msg)
+{
+	fail(arg, "%s", msg);
 }
 
 /* ---- one batch ---- */
-
-static struct part *
-part_find(struct ks_worker *w, const char *topic, int32_t partition)
-{
-	size_t i;
-
-	for (i = w->nparts; i-- > 0;)
-		if (w->parts[i].partition == partition &&
-		    (w->parts[i].topic == topic ||
-		    strcmp(w->parts[i].topic, topic) == 0))
-			return &w->parts[i];
-	if (w->nparts == w->parts_cap) {
-		w->parts_cap = w->parts_cap ? w->parts_cap * 2 : 16;
-		w->parts = ks_util_xrealloc(w->parts,
-		    w->parts_cap * sizeof(*w->parts));
-	}
-	w->parts[w->nparts].topic = topic;
-	w->parts[w->nparts].partition = partition;
-	w->parts[w->nparts].next = -1;
-	w->parts[w->nparts].records = 0;
-	w->parts[w->nparts].bytes = 0;
-	return &w->parts[w->nparts++];
-}
-
-/* Fills recs[] and parts[] for the first k pending messages.  Each
- * message's headers are asked for once (librdkafka parses them anew at
- * every call); the header array may grow meanwhile, so the records point
- * into it only at the end. */
-static void
-build_batch(struct ks_worker *w, size_t k)
-{
-	rd_kafka_headers_t *h;
-	struct ksink_record *r;
-	struct part *p, *last = NULL;
-	const char *name;
-	const void *val;
-	size_t i, j, nh = 0, sz, cnt;
-	rd_kafka_message_t *m;
-
-	if (k > w->recs_cap) {
-		w->recs_cap = k;
-		w->recs = ks_util_xrealloc(w->recs, k * sizeof(*w->recs));
-	}
-	w->nparts = 0;
-	for (i = 0; i < k; i++) {
-		m = w->msgs[i];
-		r = &w->recs[i];
-		r->topic = rd_kafka_topic_name(m->rkt);
-		r->partition = m->partition;
-		r->offset = m->offset;
-		r->timestamp = rd_kafka_message_timestamp(m, NULL);
-		r->key = m->key;
-		r->key_len = m->key_len;
-		r->value = m->payload;
-		r->value_len = m->len;
-		r->headers = NULL;
-		r->header_count = 0;
-		if (rd_kafka_message_headers(m, &h) == 0 &&
-		    (cnt = rd_kafka_header_cnt(h)) > 0) {
-			if (nh + cnt > w->hdrs_cap) {
-				w->hdrs_cap = (nh + cnt) * 2;
-				w->hdrs = ks_util_xrealloc(w->hdrs,
-				    w->hdrs_cap * sizeof(*w->hdrs));
-			}
-			for (j = 0; j < cnt && rd_kafka_header_get_all(h, j,
-			    &name, &val, &sz) == 0; j++) {
-				w->hdrs[nh].name = name;
-				w->hdrs[nh].value = val;
-				w->hdrs[nh].value_len = sz;
-				nh++;
-			}
-			r->header_count = j;
-		}
-		if (last == NULL || last->partition != r->partition ||
-		    strcmp(last->topic, r->topic) != 0)
-			last = p = part_find(w, r->topic, r->partition);
-		else
-			p = last;
-		p->next = r->offset + 1;
-		p->records++;
-		p->bytes += r->key_len + r->value_len;
-	}
-	for (i = 0, nh = 0; i < k; i++)
-		if (w->recs[i].header_count > 0) {
-			w->recs[i].headers = &w->hdrs[nh];
-			nh += w->recs[i].header_count;
-		}
-}
-
-static void
-dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-	struct ks_worker *w = opaque;
-
-	(void)rk;
-	w->dlq_pending--;
-	if (m->err && w->dlq_error[0] == '\0')
-		snprintf(w->dlq_error, sizeof(w->dlq_error), "%s",
-		    rd_kafka_err2str(m->err));
-}
-
-/* Writes a poison record to the dead letter queue, without waiting. */
-static int
-dlq_produce(struct ks_worker *w, const struct ksink_record *r,
-    const char *why, char *ebuf, size_t elen)
-{
-	rd_kafka_headers_t *h;
-	rd_kafka_resp_err_t err;
-	char num[32];
-	size_t i;
-
-	h = rd_kafka_headers_new(r->header_count + 6);
-	for (i = 0; i < r->header_count; i++)
-		rd_kafka_header_add(h, r->headers[i].name, -1,
-		    r->headers[i].value, (ssize_t)r->headers[i].value_len);
-	if (w->dlq_headers) {
-		rd_kafka_header_add(h, "__connect.errors.topic", -1, r->topic,
-		    -1);
-		snprintf(num, sizeof(num), "%d", r->partition);
-		rd_kafka_header_add(h, "__connect.errors.partition", -1, num,
-		    -1);
-		snprintf(num, sizeof(num), "%lld", (long long)r->offset);
-		rd_kafka_header_add(h, "__connect.errors.offset", -1, num, -1);
-		rd_kafka_header_add(h, "__connect.errors.connector.name", -1,
-		    w->name, -1);
-		rd_kafka_header_add(h, "__connect.errors.exception.class.name",
-		    -1, "ksink.PoisonRecord", -1);
-		rd_kafka_header_add(h, "__connect.errors.exception.message", -1,
-		    why, -1);
-	}
-	do {
-		err = rd_kafka_producev(w->dlq,
-		    RD_KAFKA_V_TOPIC(w->dlq_topic),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_KEY(r->key, r->key ? r->key_len : 0),
-		    RD_KAFKA_V_VALUE((void *)r->value,
-		    r->value ? r->value_len : 0),
-		    RD_KAFKA_V_TIMESTAMP(r->timestamp > 0 ? r->timestamp : 0),
-		    RD_KAFKA_V_HEADERS(h),
-		    RD_KAFKA_V_END);
-		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			rd_kafka_poll(w->dlq, 100);
-	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-	if (err) {
-		rd_kafka_headers_destroy(h);
-		ks_util_errf(ebuf, elen, "dead letter queue %s: %s",
-		    w->dlq_topic, rd_kafka_err2str(err));
-		return -1;
-	}
-	w->dlq_pending++;
-	return 0;
-}
-
-/* Waits until the broker acknowledged every dead letter of the batch. */
-static int
-dlq_flush(struct ks_worker *w, char *ebuf, size_t elen)
-{
-	rd_kafka_flush(w->dlq, 35000);
-	if (w->dlq_pending > 0 || w->dlq_error[0] != '\0') {
-		ks_util_errf(ebuf, elen, "dead letter queue %s: %s; the "
-		    "batch is retried", w->dlq_topic, w->dlq_error[0] ?
-		    w->dlq_error : "not acknowledged in time");
-		w->dlq_error[0] = '\0';
-		return -1;
-	}
-	return 0;
-}
-
-/* "key=... value=..." of a record, escaped and cut, for a message. */
-static void
-describe_record(const struct ksink_record *r, char *buf, size_t len)
-{
-	const void *parts[2] = { r->key, r->value };
-	size_t lens[2] = { r->key_len, r->value_len }, i, j, o = 0;
-	const unsigned char *p;
-
-	for (i = 0; i < 2 && o + 16 < len; i++) {
-		o += (size_t)snprintf(buf + o, len - o, "%s%s=", i ? " " : "",
-		    i ? "value" : "key");
-		if (parts[i] == NULL) {
-			o += (size_t)snprintf(buf + o, len - o, "null");
-			continue;
-		}
-		p = parts[i];
-		for (j = 0; j < lens[i] && j < 256 && o + 8 < len; j++)
-			o += (size_t)snprintf(buf + o, len - o,
-			    p[j] >= 0x20 && p[j] < 0x7f && p[j] != '\\' ?
-			    "%c" : "\\x%02x", p[j]);
-		if (j < lens[i] && o + 4 < len)
-			o += (size_t)snprintf(buf + o, len - o, "...");
-	}
-}
 
 /*
  * One attempt at applying recs[0..k) as one atomic step.  Returns a
@@ -1173,10 +439,8 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, char *ebuf,
 	st = w->desc->begin(w->sink, ebuf, elen);
 	while (st == KSINK_OK && i < k) {
 		done = 0;
-		st = w->desc->write(w->sink, w->recs + i, k - i, &done, ebuf,
+		st = w->desc->write(w->sink, w->q.recs + i, k - i, &done, ebuf,
 		    elen);
-		if (st == KSINK_OK)
-			break;
 		if (st != KSINK_POISON)
 			break;
 		idx = i + done;
@@ -1189,7 +453,7 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, char *ebuf,
 		what[0] = '\0';
 		if (w->log_messages) {
 			what[0] = ' ';
-			describe_record(&w->recs[idx], what + 1,
+			ks_batch_describe(&w->q.recs[idx], what + 1,
 			    sizeof(what) - 1);
 		}
 		if (!w->tolerance_all) {
@@ -1198,17 +462,17 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, char *ebuf,
 			fail(w, "record %s/%d@%lld cannot be applied: %s;%s fix "
 			    "the record or the sink's settings, or set "
 			    "errors.tolerance = all to skip such records",
-			    w->recs[idx].topic, w->recs[idx].partition,
-			    (long long)w->recs[idx].offset, ebuf, what);
+			    w->q.recs[idx].topic, w->q.recs[idx].partition,
+			    (long long)w->q.recs[idx].offset, ebuf, what);
 			return KSINK_POISON;
 		}
 		ks_log_msg(KSINK_LOG_WARN, w->who, "skipping record "
 		    "%s/%d@%lld (errors.tolerance = all%s): %s;%s",
-		    w->recs[idx].topic, w->recs[idx].partition,
-		    (long long)w->recs[idx].offset, w->dlq ?
+		    w->q.recs[idx].topic, w->q.recs[idx].partition,
+		    (long long)w->q.recs[idx].offset, w->dlq ?
 		    ", sent to the dead letter queue" : "", ebuf, what);
-		if (w->dlq != NULL && dlq_produce(w, &w->recs[idx], ebuf, ebuf,
-		    elen) == -1) {
+		if (w->dlq != NULL && ks_dlq_produce(w->dlq, &w->q.recs[idx],
+		    ebuf, ebuf, elen) == -1) {
 			st = KSINK_RETRY;
 			break;
 		}
@@ -1219,16 +483,16 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, char *ebuf,
 	/* A skipped record's offset is stored only once its dead letter
 	 * is safe with the broker. */
 	if (st == KSINK_OK && w->dlq != NULL && *poison > 0 &&
-	    dlq_flush(w, ebuf, elen) == -1)
+	    ks_dlq_flush(w->dlq, ebuf, elen) == -1)
 		st = KSINK_RETRY;
 	if (st == KSINK_OK) {
-		offs = ks_util_xcalloc(w->nparts, sizeof(*offs));
-		for (i = 0; i < w->nparts; i++) {
-			offs[i].topic = w->parts[i].topic;
-			offs[i].partition = w->parts[i].partition;
-			offs[i].next_offset = w->parts[i].next;
+		offs = ks_util_xcalloc(w->q.nparts, sizeof(*offs));
+		for (i = 0; i < w->q.nparts; i++) {
+			offs[i].topic = w->q.parts[i].topic;
+			offs[i].partition = w->q.parts[i].partition;
+			offs[i].next_offset = w->q.parts[i].next;
 		}
-		st = w->desc->commit(w->sink, offs, w->nparts, ebuf, elen);
+		st = w->desc->commit(w->sink, offs, w->q.nparts, ebuf, elen);
 		free(offs);
 	}
 	if (st != KSINK_OK && w->desc->abort)
@@ -1236,113 +500,58 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, char *ebuf,
 	return st;
 }
 
-static void
-commit_group_offsets(struct ks_worker *w)
-{
-	const char **topics;
-	int32_t *parts;
-	int64_t *next;
-	size_t i;
-
-	topics = ks_util_xcalloc(w->nparts, sizeof(*topics));
-	parts = ks_util_xcalloc(w->nparts, sizeof(*parts));
-	next = ks_util_xcalloc(w->nparts, sizeof(*next));
-	for (i = 0; i < w->nparts; i++) {
-		topics[i] = w->parts[i].topic;
-		parts[i] = w->parts[i].partition;
-		next[i] = w->parts[i].next;
-	}
-	ks_consumer_commit(w->rk, topics, parts, next, w->nparts);
-	free(topics);
-	free(parts);
-	free(next);
-}
-
-/* Waits ms while serving the consumer; 0 when the wait ran out, -1 when
- * the connector stops or a rebalance dropped pending messages (the batch
- * is gone: its records were freed), even if that happened in the last
- * poll of the wait. */
+/* BACKOFF: waits ms while serving the consumer.  0 when the wait ran
+ * out; -1 when the connector stops or a revocation dropped queued
+ * records (DROPPED: the batch's records may be freed), even if that
+ * happened in the last poll of the wait. */
 static int
 backoff_wait(struct ks_worker *w, int64_t ms)
 {
 	int64_t deadline = ks_util_now_ms() + ms, left;
 	rd_kafka_message_t *m;
 
-	while (!atomic_load(&w->stop) && !w->invalidated &&
+	while (!atomic_load(&w->stop) && w->phase == PHASE_BACKOFF &&
 	    (left = deadline - ks_util_now_ms()) > 0) {
-		m = rd_kafka_consumer_poll(w->rk,
+		m = ks_consumer_poll(w->consumer,
 		    (int)(left < POLL_MAX_MS ? left : POLL_MAX_MS));
 		if (m != NULL)
-			handle_message(w, m);
+			ks_batch_push(&w->q, m);
 	}
-	return atomic_load(&w->stop) || w->invalidated ? -1 : 0;
-}
-
-/* Counts an applied batch of k records whose commit took ms. */
-static void
-record_batch(struct ks_worker *w, size_t k, uint64_t poison, int64_t ms)
-{
-	double sec = (double)ms / 1000.0;
-	struct pstat *ps;
-	size_t i, b;
-
-	pthread_mutex_lock(&w->stats_lock);
-	w->stats.records += k;
-	w->stats.batches++;
-	w->stats.poison += poison;
-	if (w->dlq != NULL)
-		w->dlq_count += poison;
-	for (b = 0; b < KS_LATENCY_BUCKETS &&
-	    sec > ks_worker_latency_bounds[b]; b++)
-		;
-	w->latency[b]++;
-	w->latency_sum += sec;
-	w->last_commit_ms = wall_ms();
-	for (i = 0; i < w->nparts; i++) {
-		ps = pstat_get(w, w->parts[i].topic, w->parts[i].partition);
-		ps->records += w->parts[i].records;
-		ps->bytes += w->parts[i].bytes;
-		ps->batches++;
-		ps->sink_offset = ps->group_offset = w->parts[i].next;
-		w->applied_bytes += w->parts[i].bytes;
-	}
-	pthread_mutex_unlock(&w->stats_lock);
+	return atomic_load(&w->stop) || w->phase != PHASE_BACKOFF ? -1 : 0;
 }
 
 /*
- * Applies the batch at the head of the pending queue.  Returns 1 when it
- * was applied, 0 when it was given up without harm (stop requested, or a
- * revocation took its partitions), -1 when the connector failed.  While
- * revoking, the consumer is not polled and the retries are few.
+ * APPLY (or DRAIN): applies the batch at the head of the pending queue.
+ * Returns 1 when it was applied, 0 when it was given up without harm
+ * (stop requested, or a revocation took its records), -1 when the
+ * connector failed.  While draining, the consumer is not polled and the
+ * attempts are few.
  */
 static int
-flush_batch(struct ks_worker *w, int revoking)
+flush_batch(struct ks_worker *w)
 {
-	int64_t start = ks_util_now_ms(), delay = BACKOFF_FIRST_MS, wait, t0;
-	size_t k = 0, i;
+	int draining = w->phase == PHASE_DRAIN, st, ret;
+	int64_t wait, t0 = 0;
+	struct ks_retry r;
+	size_t k;
 	uint64_t poison;
-	size_t bytes = 0;
 	char ebuf[1024];
-	int st, attempt = 0, ret;
 
-	for (i = 0; i < w->n && (int64_t)i < w->max_records; i++) {
-		bytes += w->msgs[i]->len + w->msgs[i]->key_len;
-		if (i > 0 && (int64_t)bytes > w->max_bytes)
-			break;
-		k = i + 1;
-	}
+	if (w->phase == PHASE_FAILED)
+		return -1;
+	k = ks_batch_cut(&w->q, w->max_records, w->max_bytes);
 	if (k == 0)
 		return 1;
-	build_batch(w, k);
-	w->in_flush = 1;
-	w->invalidated = 0;
+	ks_batch_build(&w->q, k);
+	ks_retry_init(&r, w->backoff_max_ms, w->retry_timeout_ms);
 	for (;;) {
-		attempt++;
+		if (!draining)
+			w->phase = PHASE_APPLY;
 		t0 = ks_util_now_ms();
 		st = apply(w, k, &poison, ebuf, sizeof(ebuf));
 		if (st == KSINK_OK)
 			break;
-		if (st == KSINK_POISON && w->failed) {
+		if (w->phase == PHASE_FAILED) {
 			ret = -1;	/* apply() said why */
 			goto out;
 		}
@@ -1352,62 +561,53 @@ flush_batch(struct ks_worker *w, int revoking)
 			ret = -1;
 			goto out;
 		}
-		pthread_mutex_lock(&w->stats_lock);
-		w->stats.retries++;
-		pthread_mutex_unlock(&w->stats_lock);
-		if (w->retry_timeout_ms >= 0 &&
-		    ks_util_now_ms() - start >= w->retry_timeout_ms) {
+		ks_stats_retried(&w->stats);
+		if ((wait = ks_retry_next(&r)) < 0) {
 			fail(w, "sink kept failing for %lld ms "
 			    "(errors.retry.timeout.ms): %s",
-			    (long long)(ks_util_now_ms() - start), ebuf);
+			    (long long)ks_retry_elapsed(&r), ebuf);
 			ret = -1;
 			goto out;
 		}
-		if (revoking && attempt >= REVOKE_TRIES) {
+		if (draining && r.attempt >= REVOKE_TRIES) {
 			ks_log_msg(KSINK_LOG_WARN, w->who, "giving up a batch "
 			    "of %zu records at revocation, the next owner "
 			    "applies it: %s", k, ebuf);
 			ret = 0;
 			goto out;
 		}
-		wait = delay / 2 + (int64_t)(ks_util_rand64() %
-		    (uint64_t)(delay / 2 + 1));
-		ks_log_msg(attempt == 1 ? KSINK_LOG_WARN : KSINK_LOG_DEBUG,
+		ks_log_msg(r.attempt == 1 ? KSINK_LOG_WARN : KSINK_LOG_DEBUG,
 		    w->who, "sink failed transiently (attempt %d): %s; "
-		    "retrying in %lld ms", attempt, ebuf, (long long)wait);
-		if (revoking)
+		    "retrying in %lld ms", r.attempt, ebuf, (long long)wait);
+		if (draining) {
 			ks_util_sleep_ms(wait);
-		else {
-			if (!w->paused) {
-				w->paused = 1;
-				sync_pause(w);
-				set_state(w, KS_STATE_RETRYING);
-			}
-			if (backoff_wait(w, wait) == -1) {
-				ret = 0;
-				goto out;
-			}
+			continue;
 		}
-		delay = delay * 2 > w->backoff_max_ms ? w->backoff_max_ms :
-		    delay * 2;
+		if (w->phase != PHASE_BACKOFF) {
+			w->phase = PHASE_BACKOFF;
+			sync_pause(w);
+		}
+		if (backoff_wait(w, wait) == -1) {
+			ret = 0;
+			goto out;
+		}
 	}
-	if (attempt > 1)
+	if (r.attempt > 0)
 		ks_log_msg(KSINK_LOG_INFO, w->who, "sink recovered after %d "
-		    "attempts", attempt);
-	commit_group_offsets(w);
-	record_batch(w, k, poison, ks_util_now_ms() - t0);
-	pending_shift(w, k);
+		    "attempts", r.attempt + 1);
+	ks_consumer_commit(w->consumer, w->q.parts, w->q.nparts);
+	ks_stats_batch(&w->stats, k, poison, w->dlq != NULL ? poison : 0,
+	    ks_util_now_ms() - t0, w->q.parts, w->q.nparts);
+	ks_batch_shift(&w->q, k);
 	ret = 1;
 out:
-	w->in_flush = 0;
 	/* Applied, failed, or given up: either way nothing is retried any
 	 * more, and paused partitions with nothing pending would never be
 	 * resumed. */
-	if (w->paused) {
-		w->paused = 0;
+	if (w->phase == PHASE_APPLY || w->phase == PHASE_BACKOFF ||
+	    w->phase == PHASE_DROPPED) {
+		w->phase = PHASE_COLLECT;
 		sync_pause(w);
-		set_state(w, w->admin_paused ? KS_STATE_PAUSED :
-		    KS_STATE_RUNNING);
 	}
 	return ret;
 }
@@ -1415,115 +615,90 @@ out:
 static int
 batch_full(const struct ks_worker *w)
 {
-	return (int64_t)w->n >= w->max_records ||
-	    (int64_t)w->bytes >= w->max_bytes;
+	return (int64_t)w->q.n >= w->max_records ||
+	    (int64_t)w->q.bytes >= w->max_bytes;
 }
 
 static int
 batch_due(const struct ks_worker *w, int64_t now)
 {
 	/* Paused by the admin endpoint: hold what was polled. */
-	return w->n > 0 && !w->admin_paused &&
-	    (batch_full(w) || now - w->first_ms >= w->max_ms);
+	return w->q.n > 0 && !w->paused && w->phase != PHASE_FAILED &&
+	    (batch_full(w) || now - w->q.first_ms >= w->max_ms);
 }
 
 /* ---- the thread ---- */
 
-int
-ks_worker_run(struct ks_worker *w)
+/* Applies a pause or resume the admin endpoint asked for. */
+static void
+admin_pause(struct ks_worker *w)
+{
+	if (atomic_load(&w->pause_req) == w->paused)
+		return;
+	w->paused = !w->paused;
+	sync_pause(w);
+	ks_log_msg(KSINK_LOG_INFO, w->who, "%s", w->paused ? "paused" :
+	    "resumed");
+}
+
+static int
+run(struct ks_worker *w)
 {
 	rd_kafka_message_t *m;
 	char err[512];
 	int64_t left, now;
+	rd_kafka_t *rk;
 	int timeout;
 
-	rd_kafka_conf_set_opaque(w->rkconf, w);
-	rd_kafka_conf_set_rebalance_cb(w->rkconf, rebalance_cb);
-	rd_kafka_conf_set_error_cb(w->rkconf, error_cb);
-	w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, w->rkconf, err, sizeof(err));
-	if (w->rk == NULL) {
-		rd_kafka_conf_destroy(w->rkconf);
-		w->rkconf = NULL;
-		fail(w, "cannot create the Kafka consumer: %s", err);
-		return -1;
-	}
-	w->rkconf = NULL;	/* owned by rk now */
-	rd_kafka_poll_set_consumer(w->rk);
-	if (w->dlq_conf != NULL) {
-		rd_kafka_conf_set_opaque(w->dlq_conf, w);
-		rd_kafka_conf_set_dr_msg_cb(w->dlq_conf, dlq_delivered);
-		w->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, w->dlq_conf, err,
-		    sizeof(err));
-		if (w->dlq == NULL) {
-			rd_kafka_conf_destroy(w->dlq_conf);
-			w->dlq_conf = NULL;
-			fail(w, "cannot create the dead letter queue "
-			    "producer: %s", err);
-			goto close;
-		}
-		w->dlq_conf = NULL;
-	}
-	if (ks_consumer_subscribe(w->rk, w->topics, err, sizeof(err)) == -1) {
+	if (ks_consumer_start(w->consumer, err, sizeof(err)) == -1 ||
+	    (w->dlq != NULL && ks_dlq_start(w->dlq, err, sizeof(err)) == -1)) {
 		fail(w, "%s", err);
 		goto close;
 	}
+	rk = ks_consumer_handle(w->consumer);
 	ks_log_msg(KSINK_LOG_INFO, w->who, "running: topics %s, sink %s",
-	    w->topics, w->desc->name);
-	w->waker = ks_waker_start(w->rk, w->who);
+	    ks_conf_str(w->sec, ks_options_connector, "topics"),
+	    w->desc->name);
 	while (!atomic_load(&w->stop)) {
-		if (atomic_load(&w->admin_pause) != w->admin_paused) {
-			w->admin_paused = !w->admin_paused;
-			sync_pause(w);
-			set_state(w, w->admin_paused ? KS_STATE_PAUSED :
-			    KS_STATE_RUNNING);
-			ks_log_msg(KSINK_LOG_INFO, w->who, "%s",
-			    w->admin_paused ? "paused" : "resumed");
-		}
+		admin_pause(w);
 		now = ks_util_now_ms();
-		refresh_watermarks(w, now);
-		check_stalls(w, now);
+		ks_stats_watermarks(&w->stats, rk, now);
+		ks_stats_stalls(&w->stats, rk, now, w->paused);
 		timeout = POLL_MAX_MS;
-		if (w->n > 0) {
-			left = w->first_ms + w->max_ms - now;
+		if (w->q.n > 0) {
+			left = w->q.first_ms + w->max_ms - now;
 			timeout = left < 0 ? 0 : left < POLL_MAX_MS ?
 			    (int)left : POLL_MAX_MS;
 		}
 		if (!batch_due(w, now)) {
-			m = rd_kafka_consumer_poll(w->rk, timeout);
+			m = ks_consumer_poll(w->consumer, timeout);
 			/* Take what else is ready, up to the batch's limits,
 			 * without looking at the clock for each record. */
 			while (m != NULL) {
-				handle_message(w, m);
+				ks_batch_push(&w->q, m);
 				m = batch_full(w) || atomic_load(&w->stop) ?
-				    NULL : rd_kafka_consumer_poll(w->rk, 0);
+				    NULL : ks_consumer_poll(w->consumer, 0);
 			}
-			ks_waker_took(w->waker, w->took_records,
-			    w->took_bytes);
-			w->took_records = w->took_bytes = 0;
 			now = ks_util_now_ms();
 		}
-		if (batch_due(w, now) && flush_batch(w, 0) == -1)
+		if (batch_due(w, now) && flush_batch(w) == -1)
 			break;
 	}
 	/* Stopping: apply what we hold, once, then leave the group. */
-	if (!w->failed)
-		while (w->n > 0 && flush_batch(w, 1) == 1)
+	if (w->phase != PHASE_FAILED) {
+		w->phase = PHASE_DRAIN;
+		while (w->q.n > 0 && flush_batch(w) == 1)
 			;
-close:
-	ks_waker_stop(w->waker);
-	w->waker = NULL;
-	pending_drop(w, NULL);
-	rd_kafka_consumer_close(w->rk);
-	pending_drop(w, NULL);
-	ks_consumer_destroy(w->rk, w->assigned_once, w->who);
-	w->rk = NULL;
-	if (w->dlq != NULL) {
-		rd_kafka_flush(w->dlq, 5000);
-		rd_kafka_destroy(w->dlq);
-		w->dlq = NULL;
+		if (w->phase == PHASE_DRAIN)
+			w->phase = PHASE_COLLECT;
 	}
-	set_state(w, KS_STATE_STOPPED);
-	return w->failed ? -1 : 0;
+close:
+	pending_drop(w, NULL);
+	ks_consumer_close(w->consumer);
+	pending_drop(w, NULL);
+	ks_dlq_stop(w->dlq);
+	ks_stats_set_state(&w->stats, KS_STATE_STOPPED);
+	return w->phase == PHASE_FAILED ? -1 : 0;
 }
 
 static void *
@@ -1536,7 +711,7 @@ thread_main(void *arg)
 	/* Signals are the main thread's. */
 	sigfillset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	rc = ks_worker_run(w);
+	rc = run(w);
 	if (w->done != NULL)
 		w->done(w, rc != 0, w->done_arg);
 	return NULL;
@@ -1566,7 +741,7 @@ ks_worker_join(struct ks_worker *w)
 		pthread_join(w->thread, NULL);
 		w->started = 0;
 	}
-	return w->failed ? -1 : 0;
+	return w->phase == PHASE_FAILED ? -1 : 0;
 }
 
 void
@@ -1574,159 +749,41 @@ ks_worker_free(struct ks_worker *w)
 {
 	if (w == NULL)
 		return;
-	if (w->opened)
-		w->desc->close(w->sink);
-	if (w->rkconf != NULL)
-		rd_kafka_conf_destroy(w->rkconf);
-	if (w->dlq_conf != NULL)
-		rd_kafka_conf_destroy(w->dlq_conf);
-	free(w->dlq_topic);
+	ks_consumer_free(w->consumer);
+	ks_worker_close(w);
+	ks_dlq_free(w->dlq);
 	ks_sink_ctx_free(w->ctx);
 	ks_sink_unload(w->plugin);
-	pthread_mutex_destroy(&w->stats_lock);
-	for (size_t i = 0; i < w->npstats; i++)
-		free(w->pstats[i].topic);
-	free(w->pstats);
-	free(w->msgs);
-	free(w->recs);
-	free(w->hdrs);
-	free(w->parts);
-	free(w->topics);
+	ks_stats_destroy(&w->stats);
+	ks_batch_free(&w->q);
 	free(w->who);
 	free(w->name);
 	free(w);
-}
-
-/* The consumer group of a connector: kafka.group.id, or ksink-NAME. */
-static void
-group_of(const struct ks_section *s, char *buf, size_t len)
-{
-	const struct ks_kv *kv = ks_conf_kv(s, "kafka.group.id");
-
-	if (kv != NULL)
-		snprintf(buf, len, "%s", kv->value);
-	else
-		snprintf(buf, len, "ksink-%s", s->name);
-}
-
-/*
- * Each connector needs a consumer group of its own: two connectors in one
- * group would split the partitions of a topic they share between them, and
- * each sink would silently see only part of it.
- */
-static void
-check_group(const struct ks_conf *conf, const struct ks_section *s,
-    struct ks_errors *errs)
-{
-	const struct ks_section *o;
-	char a[256], b[256];
-
-	group_of(s, a, sizeof(a));
-	for (o = conf->sections; o != s; o = o->next) {
-		if (o->kind != KS_SEC_CONNECTOR)
-			continue;
-		group_of(o, b, sizeof(b));
-		if (strcmp(a, b) == 0)
-			ks_errors_add(errs, "%s:%d: [connector %s] uses "
-			    "consumer group %s, as [connector %s] at line %d "
-			    "does; each connector needs its own "
-			    "kafka.group.id", conf->path, s->line, s->name,
-			    a, o->name, o->line);
-	}
-}
-
-/* The first key holding a secret in sec, or NULL. */
-static const struct ks_kv *
-find_secret(const struct ks_section *sec, const struct ksink_option *opts)
-{
-	const struct ksink_option *o;
-	const struct ks_kv *kv;
-
-	for (kv = sec ? sec->kvs : NULL; kv != NULL; kv = kv->next) {
-		if (*kv->value == '\0')
-			continue;
-		if ((sec->kind == KS_SEC_KAFKA ||
-		    strncmp(kv->key, "kafka.", 6) == 0) &&
-		    ks_options_kafka_secret(kv->key))
-			return kv;
-		if ((o = ks_options_find(opts, kv->key)) != NULL &&
-		    (o->flags & KSINK_OPT_SECRET))
-			return kv;
-	}
-	return NULL;
-}
-
-/*
- * A file that every user may read must not hold secrets, unless the
- * operator says so ([worker] secrets.allow.world.readable).
- */
-static void
-check_secrets(const struct ks_conf *conf, struct ks_worker **ws, size_t n,
-    struct ks_errors *errs)
-{
-	const struct ks_section *wsec = ks_conf_section(conf, KS_SEC_WORKER);
-	const struct ks_kv *kv;
-	struct stat st;
-	size_t i;
-
-	if (stat(conf->path, &st) == -1 || !(st.st_mode & S_IROTH) ||
-	    ks_conf_bool(wsec, ks_options_worker,
-	    "secrets.allow.world.readable"))
-		return;
-	kv = find_secret(ks_conf_section(conf, KS_SEC_KAFKA), NULL);
-	for (i = 0; kv == NULL && i < n; i++)
-		kv = find_secret(ws[i]->sec, ws[i]->desc->options);
-	if (kv != NULL)
-		ks_errors_add(errs, "%s:%d: %s holds a secret, and the file "
-		    "is readable by every user (mode %04o); run chmod o-r %s, "
-		    "or set secrets.allow.world.readable = true in [worker] to "
-		    "accept that", conf->path, kv->line, kv->key,
-		    (unsigned)(st.st_mode & 07777), conf->path);
 }
 
 int
 ks_worker_load_all(const struct ks_conf *conf, struct ks_errors *errs,
     struct ks_worker ***workers, size_t *count)
 {
-	const struct ksink_option *tabs[1] = { ks_options_worker };
-	const struct ks_section *wsec, *s;
+	const struct ks_section *wsec, **secs;
+	const struct ksink_option **opts;
+	const struct ks_section *s;
 	struct ks_worker *w, **ws = NULL;
-	const struct ks_kv *kv;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	char err[512];
 	const char *dir;
-	size_t n = 0;
+	size_t n = 0, i;
+	int level;
 
 	wsec = ks_conf_section(conf, KS_SEC_WORKER);
-	if (wsec != NULL)
-		ks_conf_validate(conf, wsec, tabs, 1, NULL, 0, errs);
-	ks_log_set_level(ks_log_level_parse(ks_conf_str(wsec,
-	    ks_options_worker, "log.level")) < 0 ? KSINK_LOG_INFO :
-	    ks_log_level_parse(ks_conf_str(wsec, ks_options_worker,
-	    "log.level")));
-	if (wsec != NULL && (kv = ks_conf_kv(wsec, "admin.listen")) != NULL &&
-	    *kv->value != '\0' && ks_admin_parse_listen(kv->value, &ss, &sl,
-	    err, sizeof(err)) == -1)
-		ks_errors_add(errs, "%s:%d: %s", conf->path, kv->line, err);
+	ks_check_worker(conf, errs);
+	level = ks_log_level_parse(ks_conf_str(wsec, ks_options_worker,
+	    "log.level"));
+	ks_log_set_level(level < 0 ? KSINK_LOG_INFO : level);
 	dir = ks_sink_plugin_dir(wsec);
-	/* [kafka] on its own, so that its problems are found even when no
-	 * connector can be set up; each is said once (ks_errors_add). */
-	{
-		struct ks_section none = { .kind = KS_SEC_CONNECTOR,
-		    .name = (char *)"check" };
-		int reset;
-		rd_kafka_conf_t *rkc = ks_consumer_conf(conf, &none, &reset,
-		    errs);
-
-		if (rkc != NULL)
-			rd_kafka_conf_destroy(rkc);
-	}
 	for (s = conf->sections; s != NULL; s = s->next) {
 		if (s->kind != KS_SEC_CONNECTOR)
 			continue;
-		check_group(conf, s, errs);
-		if ((w = ks_worker_new(conf, s, dir, errs)) == NULL)
+		ks_check_group(conf, s, errs);
+		if ((w = worker_new(conf, s, dir, errs)) == NULL)
 			continue;
 		ws = ks_util_xrealloc(ws, (n + 1) * sizeof(*ws));
 		ws[n++] = w;
@@ -1739,7 +796,15 @@ ks_worker_load_all(const struct ks_conf *conf, struct ks_errors *errs,
 			ks_errors_add(errs, "%s: no [connector NAME] section: "
 			    "nothing to run", conf->path);
 	}
-	check_secrets(conf, ws, n, errs);
+	secs = ks_util_xcalloc(n + 1, sizeof(*secs));
+	opts = ks_util_xcalloc(n + 1, sizeof(*opts));
+	for (i = 0; i < n; i++) {
+		secs[i] = ws[i]->sec;
+		opts[i] = ws[i]->desc->options;
+	}
+	ks_check_secrets(conf, secs, opts, n, errs);
+	free(secs);
+	free(opts);
 	*workers = ws;
 	*count = n;
 	return errs->count == 0 ? 0 : -1;

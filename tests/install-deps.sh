@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Installs, from Debian packages, what building ksink needs; with --test,
 # also what its test suite needs (Java and Maven for the Kafka broker the
 # end-to-end tests run, PostgreSQL 15 for the postgres sink's tests, a
-# Java compiler for the tests' own Kafka clients,
-# Python for the checkers, mandoc for the man pages).  Installs only what
-# is missing; needs root or sudo for that.
+# Java compiler for the tests' own Kafka clients, Python for the checkers,
+# mandoc for the man pages); with --deb, also what building and checking
+# the Debian packages needs (make check-deb: debhelper, lintian,
+# systemd-analyze, and the Build-Depends of debian/control).  Installs
+# only what is missing; needs root or sudo for that.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 build=(gcc libc6-dev make autoconf automake libtool pkg-config
 	librdkafka-dev libinih-dev libsqlite3-dev libcurl4-openssl-dev
@@ -13,11 +17,17 @@ build=(gcc libc6-dev make autoconf automake libtool pkg-config
 test=(libcmocka-dev mandoc sqlite3 python3 maven default-jdk-headless ca-certificates curl valgrind
 	kcat procps util-linux
 	postgresql-15 postgresql-client-15 passwd)
+deb=(dpkg-dev debhelper fakeroot lintian git systemd adduser)
 
 want=("${build[@]}")
-if [ "${1:-}" = "--test" ]; then
-	want+=("${test[@]}")
-fi
+with_deb=no
+for arg in "$@"; do
+	case $arg in
+	--test) want+=("${test[@]}") ;;
+	--deb) want+=("${deb[@]}"); with_deb=yes ;;
+	*) echo "usage: $0 [--test] [--deb]" >&2; exit 64 ;;
+	esac
+done
 
 missing=()
 for p in "${want[@]}"; do
@@ -35,17 +45,33 @@ for p in "${want[@]}"; do
 		missing+=("$p")
 	fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "ksink: installing ${missing[*]}" >&2
-if [ "$(id -u)" -eq 0 ]; then
-	sudo=()
-elif command -v sudo >/dev/null; then
-	sudo=(sudo)
-else
-	echo "ksink: need root or sudo to install: ${missing[*]}" >&2
-	exit 1
+updated=no
+apt_get()
+{
+	if [ "$(id -u)" -eq 0 ]; then
+		sudo=()
+	elif command -v sudo >/dev/null; then
+		sudo=(sudo)
+	else
+		echo "ksink: need root or sudo to install packages" >&2
+		exit 1
+	fi
+	if [ $updated = no ]; then
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq
+		updated=yes
+	fi
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get "$@"
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "ksink: installing ${missing[*]}" >&2
+	apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The packages' build dependencies are those debian/control names (the
+# test suite's are left out: make check-deb builds with nocheck).
+if [ $with_deb = yes ] && ! dpkg-checkbuilddeps -Pnocheck >/dev/null 2>&1; then
+	echo "ksink: installing the Build-Depends of debian/control" >&2
+	apt_get build-dep -y -qq -Pnocheck ./ >/dev/null
+fi

@@ -1,9 +1,10 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests: the plugin-loader fixtures and the unit tests of the daemon's core.
 
-if HAVE_CMOCKA
 # Test plugins, one real shared object per way the loader must refuse a
 # plugin, a good one, and the scripted sink that the worker tests drive.
-# They land in tests/plugins/.libs (KSINK_FIXTURE_DIR).
+# They land in tests/plugins/.libs (KSINK_FIXTURE_DIR).  Built with or
+# without cmocka: the command-line tests load them too.
 check_LTLIBRARIES += \
 	tests/plugins/good.la \
 	tests/plugins/wrong_major.la \
@@ -64,10 +65,12 @@ tests_plugins_unresolved_la_LDFLAGS = $(FIXTURE_FLAGS)
 tests_plugins_scripted_la_SOURCES = tests/plugins/scripted.c
 tests_plugins_scripted_la_LDFLAGS = $(FIXTURE_FLAGS)
 
+if HAVE_CMOCKA
 # cmocka tests of the core, one per module, linked against src/libksink.a.
 CORE_UNIT_TESTS = \
 	tests/unit/test_conf \
 	tests/unit/test_options \
+	tests/unit/test_retry \
 	tests/unit/test_sink \
 	tests/unit/test_util \
 	tests/unit/test_worker
@@ -83,6 +86,9 @@ tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_options_SOURCES = tests/unit/test_options.c
 tests_unit_test_options_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_options_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_retry_SOURCES = tests/unit/test_retry.c
+tests_unit_test_retry_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_retry_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_sink_SOURCES = tests/unit/test_sink.c
 tests_unit_test_sink_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_sink_LDADD = $(CORE_TEST_LDADD)
@@ -92,8 +98,8 @@ tests_unit_test_util_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_worker_SOURCES = tests/unit/test_worker.c
 tests_unit_test_worker_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_worker_LDADD = $(CORE_TEST_LDADD)
+endif
 
 # The daemon's command line on bad configuration files.
 TESTS += tests/unit/cli.test
 dist_check_SCRIPTS += tests/unit/cli.test
-endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/file/file.h - the file sink's private declarations, shared by
  * its files: file.c (options, open, the atomic step, the callbacks and the

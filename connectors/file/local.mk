@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # connectors/file: the file sink, its unit test, its crash-point driver,
 # its end-to-end tests and its man page.
 

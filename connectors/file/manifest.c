@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/file/manifest.c - the manifest: the committed length of
  * every data file and the next offset of every partition, written to a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/file/names.c - file names: the file.path pattern with
  * {topic} and {partition}, the names of closed files, and matching names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/file/recovery.c - what open() does before the first batch:
  * the lock, and recovery from the manifest (data files cut back to their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/file/streams.c - the sink's partitions (and their topics,
  * interned) and streams, the open data files, with their write buffers;

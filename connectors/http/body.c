@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/http/body.c - what goes over the wire besides the headers:
  * request bodies (record envelopes, ksink-record(7)), the Idempotency-Key

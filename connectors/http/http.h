@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/http/http.h - the HTTP sink's private declarations, shared by
  * its files: http.c (options, callbacks, descriptor), send.c, request.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/http/ledger.c - the ledger (http.state.path): the intent of
  * each request made durable before it is sent, and the partitions' next

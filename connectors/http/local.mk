@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # connectors/http: the HTTP sink, its unit tests, its reference receiver
 # and its end-to-end tests.
 pkglib_LTLIBRARIES += connectors/http.la

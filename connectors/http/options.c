@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/http/options.c - checks of the option values that open()
  * cannot leave to the option table (URLs, headers, retry statuses), and

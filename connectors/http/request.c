@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/http/request.c - one HTTP request with libcurl, and how its
  * outcome is classified (ksink-http(7), ERRORS).

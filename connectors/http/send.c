@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/http/send.c - sending a partition's records as requests:
  * requests in doubt first, then batches by http.batch.max.records and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/base64.h - base64 (RFC 4648, section 4: the standard
  * alphabet, with padding).

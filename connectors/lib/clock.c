@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/clock.c - milliseconds of the wall clock and of a
  * monotonic clock.

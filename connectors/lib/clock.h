@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/clock.h - milliseconds: the wall clock (what is stored
  * or compared across restarts) and a monotonic clock (durations).

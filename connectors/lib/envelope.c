@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/envelope.c - the record envelope (ksink-record(7)):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/envelope.h - the record envelope: one JSON shape for a
  * record wherever a sink writes one (ksink-record(7)).

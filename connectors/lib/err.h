@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/err.h - error messages into a caller's buffer.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/json.c - JSON strings, and a strict RFC 8259 checker.
  *

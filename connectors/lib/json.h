@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/json.h - JSON strings, and a strict RFC 8259 checker that
  * can copy the text it checks without insignificant white space.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # connectors/lib: the private helpers every sink links, as libtool
 # convenience libraries (PIC objects copied into each plugin).  Their
 # symbols stay private: they are built with hidden visibility and the

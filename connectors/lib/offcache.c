@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/offcache.c - per-partition next offsets, cached.  A
  * batch usually holds few partitions and long runs of one: the entry

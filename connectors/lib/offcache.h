@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/offcache.h - the next offset of each partition a sink
  * has seen, cached in memory (the zombie fence of a step).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/sqloffsets.c - the offsets table of SQLite databases.
  *

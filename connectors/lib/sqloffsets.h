@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/sqloffsets.h - the offsets table of SQLite databases:
  * ksink_offsets(connector, topic, partition, next_offset), one schema for

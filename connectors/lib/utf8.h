@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/utf8.h - UTF-8 checks (RFC 3629: no overlong forms, no
  * surrogates, nothing above U+10FFFF).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # connectors/null: the null sink (counts and discards; the simplest
 # example and the benchmark baseline), its unit and end-to-end tests, its
 # man page, and ksink-plugins(7), whose example is null.c and which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/null/null.c - the null sink: counts records and bytes, and
  * discards them.

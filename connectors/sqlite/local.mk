@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # connectors/sqlite: the SQLite sink, its unit test and its man page
 # (checked with the others by man/lint.test and man/options.test).
 

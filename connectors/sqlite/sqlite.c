@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/sqlite/sqlite.c - the SQLite sink.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ksink/sink.h - the ksink sink plugin ABI.
  *

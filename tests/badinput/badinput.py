@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """tests/badinput/badinput.py - runs the bad-input catalogue (cases.txt).
 
 Each case gives ksink one bad input and checks that the answer is clear:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/badinput: the bad-input catalogue.  cases.txt lists one bad input
 # per line and what a clear answer to it is; badinput.py runs them.
 # run.test runs the cases that need no broker, kafka.test those that do

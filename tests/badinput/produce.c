@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/badinput/produce.c - writes exact records to partition 0 of a
  * topic, for the bad-input cases that need a broker: values that are not

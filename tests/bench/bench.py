@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """tests/bench/bench.py - `make bench`: ksink's sinks side by side with
 the kcat limit and the peers a user would pick instead, on one real broker.
 

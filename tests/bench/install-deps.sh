@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Installs, from Debian packages, what `make bench` needs besides the build
 # and test dependencies (tests/install-deps.sh --test): kcat (the limit and
 # the kcat | sqlite3 peer), sqlite3, GNU time (CPU and peak RSS of each

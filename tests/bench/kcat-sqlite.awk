@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/bench/kcat-sqlite.awk - the `kcat | sqlite3` peer of the SQLite
 # sink in `make bench`: what a user might write instead of ksink to get a
 # topic into SQLite.  It turns the lines of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/bench: `make bench`, the side-by-side benchmark (not part of make
 # check): ksink's sinks against the kcat limit and the peers a user would
 # pick instead (Kafka Connect's FileStreamSinkConnector, kcat | sqlite3),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/chaos/cell.sh - one cell of the fault matrix: one sink through one
 # fault, checked against the oracle; appends its row to $CHAOS_ROWS (or
 # prints it) and exits 0 when the cell is clean.

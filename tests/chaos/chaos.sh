@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/chaos/chaos.sh - the fault matrix: every sink against a real broker
 # through each fault, one cell at a time (tests/chaos/cell.sh), then a
 # table of fault x sink: records in the oracle, applied, missing,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The fault matrix's checker: one row per sink, whatever the sink.
 
 usage:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/chaos/faultfs.c - file system faults for the fault matrix, loaded
  * into ksink with LD_PRELOAD.  Only files and directories whose path starts

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/chaos/lib.sh - shell functions of the fault matrix's cells
 # (tests/chaos/cell.sh).  Source it after tests/kafka/lib.sh and
 # kafka_require, in bash.

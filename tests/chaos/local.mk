@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/chaos: the fault matrix.  `make chaos` runs every sink against a
 # real broker through each fault (SIGKILL, SIGTERM, broker crash, zombie
 # worker, rebalance churn, hanging input transaction, sink faults) and
@@ -25,7 +26,7 @@ CLEANFILES += tests/chaos/results/*.log tests/chaos/results/*.tsv \
 
 # The whole matrix, about 20 minutes; not part of `make check`.
 # CHAOS_ARGS passes options to chaos.sh (--only REGEX).
-chaos: $(bin_PROGRAMS) $(pkglib_LTLIBRARIES) tests/kafka/txproducer$(EXEEXT) \
+chaos: $(sbin_PROGRAMS) $(pkglib_LTLIBRARIES) tests/kafka/txproducer$(EXEEXT) \
     tests/kafka/oracle$(EXEEXT) tests/chaos/faultfs.la \
     tests/file/hooks/file.la
 	@$(AM_TESTS_ENVIRONMENT) \

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Checks for tests/e2e/offsets.test (`ksink offsets`).
 
 usage: check_offsets.py stored ORACLE.tsv OFFSETS.json

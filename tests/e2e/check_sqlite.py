@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Compare a SQLite database written by ksink with the oracle of its topic.
 
 usage: check_sqlite.py ORACLE.tsv DB [--topic TOPIC]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/e2e/http-lib.sh - shared by the HTTP sink's end-to-end tests
 # (http-idempotent.test, http-offsets.test, http-ignore-key.test).  Source
 # it after tests/kafka/lib.sh and kafka_require.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/e2e: end-to-end tests of the daemon against a real Kafka broker.
 # Each test checks the sink against tests/kafka/oracle, a read_committed
 # reading of its input topic.
@@ -34,7 +35,7 @@ TESTS += tests/e2e/dlq.test
 KAFKA_TESTS += tests/e2e/dlq.test
 dist_check_SCRIPTS += tests/e2e/dlq.test
 
-# The fetch waker keeps librdkafka < 2.1 fetching; none when idle.
+# The fetch waker keeps librdkafka < 2.2 fetching; none when idle.
 TESTS += tests/e2e/fetch-waker.test
 KAFKA_TESTS += tests/e2e/fetch-waker.test
 dist_check_SCRIPTS += tests/e2e/fetch-waker.test
@@ -44,6 +45,12 @@ dist_check_SCRIPTS += tests/e2e/fetch-waker.test
 TESTS += tests/e2e/coop-sigterm.test
 KAFKA_TESTS += tests/e2e/coop-sigterm.test
 dist_check_SCRIPTS += tests/e2e/coop-sigterm.test
+
+# An assignment that comes while a cooperative worker stops
+# (librdkafka #4527; tests/kafka/LIBRDKAFKA.md).
+TESTS += tests/e2e/coop-close-assign.test
+KAFKA_TESTS += tests/e2e/coop-close-assign.test
+dist_check_SCRIPTS += tests/e2e/coop-close-assign.test
 
 # The daemon under valgrind's memcheck for a whole run.
 TESTS += tests/e2e/valgrind.test

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/e2e/null-common.sh - shared by the end-to-end tests that count
 # records with the null sink (null-kill.test, plugin-oot.test, sasl.test).
 # Source it after tests/kafka/lib.sh.

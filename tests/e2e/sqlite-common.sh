@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/e2e/sqlite-common.sh - shared by the SQLite crash tests
 # (sqlite-kill.test, sqlite-two-workers.test).  Source it after
 # tests/kafka/lib.sh and kafka_require.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/file/fakehost.c - host services for driving a plugin in tests.
  */

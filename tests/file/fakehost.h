@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/file/fakehost.h - a stand-in for the daemon's host services, for
  * programs that drive a sink plugin directly through the ABI.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/file/filedrive.c - drives a sink plugin through the ABI with a
  * deterministic record stream, the way the worker does after a restart:

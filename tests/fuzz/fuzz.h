@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/fuzz/fuzz.h - helpers shared by the libFuzzer targets: reading
  * structured values out of the fuzzer's bytes, turning them into Kafka

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/fuzz/fuzz_conf.c - the configuration parser: INI text through
  * ks_conf_parse_fp() (our line reader in front of inih), then the checks

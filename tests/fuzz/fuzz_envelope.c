@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/fuzz/fuzz_envelope.c - the record envelope (ksink-record(7)), the
  * one encoder of a record as JSON that the file sink's json format, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/fuzz/fuzz_file_manifest.c - the file sink's manifest parser and
  * recovery, and its data formats, through the plugin's interface with a

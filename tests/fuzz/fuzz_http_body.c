@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/fuzz/fuzz_http_body.c - the HTTP sink's encoders and parsers.  The
  * plugin's sources are compiled in so that its functions can be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/fuzz/fuzz_sqlite_bind.c - the SQLite sink's parameter binding and
  * its :headers JSON, through the plugin's interface with a fake host

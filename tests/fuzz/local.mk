@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/fuzz: libFuzzer targets, built with clang (not configure's
 # compiler) and never part of the normal build.  See tests/fuzz/README.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/fuzz/run.sh - runs the libFuzzer targets built by `make fuzz`.
 #
 # usage: run.sh [-t SECONDS] [-r] TARGET...

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """tests/fuzz/seeds.py - writes the binary seeds of the fuzz targets into
 tests/fuzz/corpus/TARGET/ (the configuration seeds are plain INI files,
 kept as they are).  The layout of a record is fz_rec_read() in fuzz.h.

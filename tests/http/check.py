@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Compares what the reference receiver applied with the oracle.
 
   check.py --db RECEIVER_DB --topic T --oracle FILE [--duplicates forbid|expect]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Reference receiver for the ksink HTTP sink (see ksink-http(7)).
 
 Applies the records of each request in one SQLite transaction:

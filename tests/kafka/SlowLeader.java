@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * SlowLeader - a consumer group member that holds a rebalance open.
  *

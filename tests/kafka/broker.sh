@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 #
 # tests/kafka/broker.sh - a throw-away single-node Apache Kafka broker for
 # the tests that need real transactions (read_committed, aborted and open

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/kafka/lib.sh - shell functions for the tests that run against a real
 # Kafka broker.  Source it from a test script (POSIX sh or bash):
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/kafka/oracle.c - the reference reading of a topic for the
  * end-to-end tests: every committed record, read with

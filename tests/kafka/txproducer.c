@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/kafka/txproducer.c - a transactional producer for the end-to-end
  * tests: writes records in transactions of random size and aborts some of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/abi_1_1.c - a plugin built against the ABI 1.1 header
  * (tests/plugins/sink-1.1.h, included before fixture.h so that its

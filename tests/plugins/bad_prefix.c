@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/bad_prefix.c - one of its options lacks the "bad_prefix."
  * prefix: "bad_prefixpath" has the name but not the dot.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/checked.c - an ABI 1.2 plugin with a check() callback,
  * built with -fvisibility=hidden so that only KSINK_EXPORT makes its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/fixture.h - callbacks shared by the loader fixtures.
  *

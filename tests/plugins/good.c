@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/good.c - a minimal plugin the loader accepts.  It is an
  * ABI 1.0 plugin, as one built before ABI 1.1 would be: minor 0 and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tests/plugins/newer_minor.c - needs an ABI minor the daemon lacks. */
 #include "fixture.h"
 

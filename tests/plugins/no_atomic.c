@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/no_atomic.c - a loadable plugin without
  * KSINK_CAP_ATOMIC_OFFSETS: it runs only with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/no_close.c - lacks close(), the last required callback;
  * it has the optional abort().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/no_entry.c - a shared object without ksink_sink_entry: it
  * exports a function of another name, as a library that is not a ksink

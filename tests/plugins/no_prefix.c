@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tests/plugins/no_prefix.c - an option named without any prefix. */
 #include "fixture.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tests/plugins/no_write.c - lacks the required write() callback. */
 #include "fixture.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tests/plugins/null_entry.c - its entry refuses the daemon: NULL. */
 #include "ksink/sink.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/scripted.c - a sink whose failures are scripted by its
  * options, for testing the worker's policy against a real consumer.

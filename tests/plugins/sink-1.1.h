@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/sink-1.1.h - <ksink/sink.h> as ksink 1.1 installed it,
- * unchanged but for this paragraph: the header a plugin built before ABI
- * 1.2 was compiled against.  tests/plugins/abi_1_1.c is built with it, to
+ * unchanged but for this paragraph and the licence line: the header a
+ * plugin built before ABI 1.2 was compiled against.  tests/plugins/abi_1_1.c is built with it, to
  * show that such a plugin still loads.  Never edit the rest of it.
  *
  * ksink/sink.h - the ksink sink plugin ABI.

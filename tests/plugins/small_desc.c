@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/small_desc.c - a descriptor that claims to end before
  * close(), smaller than ABI 1.0's.  The loader must not read the members

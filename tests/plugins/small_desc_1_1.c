@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/small_desc_1_1.c - declares ABI 1.1 but its descriptor
  * ends where ABI 1.0's does, without the members 1.1 added.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/small_desc_1_2.c - declares ABI 1.2 but its descriptor
  * ends where ABI 1.1's does, without check().

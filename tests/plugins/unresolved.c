@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/plugins/unresolved.c - calls a function that no library defines.
  * Loaded lazily it would seem fine until the call; the loader must bind

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tests/plugins/wrong_major.c - built for the next ABI major. */
 #include "fixture.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_conf.c - the INI file (src/conf.c): the line reader in
  * front of inih, table-driven validation, the librdkafka properties

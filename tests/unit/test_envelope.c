@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_envelope.c - connectors/lib/envelope.c: the one JSON
  * shape of a record (ksink-record(7)), case by case.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_file.c - the file sink.  The plugin's sources are
  * linked in and its private header included, so that its name rules can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_http.c - unit tests of the HTTP sink (connectors/http/http.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_json.c - connectors/lib: the strict JSON checker and
  * compactor, JSON strings, base64, UTF-8 and buffers.

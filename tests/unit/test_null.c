@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_null.c - the null sink, driven through its descriptor
  * as the daemon drives it.  The plugin's source is linked in, and

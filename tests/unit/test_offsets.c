@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_offsets.c - `ksink offsets` (src/offsets.c): its
  * arguments, TOPIC:PARTITION=OFFSET and every bad form of it, and the
@@ -24,6 +25,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "offsets.h"
+#include "testing.h"
 #include "util.h"
 
 #define assert_contains(s, sub) do { \

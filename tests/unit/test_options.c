@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_options.c - the option tables of [worker] and
  * [connector NAME] (src/options.c): the checks every value goes through,
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "options.h"
+#include "testing.h"
 
 #define assert_contains(s, sub) do { \
 	if (strstr((s), (sub)) == NULL) \

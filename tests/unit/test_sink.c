@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_sink.c - the plugin loader (src/sink.c) on real shared
  * objects: one fixture in tests/plugins for every way a plugin must be
@@ -25,6 +26,7 @@
 #include "conf.h"
 #include "log.h"
 #include "sink.h"
+#include "testing.h"
 
 static char fixdir[4096];
 static char tmpdir[256];

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_sqlite.c - the SQLite sink, driven through its
  * descriptor as the daemon drives it, with a fake host whose option

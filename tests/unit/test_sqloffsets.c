@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_sqloffsets.c - connectors/lib/sqloffsets.c: the one
  * offsets table, and the move of an older table's rows into it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_util.c - the small helpers of src/util.c: integer and
  * boolean parsing, edit distance, error buffers, clocks and the backoff

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* batch.h - the queue of polled messages and the batch at its head. */
+#ifndef KS_BATCH_H
+#define KS_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "ksink/sink.h"
+#include "stats.h"
+
+struct ks_batch {
+	/* Queued messages, oldest first; the batch is the head. */
+	rd_kafka_message_t **msgs;
+	size_t n, cap;
+	size_t bytes;		/* of keys and values */
+	int64_t first_ms;	/* when the oldest was queued */
+
+	/* The head batch as records, and its partitions' next offsets;
+	 * scratch reused by every batch. */
+	struct ksink_record *recs;
+	size_t recs_cap;
+	struct ksink_header *hdrs;
+	size_t hdrs_cap;
+	struct ks_stats_part *parts;
+	size_t parts_cap, nparts;
+};
+
+void	ks_batch_push(struct ks_batch *b, rd_kafka_message_t *m);
+/* Removes the first k messages (an applied batch). */
+void	ks_batch_shift(struct ks_batch *b, size_t k);
+size_t	ks_batch_drop(struct ks_batch *b,
+	    const rd_kafka_topic_partition_list_t *parts);
+size_t	ks_batch_cut(const struct ks_batch *b, int64_t max_records,
+	    int64_t max_bytes);
+/* Fills recs[0..k) and parts[] from the first k messages. */
+void	ks_batch_build(struct ks_batch *b, size_t k);
+/* "key=... value=..." of a record, escaped and cut, for a message. */
+void	ks_batch_describe(const struct ksink_record *r, char *buf,
+	    size_t len);
+void	ks_batch_free(struct ks_batch *b);
+
+#endif
