@@ -31,6 +31,7 @@
 # Environment:
 #   KSINK_PG_BINDIR   the server's programs (default /usr/lib/postgresql/15/bin)
 #   KSINK_PG_STATE    state directory: data/, server.log, port, password,
+#                     rundir (see RUN below),
 #                     lock (default $top_builddir/tests/postgres/run, or
 #                     ${TMPDIR:-/tmp}/ksink-pg-UID outside make check)
 #   KSINK_PG_USER     the user the server runs as when we are root
@@ -53,6 +54,10 @@ else
 fi
 PGUSER_OS=${KSINK_PG_USER:-ksink-test}
 me=server.sh
+# Where the server's files are: $STATE, or, when the server's user cannot
+# reach $STATE (below a directory of mode 700, as mktemp -d makes), a
+# directory of its own under ${TMPDIR:-/tmp}, named in $STATE/rundir.
+RUN=$STATE
 
 die()
 {
@@ -103,10 +108,21 @@ ensure_user()
 
 pg_start_server()
 {
-	as_pg "$BINDIR/pg_ctl" -D "$STATE/data" -l "$STATE/server.log" \
+	as_pg "$BINDIR/pg_ctl" -D "$RUN/data" -l "$RUN/server.log" \
 	    -o "-p $(cat "$STATE/port")" -w -t 60 start >/dev/null 9>&- ||
-		{ tail -n 20 "$STATE/server.log" >&2; die "pg_ctl start failed (log: $STATE/server.log)"; }
+		{ tail -n 20 "$RUN/server.log" >&2; die "pg_ctl start failed (log: $RUN/server.log)"; }
 	wait_up || die "the server does not answer on port $(cat "$STATE/port")"
+}
+
+# Deletes the server's files, and the directory of its own if it had one.
+rm_run()
+{
+	rm -rf "$RUN/data" "$RUN/server.log" "$RUN/initdb.log"
+	if [ "$RUN" != "$STATE" ]; then
+		rm -rf "$RUN"
+		rm -f "$STATE/rundir"
+		RUN=$STATE
+	fi
 }
 
 fresh()
@@ -114,22 +130,33 @@ fresh()
 	[ -x "$BINDIR/initdb" ] ||
 		die "$BINDIR/initdb not found: install postgresql-15 (tests/install-deps.sh --test)"
 	ensure_user
-	rm -rf "$STATE/data" "$STATE/port" "$STATE/password" "$STATE/server.log"
-	mkdir -p "$STATE/data" || die "cannot create $STATE/data"
+	rm_run
+	rm -f "$STATE/port" "$STATE/password"
 	# The server's user must reach its directory.
-	chmod 755 "$STATE"
-	[ "$(id -u)" -eq 0 ] && chown "$PGUSER_OS" "$STATE/data" "$STATE"
-	chmod 700 "$STATE/data"
+	if [ "$(id -u)" -eq 0 ]; then
+		chmod 755 "$STATE"
+		chown "$PGUSER_OS" "$STATE"
+		if ! as_pg test -w "$STATE" 2>/dev/null; then
+			RUN=$(mktemp -d "${TMPDIR:-/tmp}/ksink-pg.XXXXXX") ||
+				die "cannot create a directory for the server"
+			chmod 755 "$RUN"
+			chown "$PGUSER_OS" "$RUN"
+			echo "$RUN" >"$STATE/rundir"
+		fi
+	fi
+	mkdir -p "$RUN/data" || die "cannot create $RUN/data"
+	[ "$(id -u)" -eq 0 ] && chown "$PGUSER_OS" "$RUN/data"
+	chmod 700 "$RUN/data"
 	port=$("$PYTHON3" -c '
 import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
 		die "cannot pick a free port with $PYTHON3"
 	password=$("$PYTHON3" -c 'import secrets; print(secrets.token_hex(16))') ||
 		die "cannot make up a password"
-	as_pg "$BINDIR/initdb" -D "$STATE/data" -U ksink_admin -A trust \
-	    -E UTF8 --locale=C.UTF-8 >"$STATE/initdb.log" 2>&1 ||
-		{ cat "$STATE/initdb.log" >&2; die "initdb failed"; }
-	cat >>"$STATE/data/postgresql.conf" <<CONF
+	as_pg "$BINDIR/initdb" -D "$RUN/data" -U ksink_admin -A trust \
+	    -E UTF8 --locale=C.UTF-8 >"$RUN/initdb.log" 2>&1 ||
+		{ cat "$RUN/initdb.log" >&2; die "initdb failed"; }
+	cat >>"$RUN/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1${KSINK_PG_LISTEN:+,$KSINK_PG_LISTEN}'
 port = $port
 unix_socket_directories = ''
@@ -139,7 +166,7 @@ fsync = on
 log_min_messages = warning
 log_connections = off
 CONF
-	cat >"$STATE/data/pg_hba.conf" <<CONF
+	cat >"$RUN/data/pg_hba.conf" <<CONF
 host all ksink 127.0.0.1/32 scram-sha-256
 host all ksink 10.0.0.0/8 scram-sha-256
 host all all 127.0.0.1/32 trust
@@ -154,14 +181,15 @@ CONF
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 mkdir -p "$STATE" || die "cannot create $STATE"
+[ -r "$STATE/rundir" ] && RUN=$(cat "$STATE/rundir")
 
 case $cmd in
 start)
 	exec 9>>"$STATE/lock"
 	flock -w 300 9 || die "timed out waiting for the lock on $STATE/lock"
 	if ! answers; then
-		if [ -f "$STATE/data/postmaster.pid" ] || [ -f "$STATE/data/PG_VERSION" ]; then
-			as_pg "$BINDIR/pg_ctl" -D "$STATE/data" -m immediate stop >/dev/null 2>&1
+		if [ -f "$RUN/data/postmaster.pid" ] || [ -f "$RUN/data/PG_VERSION" ]; then
+			as_pg "$BINDIR/pg_ctl" -D "$RUN/data" -m immediate stop >/dev/null 2>&1
 		fi
 		fresh
 	fi
@@ -170,19 +198,20 @@ start)
 stop)
 	exec 9>>"$STATE/lock"
 	flock -w 300 9
-	if [ -f "$STATE/data/PG_VERSION" ]; then
-		as_pg "$BINDIR/pg_ctl" -D "$STATE/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
-			as_pg "$BINDIR/pg_ctl" -D "$STATE/data" -m immediate -w stop >/dev/null 2>&1
+	if [ -f "$RUN/data/PG_VERSION" ]; then
+		as_pg "$BINDIR/pg_ctl" -D "$RUN/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+			as_pg "$BINDIR/pg_ctl" -D "$RUN/data" -m immediate -w stop >/dev/null 2>&1
 	fi
-	rm -rf "$STATE/data" "$STATE/port" "$STATE/password" "$STATE/server.log" "$STATE/initdb.log"
+	rm_run
+	rm -f "$STATE/port" "$STATE/password"
 	;;
 status)
 	answers || exit 1
 	echo "127.0.0.1 $(cat "$STATE/port")"
 	;;
 kill9)
-	[ -r "$STATE/data/postmaster.pid" ] || die "no server recorded in $STATE"
-	pid=$(head -n 1 "$STATE/data/postmaster.pid")
+	[ -r "$RUN/data/postmaster.pid" ] || die "no server recorded in $STATE"
+	pid=$(head -n 1 "$RUN/data/postmaster.pid")
 	kill -KILL "$pid" || die "cannot kill $pid"
 	n=0
 	while kill -0 "$pid" 2>/dev/null && [ $n -lt 100 ]; do
