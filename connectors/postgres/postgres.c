@@ -84,6 +84,7 @@ struct part {
 	int64_t txn_next;	/* what the COMMIT stores (-1: unchanged) */
 	int64_t sp_next;	/* txn_next when the savepoint was set */
 	int claiming;		/* claimed in this transaction */
+	int64_t load_epoch;	/* the epoch read at assignment; 0: no row */
 };
 
 struct pg {
@@ -709,7 +710,7 @@ pg_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
 		return st;
 	if (count == 0)
 		return KSINK_OK;
-	ks_buf_adds(&sql, "SELECT next_offset FROM ");
+	ks_buf_adds(&sql, "SELECT next_offset, epoch FROM ");
 	ks_buf_adds(&sql, pg->offtab);
 	ks_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
 	    "\"partition\" = $3::integer");
@@ -743,20 +744,24 @@ pg_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
 			PQclear(res);
 			continue;
 		}
-		offsets[i].next_offset = PQntuples(res) == 1 ?
-		    strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
-		if (offsets[i].next_offset < 0)
-			offsets[i].next_offset = KSINK_OFFSET_NONE;
-		PQclear(res);
 		if ((p = part_get(pg, offsets[i].topic,
 		    offsets[i].partition)) == NULL) {
+			PQclear(res);
 			st = KSINK_FATAL;
 			ks_err_set(errbuf, errlen, "out of memory");
 			continue;
 		}
-		/* Assigned (again): claimed by the next transaction. */
+		offsets[i].next_offset = PQntuples(res) == 1 ?
+		    strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+		if (offsets[i].next_offset < 0)
+			offsets[i].next_offset = KSINK_OFFSET_NONE;
+		/* Assigned (again): claimed by the next transaction, if no
+		 * other worker claimed it since this reading. */
+		p->load_epoch = PQntuples(res) == 1 ?
+		    strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
 		p->epoch = 0;
 		p->fenced = 0;
+		PQclear(res);
 	}
 	drain_sync(pg);
 	PQexitPipelineMode(pg->conn);
@@ -941,11 +946,11 @@ static int
 lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
     char *errbuf, size_t errlen)
 {
-	struct ks_buf sql = { 0 }, claim = { 0 };
+	struct ks_buf sql = { 0 }, claim = { 0 }, create = { 0 };
 	struct part **order = NULL, *p;
 	PGresult *res;
-	const char *v[3];
-	char part[16];
+	const char *v[4];
+	char part[16], lepoch[24];
 	size_t i, n = 0;
 	int64_t next, epoch;
 	int st = KSINK_OK, want_xid = pg->xid == 0;
@@ -973,15 +978,22 @@ lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
 	ks_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
 	    "\"partition\" = $3::integer FOR UPDATE");
 	ks_buf_addc(&sql, '\0');
-	/* The claim: bumps the epoch and reads the next offset. */
-	ks_buf_adds(&claim, "INSERT INTO ");
+	/* The claim: bumps the epoch, if it is still the one read at
+	 * assignment, and reads the next offset; no row back means another
+	 * worker claimed the partition since (a later assignment). */
+	ks_buf_adds(&claim, "UPDATE ");
 	ks_buf_adds(&claim, pg->offtab);
-	ks_buf_adds(&claim, " AS o(connector, topic, \"partition\", "
-	    "next_offset, epoch) VALUES ($1, $2, $3::integer, -1, 1) "
-	    "ON CONFLICT (connector, topic, \"partition\") DO UPDATE "
-	    "SET epoch = o.epoch + 1 RETURNING next_offset, epoch");
+	ks_buf_adds(&claim, " SET epoch = epoch + 1 WHERE connector = $1 AND "
+	    "topic = $2 AND \"partition\" = $3::integer AND "
+	    "epoch = $4::bigint RETURNING next_offset, epoch");
 	ks_buf_addc(&claim, '\0');
-	if (sql.oom || claim.oom)
+	ks_buf_adds(&create, "INSERT INTO ");
+	ks_buf_adds(&create, pg->offtab);
+	ks_buf_adds(&create, "(connector, topic, \"partition\", next_offset, "
+	    "epoch) VALUES ($1, $2, $3::integer, -1, 1) ON CONFLICT DO "
+	    "NOTHING RETURNING next_offset, epoch");
+	ks_buf_addc(&create, '\0');
+	if (sql.oom || claim.oom || create.oom)
 		goto oom;
 	if (PQenterPipelineMode(pg->conn) != 1)
 		goto lost;
@@ -991,11 +1003,16 @@ lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
 		goto lost;
 	v[0] = pg->connector;
 	for (i = 0; i < n; i++) {
-		snprintf(part, sizeof(part), "%d", (int)order[i]->partition);
-		v[1] = order[i]->topic;
+		p = order[i];
+		snprintf(part, sizeof(part), "%d", (int)p->partition);
+		snprintf(lepoch, sizeof(lepoch), "%lld",
+		    (long long)p->load_epoch);
+		v[1] = p->topic;
 		v[2] = part;
-		if (send_params(pg, order[i]->epoch == 0 ? claim.p : sql.p,
-		    3, v) != 1)
+		v[3] = lepoch;
+		if (send_params(pg, p->epoch != 0 ? sql.p : p->load_epoch > 0 ?
+		    claim.p : create.p, p->epoch == 0 && p->load_epoch > 0 ?
+		    4 : 3, v) != 1)
 			goto lost;
 	}
 	if (PQpipelineSync(pg->conn) != 1)
@@ -1031,7 +1048,11 @@ lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
 		}
 		PQclear(res);
 		p->locked = 1;
-		if (p->epoch == 0) {
+		if (p->epoch == 0 && next == -1 && epoch == -1) {
+			/* Claimed by another worker since our assignment. */
+			p->epoch = p->load_epoch;
+			fence(pg, p, -1, -1);
+		} else if (p->epoch == 0) {
 			p->claiming = 1;
 			p->epoch = epoch;
 			p->next = next;
@@ -1070,6 +1091,7 @@ out:
 			pg->parts[i].locked = 0;
 	ks_buf_free(&sql);
 	ks_buf_free(&claim);
+	ks_buf_free(&create);
 	free(order);
 	return st;
 }
