@@ -45,32 +45,33 @@ broker-crash sqlite
 zombie sqlite
 churn-eager sqlite
 zombie http
+zombie postgres
 hang sqlite
 sqlite-busy sqlite
 file-fsync file"
 	kind=short
 else
 	cells=
-	for s in sqlite file http null; do
+	for s in sqlite postgres file http null; do
 		cells="$cells
 sigkill $s
 sigterm $s"
 	done
-	for s in sqlite file http null; do
+	for s in sqlite postgres file http null; do
 		cells="$cells
 broker-crash $s"
 	done
-	for s in sqlite file http http/offsets null; do
+	for s in sqlite postgres file http http/offsets null; do
 		cells="$cells
 zombie $s"
 	done
 	for f in churn-eager churn-coop; do
-		for s in sqlite file http http/offsets null; do
+		for s in sqlite postgres file http http/offsets null; do
 			cells="$cells
 $f $s"
 		done
 	done
-	for s in sqlite file http null; do
+	for s in sqlite postgres file http null; do
 		cells="$cells
 hang $s"
 	done
@@ -97,6 +98,9 @@ export KSINK_KAFKA_STATE=${KSINK_KAFKA_STATE:-$top_builddir/tests/chaos/broker-$
 
 kafka_require
 at_exit '"$BROKER_SH" stop >/dev/null 2>&1'
+# The postgres cells' server, of its own too; started by the first cell.
+export KSINK_PG_STATE=${KSINK_PG_STATE:-$top_builddir/tests/chaos/pg-$kind}
+at_exit '"$top_srcdir/tests/postgres/server.sh" stop >/dev/null 2>&1'
 
 t0=$(date +%s)
 total=$(echo "$cells" | grep -c .)

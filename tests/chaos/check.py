@@ -8,11 +8,15 @@ usage:
   check.py maxoff --sink KIND --topic T WHERE
   check.py table RESULTS.tsv [--markdown FILE]
 
-KIND is sqlite, file, http or null; WHERE names the sink's output:
+KIND is sqlite, postgres, file, http or null; WHERE names the sink's
+output:
   sqlite  --db DB          the tables of tests/e2e/sqlite-common.sh:
                            records(seq, topic, part, off, id), one row per
                            applied record in the order applied, and
                            balances(user, amount)
+  postgres --pgdb NAME     the same tables in database NAME of the
+                           server of tests/postgres/server.sh (read with
+                           its psql)
   http    --db RECEIVER_DB tests/http/receiver.py's database: applied(seq,
                            topic, partition, offset, id, ...) and balances
   file    --dir DIR        the file sink's data files (*.log) in json
@@ -93,6 +97,28 @@ def read_sqlite(db, topic):
         bal = dict(con.execute("SELECT user, amount FROM balances"))
         con.close()
     except sqlite3.Error:
+        return [], {}
+    return [(int(p), int(o), str(i)) for p, o, i in rows], bal
+
+
+def read_postgres(db, topic):
+    import subprocess
+    server = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "..", "postgres", "server.sh")
+
+    def q(sql):
+        out = subprocess.run([server, "psql", "-At", "-F", "\t", "-d", db,
+                              "-c", sql], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL,
+                             universal_newlines=True)
+        if out.returncode != 0:
+            raise OSError(out.returncode)
+        return [line.split("\t") for line in out.stdout.splitlines() if line]
+    try:
+        rows = q("SELECT part, off, id FROM records WHERE topic = '%s' "
+                 "ORDER BY seq" % topic.replace("'", "''"))
+        bal = {u: int(a) for u, a in q('SELECT "user", amount FROM balances')}
+    except OSError:
         return [], {}
     return [(int(p), int(o), str(i)) for p, o, i in rows], bal
 
@@ -204,7 +230,7 @@ def row_null(oracle, counts):
 
 def sink_args(argv):
     a = {"sink": None, "oracle": None, "topic": None, "db": None,
-         "dir": None, "state": None}
+         "dir": None, "state": None, "pgdb": None}
     i = 0
     while i < len(argv):
         k = argv[i]
@@ -212,9 +238,11 @@ def sink_args(argv):
             die("bad argument %r\n%s" % (k, __doc__))
         a[k[2:]] = argv[i + 1]
         i += 2
-    if a["sink"] not in ("sqlite", "http", "file", "null") or not a["topic"]:
-        die("--sink sqlite|http|file|null and --topic are required")
-    where = {"sqlite": "db", "http": "db", "file": "dir", "null": "state"}
+    if a["sink"] not in ("sqlite", "postgres", "http", "file", "null") or \
+            not a["topic"]:
+        die("--sink sqlite|postgres|http|file|null and --topic are required")
+    where = {"sqlite": "db", "postgres": "pgdb", "http": "db", "file": "dir",
+             "null": "state"}
     if not a[where[a["sink"]]]:
         die("--%s is required for the %s sink" % (where[a["sink"]], a["sink"]))
     return a
@@ -223,6 +251,8 @@ def sink_args(argv):
 def applied_of(a, oracle=None):
     if a["sink"] == "sqlite":
         return read_sqlite(a["db"], a["topic"])
+    if a["sink"] == "postgres":
+        return read_postgres(a["pgdb"], a["topic"])
     if a["sink"] == "http":
         return read_http(a["db"], a["topic"])
     return read_file(a["dir"], a["topic"], oracle), None

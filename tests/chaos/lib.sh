@@ -128,6 +128,12 @@ ch_setup()
 	sqlite)
 		CH_WHERE="--db $CH_WORK/ledger.db"
 		;;
+	postgres)
+		. "$top_srcdir/tests/postgres/lib.sh"
+		pg_require >/dev/null
+		CH_PGDB=$(pg_createdb "chaos_$(echo "$_ch_name" | tr -c 'a-z0-9\n' _)")
+		CH_WHERE="--pgdb $CH_PGDB"
+		;;
 	file)
 		mkdir -p "$CH_WORK/out"
 		CH_WHERE="--dir $CH_WORK/out"
@@ -168,7 +174,8 @@ ch_receiver()
 
 ch_shared()
 {
-	[ "$CH_SINK" = sqlite ] || [ "$CH_SINK" = http/offsets ]
+	[ "$CH_SINK" = sqlite ] || [ "$CH_SINK" = postgres ] ||
+	    [ "$CH_SINK" = http/offsets ]
 }
 
 ch_config()
@@ -203,6 +210,19 @@ sqlite.statement = INSERT INTO balances(user, amount) VALUES (json_extract(:valu
     ON CONFLICT(user) DO UPDATE SET amount = amount + excluded.amount;
     INSERT INTO records(topic, part, off, id) VALUES (:topic, :partition, :offset, json_extract(:value,'\$.id'))
 EOF
+		;;
+	postgres)
+		cat >>"$CH_CONF" <<EOF
+postgres.conninfo = $(pg_conninfo "$CH_PGDB")
+postgres.password.file = $PG_PASSWORD_FILE
+postgres.init = CREATE TABLE IF NOT EXISTS balances("user" text PRIMARY KEY, amount bigint NOT NULL);
+    CREATE TABLE IF NOT EXISTS records(seq bigserial PRIMARY KEY, topic text, part integer, off bigint, id text)
+postgres.statement = INSERT INTO balances("user", amount) VALUES (:value::jsonb->>'user', (:value::jsonb->>'amount')::bigint)
+    ON CONFLICT ("user") DO UPDATE SET amount = balances.amount + excluded.amount;
+    INSERT INTO records(topic, part, off, id) VALUES (:topic, :partition, :offset, :value::jsonb->>'id')
+EOF
+		# postgres.conninfo is a secret option.
+		chmod 600 "$CH_CONF"
 		;;
 	file)
 		cat >>"$CH_CONF" <<EOF
@@ -484,6 +504,10 @@ _ch_second_opinion()
 		"$PYTHON3" "$CHECK_SQLITE" --topic "$CH_TOPIC" \
 		    "$CH_WORK/oracle.tsv" "$CH_WORK/ledger.db" \
 		    >"$CH_WORK/second.log" 2>&1
+		;;
+	postgres)
+		"$PYTHON3" "$top_srcdir/tests/postgres/check_pg.py" --topic "$CH_TOPIC" \
+		    "$CH_WORK/oracle.tsv" "$CH_PGDB" >"$CH_WORK/second.log" 2>&1
 		;;
 	http|http/offsets)
 		"$PYTHON3" "$top_srcdir/tests/http/check.py" \

@@ -77,22 +77,7 @@ def main(argv):
     db_balances = dict(con.execute("SELECT user, amount FROM balances"))
     con.close()
 
-    other_topic = ["seq %s: topic %s" % (seq, t) for seq, t, _, _, _ in rows
-                   if topic is not None and t != topic]
-    applied = [(part, off, rid) for _, t, part, off, rid in rows
-               if topic is None or t == topic]
-    res = oracle.compare(records, applied, db_balances)
-    res.report(PROG)
-    oracle.report(PROG, "other topic", other_topic)
-    print("oracle=%d applied=%d missing=%d duplicated=%d aborted_applied=%d "
-          "order_violations=%d balance_mismatches=%d" % (
-              len(records), res.applied, len(res.missing), res.duplicates,
-              len(res.aborted), len(res.order), len(res.balance)))
-    ok = res.clean() and not other_topic
-    if not records:
-        print("%s: the oracle is empty: nothing was compared" % PROG,
-              file=sys.stderr)
-        ok = False
+    ok = oracle.check_ledger(PROG, records, rows, db_balances, topic)
     return 0 if ok else 1
 
 

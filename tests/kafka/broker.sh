@@ -50,6 +50,9 @@
 #                          ${TMPDIR:-/tmp}/ksink-kafka-UID outside make check)
 #   KSINK_KAFKA_JAVA_OPTS  JVM options (default: a 512 MB heap)
 #   KSINK_KAFKA_START_TIMEOUT  seconds to wait for the broker (default 90)
+#   KSINK_KAFKA_HOST       the address the PLAINTEXT and SASL listeners bind
+#                          and advertise (default 127.0.0.1; a test of its
+#                          own may use an address of a namespace it made)
 #   JAVA, MVN, PYTHON3     the programs to use
 #
 # Inside `make check` the broker is started by the first test that needs it
@@ -85,6 +88,7 @@ else
 fi
 JAVA_OPTS=${KSINK_KAFKA_JAVA_OPTS:--Xms128m -Xmx512m -XX:+UseSerialGC -Djava.awt.headless=true}
 START_TIMEOUT=${KSINK_KAFKA_START_TIMEOUT:-90}
+HOST=${KSINK_KAFKA_HOST:-127.0.0.1}
 STOP_TIMEOUT=30
 
 me=broker.sh
@@ -187,8 +191,8 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport,SASL_PLAINTEXT://127.0.0.1:$sport
+listeners=PLAINTEXT://$HOST:$bport,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://$HOST:$sport
+advertised.listeners=PLAINTEXT://$HOST:$bport,SASL_PLAINTEXT://$HOST:$sport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
@@ -222,8 +226,8 @@ background.threads=4
 socket.send.buffer.bytes=1048576
 socket.receive.buffer.bytes=1048576
 EOF
-	echo "127.0.0.1:$bport" >"$STATE/bootstrap"
-	echo "127.0.0.1:$sport" >"$STATE/bootstrap_sasl"
+	echo "$HOST:$bport" >"$STATE/bootstrap"
+	echo "$HOST:$sport" >"$STATE/bootstrap_sasl"
 }
 
 # Start the java process on the properties and data already in $STATE and
@@ -300,7 +304,13 @@ cmd_start()
 	rm -rf "$STATE/data" "$STATE/pid" "$STATE/bootstrap" "$STATE/broker.log" \
 	    "$STATE/bootstrap_sasl" "$STATE/sasl_credentials"
 	write_properties
-	cluster_id=$("$PYTHON3" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+	# Not starting with '-', which StorageTool would take for an option.
+	cluster_id=$("$PYTHON3" -c 'import base64, uuid
+while True:
+    c = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not c.startswith("-"):
+        break
+print(c)')
 	# shellcheck disable=SC2086
 	if ! "$JAVA" $JAVA_OPTS -cp "$CACHE/libs/*" kafka.tools.StorageTool format \
 	    -t "$cluster_id" -c "$STATE/server.properties" \

@@ -221,3 +221,28 @@ def report(prog, kind, items):
     if len(items) > SHOW:
         print("%s: %s: ... %d more" % (prog, kind, len(items) - SHOW),
               file=sys.stderr)
+
+
+def check_ledger(prog, records, rows, sink_balances, topic=None):
+    """The ledger of the e2e tests, as the SQL sinks write it: rows are
+    (seq, topic, partition, offset, id) in the order applied, and
+    sink_balances {user: amount}.  Compares them with records (read()),
+    prints the problems and the summary line the tests show; returns
+    True when all is exact."""
+    other_topic = ["seq %s: topic %s" % (seq, t) for seq, t, _, _, _ in rows
+                   if topic is not None and t != topic]
+    applied = [(part, off, rid) for _, t, part, off, rid in rows
+               if topic is None or t == topic]
+    res = compare(records, applied, sink_balances)
+    res.report(prog)
+    report(prog, "other topic", other_topic)
+    print("oracle=%d applied=%d missing=%d duplicated=%d aborted_applied=%d "
+          "order_violations=%d balance_mismatches=%d" % (
+              len(records), res.applied, len(res.missing), res.duplicates,
+              len(res.aborted), len(res.order), len(res.balance)))
+    ok = res.clean() and not other_topic
+    if not records:
+        print("%s: the oracle is empty: nothing was compared" % prog,
+              file=sys.stderr)
+        ok = False
+    return ok

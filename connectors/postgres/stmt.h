@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * connectors/postgres/stmt.h - the SQL text of postgres.statement and
+ * friends: split into statements, named parameters (:topic, :value, ...)
+ * turned into PostgreSQL's $n, without a server.
+ */
+#ifndef KS_PG_STMT_H
+#define KS_PG_STMT_H
+
+#include <stddef.h>
+
+/* Record fields that a statement can bind, by parameter name. */
+enum pg_field {
+	PG_F_TOPIC,
+	PG_F_PARTITION,
+	PG_F_OFFSET,
+	PG_F_TIMESTAMP,
+	PG_F_KEY,
+	PG_F_VALUE,
+	PG_F_HEADERS,
+	PG_F_COUNT
+};
+
+extern const char *const pg_field_names[PG_F_COUNT];
+
+/* One statement with its parameters numbered $1..$nparams. */
+struct pg_stmt_text {
+	char *sql;		/* with $n in place of :name */
+	int nparams;
+	int field[PG_F_COUNT];	/* field of $i+1 */
+};
+
+/* The statements of one option. */
+struct pg_stmt_list {
+	struct pg_stmt_text *v;
+	int n;
+};
+
+/*
+ * Splits sql at top-level semicolons and maps the named parameters.
+ * Returns 0, or -1 with errbuf saying what is wrong (an unknown
+ * parameter, a positional one, a statement that controls the
+ * transaction, nothing but comments).
+ */
+int	pg_stmt_parse(const char *sql, struct pg_stmt_list *, char *errbuf,
+	    size_t errlen);
+void	pg_stmt_free(struct pg_stmt_list *);
+
+/* Whether name is a table name ksink may quote into SQL as it is:
+ * identifiers, optionally schema-qualified, optionally double-quoted. */
+int	pg_stmt_valid_table(const char *name);
+
+#endif

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# tests/postgres: the real PostgreSQL server harness (see server.sh and
+# lib.sh) and the tests of the postgres sink.
+#
+# A test that needs the server sources tests/postgres/lib.sh, calls
+# pg_require, and is listed in POSTGRES_TESTS as well as in KAFKA_TESTS
+# when it needs the broker too, or in SCRIPT_TESTS otherwise:
+#	POSTGRES_TESTS += tests/postgres/foo.test
+# so that tests/postgres/stop.test, which stops the server, runs after it.
+
+dist_check_SCRIPTS += tests/postgres/server.sh tests/postgres/stop.test
+EXTRA_DIST += tests/postgres/lib.sh
+
+TESTS += tests/postgres/stop.test
+tests/postgres/stop.log: $(POSTGRES_TESTS:.test=.log)
+
+# The ledger tests: real broker, real server, compared with the oracle.
+PG_LEDGER_TESTS = \
+	tests/postgres/kill.test \
+	tests/postgres/zombie.test \
+	tests/postgres/indoubt.test \
+	tests/postgres/poison.test \
+	tests/postgres/server-chaos.test \
+	tests/postgres/churn.test \
+	tests/postgres/offsets.test \
+	tests/postgres/outbox.test \
+	tests/postgres/valgrind.test
+KAFKA_TESTS += $(PG_LEDGER_TESTS)
+POSTGRES_TESTS += $(PG_LEDGER_TESTS)
+dist_check_SCRIPTS += tests/postgres/check_pg.py
+EXTRA_DIST += tests/postgres/pg-common.sh \
+	tests/postgres/slowlink.py \
+	tests/postgres/proxy.py
+
+# ksink -t on postgres configurations: offline, no server.
+SCRIPT_TESTS += tests/postgres/config.test
+
+# Across hosts: workers in network namespaces (root and ip(8) needed).
+# Not run by make check yet: its broker and server listen on addresses it
+# adds to this host's loopback interface, where they must move to a
+# namespace of their own, which the workers' namespaces link to.
+EXTRA_DIST += tests/postgres/hosts.test
+
+# The issue-sized kill run (100,000 records, 20 SIGKILLs or more), about
+# two minutes; not part of make check, which runs a smaller one.
+PG_LONG_TESTS = tests/postgres/kill.test
+check-postgres-long:
+	$(MAKE) $(AM_MAKEFLAGS) check PG_RECORDS=100000 PG_KILLS=20 \
+	    TESTS="$(PG_LONG_TESTS) tests/postgres/stop.test tests/kafka/stop.test" \
+	    KAFKA_TESTS="$(PG_LONG_TESTS)" POSTGRES_TESTS="$(PG_LONG_TESTS)"
+.PHONY: check-postgres-long
