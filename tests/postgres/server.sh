@@ -223,10 +223,12 @@ restart)
 	[ -r "$STATE/port" ] || die "no server recorded in $STATE"
 	# After kill -9 the backends may linger a moment; the postmaster.pid
 	# left behind is detected as stale by pg_ctl.
+	# pg_start_server dies on failure: try it in a subshell, and let
+	# only the last try speak.
 	n=0
-	while ! pg_start_server 2>/dev/null; do
+	while ! (pg_start_server) 2>/dev/null; do
 		n=$((n + 1))
-		[ $n -gt 10 ] && { pg_start_server; break; }
+		[ $n -gt 20 ] && { pg_start_server; break; }
 		sleep 1
 	done
 	;;
