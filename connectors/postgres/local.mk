@@ -2,7 +2,9 @@
 # connectors/postgres: the PostgreSQL sink (libpq), its tests' build and
 # its man page.
 
-POSTGRES_SOURCES = connectors/postgres/postgres.c \
+POSTGRES_SOURCES = connectors/postgres/postgres.c connectors/postgres/open.c \
+	connectors/postgres/conn.c \
+	connectors/postgres/rows.c connectors/postgres/postgres.h \
 	connectors/postgres/stmt.c connectors/postgres/stmt.h
 
 pkglib_LTLIBRARIES += connectors/postgres.la

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * connectors/postgres/open.c - the PostgreSQL sink's configuration: the
+ * SQL options and their .file forms, the rules check() finds without a
+ * server (the conninfo's syntax, never echoing a password; the
+ * statements' parameters), and open(): the connection, postgres.init,
+ * the offsets table and the statements.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "ksink/sink.h"
+#include "../lib/buf.h"
+#include "../lib/err.h"
+#include "postgres.h"
+
+/* The longest SQL file postgres.*.file options accept. */
+#define SQL_FILE_MAX (1024 * 1024)
+
+static const char default_table[] =
+    "CREATE TABLE IF NOT EXISTS ksink_records(\n"
+    "  topic text NOT NULL,\n"
+    "  \"partition\" integer NOT NULL,\n"
+    "  \"offset\" bigint NOT NULL,\n"
+    "  \"timestamp\" timestamptz,\n"
+    "  key bytea,\n"
+    "  value bytea,\n"
+    "  headers jsonb,\n"
+    "  PRIMARY KEY(topic, \"partition\", \"offset\"))";
+
+static const char default_statement[] =
+    "INSERT INTO ksink_records(topic, \"partition\", \"offset\", "
+    "\"timestamp\", key, value, headers) VALUES (:topic, :partition, "
+    ":offset, :timestamp, :key, :value, :headers)";
+
+/* ---------------------------------------------------------------- */
+/* Options                                                           */
+
+/*
+ * The text of an SQL option: its value, or the content of its .file
+ * variant (read only when read_file).  *sql is NULL when neither is set;
+ * free *buf.
+ */
+static int
+sql_option(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char *name, int read_file, const char **sql, char **buf,
+    const char **used, char *errbuf, size_t errlen)
+{
+	char fname[64];
+	const char *text, *path;
+	FILE *fp;
+	size_t n;
+	char *p;
+
+	*sql = NULL;
+	*buf = NULL;
+	snprintf(fname, sizeof(fname), "%s.file", name);
+	text = host->conf_str(ctx, name);
+	path = host->conf_str(ctx, fname);
+	*used = path ? (name == NULL ? "" : fname) : name;
+	if (text && path) {
+		ks_err_set(errbuf, errlen, "%s and %s are both set: keep "
+		    "one", name, fname);
+		return KSINK_CONFIG;
+	}
+	if (path == NULL || !read_file) {
+		*sql = text;
+		return KSINK_OK;
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		ks_err_set(errbuf, errlen, "%s %s: %s", fname, path,
+		    strerror(errno));
+		return KSINK_CONFIG;
+	}
+	if ((p = malloc(SQL_FILE_MAX + 1)) == NULL) {
+		fclose(fp);
+		ks_err_set(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
+	}
+	n = fread(p, 1, SQL_FILE_MAX + 1, fp);
+	if (ferror(fp) || n > SQL_FILE_MAX) {
+		ks_err_set(errbuf, errlen, "%s %s: %s", fname, path,
+		    ferror(fp) ? strerror(errno) : "larger than 1 MiB");
+		fclose(fp);
+		free(p);
+		return KSINK_CONFIG;
+	}
+	fclose(fp);
+	p[n] = '\0';
+	*sql = *buf = p;
+	return KSINK_OK;
+}
+
+/* Whether a libpq host is this machine: a loopback address, localhost,
+ * or a Unix-domain socket directory. */
+static int
+loopback(const char *h, size_t n)
+{
+	if (n == 0 || h[0] == '/' || h[0] == '@')
+		return 1;
+	if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) ||
+	    (n == 3 && strncmp(h, "::1", 3) == 0) ||
+	    (n == 5 && strncmp(h, "[::1]", 5) == 0) ||
+	    (n >= 4 && strncmp(h, "127.", 4) == 0))
+		return 1;
+	return 0;
+}
+
+/* Whether libpq may quote s (n bytes) in a message about a conninfo: a
+ * keyword of libpq, or punctuation such as "=". */
+static int
+quotable(const char *s, size_t n)
+{
+	PQconninfoOption *d, *o;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < n; i++)
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
+		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))
+			ok = 0;
+	if (ok)
+		return 1;
+	if ((d = PQconndefaults()) == NULL)
+		return 0;
+	for (o = d; o->keyword; o++)
+		if (strlen(o->keyword) == n && strncmp(o->keyword, s, n) == 0)
+			ok = 1;
+	PQconninfoFree(d);
+	return ok;
+}
+
+/* Hides what libpq quoted from the conninfo in its message, but for
+ * keywords and punctuation: it may be a piece of a password. */
+static void
+redact(char *msg)
+{
+	static const char hidden[] = "(hidden)";
+	char *p, *q;
+	size_t n;
+
+	for (p = msg; (p = strchr(p, '"')) != NULL; ) {
+		if ((q = strchr(p + 1, '"')) == NULL) {
+			*p = '\0';
+			break;
+		}
+		n = (size_t)(q - p - 1);
+		if (!quotable(p + 1, n)) {
+			if (n >= sizeof(hidden) - 1) {
+				memcpy(p + 1, hidden, sizeof(hidden) - 1);
+				memmove(p + sizeof(hidden), q, strlen(q) + 1);
+				q = p + sizeof(hidden);
+			} else {
+				memmove(p + 1, q, strlen(q) + 1);
+				q = p + 1;
+			}
+		}
+		p = q + 1;
+	}
+	for (p = msg; *p; p++)
+		if (*p == '\n')
+			*p = *(p + 1) ? ' ' : '\0';
+}
+
+/*
+ * The checks of ksink -t that span options: reported with host->report().
+ * Side-effect free: no file read, no connection.
+ */
+int
+pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
+{
+	static const char *const sqlopts[] = {
+		"postgres.statement", "postgres.delete.statement",
+		"postgres.init", NULL
+	};
+	PQconninfoOption *opts, *o;
+	struct pg_stmt_list l;
+	const char *conninfo, *sql, *used, *hosts = NULL, *addrs = NULL;
+	const char *sslmode = NULL, *h, *e;
+	char *err = NULL, *buf, ebuf[512];
+	int bad = 0, i, remote = 0;
+
+	for (i = 0; sqlopts[i]; i++) {
+		if (sql_option(host, ctx, sqlopts[i], 0, &sql, &buf, &used,
+		    ebuf, sizeof(ebuf)) != KSINK_OK) {
+			host->report(ctx, sqlopts[i], "%s", ebuf);
+			bad = 1;
+			continue;
+		}
+		/* postgres.init is plain SQL, run as it is. */
+		if (sql == NULL || strcmp(sqlopts[i], "postgres.init") == 0)
+			continue;
+		if (pg_stmt_parse(sql, &l, ebuf, sizeof(ebuf)) == -1) {
+			host->report(ctx, sqlopts[i], "%s", ebuf);
+			bad = 1;
+		} else
+			pg_stmt_free(&l);
+	}
+	if ((sql = host->conf_str(ctx, "postgres.offsets.table")) != NULL &&
+	    !pg_stmt_valid_table(sql)) {
+		host->report(ctx, "postgres.offsets.table", "not a table name: "
+		    "use an identifier, optionally schema-qualified "
+		    "(ops.ksink_offsets)");
+		bad = 1;
+	}
+
+	conninfo = host->conf_str(ctx, "postgres.conninfo");
+	if (conninfo != NULL) {
+		if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
+			if (err)
+				redact(err);
+			host->report(ctx, "postgres.conninfo", "not a valid "
+			    "libpq connection string or URI%s%s; the value "
+			    "is not shown as it may hold a password",
+			    err ? ": " : "", err ? err : "");
+			PQfreemem(err);
+			return KSINK_CONFIG;
+		}
+		for (o = opts; o->keyword; o++) {
+			if (o->val == NULL)
+				continue;
+			if (strcmp(o->keyword, "host") == 0)
+				hosts = o->val;
+			else if (strcmp(o->keyword, "hostaddr") == 0)
+				addrs = o->val;
+			else if (strcmp(o->keyword, "sslmode") == 0)
+				sslmode = o->val;
+		}
+		for (i = 0; i < 2; i++) {
+			h = i == 0 ? hosts : addrs;
+			while (h && *h) {
+				e = h + strcspn(h, ",");
+				if (!loopback(h, (size_t)(e - h)))
+					remote = 1;
+				h = *e ? e + 1 : e;
+			}
+		}
+		if (hosts == NULL && addrs == NULL && getenv("PGHOST") &&
+		    !loopback(getenv("PGHOST"), strlen(getenv("PGHOST"))))
+			remote = 1;
+		if (sslmode == NULL)
+			sslmode = getenv("PGSSLMODE");
+		if (remote && (sslmode == NULL ||
+		    strcmp(sslmode, "verify-full") != 0))
+			host->log(ctx, KSINK_LOG_WARN, "postgres.conninfo names "
+			    "a host that is not a loopback address without "
+			    "sslmode=verify-full: the connection %s; add "
+			    "sslmode=verify-full and sslrootcert",
+			    sslmode && strcmp(sslmode, "verify-ca") == 0 ?
+			    "does not check the server's name" :
+			    "may be neither encrypted nor authenticated");
+		PQconninfoFree(opts);
+	}
+	return bad ? KSINK_CONFIG : KSINK_OK;
+}
+
+static int
+load_set(struct pg *pg, struct pset *set, const char *option,
+    const char *sql, const char *prefix, char *errbuf, size_t errlen)
+{
+	struct pg_stmt_list l;
+	char ebuf[512];
+	int i;
+
+	set->option = option;
+	if (pg_stmt_parse(sql, &l, ebuf, sizeof(ebuf)) == -1) {
+		ks_err_set(errbuf, errlen, "%s: %s", option, ebuf);
+		return KSINK_CONFIG;
+	}
+	if ((set->v = calloc((size_t)l.n, sizeof(*set->v))) == NULL) {
+		pg_stmt_free(&l);
+		ks_err_set(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
+	}
+	for (i = 0; i < l.n; i++) {
+		set->v[i].t = l.v[i];
+		snprintf(set->v[i].name, sizeof(set->v[i].name), "ksink_%s%d",
+		    prefix, i);
+	}
+	set->n = l.n;
+	free(l.v);
+	return KSINK_OK;
+}
+
+int
+pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
+    char *errbuf, size_t errlen)
+{
+	struct pg *pg;
+	char *init_buf = NULL, *stmt_buf = NULL, *del_buf = NULL;
+	const char *init, *stmt, *del, *s, *u_init, *u_stmt, *u_del;
+	int st;
+
+	*sink = NULL;
+	if (!KSINK_HOST_HAS(host, connector_name)) {
+		ks_err_set(errbuf, errlen, "the daemon's host table is too "
+		    "old for the postgres sink");
+		return KSINK_FATAL;
+	}
+	if ((pg = calloc(1, sizeof(*pg))) == NULL) {
+		ks_err_set(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
+	}
+	pg->host = host;
+	pg->ctx = ctx;
+	s = host->connector_name(ctx);
+	pg->connector = strdup(s ? s : "");
+	s = host->conf_str(ctx, "postgres.offsets.table");
+	pg->offtab = strdup(s ? s : "ksink_offsets");
+	if ((s = host->conf_str(ctx, "postgres.conninfo")) != NULL)
+		pg->conninfo = strdup(s);
+	if (pg->connector == NULL || pg->offtab == NULL ||
+	    (s != NULL && pg->conninfo == NULL)) {
+		ks_err_set(errbuf, errlen, "out of memory");
+		st = KSINK_FATAL;
+		goto fail;
+	}
+	if (!pg_stmt_valid_table(pg->offtab)) {
+		ks_err_set(errbuf, errlen, "postgres.offsets.table: not a "
+		    "table name");
+		st = KSINK_CONFIG;
+		goto fail;
+	}
+	pg->connect_ms = host->conf_int(ctx, "postgres.connect.timeout.ms");
+	pg->stmt_ms = host->conf_int(ctx, "postgres.statement.timeout.ms");
+
+	if ((st = sql_option(host, ctx, "postgres.init", 1, &init, &init_buf,
+	    &u_init, errbuf, errlen)) != KSINK_OK ||
+	    (st = sql_option(host, ctx, "postgres.statement", 1, &stmt,
+	    &stmt_buf, &u_stmt, errbuf, errlen)) != KSINK_OK ||
+	    (st = sql_option(host, ctx, "postgres.delete.statement", 1, &del,
+	    &del_buf, &u_del, errbuf, errlen)) != KSINK_OK)
+		goto fail;
+	if ((st = load_set(pg, &pg->main, u_stmt, stmt ? stmt :
+	    default_statement, "s", errbuf, errlen)) != KSINK_OK)
+		goto fail;
+	if (del && (st = load_set(pg, &pg->del, u_del, del, "d", errbuf,
+	    errlen)) != KSINK_OK)
+		goto fail;
+	/* The default table, tombstones included: COPY. */
+	pg->use_copy = stmt == NULL && del == NULL;
+
+	/* Connect, run postgres.init, create the tables; the statements are
+	 * prepared by ensure_conn() on every new connection. */
+	pg->prepared_for = "";	/* not before the tables exist */
+	if ((st = ensure_conn(pg, errbuf, errlen)) != KSINK_OK &&
+	    pg->conn == NULL)
+		goto fail;
+	if (init && (st = exec_simple(pg, init, u_init, errbuf, errlen)) !=
+	    KSINK_OK)
+		goto sqlfail;
+	if ((st = create_offsets(pg, errbuf, errlen)) != KSINK_OK)
+		goto sqlfail;
+	if (stmt == NULL && (st = exec_simple(pg, default_table,
+	    "creating ksink_records", errbuf, errlen)) != KSINK_OK)
+		goto sqlfail;
+	pg->prepared_for = NULL;
+	if ((st = ensure_conn(pg, errbuf, errlen)) != KSINK_OK)
+		goto fail;
+	free(init_buf);
+	free(stmt_buf);
+	free(del_buf);
+	*sink = pg;
+	return KSINK_OK;
+sqlfail:
+	if (st == KSINK_POISON)
+		st = KSINK_CONFIG;
+fail:
+	/* A server that is not there yet is fatal at start: the daemon's
+	 * restart policy (systemd) retries. */
+	if (st == KSINK_RETRY)
+		st = KSINK_FATAL;
+	free(init_buf);
+	free(stmt_buf);
+	free(del_buf);
+	pg_close(pg);
+	return st;
+}

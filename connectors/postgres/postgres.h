@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * connectors/postgres/postgres.h - what the PostgreSQL sink's files share:
+ * the sink's state and the functions that cross them.  postgres.c has the
+ * option table, the offsets, fencing and the atomic step; open.c the
+ * configuration, check() and open(); conn.c the connection, SQLSTATE
+ * classes and the in-doubt COMMIT; rows.c a batch's records, pipelined or
+ * through COPY.  Private to the plugin.
+ */
+#ifndef KS_POSTGRES_H
+#define KS_POSTGRES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "ksink/sink.h"
+#include "../lib/buf.h"
+#include "stmt.h"
+
+/* Records per pipeline sync: bounds what is in flight in either
+ * direction, so that neither side blocks on a full socket buffer. */
+#define PIPE_CHUNK 1000
+/* OIDs of the types a parameter is sent for (pg_type.h). */
+#define OID_BYTEA 17
+#define OID_TEXT 25
+#define OID_VARCHAR 1043
+#define OID_TIMESTAMP 1114
+#define OID_TIMESTAMPTZ 1184
+
+/* A prepared statement of a set. */
+struct pstmt {
+	char name[32];
+	struct pg_stmt_text t;
+	Oid types[PG_F_COUNT];
+};
+
+struct pset {
+	const char *option;
+	struct pstmt *v;
+	int n;
+};
+
+/* What ksink knows of one partition, across batches. */
+struct part {
+	char *topic;
+	int32_t partition;
+	int64_t epoch;		/* the epoch this worker holds; 0: none */
+	int64_t next;		/* the stored next offset (-1: none) */
+	int fenced;		/* another worker took it over */
+	/* this transaction */
+	int locked;		/* row read FOR UPDATE in this transaction */
+	int64_t txn_next;	/* what the COMMIT stores (-1: unchanged) */
+	int64_t sp_next;	/* txn_next when the savepoint was set */
+	int claiming;		/* claimed in this transaction */
+	int64_t load_epoch;	/* the epoch read at assignment; 0: no row */
+};
+
+struct pg {
+	const struct ksink_host *host;
+	struct ksink_ctx *ctx;
+	PGconn *conn;
+	char *conninfo;
+	char *password;
+	char *connector;
+	char *offtab;		/* the offsets table's name, as given */
+	int64_t connect_ms, stmt_ms;
+	char *init;
+
+	struct pset main, del;
+
+	struct part *parts;
+	size_t nparts;
+	size_t last;		/* cache of the last partition looked up */
+
+	int in_txn;		/* BEGIN sent */
+	int sp;			/* the records' savepoint is set */
+	int64_t xid;		/* of the open transaction, 0 if unknown */
+	int64_t indoubt;	/* xid of a COMMIT of unknown outcome */
+	int resolved_committed;	/* how the last one was resolved */
+	uint64_t fences;
+
+	struct ks_buf hdr;
+	struct ks_buf copy;	/* COPY data of a batch */
+	int use_copy;		/* the default table: COPY, not INSERTs */
+	struct ks_buf pbuf[PG_F_COUNT];
+	const char *prepared_for; /* the connection statements are prepared on */
+};
+
+/* conn.c */
+void	disconnect(struct pg *pg);
+int	ensure_conn(struct pg *pg, char *errbuf, size_t errlen);
+int	exec_simple(struct pg *pg, const char *sql, const char *what, char
+	    *errbuf, size_t errlen);
+int	result_error(struct pg *pg, const PGresult *res, const char *what, char
+	    *errbuf, size_t errlen);
+
+/* open.c */
+int	pg_check(const struct ksink_host *host, struct ksink_ctx *ctx);
+int	pg_open(const struct ksink_host *host, struct ksink_ctx *ctx,
+	    void **sink, char *errbuf, size_t errlen);
+
+/* postgres.c */
+int	create_offsets(struct pg *pg, char *errbuf, size_t errlen);
+void	pg_close(void *sink);
+void	drain_sync(struct pg *pg);
+void	fence(struct pg *pg, struct part *p, int64_t epoch, int64_t next);
+PGresult *next_result(struct pg *pg);
+struct part *part_find(struct pg *pg, const char *topic, int32_t partition);
+void	txn_end(struct pg *pg, int committed);
+void	txn_reset(struct pg *pg);
+
+/* rows.c */
+int	copy_records(struct pg *pg, const struct ksink_record *records, size_t
+	    from, size_t to, size_t *bad, char *errbuf, size_t errlen);
+int	run_records(struct pg *pg, const struct ksink_record *records, size_t
+	    from, size_t to, size_t *bad, char *errbuf, size_t errlen);
+
+#endif

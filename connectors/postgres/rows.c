@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * connectors/postgres/rows.c - the records of a batch, sent to the
+ * server: bound to the prepared statements and pipelined, or, for the
+ * default table, through COPY; a failing record isolated so that the
+ * worker's error policy can skip it alone.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "ksink/sink.h"
+#include "../lib/buf.h"
+#include "../lib/envelope.h"
+#include "../lib/err.h"
+#include "../lib/utf8.h"
+#include "postgres.h"
+
+/* Formats milliseconds since the epoch as a timestamptz literal. */
+static void
+fmt_timestamp(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	int frac = (int)(ms - (int64_t)t * 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, frac);
+}
+
+/* What the records of one write() send, for the poison messages. */
+struct sent {
+	size_t rec;	/* index in records[] */
+	int stmt;	/* index in its set */
+};
+
+/* A text parameter: NUL-terminated copy of n bytes in buffer b. */
+static const char *
+text_copy(struct ks_buf *b, const void *d, size_t n)
+{
+	ks_buf_reset(b);
+	ks_buf_add(b, d, n);
+	ks_buf_addc(b, '\0');
+	return b->oom ? NULL : b->p;
+}
+
+/*
+ * Sends the statements of one record.  Returns 1, 0 when the record's
+ * data cannot be sent as its parameters' types (a poison record; errbuf
+ * says why), -1 when the connection failed.
+ */
+static int
+send_record(struct pg *pg, struct pset *set, int i,
+    const struct ksink_record *r, char *errbuf, size_t errlen)
+{
+	struct pstmt *s = &set->v[i];
+	const char *v[PG_F_COUNT];
+	int len[PG_F_COUNT], fmt[PG_F_COUNT], j, f;
+	char part[16], off[24], ts[48];
+	const void *d;
+	size_t n;
+	Oid t;
+
+	for (j = 0; j < s->t.nparams; j++) {
+		f = s->t.field[j];
+		t = s->types[j];
+		v[j] = NULL;
+		len[j] = 0;
+		fmt[j] = 0;
+		switch (f) {
+		case PG_F_TOPIC:
+			v[j] = r->topic;
+			break;
+		case PG_F_PARTITION:
+			snprintf(part, sizeof(part), "%d", (int)r->partition);
+			v[j] = part;
+			break;
+		case PG_F_OFFSET:
+			snprintf(off, sizeof(off), "%lld",
+			    (long long)r->offset);
+			v[j] = off;
+			break;
+		case PG_F_TIMESTAMP:
+			if (r->timestamp < 0)
+				break;
+			if (t == OID_TIMESTAMPTZ || t == OID_TIMESTAMP)
+				fmt_timestamp(r->timestamp, ts, sizeof(ts));
+			else
+				snprintf(ts, sizeof(ts), "%lld",
+				    (long long)r->timestamp);
+			v[j] = ts;
+			break;
+		case PG_F_KEY:
+		case PG_F_VALUE:
+		case PG_F_HEADERS:
+			if (f == PG_F_HEADERS) {
+				if (r->header_count == 0)
+					break;
+				ks_buf_reset(&pg->hdr);
+				ks_envelope_add_headers(&pg->hdr, r);
+				if (pg->hdr.oom)
+					return -1;
+				d = pg->hdr.p;
+				n = pg->hdr.len;
+			} else {
+				d = f == PG_F_KEY ? r->key : r->value;
+				n = f == PG_F_KEY ? r->key_len : r->value_len;
+				if (d == NULL)
+					break;
+			}
+			if (n > INT32_MAX) {
+				ks_err_set(errbuf, errlen, "the %s is "
+				    "larger than 2 GiB", pg_field_names[f]);
+				return 0;
+			}
+			if (t == OID_BYTEA || t == OID_TEXT ||
+			    t == OID_VARCHAR) {
+				/* The binary form of these is the bytes. */
+				if (t != OID_BYTEA && f != PG_F_HEADERS &&
+				    !ks_utf8_check(d, n, 0))
+					goto not_text;
+				fmt[j] = 1;
+				v[j] = n ? d : "";
+				len[j] = (int)n;
+				break;
+			}
+			if (f != PG_F_HEADERS && !ks_utf8_check(d, n, 0))
+				goto not_text;
+			if ((v[j] = text_copy(&pg->pbuf[f], d, n)) == NULL)
+				return -1;
+			break;
+		}
+	}
+	return PQsendQueryPrepared(pg->conn, s->name, s->t.nparams, v, len,
+	    fmt, 0) == 1 ? 1 : -1;
+not_text:
+	ks_err_set(errbuf, errlen, "%s: the %s is not valid UTF-8 text "
+	    "(or holds a NUL byte), and :%s is not a bytea parameter%s",
+	    set->option, pg_field_names[f], pg_field_names[f],
+	    set->n > 1 ? " in every statement" : "");
+	return 0;
+}
+
+/*
+ * Runs the statements of records[from, to) in pipelined chunks.  Returns
+ * KSINK_OK, or the failure with *bad set to the index of the record that
+ * failed (a poison record, or the one whose statement hit another error).
+ */
+int
+run_records(struct pg *pg, const struct ksink_record *records, size_t from,
+    size_t to, size_t *bad, char *errbuf, size_t errlen)
+{
+	const struct ksink_record *r;
+	struct sent *sent = NULL;
+	struct pset *set;
+	struct part *p;
+	PGresult *res;
+	size_t i, k, nsent, cap = 0;
+	int j, rs, st = KSINK_OK;
+
+	*bad = from;
+	i = from;
+	while (i < to && st == KSINK_OK) {
+		if (PQenterPipelineMode(pg->conn) != 1)
+			goto lost;
+		nsent = 0;
+		for (; i < to && nsent < PIPE_CHUNK; i++) {
+			r = &records[i];
+			p = part_find(pg, r->topic, r->partition);
+			/* The fence, and records below the stored offset. */
+			if (p == NULL || p->fenced || !p->locked ||
+			    r->offset < p->next ||
+			    (p->txn_next >= 0 && r->offset < p->txn_next))
+				continue;
+			set = (r->value == NULL && pg->del.n > 0) ? &pg->del :
+			    &pg->main;
+			for (j = 0; j < set->n; j++) {
+				if (nsent == cap) {
+					struct sent *ns;
+
+					cap = cap ? cap * 2 : 256;
+					if ((ns = realloc(sent, cap *
+					    sizeof(*ns))) == NULL) {
+						ks_err_set(errbuf, errlen,
+						    "out of memory");
+						st = KSINK_FATAL;
+						goto flush;
+					}
+					sent = ns;
+				}
+				rs = send_record(pg, set, j, r, errbuf,
+				    errlen);
+				if (rs == -1)
+					goto lost;
+				if (rs == 0) {
+					*bad = i;
+					st = KSINK_POISON;
+					goto flush;
+				}
+				sent[nsent].rec = i;
+				sent[nsent].stmt = j;
+				nsent++;
+			}
+			p->txn_next = r->offset + 1;
+		}
+flush:
+		if (PQpipelineSync(pg->conn) != 1)
+			goto lost;
+		for (k = 0; k < nsent; k++) {
+			res = next_result(pg);
+			rs = PQresultStatus(res);
+			if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK &&
+			    st == KSINK_OK) {
+				char what[128];
+
+				r = &records[sent[k].rec];
+				set = (r->value == NULL && pg->del.n > 0) ?
+				    &pg->del : &pg->main;
+				if (set->n > 1)
+					snprintf(what, sizeof(what), "%s, "
+					    "statement %d", set->option,
+					    sent[k].stmt + 1);
+				else
+					snprintf(what, sizeof(what), "%s",
+					    set->option);
+				st = result_error(pg, res, what, errbuf,
+				    errlen);
+				*bad = sent[k].rec;
+			}
+			PQclear(res);
+			if (res == NULL)
+				break;
+		}
+		drain_sync(pg);
+		PQexitPipelineMode(pg->conn);
+		if (PQstatus(pg->conn) != CONNECTION_OK)
+			goto lost;
+	}
+	free(sent);
+	return st;
+lost:
+	free(sent);
+	st = result_error(pg, NULL, "sending the batch", errbuf, errlen);
+	disconnect(pg);
+	return KSINK_RETRY;
+}
+
+/* Appends n bytes as a field of COPY's text format. */
+static void
+copy_text(struct ks_buf *b, const unsigned char *d, size_t n)
+{
+	size_t i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		if (d[i] != '\\' && d[i] != '\n' && d[i] != '\r' &&
+		    d[i] != '\t')
+			continue;
+		ks_buf_add(b, d + run, i - run);
+		ks_buf_addc(b, '\\');
+		ks_buf_addc(b, d[i] == '\n' ? 'n' : d[i] == '\r' ? 'r' :
+		    d[i] == '\t' ? 't' : '\\');
+		run = i + 1;
+	}
+	ks_buf_add(b, d + run, n - run);
+}
+
+/* Appends n bytes as a bytea field of COPY's text format: \\x and hex. */
+static void
+copy_bytea(struct ks_buf *b, const unsigned char *d, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+	char *o;
+
+	ks_buf_add(b, "\\\\x", 3);
+	if (ks_buf_reserve(b, 2 * n) == -1)
+		return;
+	o = b->p + b->len;
+	for (i = 0; i < n; i++) {
+		*o++ = hex[d[i] >> 4];
+		*o++ = hex[d[i] & 15];
+	}
+	b->len += 2 * n;
+	b->p[b->len] = '\0';
+}
+
+/*
+ * The default table's fast path: records[from, to) in one COPY ... FROM
+ * STDIN.  A record that fails is found by the line number in the server's
+ * CONTEXT ("COPY ksink_records, line N").  Returns as run_records().
+ */
+int
+copy_records(struct pg *pg, const struct ksink_record *records, size_t from,
+    size_t to, size_t *bad, char *errbuf, size_t errlen)
+{
+	const struct ksink_record *r;
+	struct ks_buf *b = &pg->copy;
+	struct part *p;
+	PGresult *res, *extra;
+	size_t i, nlines = 0, *line = NULL, cap = 0, line_no, off;
+	const char *ctx;
+	char num[64];
+	int st = KSINK_OK, rs;
+
+	*bad = from;
+	ks_buf_reset(b);
+	for (i = from; i < to; i++) {
+		r = &records[i];
+		p = part_find(pg, r->topic, r->partition);
+		if (p == NULL || p->fenced || !p->locked ||
+		    r->offset < p->next ||
+		    (p->txn_next >= 0 && r->offset < p->txn_next))
+			continue;
+		if (nlines == cap) {
+			size_t *nl;
+
+			cap = cap ? cap * 2 : 1024;
+			if ((nl = realloc(line, cap * sizeof(*nl))) == NULL)
+				goto oom;
+			line = nl;
+		}
+		line[nlines++] = i;
+		copy_text(b, (const unsigned char *)r->topic,
+		    strlen(r->topic));
+		snprintf(num, sizeof(num), "\t%d\t%lld\t", (int)r->partition,
+		    (long long)r->offset);
+		ks_buf_adds(b, num);
+		if (r->timestamp < 0)
+			ks_buf_adds(b, "\\N");
+		else {
+			fmt_timestamp(r->timestamp, num, sizeof(num));
+			ks_buf_adds(b, num);
+		}
+		ks_buf_addc(b, '\t');
+		if (r->key == NULL)
+			ks_buf_adds(b, "\\N");
+		else
+			copy_bytea(b, r->key, r->key_len);
+		ks_buf_addc(b, '\t');
+		if (r->value == NULL)
+			ks_buf_adds(b, "\\N");
+		else
+			copy_bytea(b, r->value, r->value_len);
+		ks_buf_addc(b, '\t');
+		if (r->header_count == 0)
+			ks_buf_adds(b, "\\N");
+		else {
+			ks_buf_reset(&pg->hdr);
+			ks_envelope_add_headers(&pg->hdr, r);
+			if (pg->hdr.oom)
+				goto oom;
+			copy_text(b, (const unsigned char *)pg->hdr.p,
+			    pg->hdr.len);
+		}
+		ks_buf_addc(b, '\n');
+		if (b->oom)
+			goto oom;
+		p->txn_next = r->offset + 1;
+	}
+	if (nlines == 0) {
+		free(line);
+		return KSINK_OK;
+	}
+	res = PQexec(pg->conn, "COPY ksink_records(topic, \"partition\", "
+	    "\"offset\", \"timestamp\", key, value, headers) FROM STDIN");
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		st = result_error(pg, res, "COPY into ksink_records", errbuf,
+		    errlen);
+		PQclear(res);
+		free(line);
+		if (pg->conn && PQstatus(pg->conn) != CONNECTION_OK)
+			disconnect(pg);
+		return st == KSINK_POISON ? KSINK_FATAL : st;
+	}
+	PQclear(res);
+	for (off = 0; off < b->len && st == KSINK_OK; off += 1 << 20) {
+		size_t n = b->len - off < (1 << 20) ? b->len - off : 1 << 20;
+
+		if (PQputCopyData(pg->conn, b->p + off, (int)n) != 1)
+			st = KSINK_RETRY;
+	}
+	if (st != KSINK_OK || PQputCopyEnd(pg->conn, NULL) != 1) {
+		free(line);
+		st = result_error(pg, NULL, "COPY into ksink_records", errbuf,
+		    errlen);
+		disconnect(pg);
+		return KSINK_RETRY;
+	}
+	res = PQgetResult(pg->conn);
+	rs = PQresultStatus(res);
+	if (rs != PGRES_COMMAND_OK) {
+		st = result_error(pg, res, "COPY into ksink_records", errbuf,
+		    errlen);
+		ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+		*bad = line[0];
+		if (ctx && (ctx = strstr(ctx, ", line ")) != NULL &&
+		    (line_no = strtoul(ctx + 7, NULL, 10)) >= 1 &&
+		    line_no <= nlines)
+			*bad = line[line_no - 1];
+		else if (st == KSINK_POISON) {
+			ks_err_append(errbuf, errlen, "; the failing line "
+			    "is unknown");
+			st = KSINK_FATAL;
+		}
+	}
+	PQclear(res);
+	while ((extra = PQgetResult(pg->conn)) != NULL)
+		PQclear(extra);
+	free(line);
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		disconnect(pg);
+		return KSINK_RETRY;
+	}
+	return st;
+oom:
+	free(line);
+	ks_err_set(errbuf, errlen, "out of memory");
+	return KSINK_FATAL;
+}
