@@ -15,6 +15,7 @@ connectors_lib_libkslib_la_SOURCES = \
 	connectors/lib/err.c connectors/lib/err.h \
 	connectors/lib/json.c connectors/lib/json.h \
 	connectors/lib/offcache.c connectors/lib/offcache.h \
+	connectors/lib/sqltext.c connectors/lib/sqltext.h \
 	connectors/lib/utf8.c connectors/lib/utf8.h
 connectors_lib_libkslib_la_CFLAGS = $(AM_CFLAGS) $(CONNECTOR_LIB_CFLAGS)
 connectors_lib_libkssql_la_SOURCES = \

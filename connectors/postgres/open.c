@@ -23,10 +23,8 @@
 #include "ksink/sink.h"
 #include "../lib/buf.h"
 #include "../lib/err.h"
+#include "../lib/sqltext.h"
 #include "postgres.h"
-
-/* The longest SQL file postgres.*.file options accept. */
-#define SQL_FILE_MAX (1024 * 1024)
 
 static const char default_table[] =
     "CREATE TABLE IF NOT EXISTS ksink_records(\n"
@@ -46,61 +44,6 @@ static const char default_statement[] =
 
 /* ---------------------------------------------------------------- */
 /* Options                                                           */
-
-/*
- * The text of an SQL option: its value, or the content of its .file
- * variant (read only when read_file).  *sql is NULL when neither is set;
- * free *buf.
- */
-static int
-sql_option(const struct ksink_host *host, struct ksink_ctx *ctx,
-    const char *name, int read_file, const char **sql, char **buf,
-    const char **used, char *errbuf, size_t errlen)
-{
-	char fname[64];
-	const char *text, *path;
-	FILE *fp;
-	size_t n;
-	char *p;
-
-	*sql = NULL;
-	*buf = NULL;
-	snprintf(fname, sizeof(fname), "%s.file", name);
-	text = host->conf_str(ctx, name);
-	path = host->conf_str(ctx, fname);
-	*used = path ? (name == NULL ? "" : fname) : name;
-	if (text && path) {
-		ks_err_set(errbuf, errlen, "%s and %s are both set: keep "
-		    "one", name, fname);
-		return KSINK_CONFIG;
-	}
-	if (path == NULL || !read_file) {
-		*sql = text;
-		return KSINK_OK;
-	}
-	if ((fp = fopen(path, "r")) == NULL) {
-		ks_err_set(errbuf, errlen, "%s %s: %s", fname, path,
-		    strerror(errno));
-		return KSINK_CONFIG;
-	}
-	if ((p = malloc(SQL_FILE_MAX + 1)) == NULL) {
-		fclose(fp);
-		ks_err_set(errbuf, errlen, "out of memory");
-		return KSINK_FATAL;
-	}
-	n = fread(p, 1, SQL_FILE_MAX + 1, fp);
-	if (ferror(fp) || n > SQL_FILE_MAX) {
-		ks_err_set(errbuf, errlen, "%s %s: %s", fname, path,
-		    ferror(fp) ? strerror(errno) : "larger than 1 MiB");
-		fclose(fp);
-		free(p);
-		return KSINK_CONFIG;
-	}
-	fclose(fp);
-	p[n] = '\0';
-	*sql = *buf = p;
-	return KSINK_OK;
-}
 
 /* Whether a libpq host is this machine: a loopback address, localhost,
  * or a Unix-domain socket directory. */
@@ -186,14 +129,14 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	};
 	PQconninfoOption *opts, *o;
 	struct pg_stmt_list l;
-	const char *conninfo, *sql, *used, *hosts = NULL, *addrs = NULL;
+	const char *conninfo, *sql, *hosts = NULL, *addrs = NULL;
 	const char *sslmode = NULL, *h, *e;
 	char *err = NULL, *buf, ebuf[512];
 	int bad = 0, i, remote = 0;
 
 	for (i = 0; sqlopts[i]; i++) {
-		if (sql_option(host, ctx, sqlopts[i], 0, &sql, &buf, &used,
-		    ebuf, sizeof(ebuf)) != KSINK_OK) {
+		if (ks_sqltext_option(host, ctx, sqlopts[i], 0, &sql, &buf,
+		    NULL, ebuf, sizeof(ebuf)) != KSINK_OK) {
 			host->report(ctx, sqlopts[i], "%s", ebuf);
 			bad = 1;
 			continue;
@@ -300,6 +243,7 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	struct pg *pg;
 	char *init_buf = NULL, *stmt_buf = NULL, *del_buf = NULL;
 	const char *init, *stmt, *del, *s, *u_init, *u_stmt, *u_del;
+	int f_init, f_stmt, f_del;
 	int st;
 
 	*sink = NULL;
@@ -335,13 +279,19 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	pg->connect_ms = host->conf_int(ctx, "postgres.connect.timeout.ms");
 	pg->stmt_ms = host->conf_int(ctx, "postgres.statement.timeout.ms");
 
-	if ((st = sql_option(host, ctx, "postgres.init", 1, &init, &init_buf,
-	    &u_init, errbuf, errlen)) != KSINK_OK ||
-	    (st = sql_option(host, ctx, "postgres.statement", 1, &stmt,
-	    &stmt_buf, &u_stmt, errbuf, errlen)) != KSINK_OK ||
-	    (st = sql_option(host, ctx, "postgres.delete.statement", 1, &del,
-	    &del_buf, &u_del, errbuf, errlen)) != KSINK_OK)
+	if ((st = ks_sqltext_option(host, ctx, "postgres.init", 1, &init,
+	    &init_buf, &f_init, errbuf, errlen)) != KSINK_OK ||
+	    (st = ks_sqltext_option(host, ctx, "postgres.statement", 1, &stmt,
+	    &stmt_buf, &f_stmt, errbuf, errlen)) != KSINK_OK ||
+	    (st = ks_sqltext_option(host, ctx, "postgres.delete.statement", 1,
+	    &del, &del_buf, &f_del, errbuf, errlen)) != KSINK_OK)
 		goto fail;
+	/* Where each text came from, for messages for as long as the sink
+	 * lives (the statement sets keep the name). */
+	u_init = f_init ? "postgres.init.file" : "postgres.init";
+	u_stmt = f_stmt ? "postgres.statement.file" : "postgres.statement";
+	u_del = f_del ? "postgres.delete.statement.file" :
+	    "postgres.delete.statement";
 	if ((st = load_set(pg, &pg->main, u_stmt, stmt ? stmt :
 	    default_statement, "s", errbuf, errlen)) != KSINK_OK)
 		goto fail;

@@ -22,9 +22,6 @@
 #include "../lib/utf8.h"
 #include "sqlite.h"
 
-/* The longest SQL file sqlite.*.file options accept. */
-#define SQL_FILE_MAX (1024 * 1024)
-
 const char *const sql_field_names[F_COUNT] = {
 	"topic", "partition", "offset", "timestamp", "key", "value", "headers"
 };
@@ -400,58 +397,5 @@ sql_prepare_set(sqlite3 *db, struct stmt_set *set, const char *option,
 	/* One statement is atomic by itself in SQLite; several need a
 	 * savepoint so that a failing record leaves nothing behind. */
 	set->savepoint = set->n > 1;
-	return KSINK_OK;
-}
-
-/*
- * The text of an SQL option: its value, or the content of its .file
- * variant.  *sql is NULL when neither is set; free *buf.
- */
-int
-sql_option(const struct ksink_host *host, struct ksink_ctx *ctx,
-    const char *name, const char **sql, char **buf, char *errbuf,
-    size_t errlen)
-{
-	char fname[64];
-	const char *text, *path;
-	FILE *fp;
-	size_t n;
-	char *p;
-
-	*sql = NULL;
-	*buf = NULL;
-	snprintf(fname, sizeof(fname), "%s.file", name);
-	text = host->conf_str(ctx, name);
-	path = host->conf_str(ctx, fname);
-	if (text && path) {
-		ks_err_set(errbuf, errlen, "%s and %s are both set: keep one",
-		    name, fname);
-		return KSINK_CONFIG;
-	}
-	if (path == NULL) {
-		*sql = text;
-		return KSINK_OK;
-	}
-	if ((fp = fopen(path, "r")) == NULL) {
-		ks_err_set(errbuf, errlen, "%s: %s: %s", fname, path,
-		    strerror(errno));
-		return KSINK_CONFIG;
-	}
-	if ((p = malloc(SQL_FILE_MAX + 1)) == NULL) {
-		fclose(fp);
-		ks_err_set(errbuf, errlen, "out of memory");
-		return KSINK_FATAL;
-	}
-	n = fread(p, 1, SQL_FILE_MAX + 1, fp);
-	if (ferror(fp) || n > SQL_FILE_MAX) {
-		ks_err_set(errbuf, errlen, "%s: %s: %s", fname, path,
-		    ferror(fp) ? strerror(errno) : "larger than 1 MiB");
-		fclose(fp);
-		free(p);
-		return KSINK_CONFIG;
-	}
-	fclose(fp);
-	p[n] = '\0';
-	*sql = *buf = p;
 	return KSINK_OK;
 }

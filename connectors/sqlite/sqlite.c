@@ -37,6 +37,7 @@
 #include "../lib/err.h"
 #include "../lib/offcache.h"
 #include "../lib/sqloffsets.h"
+#include "../lib/sqltext.h"
 #include "../lib/utf8.h"
 #include "sqlite.h"
 
@@ -426,12 +427,13 @@ sq_open_db(struct sink *sq, char *errbuf, size_t errlen)
 	sqlite3_stmt *st;
 	int status, rc;
 
-	if ((status = sql_option(sq->host, sq->ctx, "sqlite.init", &init,
-	    &init_buf, errbuf, errlen)) != KSINK_OK ||
-	    (status = sql_option(sq->host, sq->ctx, "sqlite.statement", &stmt,
-	    &stmt_buf, errbuf, errlen)) != KSINK_OK ||
-	    (status = sql_option(sq->host, sq->ctx, "sqlite.delete.statement",
-	    &del, &del_buf, errbuf, errlen)) != KSINK_OK)
+	if ((status = ks_sqltext_option(sq->host, sq->ctx, "sqlite.init", 1,
+	    &init, &init_buf, NULL, errbuf, errlen)) != KSINK_OK ||
+	    (status = ks_sqltext_option(sq->host, sq->ctx, "sqlite.statement",
+	    1, &stmt, &stmt_buf, NULL, errbuf, errlen)) != KSINK_OK ||
+	    (status = ks_sqltext_option(sq->host, sq->ctx,
+	    "sqlite.delete.statement", 1, &del, &del_buf, NULL, errbuf,
+	    errlen)) != KSINK_OK)
 		goto out;
 
 	rc = sqlite3_open_v2(sq->path, &sq->db, SQLITE_OPEN_READWRITE |
@@ -610,8 +612,8 @@ sqlite_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	path = host->conf_str(ctx, "sqlite.path");
 	for (i = 0; i < 3; i++) {
 		snprintf(fname, sizeof(fname), "%s.file", names[i]);
-		if (sql_option(host, ctx, names[i], &sql[i], &buf[i], err,
-		    sizeof(err)) != KSINK_OK) {
+		if (ks_sqltext_option(host, ctx, names[i], 1, &sql[i], &buf[i],
+		    NULL, err, sizeof(err)) != KSINK_OK) {
 			ks_err_report(host, ctx, fname, err);
 			sql[i] = NULL;
 			bad = 1;

@@ -96,10 +96,6 @@ void	sql_set_free(struct stmt_set *set);
 /* Prepares every statement of sql on db (see sql.c for certain). */
 int	sql_prepare_set(sqlite3 *db, struct stmt_set *set, const char *option,
 	    const char *sql, int certain, char *errbuf, size_t errlen);
-/* The text of an SQL option or of its .file variant. */
-int	sql_option(const struct ksink_host *host, struct ksink_ctx *ctx,
-	    const char *name, const char **sql, char **buf, char *errbuf,
-	    size_t errlen);
 /* Whether db's last error is one of SQL syntax. */
 int	sql_syntax_error(sqlite3 *db);
 

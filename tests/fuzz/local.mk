@@ -27,6 +27,7 @@ FUZZ_LIB = $(top_srcdir)/connectors/lib/base64.c \
 	$(top_srcdir)/connectors/lib/err.c \
 	$(top_srcdir)/connectors/lib/json.c \
 	$(top_srcdir)/connectors/lib/offcache.c \
+	$(top_srcdir)/connectors/lib/sqltext.c \
 	$(top_srcdir)/connectors/lib/utf8.c
 FUZZ_SQLLIB = $(FUZZ_LIB) $(top_srcdir)/connectors/lib/sqloffsets.c
 FUZZ_FILE = $(top_srcdir)/connectors/file/file.c \
