@@ -14,6 +14,11 @@
 # version, tests/chaos/short.test in `make check`): one small cell per
 # kind of fault for the SQLite sink, a zombie under the HTTP sink, and the
 # file sink's fsync failures (of the directory, then of a data file).
+# The PostgreSQL zombie cell is in the whole matrix only: a worker stopped
+# in the middle of sending a batch keeps its row locks, so the worker
+# that takes over may apply nothing until the stopped one resumes (see
+# CAVEATS in ksink-postgres(7)), which the cell's liveness check fails on
+# a slow run; tests/postgres/zombie.test checks the fence in make check.
 # --only runs the cells whose "FAULT SINK" matches REGEX (grep -E).
 #
 # The matrix uses a broker of its own (KSINK_KAFKA_STATE, default
@@ -45,7 +50,6 @@ broker-crash sqlite
 zombie sqlite
 churn-eager sqlite
 zombie http
-zombie postgres
 hang sqlite
 sqlite-busy sqlite
 file-fsync file"
