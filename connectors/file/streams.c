@@ -62,7 +62,7 @@ xasprintf(const char *fmt, ...)
 }
 
 /* Writes all of buf; returns 0, or -1 with errno set. */
-int
+static int
 write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

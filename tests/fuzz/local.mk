@@ -20,7 +20,8 @@ FUZZ_BINS = tests/fuzz/fuzz_conf tests/fuzz/fuzz_envelope \
 	tests/fuzz/fuzz_sqlite_bind
 FUZZ_H = $(top_srcdir)/tests/fuzz/fuzz.h $(top_builddir)/config.h
 # connectors/lib, compiled into every target of a connector.
-FUZZ_LIB = $(top_srcdir)/connectors/lib/base64.c \
+FUZZ_LIB = $(top_srcdir)/connectors/lib/atomicfile.c \
+	$(top_srcdir)/connectors/lib/base64.c \
 	$(top_srcdir)/connectors/lib/buf.c \
 	$(top_srcdir)/connectors/lib/clock.c \
 	$(top_srcdir)/connectors/lib/envelope.c \

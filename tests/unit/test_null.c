@@ -2,8 +2,9 @@
 /*
  * tests/unit/test_null.c - the null sink, driven through its descriptor
  * as the daemon drives it.  The plugin's source is linked in, and
- * fsync(2) and rename(2) are wrapped (-Wl,--wrap) to count calls and to
- * inject failures.
+ * fsync(2) and renameat(2) are wrapped (-Wl,--wrap) to count calls and to
+ * inject failures (in connectors/lib/atomicfile.c, which writes the state
+ * file).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -30,7 +31,7 @@ static int fail_fsync_errno, fail_rename_errno;
 static int n_fsync;
 
 int __real_fsync(int fd);
-int __real_rename(const char *, const char *);
+int __real_renameat(int, const char *, int, const char *);
 
 int
 __wrap_fsync(int fd)
@@ -44,13 +45,13 @@ __wrap_fsync(int fd)
 }
 
 int
-__wrap_rename(const char *from, const char *to)
+__wrap_renameat(int fromfd, const char *from, int tofd, const char *to)
 {
 	if (fail_rename_errno != 0) {
 		errno = fail_rename_errno;
 		return -1;
 	}
-	return __real_rename(from, to);
+	return __real_renameat(fromfd, from, tofd, to);
 }
 
 static const struct ksink_sink *d;
