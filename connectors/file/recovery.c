@@ -43,13 +43,13 @@ take_lock(struct sink *fs, char *errbuf, size_t errlen)
 	else if (pid == (long)getpid())
 		ks_err_set(errbuf, errlen, "manifest %s is locked by another "
 		    "connector of this ksink (pid %ld): two connectors cannot "
-		    "share file.manifest; give each its own file.path", fs->mf.path,
-		    pid);
+		    "share file.manifest; give each its own file.path",
+		    fs->mf.path, pid);
 	else
 		ks_err_set(errbuf, errlen, "manifest %s is locked by pid %ld: "
 		    "another ksink writes these files; stop it, or give this "
-		    "connector its own file.path and file.manifest", fs->mf.path,
-		    pid);
+		    "connector its own file.path and file.manifest",
+		    fs->mf.path, pid);
 	return -1;
 }
 

@@ -137,9 +137,10 @@ ks_atomicfile_lock(struct ks_atomicfile *af, long *holder, char *errbuf,
 	return 1;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
+int
+ks_atomicfile_write_all(int fd, const void *buf, size_t len)
 {
+	const char *p = buf;
 	ssize_t n;
 
 	while (len > 0) {
@@ -181,7 +182,7 @@ ks_atomicfile_replace(struct ks_atomicfile *af, const void *data,
 	    O_CLOEXEC, 0666);
 	if (fd < 0)
 		return tmp_failed(af, "creating", errno, errbuf, errlen);
-	if (write_all(fd, data, len) < 0) {
+	if (ks_atomicfile_write_all(fd, data, len) < 0) {
 		e = errno;
 		close(fd);
 		return tmp_failed(af, "writing", e, errbuf, errlen);

@@ -65,6 +65,10 @@ int	ks_atomicfile_lock(struct ks_atomicfile *af, long *holder,
 int	ks_atomicfile_replace(struct ks_atomicfile *af, const void *data,
 	    size_t len, char *errbuf, size_t errlen);
 
+/* Writes the len bytes of buf to fd, through short writes and EINTR.
+ * Returns 0, or -1 with errno set. */
+int	ks_atomicfile_write_all(int fd, const void *buf, size_t len);
+
 /* Releases the lock, closes the directory and frees the names; af may
  * be zeroed, failed to open, or already closed. */
 void	ks_atomicfile_close(struct ks_atomicfile *af);
