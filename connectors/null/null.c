@@ -270,8 +270,8 @@ null_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 		break;
 	case 1:
 		snprintf(errbuf, errlen, "null.state = %s: %s: another "
-		    "connector uses this file; give each connector its own",
-		    path, msg);
+		    "connector uses this null.state; give each connector its "
+		    "own", path, msg);
 		goto fail;
 	default:
 		snprintf(errbuf, errlen, "%s", msg);
