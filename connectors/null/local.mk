@@ -12,14 +12,13 @@ dist_man_MANS += man/ksink-null.7 man/ksink-plugins.7
 
 if HAVE_CMOCKA
 # The plugin's source is linked into the test, which drives it through
-# its descriptor and wraps fsync(2) and rename(2) to inject failures.
+# its descriptor and the daemon's host services (src/libksink.a) and
+# wraps fsync(2) and rename(2) to inject failures.
 check_PROGRAMS += tests/unit/test_null
 TESTS += tests/unit/test_null
-tests_unit_test_null_SOURCES = tests/unit/test_null.c \
-	connectors/null/null.c tests/file/fakehost.c tests/file/fakehost.h
-tests_unit_test_null_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
+tests_unit_test_null_SOURCES = tests/unit/test_null.c connectors/null/null.c
 tests_unit_test_null_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_null_LDADD = $(CMOCKA_LIBS)
+tests_unit_test_null_LDADD = $(KSINK_CORE_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_null_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync \
 	-Wl,--wrap=rename
 endif
