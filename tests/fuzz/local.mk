@@ -89,9 +89,9 @@ tests/fuzz/fuzz_sqlite_bind: $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
 	    $(FUZZ_HOST) $(FUZZ_SQLLIB)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(FUZZ_HOST_CFLAGS) \
-	    $(SQLITE3_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
-	    $(FUZZ_SQLITE) $(FUZZ_HOST) $(FUZZ_SQLLIB) $(FUZZ_HOST_LIBS) \
-	    $(SQLITE3_LIBS)
+	    $(SQLITE3_CFLAGS) -o $@ \
+	    $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c $(FUZZ_SQLITE) \
+	    $(FUZZ_HOST) $(FUZZ_SQLLIB) $(FUZZ_HOST_LIBS) $(SQLITE3_LIBS)
 
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs" \
