@@ -18,14 +18,16 @@ dist_man_MANS += man/ksink-null.7 man/ksink-plugins.7
 
 if HAVE_CMOCKA
 # The plugin's source is linked into the test, which drives it through
-# its descriptor and wraps fsync(2) and renameat(2) to inject failures.
+# its descriptor and the daemon's host services (src/libksink.a) and
+# wraps fsync(2) and renameat(2) to inject failures (in
+# connectors/lib/atomicfile.c, which writes the state file).
 check_PROGRAMS += tests/unit/test_null
 TESTS += tests/unit/test_null
-tests_unit_test_null_SOURCES = tests/unit/test_null.c \
-	connectors/null/null.c tests/file/fakehost.c tests/file/fakehost.h
-tests_unit_test_null_CPPFLAGS = $(NULL_CPPFLAGS) -I$(top_srcdir)/tests/file
+tests_unit_test_null_SOURCES = tests/unit/test_null.c connectors/null/null.c
+tests_unit_test_null_CPPFLAGS = $(NULL_CPPFLAGS)
 tests_unit_test_null_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_null_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
+tests_unit_test_null_LDADD = connectors/lib/libkslib.la $(KSINK_CORE_LIBS) \
+	$(CMOCKA_LIBS)
 tests_unit_test_null_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync \
 	-Wl,--wrap=renameat
 endif
