@@ -4,8 +4,9 @@
  * the sink's state and the functions that cross them.  postgres.c has the
  * option table, the offsets, fencing and the atomic step; open.c the
  * configuration, check() and open(); conn.c the connection, SQLSTATE
- * classes and the in-doubt COMMIT; rows.c a batch's records, pipelined or
- * through COPY.  Private to the plugin.
+ * classes and the in-doubt COMMIT; rows.c a batch's records, pipelined;
+ * copy.c the same through COPY; classify.c which statements COPY can
+ * apply.  Private to the plugin.
  */
 #ifndef KS_POSTGRES_H
 #define KS_POSTGRES_H
@@ -83,13 +84,16 @@ struct pg {
 
 	struct ks_buf hdr;
 	struct ks_buf copy;	/* COPY data of a batch */
-	int use_copy;		/* the default table: COPY, not INSERTs */
+	int default_table;	/* no postgres.statement: ksink_records */
+	struct copy *cp;	/* the COPY path (copy.c), NULL before */
 	struct ks_buf pbuf[PG_F_COUNT];
 	const char *prepared_for; /* the connection statements are prepared on */
 };
 
 /* conn.c */
 void	disconnect(struct pg *pg);
+void	drain_sync(struct pg *pg);
+PGresult *next_result(struct pg *pg);
 int	ensure_conn(struct pg *pg, char *errbuf, size_t errlen);
 int	exec_simple(struct pg *pg, const char *sql, const char *what, char
 	    *errbuf, size_t errlen);
@@ -104,16 +108,22 @@ int	pg_open(const struct ksink_host *host, struct ksink_ctx *ctx,
 /* postgres.c */
 int	create_offsets(struct pg *pg, char *errbuf, size_t errlen);
 void	pg_close(void *sink);
-void	drain_sync(struct pg *pg);
 void	fence(struct pg *pg, struct part *p, int64_t epoch, int64_t next);
-PGresult *next_result(struct pg *pg);
 struct part *part_find(struct pg *pg, const char *topic, int32_t partition);
 void	txn_end(struct pg *pg, int committed);
 void	txn_reset(struct pg *pg);
 
+/* copy.c */
+int	apply_records(struct pg *pg, const struct ksink_record *records,
+	    size_t from, size_t to, size_t *bad, char *errbuf, size_t errlen);
+int	copy_setup(struct pg *pg, char *errbuf, size_t errlen);
+void	copy_free(struct pg *pg);
+
 /* rows.c */
-int	copy_records(struct pg *pg, const struct ksink_record *records, size_t
-	    from, size_t to, size_t *bad, char *errbuf, size_t errlen);
+int	field_bytes(struct pg *pg, int f, const struct ksink_record *r,
+	    const void **d, size_t *n);
+void	fmt_timestamp(int64_t ms, char *buf, size_t len);
+struct part *record_part(struct pg *pg, const struct ksink_record *r);
 int	run_records(struct pg *pg, const struct ksink_record *records, size_t
 	    from, size_t to, size_t *bad, char *errbuf, size_t errlen);
 
