@@ -267,6 +267,11 @@ cell_churn()
 		if ch_running $_s && [ $_up -gt 1 ]; then
 			ch_term $_s
 			_leaves=$((_leaves + 1))
+		elif [ -n "$(ch_pid $_s)" ]; then
+			# Not running, not reaped: it exited by itself.
+			# ch_alive reports that and starts it again.
+			ch_alive $_s || :
+			continue
 		elif ! ch_running $_s; then
 			ch_start $_s
 			_joins=$((_joins + 1))
