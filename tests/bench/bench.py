@@ -1068,9 +1068,8 @@ class Bench(bench_pg.PgContenders):
                 bad_status)
         res.note = "nginx CPU %.1f s" % nginx.cpu
 
-    def c_connect(self, res, d, topic, oracle):
-        libs = self.connect_libs()
-        out = os.path.join(d, "connect.out")
+    def connect_worker(self, d, extra=""):
+        """The properties file of a Kafka Connect standalone worker."""
         worker = os.path.join(d, "worker.properties")
         with open(worker, "w") as f:
             f.write("""# Kafka Connect standalone worker of `make bench`.
@@ -1081,7 +1080,27 @@ offset.storage.file.filename=%s
 listeners=http://127.0.0.1:%d
 consumer.isolation.level=read_committed
 consumer.auto.offset.reset=earliest
-""" % (self.bootstrap, os.path.join(d, "connect.offsets"), free_port()))
+%s""" % (self.bootstrap, os.path.join(d, "connect.offsets"), free_port(),
+         extra))
+        return worker
+
+    def connect_argv(self, classpath, worker, connector, jvm=()):
+        """ConnectStandalone with the JVM options of
+        bin/connect-standalone.sh and bin/kafka-run-class.sh."""
+        return [self.java, "-Xms256M", "-Xmx2G", "-server",
+                "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-XX:InitiatingHeapOccupancyPercent=35",
+                "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15",
+                "-Djava.awt.headless=true"] + list(jvm) + [
+                    "-cp", ":".join(os.path.join(c, "*")
+                                    for c in classpath),
+                    "org.apache.kafka.connect.cli.ConnectStandalone",
+                    worker, connector]
+
+    def c_connect(self, res, d, topic, oracle):
+        libs = self.connect_libs()
+        out = os.path.join(d, "connect.out")
+        worker = self.connect_worker(d)
         connector = os.path.join(d, "file-sink.properties")
         with open(connector, "w") as f:
             f.write("""name=bench-%s
@@ -1098,15 +1117,7 @@ topics=%s
         def started():
             return os.path.exists(out) and os.path.getsize(out) > 0
 
-        # The JVM options of bin/connect-standalone.sh and
-        # bin/kafka-run-class.sh.
-        argv = [self.java, "-Xms256M", "-Xmx2G", "-server",
-                "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                "-XX:InitiatingHeapOccupancyPercent=35",
-                "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15",
-                "-Djava.awt.headless=true", "-cp", os.path.join(libs, "*"),
-                "org.apache.kafka.connect.cli.ConnectStandalone", worker,
-                connector]
+        argv = self.connect_argv([libs], worker, connector)
         self.run_daemon(res, argv, done, [out], started,
                         os.path.join(d, "connect.log"), cwd=d)
         res.records = oracle.total
@@ -1447,10 +1458,11 @@ def write_results(bench, sizes):
             "`%s = %s`" % kv for kv in bench.args.set))
     md.append(tab + "\n")
     md.append("![records/s per contender](latest.png)\n")
+    rel = os.path.relpath(os.path.join(bench.srcdir, "tests", "bench",
+                                       "README.md"), res_dir)
     md.append("Why a target is missed, where the time goes and what would "
               "close each gap: the closing note in "
-              "[../README.md](../README.md#closing-note-where-the-time-goes)"
-              ".\n")
+              "[%s](%s#closing-note-where-the-time-goes).\n" % (rel, rel))
     md.append("## Targets\n")
     md.append("| target | measured | met |")
     md.append("|---|---|---|")
@@ -1458,7 +1470,9 @@ def write_results(bench, sizes):
         md.append("| %s | %s | %s |" % (md_cell(desc), val, "yes" if ok
                                          else "**no**"))
     md.append("")
-    notes = [r for r in bench.results if r.note and not r.error]
+    # The notes of the runs in the table: the fastest of each contender.
+    notes = [r for r in (best(bench.results, s, n) for s in sizes
+                         for n in CONTENDERS) if r and r.note and not r.error]
     if notes:
         md.append("Notes: " + "; ".join(
             "%s %s: %s" % (size_label(r.size), r.name, r.note)

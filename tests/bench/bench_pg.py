@@ -376,15 +376,18 @@ class PgContenders:
                                                   res.extra["server_cpu"])
             if res.error:
                 return
-            if upsert:
-                self.check_ledger(res, db, topic, oracle)
-            else:
-                self.check_default_table(res, db, oracle, d)
+            self.check_tables(res, db, topic, oracle, d, upsert)
         finally:
             self.pg_dropdb(db)
 
     def c_pg_copy_upsert(self, res, d, topic, oracle):
         self.c_pg_copy(res, d, topic, oracle, upsert=True)
+
+    def check_tables(self, res, db, topic, oracle, d, upsert):
+        if upsert:
+            self.check_ledger(res, db, topic, oracle)
+        else:
+            self.check_default_table(res, db, oracle, d)
 
     def check_ledger(self, res, db, topic, oracle):
         """balances and records against the oracle: check_pg.py."""
@@ -437,10 +440,7 @@ class PgContenders:
             res.note = "server CPU %.1f s" % res.extra["server_cpu"]
             if res.error:
                 return
-            if upsert:
-                self.check_ledger(res, db, topic, oracle)
-            else:
-                self.check_default_table(res, db, oracle, d)
+            self.check_tables(res, db, topic, oracle, d, upsert)
             st = {int(p): int(n) for p, n in self.pg_sql(
                 db, 'SELECT "partition", next_offset FROM ksink_offsets '
                 'WHERE topic = %s' % sql_str(topic))}
@@ -516,22 +516,11 @@ class PgContenders:
             return
         libs = self.connect_libs()
         db = self.pg_createdb()
-        worker = os.path.join(d, "worker.properties")
         # plugin.discovery=service_load, as the worker's own warning
         # advises: the default scans every jar of the plugin.
-        with open(worker, "w") as f:
-            f.write("""# Kafka Connect standalone worker of `make bench`.
-bootstrap.servers=%s
-key.converter=org.apache.kafka.connect.storage.StringConverter
-value.converter=org.apache.kafka.connect.storage.StringConverter
-offset.storage.file.filename=%s
-listeners=http://127.0.0.1:%d
-plugin.path=%s
-plugin.discovery=service_load
-consumer.isolation.level=read_committed
-consumer.auto.offset.reset=earliest
-""" % (self.bootstrap, os.path.join(d, "connect.offsets"), h.free_port(),
-                plugins))
+        worker = self.connect_worker(d, "plugin.path=%s\n"
+                                     "plugin.discovery=service_load\n"
+                                     % plugins)
         connector = os.path.join(d, "jdbc-sink.properties")
         fd = os.open(connector, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f, \
@@ -585,16 +574,8 @@ transforms.hoist.field=value
                     "[%%d] %%p %%m (%%c:%%L)%%n\n"
                     "log4j.logger.org.reflections=ERROR\n"
                     % os.environ.get("KSINK_BENCH_CONNECT_LOG", "WARN"))
-        argv = [self.java, "-Xms256M", "-Xmx2G", "-server",
-                "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                "-XX:InitiatingHeapOccupancyPercent=35",
-                "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15",
-                "-Djava.awt.headless=true",
-                "-Dlog4j.configuration=file:" + log4j,
-                "-cp", os.path.join(libs, "*") + ":" + os.path.join(
-                    wlibs, "*"),
-                "org.apache.kafka.connect.cli.ConnectStandalone", worker,
-                connector]
+        argv = self.connect_argv([libs, wlibs], worker, connector,
+                                 ["-Dlog4j.configuration=file:" + log4j])
         cpu0 = self.server_cpu()
         try:
             self.run_daemon(res, argv, done, [], started,
