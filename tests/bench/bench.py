@@ -74,8 +74,11 @@ RESULTS defaults to tests/bench/results in the source tree.
 Environment: top_srcdir, top_builddir (set by make), KSINK,
 KSINK_PLUGIN_DIR, PYTHON3 as for the tests; KSINK_KAFKA_CACHE for the
 broker's jars; KSINK_CONNECT_CACHE for Kafka Connect's (default
-${XDG_CACHE_HOME:-~/.cache}/ksink/connect-3.9.1); MVN, JAVA, KCAT,
-NGINX, GNUPLOT, SQLITE3, AWK to name the programs.
+${XDG_CACHE_HOME:-~/.cache}/ksink/connect-3.9.1); KSINK_JDBC_CACHE for
+Debezium's JDBC sink (default .../ksink/debezium-jdbc-3.5.0.Final);
+KSINK_BENCH_CONNECT_LOG, the log level of the JDBC sink's worker (WARN);
+KSINK_PG_BINDIR as for tests/postgres/server.sh; MVN, JAVA, KCAT, NGINX,
+GNUPLOT, SQLITE3, AWK, PSQL to name the programs.
 
 Standard library only.
 """
