@@ -23,7 +23,9 @@ broker:
 Each contender gets a database of its own, dropped after its run.  The
 server's CPU time during a run (the postmaster and its children,
 tests/bench/README.md) is shown in the notes; it is not in the CPU column,
-which is the contender's own.  bench.py sets `h` to itself before use.
+which is the contender's own.  The harness (the programs, the broker,
+the timing of a run, the oracle) is bench_harness.py; a ksink run
+(run_ksink) is bench_ksink.py's and the Connect worker bench_connect.py's.
 
 Standard library only.
 """
@@ -31,12 +33,11 @@ Standard library only.
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
-h = None        # the bench.py module
+import bench_harness as h
 
 DEBEZIUM_JDBC = "3.5.0.Final"
 
@@ -99,8 +100,6 @@ UPSERT_STATEMENT = (
     'excluded.amount;\n'
     '    INSERT INTO records(topic, part, off, id) VALUES (:topic, '
     ':partition, :offset, :value::jsonb->>\'id\')')
-
-KCAT_FORMAT = "%t\\t%p\\t%o\\t%T\\t%k\\t%s\\n"
 
 
 def sql_str(s):
@@ -314,9 +313,7 @@ class PgContenders:
         with open(out, "wb") as f, \
                 open(os.path.join(d, "prepare.log"), "ab") as log:
             kcat = subprocess.Popen(
-                [self.kcat, "-C", "-b", self.bootstrap, "-t", topic,
-                 "-o", "beginning", "-e", "-q", "-X",
-                 "isolation.level=read_committed", "-f", KCAT_FORMAT],
+                self.kcat_argv(topic, h.KCAT_FORMAT),
                 stdout=subprocess.PIPE, stderr=log, env=self.kcat_env)
             awk = subprocess.Popen(
                 [self.awk, "-v", "batch=0", "-f", os.path.join(
@@ -461,10 +458,8 @@ class PgContenders:
         distribution has it; tests/bench/pom.xml does not), copied from
         Maven Central on first use: (plugins, worker jars, None), or
         (None, None, why not)."""
-        cache = os.environ.get("KSINK_JDBC_CACHE") or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or
-            os.path.expanduser("~/.cache"), "ksink",
-            "debezium-jdbc-" + DEBEZIUM_JDBC)
+        cache = h.cache_dir("KSINK_JDBC_CACHE",
+                            "debezium-jdbc-" + DEBEZIUM_JDBC)
         plugins = os.path.join(cache, "plugins")
         worker = os.path.join(cache, "worker")
         if os.path.exists(os.path.join(cache, ".complete")):
@@ -605,38 +600,9 @@ transforms.hoist.field=value
         try:
             log = open(os.path.join(d, "pipeline.log"), "wb")
             cpu0 = self.server_cpu()
-            kcat = h.spawn([self.kcat, "-C", "-b", self.bootstrap, "-t",
-                            topic, "-o", "beginning", "-e", "-q", "-X",
-                            "isolation.level=read_committed", "-f",
-                            KCAT_FORMAT], stdout=subprocess.PIPE,
-                           stderr=log, env=self.kcat_env)
-            awk = h.spawn([self.awk, "-v", "batch=5000", "-f",
-                           os.path.join(self.srcdir, "tests", "bench",
-                                        "kcat-psql.awk")],
-                          stdin=kcat.popen.stdout, stdout=subprocess.PIPE,
-                          stderr=log)
-            kcat.popen.stdout.close()
-            sq = h.spawn(self.psql_argv(db, "ksink") + ["-f", "-"],
-                         stdin=awk.popen.stdout, stdout=subprocess.DEVNULL,
-                         stderr=log, env=self.pg_env(password=True))
-            awk.popen.stdout.close()
-            procs = (kcat, awk, sq)
-            deadline = kcat.start + h.RUN_TIMEOUT
-            while not all(p.poll() for p in procs):
-                if time.time() > deadline:
-                    for p in procs:
-                        p.stop()
-                    res.error = "not done after %d s" % h.RUN_TIMEOUT
-                    break
-                time.sleep(0.02)
-            if res.error is None and any(p.status != 0 for p in procs):
-                res.error = "exit statuses %s (log: %s)" % (
-                    [p.status for p in procs], log.name)
-            res.elapsed = max(p.end for p in procs) - kcat.start
-            res.cpu = sum(p.cpu for p in procs)
-            res.rss_kib = sum(p.maxrss_kib for p in procs)
-            res.records = oracle.total
-            res.payload = oracle.payload
+            self.run_pipeline(res, topic, oracle, "kcat-psql.awk",
+                              self.psql_argv(db, "ksink") + ["-f", "-"], log,
+                              env=self.pg_env(password=True))
             res.extra["server_cpu"] = self.server_cpu_since(cpu0)
             res.note = ("CPU and RSS summed over kcat, awk, psql; server "
                         "CPU %.1f s" % res.extra["server_cpu"])

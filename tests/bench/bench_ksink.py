@@ -1,0 +1,361 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""tests/bench/bench_ksink.py - ksink's rows of `make bench`
+(tests/bench/bench.py), the PostgreSQL sink's aside (bench_pg.py): ksink
+run as a daemon (bench_harness.py's run_daemon) with one connector of one
+sink, until the sink shows every record of the topic, then checked
+against the oracle:
+
+  null            null sink (null.fsync = false): the worker alone
+  file            file sink: one file, fsync per batch
+  sqlite          SQLite sink, default table (ksink_records)
+  sqlite-upsert   SQLite sink, the balance upsert of the README
+  http            HTTP sink (JSON, ledger) into nginx answering 204
+
+and --profile's perf or callgrind report of each.
+
+Standard library only.
+"""
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+
+from bench_harness import (check_lines, check_rows, cmd, die, free_port,
+                           say, spawn, sqlite_offsets)
+
+# ksink's contenders here; bench_pg.py has the PostgreSQL sink's.
+KSINK_CONTENDERS = ("null", "file", "sqlite", "sqlite-upsert", "http")
+KSINK_LABELS = {
+    "null": "ksink, null sink",
+    "file": "ksink, file sink (fsync per batch)",
+    "sqlite": "ksink, SQLite sink, default table",
+    "sqlite-upsert": "ksink, SQLite sink, balance upsert",
+    "http": "ksink, HTTP sink into nginx (204)",
+}
+KSINK_SHORT = {"null": "null", "file": "file", "sqlite": "SQLite",
+               "sqlite-upsert": "SQLite upsert", "http": "HTTP"}
+
+UPSERT_INIT = ("CREATE TABLE IF NOT EXISTS balances(user TEXT PRIMARY KEY, "
+               "amount INTEGER NOT NULL)")
+UPSERT_STATEMENT = (
+    "INSERT INTO balances(user, amount)\n"
+    "    VALUES (json_extract(:value, '$.user'), "
+    "json_extract(:value, '$.amount'))\n"
+    "    ON CONFLICT(user) DO UPDATE SET amount = amount + excluded.amount")
+
+
+class KsinkContenders:
+    """ksink's contenders, mixed into bench.py's Bench."""
+
+    # -- a ksink run --
+
+    def ksink_conf(self, d, topic, body):
+        conf = os.path.join(d, "ksink.ini")
+        # Private: a postgres.conninfo is a secret.
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            worker = dict([("log.level", "info")] + [
+                (k[7:], v) for k, v in self.args.set
+                if k.startswith("worker.")])
+            f.write("[worker]\nplugin.dir = %s\n%s\n"
+                    "[kafka]\nbootstrap.servers = %s\n\n"
+                    "[connector bench]\ntopics = %s\n"
+                    "kafka.group.id = ksink-bench-%s\n%s%s"
+                    % (self.plugins,
+                       "".join("%s = %s\n" % kv for kv in worker.items()),
+                       self.bootstrap, topic, self.run_id, body,
+                       "".join("%s = %s\n" % kv for kv in self.args.set
+                               if not kv[0].startswith("worker."))))
+        rc = subprocess.call([self.ksink, "-t", "-c", conf],
+                             stdout=subprocess.DEVNULL,
+                             stderr=open(os.path.join(d, "check.log"),
+                                         "wb"))
+        if rc != 0:
+            die("ksink -t refuses %s: %s" % (conf, open(os.path.join(
+                d, "check.log")).read()))
+        return conf
+
+    def run_ksink(self, res, d, topic, oracle, body, done, artefacts,
+                  started, progress=None):
+        conf = self.ksink_conf(d, topic, body)
+        env = dict(os.environ, KSINK_PLUGIN_DIR=self.plugins)
+        argv = [self.ksink, "-c", conf]
+        wrappers = 0
+        prof = self.args.profile
+        if prof == "callgrind":
+            # valgrind runs the program in its own process.
+            argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file="
+                    + os.path.join(d, "callgrind.out")] + argv
+        elif prof == "perf":
+            argv = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999",
+                    "--call-graph", "dwarf,16384", "-o",
+                    os.path.join(d, "perf.data"), "--"] + argv
+            wrappers = 1
+        self.run_daemon(res, argv, done, artefacts, started,
+                        os.path.join(d, "ksink.log"), env=env,
+                        wrappers=wrappers, progress=progress)
+        res.records = oracle.total
+        res.payload = oracle.payload
+        if prof:
+            self.profile_report(d, prof)
+
+    def profile_report(self, d, prof):
+        out = os.path.join(d, prof + ".txt")
+        with open(out, "w") as f:
+            if prof == "callgrind":
+                for inclusive in ("yes", "no"):
+                    f.write("==== callgrind_annotate --inclusive=%s\n"
+                            % inclusive)
+                    f.flush()
+                    text = cmd(["callgrind_annotate", "--inclusive="
+                                + inclusive, os.path.join(
+                                    d, "callgrind.out")])
+                    f.write("\n".join(text.splitlines()[:90]) + "\n")
+            else:
+                for children in ("--no-children", "--children"):
+                    f.write("==== perf report %s\n" % children)
+                    text = cmd(["perf", "report", "-i",
+                                os.path.join(d, "perf.data"), children,
+                                "--sort", "dso,sym", "--stdio", "-g",
+                                "none"])
+                    f.write("\n".join(l for l in text.splitlines()
+                                      if l and not l.startswith("#"))[:8000]
+                            + "\n")
+        say("profile: %s" % out)
+
+    # -- the contenders --
+
+    def c_null(self, res, d, topic, oracle):
+        if not os.path.exists(os.path.join(self.plugins, "null.so")):
+            res.error = "the null sink is not built (%s/null.so)" % (
+                self.plugins)
+            return
+        state = os.path.join(d, "null.state")
+
+        def read_state():
+            st = {}
+            try:
+                with open(state) as f:
+                    for line in f.readlines()[1:]:
+                        t, p, nxt, recs, nbytes = line.split()
+                        if t == topic:
+                            st[int(p)] = (int(nxt), int(recs), int(nbytes))
+            except OSError:
+                pass
+            return st
+
+        def done():
+            st = read_state()
+            return all(st.get(p, (0,))[0] >= n for p, n in
+                       oracle.next.items())
+
+        def started():
+            return any(v[1] > 0 for v in read_state().values())
+
+        self.run_ksink(res, d, topic, oracle,
+                       "type = null\nnull.state = %s\nnull.fsync = false\n"
+                       % state, done, [state], started)
+        if res.error:
+            return
+        st = read_state()
+        bad = [p for p in oracle.count if st.get(p) !=
+               (oracle.next[p], oracle.count[p], oracle.bytes[p])]
+        res.ok = not bad and len(st) == len(oracle.count)
+        res.detail = ("records, bytes and next offset of every partition "
+                      "= oracle" if res.ok else
+                      "partitions %s differ: %s vs oracle %s" % (
+                          bad, st, {p: (oracle.next[p], oracle.count[p],
+                                        oracle.bytes[p]) for p in bad}))
+
+    def c_file(self, res, d, topic, oracle):
+        out = os.path.join(d, "out.log")
+        manifest = os.path.join(d, "ksink-bench.manifest")
+
+        def offsets():
+            st = {}
+            try:
+                with open(manifest) as f:
+                    for line in f:
+                        w = line.split()
+                        if len(w) == 4 and w[0] == "offset" and \
+                                w[1] == topic:
+                            st[int(w[2])] = int(w[3])
+            except OSError:
+                pass
+            return st
+
+        def done():
+            st = offsets()
+            return all(st.get(p, 0) >= n for p, n in oracle.next.items())
+
+        def started():
+            return os.path.exists(out) and os.path.getsize(out) > 0
+
+        self.run_ksink(res, d, topic, oracle,
+                       "type = file\nfile.path = %s\nfile.format = value\n"
+                       % out, done, [manifest], started)
+        if res.error:
+            return
+        res.ok, res.detail = check_lines(oracle, out)
+        if res.ok and offsets() != oracle.next:
+            res.ok = False
+            res.detail = "manifest offsets %s, oracle %s" % (
+                offsets(), oracle.next)
+
+    def c_sqlite(self, res, d, topic, oracle, upsert=False):
+        db = os.path.join(d, "bench.db")
+
+        def done():
+            st = sqlite_offsets(db, "ksink_offsets", topic)
+            return all(st.get(p, 0) >= n for p, n in oracle.next.items())
+
+        def started():
+            return bool(sqlite_offsets(db, "ksink_offsets", topic))
+
+        body = "type = sqlite\nsqlite.path = %s\n" % db
+        if upsert:
+            body += "sqlite.init = %s\nsqlite.statement = %s\n" % (
+                UPSERT_INIT, UPSERT_STATEMENT)
+        self.run_ksink(res, d, topic, oracle, body, done,
+                       [db, db + "-wal"], started)
+        if res.error:
+            return
+        if upsert:
+            con = sqlite3.connect(db)
+            got = dict(con.execute("SELECT user, amount FROM balances"))
+            con.close()
+            bad = sorted(u for u in set(got) | set(oracle.balances)
+                         if got.get(u) != oracle.balances.get(u))
+            res.ok = not bad
+            res.detail = ("%d balances = oracle sums" % len(got)
+                          if res.ok else "balances of %s differ" % bad[:5])
+        else:
+            res.ok, res.detail = check_rows(
+                oracle, db, 'SELECT "partition", "offset", "value" FROM '
+                'ksink_records ORDER BY "partition", "offset"')
+        st = sqlite_offsets(db, "ksink_offsets", topic)
+        if res.ok and st != oracle.next:
+            res.ok = False
+            res.detail = "ksink_offsets %s, oracle %s" % (st, oracle.next)
+
+    def c_sqlite_upsert(self, res, d, topic, oracle):
+        self.c_sqlite(res, d, topic, oracle, upsert=True)
+
+    def start_nginx(self, d):
+        port = free_port()
+        prefix = os.path.join(d, "nginx")
+        os.makedirs(prefix, exist_ok=True)
+        with open(os.path.join(self.srcdir, "tests", "bench",
+                               "nginx.conf.in")) as f:
+            text = f.read()
+        text = text.replace("@PREFIX@", prefix).replace("@PORT@", str(port))
+        conf = os.path.join(prefix, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        p = spawn([self.nginx, "-p", prefix, "-e",
+                   os.path.join(prefix, "error.log"), "-c", conf],
+                  stdout=subprocess.DEVNULL,
+                  stderr=open(os.path.join(prefix, "stderr.log"), "wb"))
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if p.poll():
+                die("nginx exited with status %d (see %s)" % (
+                    p.status, prefix))
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                return p, port, prefix
+            except OSError:
+                time.sleep(0.1)
+        die("nginx does not answer on port %d" % port)
+
+    def c_http(self, res, d, topic, oracle):
+        nginx, port, prefix = self.start_nginx(d)
+        ledger = os.path.join(d, "ledger.db")
+        access = os.path.join(prefix, "access.log")
+        # The ledger is locked while ksink runs: follow what nginx logs,
+        # then wait for the ledger to settle (run_daemon).
+        seen = {"pos": 0, "last": {}}
+
+        def follow():
+            try:
+                with open(access, "rb") as f:
+                    f.seek(seen["pos"])
+                    data = f.read()
+            except OSError:
+                return
+            end = data.rfind(b"\n") + 1
+            seen["pos"] += end
+            for line in data[:end].splitlines():
+                w = line.split()
+                if len(w) >= 5 and w[0] == b"204":
+                    q, last = int(w[2]), int(w[4])
+                    if last > seen["last"].get(q, -1):
+                        seen["last"][q] = last
+
+        def done():
+            follow()
+            return all(seen["last"].get(p, -1) >= n - 1 for p, n in
+                       oracle.next.items())
+
+        def started():
+            follow()
+            return bool(seen["last"])
+
+        try:
+            self.run_ksink(res, d, topic, oracle,
+                           "type = http\nhttp.url = http://127.0.0.1:%d/"
+                           "ingest\nhttp.state.path = %s\n" % (port, ledger),
+                           done, [ledger, ledger + "-wal"], started)
+        finally:
+            nginx.signal(signal.SIGQUIT)     # graceful: flushes its log
+            if not nginx.wait(20):
+                nginx.stop()
+        res.extra["receiver_cpu"] = nginx.cpu
+        if res.error:
+            return
+        # status topic partition first last count content_length
+        ranges = {}
+        requests = 0
+        bad_status = 0
+        with open(os.path.join(prefix, "access.log")) as f:
+            for line in f:
+                w = line.split()
+                requests += 1
+                if w[0] != "204":
+                    bad_status += 1
+                    continue
+                if w[1] != topic:
+                    continue
+                ranges.setdefault(int(w[2]), []).append(
+                    (int(w[3]), int(w[4]), int(w[5])))
+        problems = []
+        for p in oracle.count:
+            rs = sorted(ranges.get(p, []))
+            n = sum(r[2] for r in rs)
+            if n != oracle.count[p]:
+                problems.append("partition %d: %d records received, "
+                                "oracle %d" % (p, n, oracle.count[p]))
+            for a, b in zip(rs, rs[1:]):
+                if b[0] <= a[1]:
+                    problems.append("partition %d: ranges %s and %s "
+                                    "overlap" % (p, a, b))
+                    break
+            if rs and rs[-1][1] != oracle.last[p]:
+                problems.append("partition %d: last offset %d, oracle %d"
+                                % (p, rs[-1][1], oracle.last[p]))
+        st = sqlite_offsets(ledger, "ksink_offsets", topic)
+        if st != oracle.next:
+            problems.append("ledger offsets %s, oracle %s" % (st,
+                                                              oracle.next))
+        res.ok = not problems
+        res.extra["requests"] = requests
+        res.detail = ("%d requests; records per partition, offset ranges "
+                      "without overlap and ledger offsets = oracle"
+                      % requests if res.ok else "; ".join(problems[:3]))
+        if bad_status:
+            res.detail += "; %d requests answered other than 204" % (
+                bad_status)
+        res.note = "nginx CPU %.1f s" % nginx.cpu
