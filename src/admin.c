@@ -96,36 +96,36 @@ is_loopback(const struct sockaddr_storage *ss)
 }
 
 static void
-prom_label(struct ks_buf *b, const char *s)
+prom_label(struct ks_util_buf *b, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\\' || *s == '"')
-			ks_buf_printf(b, "\\%c", *s);
+			ks_util_buf_printf(b, "\\%c", *s);
 		else if (*s == '\n')
-			ks_buf_printf(b, "\\n");
+			ks_util_buf_printf(b, "\\n");
 		else
-			ks_buf_printf(b, "%c", *s);
+			ks_util_buf_printf(b, "%c", *s);
 	}
 }
 
 static void
-prom_part(struct ks_buf *b, const char *metric, const char *conn,
+prom_part(struct ks_util_buf *b, const char *metric, const char *conn,
     const struct ks_part_snapshot *p, long long v)
 {
-	ks_buf_printf(b, "%s{connector=\"", metric);
+	ks_util_buf_printf(b, "%s{connector=\"", metric);
 	prom_label(b, conn);
-	ks_buf_printf(b, "\",topic=\"");
+	ks_util_buf_printf(b, "\",topic=\"");
 	prom_label(b, p->topic);
-	ks_buf_printf(b, "\",partition=\"%d\"} %lld\n", p->partition, v);
+	ks_util_buf_printf(b, "\",partition=\"%d\"} %lld\n", p->partition, v);
 }
 
 static void
-prom_conn(struct ks_buf *b, const char *metric, const char *conn,
+prom_conn(struct ks_util_buf *b, const char *metric, const char *conn,
     double v)
 {
-	ks_buf_printf(b, "%s{connector=\"", metric);
+	ks_util_buf_printf(b, "%s{connector=\"", metric);
 	prom_label(b, conn);
-	ks_buf_printf(b, "\"} %.17g\n", v);
+	ks_util_buf_printf(b, "\"} %.17g\n", v);
 }
 
 struct family {
@@ -176,7 +176,7 @@ static void
 ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 {
 	struct ks_worker_snapshot *s;
-	struct ks_buf b = { 0 };
+	struct ks_util_buf b = { 0 };
 	size_t f, i, j, k;
 	uint64_t cum;
 	int64_t now = ks_util_wall_ms();
@@ -185,7 +185,7 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 	for (i = 0; i < n; i++)
 		ks_worker_snapshot(ws[i], &s[i]);
 	for (f = 0; f < KS_ARRAY_SIZE(families); f++) {
-		ks_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n",
+		ks_util_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n",
 		    families[f].name, families[f].help, families[f].name,
 		    families[f].type);
 		for (i = 0; i < n; i++) {
@@ -194,11 +194,13 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 			switch (f) {
 			case 0:
 				for (k = 0; k < KS_STATE_COUNT; k++) {
-					ks_buf_printf(&b, "%s{connector=\"",
+					ks_util_buf_printf(&b,
+					    "%s{connector=\"",
 					    families[f].name);
 					prom_label(&b, c);
-					ks_buf_printf(&b, "\",state=\"%s\"} "
-					    "%d\n", ks_worker_state_name(k),
+					ks_util_buf_printf(&b,
+					    "\",state=\"%s\"} %d\n",
+					    ks_worker_state_name(k),
 					    (int)k == s[i].state);
 				}
 				break;
@@ -206,28 +208,29 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 				cum = 0;
 				for (k = 0; k <= KS_LATENCY_BUCKETS; k++) {
 					cum += s[i].latency[k];
-					ks_buf_printf(&b, "%s_bucket{connector="
-					    "\"", families[f].name);
+					ks_util_buf_printf(&b,
+					    "%s_bucket{connector=\"",
+					    families[f].name);
 					prom_label(&b, c);
 					if (k < KS_LATENCY_BUCKETS)
-						ks_buf_printf(&b, "\",le=\"%g\"}"
-						    " %llu\n",
+						ks_util_buf_printf(&b,
+						    "\",le=\"%g\"} %llu\n",
 						    ks_stats_latency_bounds[k],
 						    (unsigned long long)cum);
 					else
-						ks_buf_printf(&b, "\",le=\"+Inf"
-						    "\"} %llu\n",
+						ks_util_buf_printf(&b,
+						    "\",le=\"+Inf\"} %llu\n",
 						    (unsigned long long)cum);
 				}
-				ks_buf_printf(&b, "%s_sum{connector=\"",
+				ks_util_buf_printf(&b, "%s_sum{connector=\"",
 				    families[f].name);
 				prom_label(&b, c);
-				ks_buf_printf(&b, "\"} %.6f\n",
+				ks_util_buf_printf(&b, "\"} %.6f\n",
 				    s[i].latency_sum);
-				ks_buf_printf(&b, "%s_count{connector=\"",
+				ks_util_buf_printf(&b, "%s_count{connector=\"",
 				    families[f].name);
 				prom_label(&b, c);
-				ks_buf_printf(&b, "\"} %llu\n",
+				ks_util_buf_printf(&b, "\"} %llu\n",
 				    (unsigned long long)cum);
 				break;
 			case 11:
@@ -254,11 +257,11 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 				break;
 			case 16:
 				for (k = 0; k < s[i].nevents; k++) {
-					ks_buf_printf(&b, "%s{connector=\"",
-					    families[f].name);
+					ks_util_buf_printf(&b, "%s{connector="
+					    "\"", families[f].name);
 					prom_label(&b, c);
-					ks_buf_printf(&b, "\",event=\"%s\"} "
-					    "%llu\n", s[i].events[k].name,
+					ks_util_buf_printf(&b, "\",event=\"%s"
+					    "\"} %llu\n", s[i].events[k].name,
 					    (unsigned long long)
 					    s[i].events[k].n);
 				}
@@ -311,22 +314,23 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 }
 
 static void
-json_connector(struct ks_buf *b, const struct ks_worker_snapshot *s)
+json_connector(struct ks_util_buf *b, const struct ks_worker_snapshot *s)
 {
 	size_t j;
 
-	ks_buf_printf(b, "{\"name\":");
-	ks_buf_json_str(b, s->name);
-	ks_buf_printf(b, ",\"type\":");
-	ks_buf_json_str(b, s->type);
-	ks_buf_printf(b, ",\"state\":\"%s\"", ks_worker_state_name(s->state));
+	ks_util_buf_printf(b, "{\"name\":");
+	ks_util_buf_json_str(b, s->name);
+	ks_util_buf_printf(b, ",\"type\":");
+	ks_util_buf_json_str(b, s->type);
+	ks_util_buf_printf(b, ",\"state\":\"%s\"",
+	    ks_worker_state_name(s->state));
 	if (*s->error) {
-		ks_buf_printf(b, ",\"error\":");
-		ks_buf_json_str(b, s->error);
+		ks_util_buf_printf(b, ",\"error\":");
+		ks_util_buf_json_str(b, s->error);
 	}
-	ks_buf_printf(b, ",\"records\":%llu,\"batches\":%llu,\"bytes\":%llu,"
-	    "\"retries\":%llu,\"poison_records\":%llu,\"rebalances\":%llu,"
-	    "\"last_commit_ms\":%lld,\"partitions\":[",
+	ks_util_buf_printf(b, ",\"records\":%llu,\"batches\":%llu,"
+	    "\"bytes\":%llu,\"retries\":%llu,\"poison_records\":%llu,"
+	    "\"rebalances\":%llu,\"last_commit_ms\":%lld,\"partitions\":[",
 	    (unsigned long long)s->stats.records,
 	    (unsigned long long)s->stats.batches,
 	    (unsigned long long)s->bytes,
@@ -337,33 +341,34 @@ json_connector(struct ks_buf *b, const struct ks_worker_snapshot *s)
 	for (j = 0; j < s->nparts; j++) {
 		const struct ks_part_snapshot *p = &s->parts[j];
 
-		ks_buf_printf(b, "%s{\"topic\":", j ? "," : "");
-		ks_buf_json_str(b, p->topic);
-		ks_buf_printf(b, ",\"partition\":%d,\"assigned\":%s,"
+		ks_util_buf_printf(b, "%s{\"topic\":", j ? "," : "");
+		ks_util_buf_json_str(b, p->topic);
+		ks_util_buf_printf(b, ",\"partition\":%d,\"assigned\":%s,"
 		    "\"records\":%llu", p->partition,
 		    p->assigned ? "true" : "false",
 		    (unsigned long long)p->records);
 #define OPT(name, v) \
 		if ((v) >= 0) \
-			ks_buf_printf(b, ",\"" name "\":%lld", (long long)(v)); \
+			ks_util_buf_printf(b, ",\"" name "\":%lld", \
+			    (long long)(v)); \
 		else \
-			ks_buf_printf(b, ",\"" name "\":null")
+			ks_util_buf_printf(b, ",\"" name "\":null")
 		OPT("sink_offset", p->sink_offset);
 		OPT("group_offset", p->group_offset);
 		OPT("high_watermark", p->high_watermark);
-		ks_buf_printf(b, ",\"stalled\":%s", p->stalled ? "true" :
+		ks_util_buf_printf(b, ",\"stalled\":%s", p->stalled ? "true" :
 		    "false");
 		OPT("lag", p->high_watermark >= 0 && p->sink_offset >= 0 ?
 		    (p->high_watermark > p->sink_offset ? p->high_watermark -
 		    p->sink_offset : 0) : -1);
 #undef OPT
-		ks_buf_printf(b, "}");
+		ks_util_buf_printf(b, "}");
 	}
-	ks_buf_printf(b, "],\"sink_events\":{");
+	ks_util_buf_printf(b, "],\"sink_events\":{");
 	for (j = 0; j < s->nevents; j++)
-		ks_buf_printf(b, "%s\"%s\":%llu", j ? "," : "",
+		ks_util_buf_printf(b, "%s\"%s\":%llu", j ? "," : "",
 		    s->events[j].name, (unsigned long long)s->events[j].n);
-	ks_buf_printf(b, "}}");
+	ks_util_buf_printf(b, "}}");
 }
 
 static struct ks_worker *
@@ -392,20 +397,20 @@ static int
 ks_admin_status_text(struct ks_worker **ws, size_t n, char **out)
 {
 	struct ks_worker_snapshot s;
-	struct ks_buf b = { 0 };
+	struct ks_util_buf b = { 0 };
 	char so[24], go[24], hw[24], lag[24];
 	size_t i, j;
 	int failed = 0;
 
-	ks_buf_printf(&b, "%-16s %-8s %-9s %-20s %5s %12s %12s %12s %8s\n",
+	ks_util_buf_printf(&b, "%-16s %-8s %-9s %-20s %5s %12s %12s %12s %8s\n",
 	    "CONNECTOR", "TYPE", "STATE", "TOPIC", "PART", "SINK-OFFSET",
 	    "GROUP-OFFSET", "HIGH-WATER", "LAG");
 	for (i = 0; i < n; i++) {
 		ks_worker_snapshot(ws[i], &s);
 		failed += s.state == KS_STATE_FAILED;
 		if (s.nparts == 0)
-			ks_buf_printf(&b, "%-16s %-8s %-9s %-20s %5s %12s %12s "
-			    "%12s %8s\n", s.name, s.type,
+			ks_util_buf_printf(&b, "%-16s %-8s %-9s %-20s %5s "
+			    "%12s %12s %12s %8s\n", s.name, s.type,
 			    ks_worker_state_name(s.state), "-", "-", "-", "-",
 			    "-", "-");
 		for (j = 0; j < s.nparts; j++) {
@@ -420,23 +425,24 @@ ks_admin_status_text(struct ks_worker **ws, size_t n, char **out)
 			    p->sink_offset >= 0 ? (p->high_watermark >
 			    p->sink_offset ? p->high_watermark -
 			    p->sink_offset : 0) : -1);
-			ks_buf_printf(&b, "%-16s %-8s %-9s %-20s %5d %12s %12s "
-			    "%12s %8s\n", s.name, s.type,
+			ks_util_buf_printf(&b, "%-16s %-8s %-9s %-20s %5d "
+			    "%12s %12s %12s %8s\n", s.name, s.type,
 			    ks_worker_state_name(s.state), p->topic,
 			    p->partition, so, go, hw, lag);
 		}
 		if (*s.error)
-			ks_buf_printf(&b, "  %s: %s\n", s.name, s.error);
-		ks_buf_printf(&b, "  %s: %llu records in %llu batches, %llu "
-		    "retries, %llu skipped\n", s.name,
+			ks_util_buf_printf(&b, "  %s: %s\n", s.name, s.error);
+		ks_util_buf_printf(&b, "  %s: %llu records in %llu batches, "
+		    "%llu retries, %llu skipped\n", s.name,
 		    (unsigned long long)s.stats.records,
 		    (unsigned long long)s.stats.batches,
 		    (unsigned long long)s.stats.retries,
 		    (unsigned long long)s.stats.poison);
 		for (j = 0; j < s.nevents; j++) {
 			if (j == 0)
-				ks_buf_printf(&b, "  %s: sink events:", s.name);
-			ks_buf_printf(&b, "%s %s %llu%s", j ? "," : "",
+				ks_util_buf_printf(&b, "  %s: sink events:",
+				    s.name);
+			ks_util_buf_printf(&b, "%s %s %llu%s", j ? "," : "",
 			    s.events[j].name,
 			    (unsigned long long)s.events[j].n,
 			    j + 1 == s.nevents ? "\n" : "");
@@ -471,11 +477,11 @@ reply(struct MHD_Connection *c, unsigned code, const char *type, char *body,
 static enum MHD_Result
 error_reply(struct MHD_Connection *c, unsigned code, const char *msg)
 {
-	struct ks_buf b = { 0 };
+	struct ks_util_buf b = { 0 };
 
-	ks_buf_printf(&b, "{\"error\":");
-	ks_buf_json_str(&b, msg);
-	ks_buf_printf(&b, "}\n");
+	ks_util_buf_printf(&b, "{\"error\":");
+	ks_util_buf_json_str(&b, msg);
+	ks_util_buf_printf(&b, "}\n");
 	return reply(c, code, "application/json", b.p, -1);
 }
 
@@ -488,7 +494,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	struct ks_admin *a = cls;
 	struct ks_worker_snapshot s;
 	struct ks_worker *w;
-	struct ks_buf b = { 0 };
+	struct ks_util_buf b = { 0 };
 	const char *name, *slash;
 	char *body;
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -524,16 +530,16 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		if (!get)
 			return error_reply(c, 405, "use GET");
 		failed = 0;
-		ks_buf_printf(&b, "[");
+		ks_util_buf_printf(&b, "[");
 		for (i = 0; i < a->n; i++) {
 			ks_worker_snapshot(a->ws[i], &s);
 			failed += s.state == KS_STATE_FAILED;
 			if (i > 0)
-				ks_buf_printf(&b, ",");
+				ks_util_buf_printf(&b, ",");
 			json_connector(&b, &s);
 			ks_worker_snapshot_free(&s);
 		}
-		ks_buf_printf(&b, "]\n");
+		ks_util_buf_printf(&b, "]\n");
 		return reply(c, 200, "application/json", b.p, failed);
 	}
 	if (strncmp(url, "/connectors/", 12) != 0)
@@ -549,7 +555,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			return error_reply(c, 405, "use GET");
 		ks_worker_snapshot(w, &s);
 		json_connector(&b, &s);
-		ks_buf_printf(&b, "\n");
+		ks_util_buf_printf(&b, "\n");
 		failed = s.state == KS_STATE_FAILED;
 		ks_worker_snapshot_free(&s);
 		return reply(c, 200, "application/json", b.p, failed);
@@ -561,9 +567,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	ks_worker_set_paused(w, slash[1] == 'p');
 	ks_log_msg(KSINK_LOG_INFO, NULL, "admin endpoint: %s connector %s",
 	    slash[1] == 'p' ? "pause" : "resume", ks_worker_name(w));
-	ks_buf_printf(&b, "{\"name\":");
-	ks_buf_json_str(&b, ks_worker_name(w));
-	ks_buf_printf(&b, ",\"requested\":\"%s\"}\n", slash + 1);
+	ks_util_buf_printf(&b, "{\"name\":");
+	ks_util_buf_json_str(&b, ks_worker_name(w));
+	ks_util_buf_printf(&b, ",\"requested\":\"%s\"}\n", slash + 1);
 	return reply(c, 202, "application/json", b.p, -1);
 }
 

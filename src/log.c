@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,16 @@
 #include <librdkafka/rdkafka.h>
 
 #include "log.h"
+#include "testing.h"
 #include "util.h"
 
 static int log_level = KSINK_LOG_INFO;
 static int log_journal;
+
+/* ks_log_capture(): where the tests keep the lines. */
+static pthread_mutex_t capture_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char *capture_buf;
+static size_t capture_size, capture_len;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int level_prio[] = { 3, 4, 6, 7 };
@@ -63,6 +70,30 @@ ks_log_level_parse(const char *name)
 	return -1;
 }
 
+static void
+capture(const char *line, size_t n)
+{
+	pthread_mutex_lock(&capture_mtx);
+	if (capture_buf != NULL && capture_len + n < capture_size) {
+		memcpy(capture_buf + capture_len, line, n);
+		capture_len += n;
+		capture_buf[capture_len] = '\0';
+	}
+	pthread_mutex_unlock(&capture_mtx);
+}
+
+void
+ks_log_capture(char *buf, size_t size)
+{
+	pthread_mutex_lock(&capture_mtx);
+	capture_buf = size > 0 ? buf : NULL;
+	capture_size = size;
+	capture_len = 0;
+	if (capture_buf != NULL)
+		capture_buf[0] = '\0';
+	pthread_mutex_unlock(&capture_mtx);
+}
+
 void
 ks_log_vmsg(int level, const char *who, const char *fmt, va_list ap)
 {
@@ -94,6 +125,7 @@ ks_log_vmsg(int level, const char *who, const char *fmt, va_list ap)
 		if (line[m] == '\n' || line[m] == '\r')
 			line[m] = ' ';
 	line[n++] = '\n';
+	capture(line, (size_t)n);
 	(void)!write(STDERR_FILENO, line, n);
 }
 

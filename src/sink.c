@@ -40,6 +40,8 @@ struct ksink_ctx {
 	/* Where host->count() adds up; NULL: nowhere (ksink offsets). */
 	struct ks_stats *stats;
 	int count_warned;
+	/* ks_sink_ctx_test(): the settings it owns. */
+	struct ks_conf *conf;
 };
 
 /* The descriptor size each minor version needs, by minor. */
@@ -268,6 +270,7 @@ ks_sink_ctx_free(struct ksink_ctx *ctx)
 		return;
 	free(ctx->name);
 	free(ctx->who);
+	ks_conf_free(ctx->conf);
 	free(ctx);
 }
 
@@ -275,6 +278,85 @@ void
 ks_sink_ctx_set_stats(struct ksink_ctx *ctx, struct ks_stats *stats)
 {
 	ctx->stats = stats;
+}
+
+int
+ks_sink_validate(const struct ks_conf *conf, const struct ks_section *sec,
+    const struct ksink_sink *desc, struct ks_errors *errs)
+{
+	const struct ksink_option *tabs[2];
+
+	tabs[0] = ks_options_connector;
+	tabs[1] = desc != NULL ? desc->options : NULL;
+	/* Without its plugin, the plugin's keys cannot be checked: check
+	 * only ours.  The kafka.* keys are the consumer's to check. */
+	return ks_conf_validate(conf, sec, tabs, KS_ARRAY_SIZE(tabs),
+	    "kafka.", desc == NULL, errs);
+}
+
+/* ks_sink_ctx_test(): one more key of sec. */
+static void
+test_kv(struct ks_section *sec, const char *key, size_t klen,
+    const char *value, int line)
+{
+	struct ks_kv *kv;
+
+	kv = ks_util_xcalloc(1, sizeof(*kv));
+	kv->key = ks_util_xmalloc(klen + 1);
+	memcpy(kv->key, key, klen);
+	kv->key[klen] = '\0';
+	kv->value = ks_util_strdup(value);
+	kv->line = line;
+	*sec->kvtail = kv;
+	sec->kvtail = &kv->next;
+}
+
+struct ksink_ctx *
+ks_sink_ctx_test(const struct ksink_sink *desc, const char *name,
+    const char *const *settings, char *errbuf, size_t errlen)
+{
+	struct ks_plugin pl = { .desc = desc };
+	struct ks_errors errs = { 0 };
+	struct ksink_ctx *ctx;
+	struct ks_section *sec;
+	struct ks_conf *conf;
+	const char *eq;
+	size_t i, len;
+
+	conf = ks_util_xcalloc(1, sizeof(*conf));
+	conf->path = ks_util_strdup("settings");
+	sec = ks_util_xcalloc(1, sizeof(*sec));
+	sec->kind = KS_SEC_CONNECTOR;
+	sec->name = ks_util_strdup(name);
+	sec->kvtail = &sec->kvs;
+	conf->sections = sec;
+	conf->sectail = &sec->next;
+	for (i = 0; settings != NULL && settings[i] != NULL; i++) {
+		if ((eq = strchr(settings[i], '=')) == NULL)
+			ks_errors_add(&errs, "settings:%zu: \"%s\" is not "
+			    "KEY=VALUE", i + 1, settings[i]);
+		else
+			test_kv(sec, settings[i], (size_t)(eq - settings[i]),
+			    eq + 1, (int)i + 1);
+	}
+	if (ks_conf_kv(sec, "type") == NULL)
+		test_kv(sec, "type", 4, desc->name, 0);
+	if (ks_conf_kv(sec, "topics") == NULL)
+		test_kv(sec, "topics", 6, name, 0);
+	ks_sink_validate(conf, sec, desc, &errs);
+	if (errs.count > 0) {
+		if (errlen > 0)
+			*errbuf = '\0';
+		for (i = 0, len = 0; i < errs.count && len < errlen; i++)
+			len += (size_t)snprintf(errbuf + len, errlen - len,
+			    "%s%s", i ? "\n" : "", errs.msg[i]);
+		ks_errors_free(&errs);
+		ks_conf_free(conf);
+		return NULL;
+	}
+	ctx = ks_sink_ctx_new(name, sec, &pl);
+	ctx->conf = conf;
+	return ctx;
 }
 
 const char *

@@ -32,10 +32,19 @@ void	ks_sink_ctx_free(struct ksink_ctx *ctx);
 struct ks_stats;
 void	ks_sink_ctx_set_stats(struct ksink_ctx *ctx, struct ks_stats *stats);
 
+/* Checks the keys of a connector's section against our table and its
+ * plugin's (desc; NULL when the plugin could not be loaded, whose keys
+ * are then left alone), as ks_conf_validate().  Returns the number of
+ * problems added to errs. */
+struct ks_conf;
+struct ks_errors;
+int	ks_sink_validate(const struct ks_conf *conf,
+	    const struct ks_section *sec, const struct ksink_sink *desc,
+	    struct ks_errors *errs);
+
 /* Runs the plugin's check() (ABI 1.2), if it has one, on the connector's
  * options, already validated against its table; its reports join errs
  * as "FILE:LINE: ..." lines.  Returns 0, or -1 when it found a problem. */
-struct ks_errors;
 int	ks_sink_check(const char *conf_path, const struct ks_section *sec,
 	    const struct ks_plugin *pl, struct ks_errors *errs);
 

@@ -25,7 +25,7 @@
 #define EXIT_UNAVAILABLE 69
 
 struct reply {
-	struct ks_buf body;
+	struct ks_util_buf body;
 	int failed;
 };
 
@@ -34,7 +34,7 @@ on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct reply *r = arg;
 
-	ks_buf_printf(&r->body, "%.*s", (int)(size * n), p);
+	ks_util_buf_printf(&r->body, "%.*s", (int)(size * n), p);
 	return size * n;
 }
 
@@ -134,7 +134,7 @@ ks_status_main(int argc, char **argv)
 		fputs(r.body.p ? r.body.p : "", stdout);
 		ret = r.failed > 0 ? KS_EXIT_FAILURE : KS_EXIT_OK;
 	}
-	ks_buf_free(&r.body);
+	ks_util_buf_free(&r.body);
 	ks_conf_free(conf);
 	curl_global_cleanup();
 	return ret;

@@ -192,7 +192,7 @@ ks_util_rand64(void)
 }
 
 void
-ks_buf_printf(struct ks_buf *b, const char *fmt, ...)
+ks_util_buf_printf(struct ks_util_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -215,24 +215,24 @@ ks_buf_printf(struct ks_buf *b, const char *fmt, ...)
 
 /* Appends s as a JSON string, quotes included. */
 void
-ks_buf_json_str(struct ks_buf *b, const char *s)
+ks_util_buf_json_str(struct ks_util_buf *b, const char *s)
 {
 	const unsigned char *u = (const unsigned char *)s;
 
-	ks_buf_printf(b, "\"");
+	ks_util_buf_printf(b, "\"");
 	for (; *u != '\0'; u++) {
 		if (*u == '"' || *u == '\\')
-			ks_buf_printf(b, "\\%c", *u);
+			ks_util_buf_printf(b, "\\%c", *u);
 		else if (*u < 0x20)
-			ks_buf_printf(b, "\\u%04x", *u);
+			ks_util_buf_printf(b, "\\u%04x", *u);
 		else
-			ks_buf_printf(b, "%c", *u);
+			ks_util_buf_printf(b, "%c", *u);
 	}
-	ks_buf_printf(b, "\"");
+	ks_util_buf_printf(b, "\"");
 }
 
 void
-ks_buf_free(struct ks_buf *b)
+ks_util_buf_free(struct ks_util_buf *b)
 {
 	free(b->p);
 	b->p = NULL;

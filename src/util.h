@@ -29,14 +29,14 @@ void	*ks_util_xrealloc(void *p, size_t n);
 uint64_t ks_util_rand64(void);
 
 /* A growing text buffer. */
-struct ks_buf {
+struct ks_util_buf {
 	char *p;
 	size_t len, cap;
 };
 
-void	ks_buf_printf(struct ks_buf *b, const char *fmt, ...)
+void	ks_util_buf_printf(struct ks_util_buf *b, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-void	ks_buf_json_str(struct ks_buf *b, const char *s);
-void	ks_buf_free(struct ks_buf *b);
+void	ks_util_buf_json_str(struct ks_util_buf *b, const char *s);
+void	ks_util_buf_free(struct ks_util_buf *b);
 
 #endif

@@ -222,7 +222,6 @@ worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 {
 	struct ks_consumer_cb cb = { .load_offsets = on_load_offsets,
 	    .revoke = on_revoke, .assigned = on_assigned, .fail = on_fail };
-	const struct ksink_option *tabs[2];
 	const struct ks_kv *kv;
 	rd_kafka_conf_t *rkconf;
 	struct ks_worker *w;
@@ -251,12 +250,7 @@ worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 			    err);
 	}
 	w->desc = w->plugin ? w->plugin->desc : NULL;
-	tabs[0] = ks_options_connector;
-	tabs[1] = w->desc ? w->desc->options : NULL;
-	/* Without its plugin, the plugin's keys cannot be checked: check
-	 * only ours. */
-	ks_conf_validate(conf, sec, tabs, 2, "kafka.", w->plugin == NULL,
-	    errs);
+	ks_sink_validate(conf, sec, w->desc, errs);
 	/* The plugin's own rules, on values its table accepted. */
 	if (w->plugin != NULL && errs->count == before)
 		(void)ks_sink_check(conf->path, sec, w->plugin, errs);

@@ -4,7 +4,8 @@
 # also what its test suite needs (Java and Maven for the Kafka broker the
 # end-to-end tests run, PostgreSQL 15 for the postgres sink's tests, a
 # Java compiler for the tests' own Kafka clients, Python for the checkers,
-# mandoc for the man pages); with --deb, also what building and checking
+# mandoc for the man pages, ip(8) for the network namespaces of
+# tests/postgres/hosts.test); with --deb, also what building and checking
 # the Debian packages needs (make check-deb: debhelper, lintian,
 # systemd-analyze, and the Build-Depends of debian/control).  Installs
 # only what is missing; needs root or sudo for that.
@@ -15,7 +16,7 @@ build=(gcc libc6-dev make autoconf automake libtool pkg-config
 	librdkafka-dev libinih-dev libsqlite3-dev libcurl4-openssl-dev
 	libmicrohttpd-dev libpq-dev)
 test=(libcmocka-dev mandoc sqlite3 python3 maven default-jdk-headless ca-certificates curl valgrind
-	kcat procps util-linux
+	kcat procps util-linux iproute2
 	postgresql-15 postgresql-client-15 passwd)
 deb=(dpkg-dev debhelper fakeroot lintian git systemd adduser)
 

@@ -104,6 +104,14 @@ static const char *const crash_points[] = {
 	"before_dir_fsync", "after_commit", "after_rotate_rename", NULL
 };
 
+/* The steps of ks_atomicfile_replace() writing the manifest. */
+static void
+manifest_step(void *arg, const char *step)
+{
+	crash_point(arg, strcmp(step, "after_tmp") == 0 ?
+	    "after_tmp_manifest" : step);
+}
+
 void
 crash_init(struct sink *fs)
 {
@@ -111,6 +119,8 @@ crash_init(struct sink *fs)
 	size_t i, n;
 
 	fs->crash.point = NULL;
+	fs->mf.hook = manifest_step;
+	fs->mf.hook_arg = fs;
 	if (env == NULL || *env == '\0')
 		return;
 	n = strcspn(env, ":");
@@ -159,20 +169,12 @@ fsink_free(struct sink *fs)
 		free(b->data);
 		free(b);
 	}
-	if (fs->lock_fd >= 0)
-		close(fs->lock_fd);
+	ks_atomicfile_close(&fs->mf);	/* releases the lock */
 	if (fs->ddir_fd >= 0)
 		close(fs->ddir_fd);
-	if (fs->mdir_fd >= 0)
-		close(fs->mdir_fd);
 	free(fs->ddir);
 	free(fs->pattern);
 	free(fs->closed_pattern);
-	free(fs->mdir);
-	free(fs->mname);
-	free(fs->mtmp);
-	free(fs->mlock);
-	free(fs->mpath);
 	ks_buf_free(&fs->mtext);
 	ks_buf_free(&fs->rec);
 	free(fs);
@@ -235,16 +237,17 @@ fsink_new(const struct ksink_host *host, struct ksink_ctx *ctx)
 		return NULL;
 	fs->host = host;
 	fs->ctx = ctx;
-	fs->ddir_fd = fs->mdir_fd = fs->lock_fd = -1;
+	fs->ddir_fd = fs->mf.dir_fd = fs->mf.lock_fd = -1;
 	return fs;
 }
 
-/* The manifest's directory and names. */
+/* The manifest's directory and name, allocated. */
 static int
-manifest_names(struct sink *fs, const char *opt, char *errbuf, size_t errlen)
+manifest_names(struct sink *fs, const char *opt, char **dirp, char **namep,
+    char *errbuf, size_t errlen)
 {
 	const char *cname = fs->host->connector_name(fs->ctx), *slash;
-	char *safe;
+	char *safe, *dir = NULL, *name = NULL;
 	size_t i;
 
 	if (opt != NULL && *opt != '\0') {
@@ -255,29 +258,29 @@ manifest_names(struct sink *fs, const char *opt, char *errbuf, size_t errlen)
 			return -1;
 		}
 		if (slash == NULL)
-			fs->mdir = strdup(".");
+			dir = strdup(".");
 		else if (slash == opt)
-			fs->mdir = strdup("/");
+			dir = strdup("/");
 		else
-			fs->mdir = strndup(opt, (size_t)(slash - opt));
-		fs->mname = strdup(slash ? slash + 1 : opt);
+			dir = strndup(opt, (size_t)(slash - opt));
+		name = strdup(slash ? slash + 1 : opt);
 	} else {
 		if ((safe = strdup(cname)) == NULL)
 			return -1;
 		for (i = 0; safe[i] != '\0'; i++)
 			if (!is_topic_char((unsigned char)safe[i]))
 				safe[i] = '_';
-		fs->mdir = strdup(fs->ddir);
-		fs->mname = xasprintf("ksink-%s.manifest", safe);
+		dir = strdup(fs->ddir);
+		name = xasprintf("ksink-%s.manifest", safe);
 		free(safe);
 	}
-	if (fs->mdir == NULL || fs->mname == NULL)
+	if (dir == NULL || name == NULL) {
+		free(dir);
+		free(name);
 		return -1;
-	fs->mtmp = xasprintf("%s.tmp", fs->mname);
-	fs->mlock = xasprintf("%s.lock", fs->mname);
-	fs->mpath = xasprintf("%s/%s", fs->mdir, fs->mname);
-	if (fs->mtmp == NULL || fs->mlock == NULL || fs->mpath == NULL)
-		return -1;
+	}
+	*dirp = dir;
+	*namep = name;
 	return 0;
 }
 
@@ -288,6 +291,8 @@ file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 	struct sink *fs;
 	struct stat sd, sm;
 	const char *path, *fmt;
+	char *mdir = NULL, *mname = NULL;
+	int e;
 
 	*sinkp = NULL;
 	if (host->struct_size < offsetof(struct ksink_host, connector_name) +
@@ -311,20 +316,33 @@ file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 	if (fs->bufsize < 4096)
 		fs->bufsize = 4096;
 	if (conf_path(fs, path, errbuf, errlen) < 0 ||
-	    manifest_names(fs, host->conf_str(ctx, "file.manifest"), errbuf,
-	    errlen) < 0) {
+	    manifest_names(fs, host->conf_str(ctx, "file.manifest"), &mdir,
+	    &mname, errbuf, errlen) < 0) {
 		if (errbuf != NULL && *errbuf == '\0')
 			ks_err_set(errbuf, errlen, "out of memory");
 		fsink_free(fs);
 		return KSINK_CONFIG;
 	}
 	if ((fs->ddir_fd = open_dir(fs->ddir, "file.path", errbuf,
-	    errlen)) < 0 || (fs->mdir_fd = open_dir(fs->mdir, "file.manifest",
-	    errbuf, errlen)) < 0) {
+	    errlen)) < 0 || check_dir(mdir, "file.manifest", errbuf,
+	    errlen) < 0) {
+		free(mdir);
+		free(mname);
 		fsink_free(fs);
 		return KSINK_CONFIG;
 	}
-	if (fstat(fs->ddir_fd, &sd) == 0 && fstat(fs->mdir_fd, &sm) == 0 &&
+	if (ks_atomicfile_open(&fs->mf, mdir, mname, errbuf, errlen) < 0) {
+		e = errno;
+		if (e != ENOMEM)
+			ks_err_append(errbuf, errlen, " (file.manifest)");
+		free(mdir);
+		free(mname);
+		fsink_free(fs);
+		return e == ENOMEM ? KSINK_FATAL : KSINK_CONFIG;
+	}
+	free(mdir);
+	free(mname);
+	if (fstat(fs->ddir_fd, &sd) == 0 && fstat(fs->mf.dir_fd, &sm) == 0 &&
 	    sd.st_dev == sm.st_dev && sd.st_ino == sm.st_ino)
 		fs->same_dir = 1;
 	crash_init(fs);
@@ -334,7 +352,7 @@ file_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 		return KSINK_FATAL;
 	}
 	host->log(ctx, KSINK_LOG_DEBUG, "file sink open: %s/%s, manifest %s, "
-	    "%zu data files, %zu partitions", fs->ddir, fs->pattern, fs->mpath,
+	    "%zu data files, %zu partitions", fs->ddir, fs->pattern, fs->mf.path,
 	    fs->nstreams, fs->nparts);
 	*sinkp = fs;
 	return KSINK_OK;
@@ -759,7 +777,7 @@ file_reset_offsets(void *sink, const struct ksink_offset *offsets,
 	for (pos = 0; pos < fs->nparts; pos++)
 		fs->parts[pos]->cnext = fs->parts[pos]->pnext;
 	fs->host->log(fs->ctx, KSINK_LOG_INFO, "reset the offsets of %zu "
-	    "partition%s in %s", count, count == 1 ? "" : "s", fs->mpath);
+	    "partition%s in %s", count, count == 1 ? "" : "s", fs->mf.path);
 	return KSINK_OK;
 }
 
@@ -790,7 +808,7 @@ file_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 {
 	const char *man = host->conf_str(ctx, "file.manifest");
 	struct sink *fs;
-	char err[1024];
+	char err[1024], *mdir = NULL, *mname = NULL;
 	int bad = 0;
 
 	if (!KSINK_HOST_HAS(host, report) || host->report == NULL)
@@ -808,13 +826,16 @@ file_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	}
 	if (man != NULL && *man != '\0') {
 		err[0] = '\0';
-		if (manifest_names(fs, man, err, sizeof(err)) < 0 ||
-		    check_dir(fs->mdir, "file.manifest", err, sizeof(err)) < 0) {
+		if (manifest_names(fs, man, &mdir, &mname, err,
+		    sizeof(err)) < 0 || check_dir(mdir, "file.manifest", err,
+		    sizeof(err)) < 0) {
 			if (err[0] != '\0') {
 				ks_err_report(host, ctx, "file.manifest", err);
 				bad = 1;
 			}
 		}
+		free(mdir);
+		free(mname);
 	}
 	fsink_free(fs);
 	return bad ? KSINK_CONFIG : KSINK_OK;

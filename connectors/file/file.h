@@ -29,6 +29,7 @@
 
 #include "ksink/sink.h"
 
+#include "../lib/atomicfile.h"
 #include "../lib/buf.h"
 #include "../lib/clock.h"
 #include "../lib/envelope.h"
@@ -111,10 +112,8 @@ struct sink {
 	char *pattern;   /* file name pattern */
 	size_t stem_len; /* of pattern; the rest is the extension */
 	char *closed_pattern;
-	char *mdir;      /* directory of the manifest */
-	char *mname, *mtmp, *mlock; /* names in mdir */
-	char *mpath;     /* full path, for messages */
-	int ddir_fd, mdir_fd, lock_fd;
+	struct ks_atomicfile mf; /* the manifest, its .tmp and .lock */
+	int ddir_fd;
 	int same_dir;
 	int ddir_dirty; /* a data file was created since the last dir fsync */
 
@@ -166,7 +165,6 @@ int	fatal(struct sink *fs, char *errbuf, size_t errlen,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int	refuse_failed(struct sink *fs, char *errbuf, size_t errlen);
 char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int	write_all(int fd, const void *buf, size_t len);
 int	write_failed(struct sink *fs, const char *what, char *errbuf,
 	    size_t errlen);
 const char	*intern(struct sink *fs, const char *name);

@@ -26,13 +26,12 @@ AM_TESTS_ENVIRONMENT += \
 	KSINK_FILE_HOOKS_DIR='$(abs_top_builddir)/tests/file/hooks/.libs'; \
 	export KSINK_FILE_HOOKS_DIR;
 
-# Loads file.so through the ABI with a fake host and feeds it a
-# deterministic record stream; tests/e2e/file-crash.test kills it at each
-# step of a commit.
+# Loads file.so with the daemon's loader and host services
+# (src/libksink.a) and feeds it a deterministic record stream;
+# tests/e2e/file-crash.test kills it at each step of a commit.
 check_PROGRAMS += tests/file/filedrive
-tests_file_filedrive_SOURCES = tests/file/filedrive.c \
-	tests/file/fakehost.c tests/file/fakehost.h
-tests_file_filedrive_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
+tests_file_filedrive_SOURCES = tests/file/filedrive.c
+tests_file_filedrive_LDADD = $(KSINK_CORE_LIBS)
 
 # The crash points need no broker; the SIGKILL test does.
 SCRIPT_TESTS += tests/e2e/file-crash.test
@@ -42,14 +41,13 @@ if HAVE_CMOCKA
 # The plugin's sources are linked into the test (which includes its
 # private header), so that its name rules can be tested directly and
 # write(2), fsync(2), fdatasync(2) and renameat(2) can be wrapped to
-# inject failures.
+# inject failures; the daemon's host services come from src/libksink.a.
 check_PROGRAMS += tests/unit/test_file
 TESTS += tests/unit/test_file
-tests_unit_test_file_SOURCES = tests/unit/test_file.c $(FILE_SOURCES) \
-	tests/file/fakehost.c tests/file/fakehost.h
-tests_unit_test_file_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
+tests_unit_test_file_SOURCES = tests/unit/test_file.c $(FILE_SOURCES)
 tests_unit_test_file_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_file_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
+tests_unit_test_file_LDADD = connectors/lib/libkslib.la $(KSINK_CORE_LIBS) \
+	$(CMOCKA_LIBS)
 tests_unit_test_file_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=write \
 	-Wl,--wrap=fsync -Wl,--wrap=fdatasync -Wl,--wrap=renameat
 endif

@@ -211,47 +211,27 @@ build_manifest(struct sink *fs, int which, const struct stream *closing,
 	    crc32_update(0, fs->mtext.p, fs->mtext.len));
 }
 
-/* Replaces the manifest: temp file, fsync, rename, fsync of the
- * directory.  Any failure past the temp file's write is fatal. */
+/* Replaces the manifest (connectors/lib/atomicfile.c: temp file, fsync,
+ * rename, fsync of the directory).  Out of space for the temp file is a
+ * retry; any other failure is fatal, and stops the connector. */
 int
 manifest_write(struct sink *fs, int which, const struct stream *closing,
     const char *closed, char *errbuf, size_t errlen)
 {
-	char what[PATH_MAX];
-	int fd, rc;
+	char msg[512];
+	int rc;
 
 	if (build_manifest(fs, which, closing, closed) < 0)
 		return fatal(fs, errbuf, errlen, "out of memory building the "
 		    "manifest");
-	snprintf(what, sizeof(what), "%s/%s", fs->mdir, fs->mtmp);
-	fd = openat(fs->mdir_fd, fs->mtmp, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC, 0666);
-	if (fd < 0)
-		return fatal(fs, errbuf, errlen, "creating %s: %s", what,
-		    strerror(errno));
-	if (write_all(fd, fs->mtext.p, fs->mtext.len) < 0) {
-		rc = write_failed(fs, what, errbuf, errlen);
-		close(fd);
-		unlinkat(fs->mdir_fd, fs->mtmp, 0);
+	rc = ks_atomicfile_replace(&fs->mf, fs->mtext.p, fs->mtext.len, msg,
+	    sizeof(msg));
+	if (rc == KSINK_RETRY) {
+		ks_err_set(errbuf, errlen, "%s", msg);
 		return rc;
 	}
-	if (fsync(fd) < 0) {
-		rc = fatal(fs, errbuf, errlen, "fsync of %s: %s; the connector "
-		    "stops (data the kernel failed to write may be lost)", what,
-		    strerror(errno));
-		close(fd);
-		return rc;
-	}
-	close(fd);
-	crash_point(fs, "after_tmp_manifest");
-	if (renameat(fs->mdir_fd, fs->mtmp, fs->mdir_fd, fs->mname) < 0)
-		return fatal(fs, errbuf, errlen, "renaming %s to %s: %s", what,
-		    fs->mpath, strerror(errno));
-	crash_point(fs, "after_rename");
-	crash_point(fs, "before_dir_fsync");
-	if (fsync(fs->mdir_fd) < 0)
-		return fatal(fs, errbuf, errlen, "fsync of directory %s: %s; "
-		    "the connector stops", fs->mdir, strerror(errno));
+	if (rc != KSINK_OK)
+		return fatal(fs, errbuf, errlen, "%s", msg);
 	fs->sequence++;
 	return KSINK_OK;
 }
@@ -291,11 +271,11 @@ manifest_read(struct sink *fs, struct mfile **filesp, size_t *nfilesp,
 
 	*filesp = NULL;
 	*nfilesp = 0;
-	fd = openat(fs->mdir_fd, fs->mname, O_RDONLY | O_CLOEXEC);
+	fd = openat(fs->mf.dir_fd, fs->mf.name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return 1;
 	if (fd < 0 || fstat(fd, &sb) < 0) {
-		ks_err_set(errbuf, errlen, "cannot read manifest %s: %s", fs->mpath,
+		ks_err_set(errbuf, errlen, "cannot read manifest %s: %s", fs->mf.path,
 		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -304,7 +284,7 @@ manifest_read(struct sink *fs, struct mfile **filesp, size_t *nfilesp,
 	if (sb.st_size > MANIFEST_MAX ||
 	    (text = malloc((size_t)sb.st_size + 1)) == NULL) {
 		ks_err_set(errbuf, errlen, "manifest %s is too large (%jd bytes)",
-		    fs->mpath, (intmax_t)sb.st_size);
+		    fs->mf.path, (intmax_t)sb.st_size);
 		close(fd);
 		return -1;
 	}
@@ -319,7 +299,7 @@ manifest_read(struct sink *fs, struct mfile **filesp, size_t *nfilesp,
 	close(fd);
 	text[off] = '\0';
 	if (off != (size_t)sb.st_size) {
-		ks_err_set(errbuf, errlen, "cannot read manifest %s: %s", fs->mpath,
+		ks_err_set(errbuf, errlen, "cannot read manifest %s: %s", fs->mf.path,
 		    n < 0 ? strerror(errno) : "short read");
 		goto out;
 	}
@@ -361,7 +341,7 @@ manifest_read(struct sink *fs, struct mfile **filesp, size_t *nfilesp,
 			if (strcmp(tok[1], "1") != 0) {
 				ks_err_set(errbuf, errlen, "manifest %s has "
 				    "version %s; this ksink reads version %d: "
-				    "run the ksink that wrote it", fs->mpath,
+				    "run the ksink that wrote it", fs->mf.path,
 				    tok[1], MANIFEST_VERSION);
 				goto out;
 			}
@@ -381,7 +361,7 @@ manifest_read(struct sink *fs, struct mfile **filesp, size_t *nfilesp,
 				    "for file names %s but file.path now gives "
 				    "%s: restore file.path, or use a new "
 				    "directory and manifest (the connector then "
-				    "starts without stored offsets)", fs->mpath,
+				    "starts without stored offsets)", fs->mf.path,
 				    tok[1], fs->pattern);
 				goto out;
 			}
@@ -395,7 +375,7 @@ manifest_read(struct sink *fs, struct mfile **filesp, size_t *nfilesp,
 				ks_err_set(errbuf, errlen, "manifest %s was written "
 				    "with file.format = %s, which is now %s: "
 				    "restore file.format, or use a new directory "
-				    "and manifest", fs->mpath, fmt,
+				    "and manifest", fs->mf.path, fmt,
 				    fs->format == FMT_JSON ? "json" : "value");
 				goto out;
 			}
@@ -472,12 +452,12 @@ badline:
 	ks_err_set(errbuf, errlen, "manifest %s line %zu is not understood; it "
 	    "is corrupt or was edited.  ksink does not guess what was "
 	    "committed: restore the manifest from a backup, or see RECOVERY "
-	    "in ksink-file(7)", fs->mpath, lineno);
+	    "in ksink-file(7)", fs->mf.path, lineno);
 	goto out;
 corrupt:
 	ks_err_set(errbuf, errlen, "manifest %s is unreadable: %s.  ksink does not "
 	    "guess what was committed: restore the manifest from a backup, or "
-	    "see RECOVERY in ksink-file(7)", fs->mpath, why);
+	    "see RECOVERY in ksink-file(7)", fs->mf.path, why);
 out:
 	free(text);
 	if (!ok) {

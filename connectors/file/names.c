@@ -139,8 +139,8 @@ name_match(const char *p, const char *s)
 int
 is_manifest_name(struct sink *fs, const char *name)
 {
-	return fs->same_dir && (strcmp(name, fs->mname) == 0 ||
-	    strcmp(name, fs->mtmp) == 0 || strcmp(name, fs->mlock) == 0);
+	return fs->same_dir && (strcmp(name, fs->mf.name) == 0 ||
+	    strcmp(name, fs->mf.tmp) == 0 || strcmp(name, fs->mf.lock) == 0);
 }
 
 /* Splits the file name pattern into stem and extension and checks its

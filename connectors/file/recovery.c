@@ -21,52 +21,35 @@
 int
 take_lock(struct sink *fs, char *errbuf, size_t errlen)
 {
-	char text[32];
-	ssize_t n;
+	char msg[512];
 	long pid;
-	int len;
 
-	fs->lock_fd = openat(fs->mdir_fd, fs->mlock, O_RDWR | O_CREAT |
-	    O_CLOEXEC, 0666);
-	if (fs->lock_fd < 0) {
-		ks_err_set(errbuf, errlen, "opening lock file %s.lock: %s",
-		    fs->mpath, strerror(errno));
-		return -1;
-	}
-	if (flock(fs->lock_fd, LOCK_EX | LOCK_NB) == 0) {
-		len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-		if (ftruncate(fs->lock_fd, 0) < 0 ||
-		    pwrite(fs->lock_fd, text, (size_t)len, 0) != len)
-			fs->host->log(fs->ctx, KSINK_LOG_WARN, "cannot write "
-			    "the pid to %s.lock: %s", fs->mpath,
-			    strerror(errno));
+	switch (ks_atomicfile_lock(&fs->mf, &pid, msg, sizeof(msg))) {
+	case 0:
+		if (msg[0] != '\0')
+			fs->host->log(fs->ctx, KSINK_LOG_WARN, "%s", msg);
 		return 0;
-	}
-	if (errno != EWOULDBLOCK) {
-		ks_err_set(errbuf, errlen, "locking %s.lock: %s", fs->mpath,
-		    strerror(errno));
+	case 1:
+		break;
+	default:
+		ks_err_set(errbuf, errlen, "%s", msg);
 		return -1;
 	}
-	n = pread(fs->lock_fd, text, sizeof(text) - 1, 0);
-	text[n > 0 ? n : 0] = '\0';
-	pid = strtol(text, NULL, 10);
 	if (pid <= 0)
 		ks_err_set(errbuf, errlen, "manifest %s is locked by another "
 		    "process: another ksink connector writes these files; stop "
 		    "it, or give this connector its own file.path and "
-		    "file.manifest", fs->mpath);
+		    "file.manifest", fs->mf.path);
 	else if (pid == (long)getpid())
 		ks_err_set(errbuf, errlen, "manifest %s is locked by another "
 		    "connector of this ksink (pid %ld): two connectors cannot "
-		    "share file.manifest; give each its own file.path", fs->mpath,
-		    pid);
+		    "share file.manifest; give each its own file.path",
+		    fs->mf.path, pid);
 	else
 		ks_err_set(errbuf, errlen, "manifest %s is locked by pid %ld: "
 		    "another ksink writes these files; stop it, or give this "
-		    "connector its own file.path and file.manifest", fs->mpath,
-		    pid);
-	close(fs->lock_fd);
-	fs->lock_fd = -1;
+		    "connector its own file.path and file.manifest",
+		    fs->mf.path, pid);
 	return -1;
 }
 
@@ -101,7 +84,7 @@ check_no_data(struct sink *fs, char *errbuf, size_t errlen)
 			    "connector's name changed, restore it; otherwise "
 			    "move the data files away (the connector then "
 			    "starts without stored offsets)", fs->ddir,
-			    de->d_name, fs->mpath);
+			    de->d_name, fs->mf.path);
 			closedir(d);
 			return -1;
 		}
@@ -141,7 +124,7 @@ finish_close(struct sink *fs, const struct mfile *mf, char *errbuf,
 			ks_err_set(errbuf, errlen, "closed file %s/%s has %jd bytes, "
 			    "manifest %s says %" PRIu64 ": it was changed "
 			    "outside ksink", fs->ddir, mf->closed,
-			    (intmax_t)sc.st_size, fs->mpath, mf->len);
+			    (intmax_t)sc.st_size, fs->mf.path, mf->len);
 			return -1;
 		}
 		return 0;
@@ -149,14 +132,14 @@ finish_close(struct sink *fs, const struct mfile *mf, char *errbuf,
 	if (a && c) {
 		ks_err_set(errbuf, errlen, "manifest %s records that %s/%s is being "
 		    "closed as %s, but both files exist: one of them was "
-		    "created outside ksink; move it away", fs->mpath, fs->ddir,
+		    "created outside ksink; move it away", fs->mf.path, fs->ddir,
 		    mf->name, mf->closed);
 		return -1;
 	}
 	if (!a) {
 		ks_err_set(errbuf, errlen, "manifest %s records that %s/%s is being "
 		    "closed as %s, but neither exists: the files were moved "
-		    "outside ksink; restore them", fs->mpath, fs->ddir,
+		    "outside ksink; restore them", fs->mf.path, fs->ddir,
 		    mf->name, mf->closed);
 		return -1;
 	}
@@ -164,7 +147,7 @@ finish_close(struct sink *fs, const struct mfile *mf, char *errbuf,
 		ks_err_set(errbuf, errlen, "data file %s/%s has %jd bytes, manifest "
 		    "%s says %" PRIu64 " were committed: it was truncated or "
 		    "replaced outside ksink; restore it", fs->ddir, mf->name,
-		    (intmax_t)sa.st_size, fs->mpath, mf->len);
+		    (intmax_t)sa.st_size, fs->mf.path, mf->len);
 		return -1;
 	}
 	if ((fd = openat(fs->ddir_fd, mf->name, O_WRONLY | O_CLOEXEC)) < 0 ||
@@ -203,7 +186,7 @@ recover_file(struct sink *fs, struct stream *st, char *errbuf,
 			ks_err_set(errbuf, errlen, "data file %s/%s is missing, but "
 			    "manifest %s says %" PRIu64 " bytes were committed "
 			    "to it: it was moved or deleted outside ksink; "
-			    "restore it", fs->ddir, st->name, fs->mpath,
+			    "restore it", fs->ddir, st->name, fs->mf.path,
 			    st->clen);
 			return -1;
 		}
@@ -226,7 +209,7 @@ recover_file(struct sink *fs, struct stream *st, char *errbuf,
 		ks_err_set(errbuf, errlen, "data file %s/%s has %jd bytes, but "
 		    "manifest %s says %" PRIu64 " were committed: it was "
 		    "truncated or replaced outside ksink; restore it", fs->ddir,
-		    st->name, (intmax_t)sb.st_size, fs->mpath, st->clen);
+		    st->name, (intmax_t)sb.st_size, fs->mf.path, st->clen);
 		return -1;
 	}
 	if ((uint64_t)sb.st_size > st->clen) {
@@ -259,7 +242,7 @@ recover(struct sink *fs, char *errbuf, size_t errlen)
 	rc = manifest_read(fs, &files, &nfiles, errbuf, errlen);
 	if (rc < 0)
 		return -1;
-	unlinkat(fs->mdir_fd, fs->mtmp, 0);
+	unlinkat(fs->mf.dir_fd, fs->mf.tmp, 0);
 	if (rc == 1) {
 		if (check_no_data(fs, errbuf, errlen) < 0)
 			return -1;
@@ -267,7 +250,7 @@ recover(struct sink *fs, char *errbuf, size_t errlen)
 		    errlen) != KSINK_OK)
 			return -1;
 		fs->host->log(fs->ctx, KSINK_LOG_INFO, "created manifest %s",
-		    fs->mpath);
+		    fs->mf.path);
 		return 0;
 	}
 	for (i = 0; i < nfiles; i++) {

@@ -61,26 +61,6 @@ xasprintf(const char *fmt, ...)
 	return n < 0 ? NULL : s;
 }
 
-/* Writes all of buf; returns 0, or -1 with errno set. */
-int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* A failed write: out of space or quota is worth a retry, anything else
  * stops the connector. */
 int
@@ -402,7 +382,8 @@ stream_flush(struct sink *fs, struct stream *st, char *errbuf, size_t errlen)
 		return KSINK_OK;
 	st->stale = 1;
 	st->unsynced = 1;
-	if (write_all(st->fd, st->buf->data, st->buf->len) < 0) {
+	if (ks_atomicfile_write_all(st->fd, st->buf->data,
+	    st->buf->len) < 0) {
 		snprintf(what, sizeof(what), "%s/%s", fs->ddir, st->name);
 		return write_failed(fs, what, errbuf, errlen);
 	}

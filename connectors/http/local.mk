@@ -18,13 +18,13 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_http
 TESTS += tests/unit/test_http
 # The plugin's sources are linked in; the test includes its private
-# header.
+# header.  The daemon's host services come from src/libksink.a.
 tests_unit_test_http_SOURCES = tests/unit/test_http.c $(HTTP_SOURCES)
 tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(LIBCURL_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_test_http_LDADD = connectors/lib/libkssql.la \
-	connectors/lib/libkslib.la $(CMOCKA_LIBS) $(LIBCURL_LIBS) \
-	$(SQLITE3_LIBS)
+	connectors/lib/libkslib.la $(KSINK_CORE_LIBS) $(CMOCKA_LIBS) \
+	$(LIBCURL_LIBS) $(SQLITE3_LIBS)
 endif
 
 # The reference receiver, the checker of its database, and the end-to-end

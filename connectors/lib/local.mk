@@ -8,6 +8,7 @@
 
 noinst_LTLIBRARIES += connectors/lib/libkslib.la connectors/lib/libkssql.la
 connectors_lib_libkslib_la_SOURCES = \
+	connectors/lib/atomicfile.c connectors/lib/atomicfile.h \
 	connectors/lib/base64.c connectors/lib/base64.h \
 	connectors/lib/buf.c connectors/lib/buf.h \
 	connectors/lib/clock.c connectors/lib/clock.h \
@@ -29,11 +30,18 @@ dist_man_MANS += man/ksink-record.7
 if HAVE_CMOCKA
 # One test per module of the library, linked against it.
 CONNECTOR_LIB_TESTS = \
+	tests/unit/test_atomicfile \
 	tests/unit/test_envelope \
 	tests/unit/test_json \
 	tests/unit/test_sqloffsets
 check_PROGRAMS += $(CONNECTOR_LIB_TESTS)
 TESTS += $(CONNECTOR_LIB_TESTS)
+tests_unit_test_atomicfile_SOURCES = tests/unit/test_atomicfile.c
+tests_unit_test_atomicfile_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_unit_test_atomicfile_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_atomicfile_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
+tests_unit_test_atomicfile_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=write \
+	-Wl,--wrap=fsync -Wl,--wrap=close -Wl,--wrap=renameat
 tests_unit_test_envelope_SOURCES = tests/unit/test_envelope.c
 tests_unit_test_envelope_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
 tests_unit_test_envelope_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

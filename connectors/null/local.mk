@@ -1,27 +1,35 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # connectors/null: the null sink (counts and discards; the simplest
 # example and the benchmark baseline), its unit and end-to-end tests, its
-# man page, and ksink-plugins(7), whose example is null.c and which
+# man page, and ksink-plugins(7), whose example is null.c with the
+# library file it needs (connectors/lib/atomicfile.[ch]), and which
 # tests/e2e/plugin-oot.test builds against the installed header only.
 
+# null.c includes "atomicfile.h" without a directory, as the example
+# does next to its copy of the file.
+NULL_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/connectors/lib
 pkglib_LTLIBRARIES += connectors/null.la
 connectors_null_la_SOURCES = connectors/null/null.c
+connectors_null_la_CPPFLAGS = $(NULL_CPPFLAGS)
 connectors_null_la_LDFLAGS = $(MODULE_LDFLAGS)
+connectors_null_la_LIBADD = connectors/lib/libkslib.la
 
 dist_man_MANS += man/ksink-null.7 man/ksink-plugins.7
 
 if HAVE_CMOCKA
 # The plugin's source is linked into the test, which drives it through
-# its descriptor and wraps fsync(2) and rename(2) to inject failures.
+# its descriptor and the daemon's host services (src/libksink.a) and
+# wraps fsync(2) and renameat(2) to inject failures (in
+# connectors/lib/atomicfile.c, which writes the state file).
 check_PROGRAMS += tests/unit/test_null
 TESTS += tests/unit/test_null
-tests_unit_test_null_SOURCES = tests/unit/test_null.c \
-	connectors/null/null.c tests/file/fakehost.c tests/file/fakehost.h
-tests_unit_test_null_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/file
+tests_unit_test_null_SOURCES = tests/unit/test_null.c connectors/null/null.c
+tests_unit_test_null_CPPFLAGS = $(NULL_CPPFLAGS)
 tests_unit_test_null_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_null_LDADD = $(CMOCKA_LIBS)
+tests_unit_test_null_LDADD = connectors/lib/libkslib.la $(KSINK_CORE_LIBS) \
+	$(CMOCKA_LIBS)
 tests_unit_test_null_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync \
-	-Wl,--wrap=rename
+	-Wl,--wrap=renameat
 endif
 
 # End-to-end tests on the real broker (tests/kafka): exact counts through
@@ -47,17 +55,18 @@ plugin-oot-install:
 	    >/dev/null
 .PHONY: plugin-oot-install
 
-# `make update-plugins-example`: copy connectors/null/null.c into the
-# example of ksink-plugins(7) in the source tree, escaped for mdoc
-# (tests/e2e/plugin-oot.test fails when they differ).
+# `make update-plugins-example`: copy the example's files into
+# ksink-plugins(7) in the source tree, each between its BEGIN EXAMPLE
+# and END EXAMPLE lines, escaped for mdoc (tests/e2e/plugin-oot.test
+# fails when they differ).  NAME:SOURCE pairs.
+PLUGINS_EXAMPLE_FILES = null.c:connectors/null/null.c \
+	atomicfile.h:connectors/lib/atomicfile.h \
+	atomicfile.c:connectors/lib/atomicfile.c
+EXTRA_DIST += tests/e2e/plugins-example.sh
 update-plugins-example:
 	$(AM_V_GEN)page='$(srcdir)/man/ksink-plugins.7'; \
-	{ sed -n '1,/^\.\\" BEGIN EXAMPLE null\.c$$/p' "$$page" && \
-	  echo '.Bd -literal' && \
-	  sed -e 's/\\/\\e/g' -e 's/^[.'\'']/\\\&&/' \
-	      '$(srcdir)/connectors/null/null.c' && \
-	  echo '.Ed' && \
-	  sed -n '/^\.\\" END EXAMPLE$$/,$$p' "$$page"; } >"$$page.tmp" && \
+	$(SHELL) '$(srcdir)/tests/e2e/plugins-example.sh' update "$$page" \
+	    '$(srcdir)' $(PLUGINS_EXAMPLE_FILES) >"$$page.tmp" && \
 	if cmp -s "$$page" "$$page.tmp"; then rm -f "$$page.tmp"; \
 	else cat "$$page.tmp" >"$$page" && rm -f "$$page.tmp" && \
 	    echo "updated $$page"; fi

@@ -5,30 +5,30 @@
  *
  * The simplest complete sink, and the baseline of benchmarks.  Its only
  * effects are per-partition counts, kept with the next offsets in a small
- * state file that commit() replaces atomically: write a temporary file,
- * fsync it, rename it over the state file, fsync the directory.  Counts
- * and offsets therefore always change together, and the counts are exact.
- * An exclusive lock on STATE.lock keeps a second process away.
+ * state file that commit() replaces atomically (atomicfile.c: write a
+ * temporary file, fsync it, rename it over the state file, fsync the
+ * directory).  Counts and offsets therefore always change together, and
+ * the counts are exact.  An exclusive lock on STATE.lock keeps a second
+ * process away.
  *
- * It needs nothing but <ksink/sink.h>.  See ksink-null(7), and
- * ksink-plugins(7), which shows this file.
+ * It needs nothing but <ksink/sink.h> and atomicfile.c, which is built
+ * with it.  See ksink-null(7), and ksink-plugins(7), which shows these
+ * files.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* flock(2) */
+#define _GNU_SOURCE	/* open_memstream(3) */
 #endif
 
-#include <sys/file.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <ksink/sink.h>
+
+#include "atomicfile.h"
 
 #define STATE_MAGIC "ksink-null 1"
 
@@ -69,27 +69,12 @@ struct part {
 struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
-	char *path, *tmp;
-	int dir_fd, lock_fd;
-	int do_fsync;
+	struct ks_atomicfile state;	/* the state file, and its lock */
 	struct part *parts;
 	size_t n, cap, last;
 	uint64_t s_skipped;			/* in the open step */
 	uint64_t run_records, run_bytes, run_skipped;	/* since open() */
 };
-
-static char *
-suffixed(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	char *r;
-
-	if ((r = malloc(n + m + 1)) != NULL) {
-		memcpy(r, s, n);
-		memcpy(r + n, suffix, m + 1);
-	}
-	return r;
-}
 
 /* The partition's entry, created when missing; NULL when out of memory. */
 static struct part *
@@ -148,10 +133,10 @@ load(struct sink *ns, char *errbuf, size_t errlen)
 	int lineno = 1, rc = KSINK_OK;
 	FILE *fp;
 
-	if ((fp = fopen(ns->path, "r")) == NULL) {
+	if ((fp = fopen(ns->state.path, "r")) == NULL) {
 		if (errno == ENOENT)
 			return KSINK_OK;
-		snprintf(errbuf, errlen, "null.state = %s: %s", ns->path,
+		snprintf(errbuf, errlen, "null.state = %s: %s", ns->state.path,
 		    strerror(errno));
 		return KSINK_CONFIG;
 	}
@@ -159,7 +144,7 @@ load(struct sink *ns, char *errbuf, size_t errlen)
 	    strcmp(line, STATE_MAGIC "\n") != 0) {
 		snprintf(errbuf, errlen, "null.state = %s: not a state file "
 		    "of the null sink; refusing to overwrite it: name another "
-		    "file", ns->path);
+		    "file", ns->state.path);
 		fclose(fp);
 		return KSINK_CONFIG;
 	}
@@ -170,7 +155,7 @@ load(struct sink *ns, char *errbuf, size_t errlen)
 		    &bytes) != 5) {
 			snprintf(errbuf, errlen, "%s:%d: malformed line; the "
 			    "state file is damaged: restore it, or remove it "
-			    "and reset the connector's offsets", ns->path,
+			    "and reset the connector's offsets", ns->state.path,
 			    lineno);
 			rc = KSINK_FATAL;
 			break;
@@ -185,7 +170,7 @@ load(struct sink *ns, char *errbuf, size_t errlen)
 		p->bytes = bytes;
 	}
 	if (rc == KSINK_OK && ferror(fp)) {
-		snprintf(errbuf, errlen, "reading %s: %s", ns->path,
+		snprintf(errbuf, errlen, "reading %s: %s", ns->state.path,
 		    strerror(errno));
 		rc = KSINK_FATAL;
 	}
@@ -194,23 +179,19 @@ load(struct sink *ns, char *errbuf, size_t errlen)
 }
 
 /* Writes the open step's state to the state file, atomically, and makes
- * it the stored state. */
+ * it the stored state.  A failed fsync is fatal (see atomicfile.h). */
 static int
 store(struct sink *ns, char *errbuf, size_t errlen)
 {
 	struct part *p;
-	size_t i;
+	char *text = NULL;
+	size_t i, len = 0;
 	FILE *fp;
-	int fd, e;
+	int rc;
 
-	fd = open(ns->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
-		e = errno;
-		if (fd >= 0)
-			close(fd);
-		snprintf(errbuf, errlen, "creating %s: %s", ns->tmp,
-		    strerror(e));
-		return e == ENOSPC || e == EDQUOT ? KSINK_RETRY : KSINK_FATAL;
+	if ((fp = open_memstream(&text, &len)) == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
 	}
 	fprintf(fp, "%s\n", STATE_MAGIC);
 	for (i = 0; i < ns->n; i++) {
@@ -219,37 +200,16 @@ store(struct sink *ns, char *errbuf, size_t errlen)
 		    "\n", p->topic, p->partition, p->s_next, p->s_records,
 		    p->s_bytes);
 	}
-	if (fflush(fp) != 0) {
-		e = errno;
-		fclose(fp);
-		snprintf(errbuf, errlen, "writing %s: %s", ns->tmp,
-		    strerror(e));
-		return e == ENOSPC || e == EDQUOT ? KSINK_RETRY : KSINK_FATAL;
-	}
-	/* After a failed fsync the kernel may have dropped the data: the
-	 * connector stops rather than trust the file. */
-	if (ns->do_fsync && fsync(fd) != 0) {
-		e = errno;
-		fclose(fp);
-		snprintf(errbuf, errlen, "fsync of %s: %s", ns->tmp,
-		    strerror(e));
+	rc = ferror(fp);
+	if (fclose(fp) != 0 || rc != 0) {
+		free(text);
+		snprintf(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
-	if (fclose(fp) != 0) {
-		snprintf(errbuf, errlen, "closing %s: %s", ns->tmp,
-		    strerror(errno));
-		return KSINK_FATAL;
-	}
-	if (rename(ns->tmp, ns->path) != 0) {
-		snprintf(errbuf, errlen, "renaming %s to %s: %s", ns->tmp,
-		    ns->path, strerror(errno));
-		return KSINK_FATAL;
-	}
-	if (ns->do_fsync && fsync(ns->dir_fd) != 0) {
-		snprintf(errbuf, errlen, "fsync of the directory of %s: %s",
-		    ns->path, strerror(errno));
-		return KSINK_FATAL;
-	}
+	rc = ks_atomicfile_replace(&ns->state, text, len, errbuf, errlen);
+	free(text);
+	if (rc != KSINK_OK)
+		return rc;
 	for (i = 0; i < ns->n; i++) {
 		p = &ns->parts[i];
 		ns->run_records += p->s_records - p->records;
@@ -270,12 +230,7 @@ null_free(struct sink *ns)
 	for (i = 0; i < ns->n; i++)
 		free(ns->parts[i].topic);
 	free(ns->parts);
-	if (ns->dir_fd >= 0)
-		close(ns->dir_fd);
-	if (ns->lock_fd >= 0)
-		close(ns->lock_fd);	/* releases the lock */
-	free(ns->path);
-	free(ns->tmp);
+	ks_atomicfile_close(&ns->state);	/* releases the lock */
 	free(ns);
 }
 
@@ -285,53 +240,56 @@ null_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 {
 	struct sink *ns;
 	const char *path = host->conf_str(ctx, "null.state");
-	char *dir = NULL, *lock = NULL;
-	int rc = KSINK_FATAL;
+	char *dir = NULL, *base = NULL, msg[512];
+	long holder;
+	int e, rc = KSINK_FATAL;
 
-	if ((ns = calloc(1, sizeof(*ns))) == NULL) {
+	if ((ns = calloc(1, sizeof(*ns))) == NULL ||
+	    (dir = strdup(path)) == NULL || (base = strdup(path)) == NULL) {
 		snprintf(errbuf, errlen, "out of memory");
-		return KSINK_FATAL;
+		goto fail;
 	}
 	ns->host = host;
 	ns->ctx = ctx;
-	ns->dir_fd = ns->lock_fd = -1;
-	ns->do_fsync = host->conf_bool(ctx, "null.fsync");
-	if ((ns->path = strdup(path)) == NULL ||
-	    (ns->tmp = suffixed(path, ".tmp")) == NULL ||
-	    (lock = suffixed(path, ".lock")) == NULL ||
-	    (dir = strdup(path)) == NULL) {
-		snprintf(errbuf, errlen, "out of memory");
-		goto fail;
-	}
 
 	/* The directory, to fsync the renames. */
-	ns->dir_fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ns->dir_fd < 0) {
-		snprintf(errbuf, errlen, "null.state = %s: its directory: %s",
-		    path, strerror(errno));
-		rc = KSINK_CONFIG;
+	if (ks_atomicfile_open(&ns->state, dirname(dir), basename(base), msg,
+	    sizeof(msg)) != 0) {
+		e = errno;
+		snprintf(errbuf, errlen, "null.state = %s: %s%s", path,
+		    e == ENOMEM ? "" : "its ", msg);
+		rc = e == ENOMEM ? KSINK_FATAL : KSINK_CONFIG;
 		goto fail;
 	}
+	ns->state.nosync = !host->conf_bool(ctx, "null.fsync");
 
-	ns->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (ns->lock_fd < 0 || flock(ns->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		snprintf(errbuf, errlen, "%s: %s", lock, errno == EWOULDBLOCK ?
-		    "locked: another connector uses this null.state; give "
-		    "each connector its own" : strerror(errno));
+	switch (ks_atomicfile_lock(&ns->state, &holder, msg, sizeof(msg))) {
+	case 0:
+		if (msg[0] != '\0')
+			host->log(ctx, KSINK_LOG_WARN, "%s", msg);
+		break;
+	case 1:
+		snprintf(errbuf, errlen, "null.state = %s: %s: another "
+		    "connector uses this null.state; give each connector its "
+		    "own", path, msg);
+		goto fail;
+	default:
+		snprintf(errbuf, errlen, "%s", msg);
 		goto fail;
 	}
 	if ((rc = load(ns, errbuf, errlen)) != KSINK_OK)
 		goto fail;
 	free(dir);
-	free(lock);
+	free(base);
 	host->log(ctx, KSINK_LOG_DEBUG, "state %s: %zu partitions", path,
 	    ns->n);
 	*sink = ns;
 	return KSINK_OK;
 fail:
 	free(dir);
-	free(lock);
-	null_free(ns);
+	free(base);
+	if (ns != NULL)
+		null_free(ns);
 	return rc;
 }
 

@@ -2,9 +2,10 @@
 /*
  * connectors/postgres/conn.c - the PostgreSQL sink's connection: how a
  * server's error is classed by its SQLSTATE, connecting with the
- * password kept out of the INI, preparing the statements on each new
- * connection, and resolving a COMMIT whose answer was lost before
- * anything else is done.  See ksink-postgres(7).
+ * password kept out of the INI, preparing the statements (and the COPY
+ * path, copy.c) on each new connection, reading a pipeline's results, and
+ * resolving a COMMIT whose answer was lost before anything else is done.
+ * See ksink-postgres(7).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -204,6 +205,43 @@ prepare_set(struct pg *pg, struct pset *set, char *errbuf, size_t errlen)
 	return KSINK_OK;
 }
 
+/* Collects the results of one pipelined statement (up to its NULL). */
+PGresult *
+next_result(struct pg *pg)
+{
+	PGresult *res, *extra;
+
+	res = PQgetResult(pg->conn);
+	if (res == NULL)
+		return NULL;
+	/* The NULL that ends this statement's results. */
+	if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		while ((extra = PQgetResult(pg->conn)) != NULL)
+			PQclear(extra);
+	return res;
+}
+
+/* Reads results up to and including the pipeline's sync. */
+void
+drain_sync(struct pg *pg)
+{
+	PGresult *res;
+	int guard = 0;
+
+	while ((res = PQgetResult(pg->conn)) != NULL || guard++ < 2) {
+		if (res == NULL)
+			continue;
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			return;
+		}
+		PQclear(res);
+		guard = 0;
+		if (PQstatus(pg->conn) != CONNECTION_OK)
+			return;
+	}
+}
+
 static int resolve_indoubt(struct pg *, char *, size_t);
 
 /* The server's notices and warnings go to ksink's log, not to stderr. */
@@ -303,6 +341,7 @@ ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 	if (pg->prepared_for != (const char *)pg->conn) {
 		if ((st = prepare_set(pg, &pg->main, errbuf, errlen)) !=
 		    KSINK_OK || (st = prepare_set(pg, &pg->del, errbuf,
+		    errlen)) != KSINK_OK || (st = copy_setup(pg, errbuf,
 		    errlen)) != KSINK_OK) {
 			if (st == KSINK_RETRY)
 				disconnect(pg);

@@ -5,6 +5,7 @@
 POSTGRES_SOURCES = connectors/postgres/postgres.c connectors/postgres/open.c \
 	connectors/postgres/conn.c connectors/postgres/offsets.c \
 	connectors/postgres/rows.c connectors/postgres/postgres.h \
+	connectors/postgres/copy.c connectors/postgres/classify.c \
 	connectors/postgres/stmt.c connectors/postgres/stmt.h
 
 pkglib_LTLIBRARIES += connectors/postgres.la
@@ -30,7 +31,7 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_postgres_stmt
 TESTS += tests/unit/test_postgres_stmt
 tests_unit_test_postgres_stmt_SOURCES = tests/unit/test_postgres_stmt.c \
-	connectors/postgres/stmt.c
+	connectors/postgres/stmt.c connectors/postgres/classify.c
 tests_unit_test_postgres_stmt_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
 tests_unit_test_postgres_stmt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_postgres_stmt_LDADD = connectors/lib/libkslib.la \

@@ -116,6 +116,30 @@ redact(char *msg)
 			*p = *(p + 1) ? ' ' : '\0';
 }
 
+/* Says which path postgres.statement would take, as far as the text
+ * tells: the server confirms COPY at start (copy.c). */
+static void
+check_path(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const struct pg_stmt_list *l)
+{
+	struct pg_copy_plan cp;
+
+	if (l->n != 1)
+		host->log(ctx, KSINK_LOG_INFO, "postgres.statement: %d "
+		    "statements, pipelined record by record", l->n);
+	else if (pg_copy_classify(&l->v[0], &cp) == -1)
+		host->log(ctx, KSINK_LOG_INFO, "postgres.statement: pipelined "
+		    "record by record, not COPY: %s", cp.reason);
+	else {
+		host->log(ctx, KSINK_LOG_INFO, "postgres.statement: a plain "
+		    "%s into %s: COPY%s, if the table allows it (checked at "
+		    "start)", cp.kind == PG_COPY_INSERT ? "insert" : "upsert",
+		    cp.table, cp.kind == PG_COPY_INSERT ? "" : " through a "
+		    "staging table");
+		pg_copy_plan_free(&cp);
+	}
+}
+
 /*
  * The checks of ksink -t that span options: reported with host->report().
  * Side-effect free: no file read, no connection.
@@ -147,8 +171,11 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 		if (pg_stmt_parse(sql, &l, ebuf, sizeof(ebuf)) == -1) {
 			host->report(ctx, sqlopts[i], "%s", ebuf);
 			bad = 1;
-		} else
-			pg_stmt_free(&l);
+			continue;
+		}
+		if (i == 0)
+			check_path(host, ctx, &l);
+		pg_stmt_free(&l);
 	}
 	if ((sql = host->conf_str(ctx, "postgres.offsets.table")) != NULL &&
 	    !pg_stmt_valid_table(sql)) {
@@ -325,8 +352,6 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	if (del && (st = load_set(pg, &pg->del, u_del, del, "d", errbuf,
 	    errlen)) != KSINK_OK)
 		goto fail;
-	/* The default table, tombstones included: COPY. */
-	pg->use_copy = stmt == NULL && del == NULL;
 
 	/* Connect: ensure_conn() runs pg_setup() on the first connection,
 	 * then prepares the statements, as on every new connection.  A

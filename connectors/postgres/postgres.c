@@ -87,7 +87,9 @@ static const struct ksink_option options[] = {
 		    ":timestamp is a timestamptz where the server infers a "
 		    "timestamp, else milliseconds since the epoch.  Each "
 		    "statement is prepared once per connection and a batch "
-		    "is sent in one pipeline.  When neither this option nor "
+		    "is sent in one pipeline; a plain insert or upsert goes "
+		    "through COPY instead (see ksink-postgres(7)).  When "
+		    "neither this option nor "
 		    "postgres.statement.file is set, each record is inserted "
 		    "into the table ksink_records, created when missing.",
 	},
@@ -291,43 +293,6 @@ read_xid(struct pg *pg, char *errbuf, size_t errlen)
 	return st;
 }
 
-/* Collects the results of one pipelined statement (up to its NULL). */
-PGresult *
-next_result(struct pg *pg)
-{
-	PGresult *res, *extra;
-
-	res = PQgetResult(pg->conn);
-	if (res == NULL)
-		return NULL;
-	/* The NULL that ends this statement's results. */
-	if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
-		while ((extra = PQgetResult(pg->conn)) != NULL)
-			PQclear(extra);
-	return res;
-}
-
-/* Reads results up to and including the pipeline's sync. */
-void
-drain_sync(struct pg *pg)
-{
-	PGresult *res;
-	int guard = 0;
-
-	while ((res = PQgetResult(pg->conn)) != NULL || guard++ < 2) {
-		if (res == NULL)
-			continue;
-		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
-			PQclear(res);
-			return;
-		}
-		PQclear(res);
-		guard = 0;
-		if (PQstatus(pg->conn) != CONNECTION_OK)
-			return;
-	}
-}
-
 /* ---------------------------------------------------------------- */
 /* The batch                                                         */
 
@@ -387,8 +352,7 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 	for (i = 0; i < pg->nparts; i++)
 		pg->parts[i].sp_next = pg->parts[i].txn_next;
 
-	st = (pg->use_copy ? copy_records : run_records)(pg, records, 0,
-	    count, &bad, errbuf, errlen);
+	st = apply_records(pg, records, 0, count, &bad, errbuf, errlen);
 	if (st == KSINK_OK) {
 		*n_done = count;
 		return KSINK_OK;
@@ -413,8 +377,7 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 		char ebuf2[512];
 		size_t bad2;
 
-		st2 = (pg->use_copy ? copy_records : run_records)(pg, records,
-		    0, bad, &bad2, ebuf2,
+		st2 = apply_records(pg, records, 0, bad, &bad2, ebuf2,
 		    sizeof(ebuf2));
 		if (st2 != KSINK_OK) {
 			ks_err_set(errbuf, errlen, "%s", ebuf2);
@@ -618,6 +581,7 @@ pg_close(void *sink)
 	if (pg->indoubt == 0)
 		pg_abort(pg);
 	disconnect(pg);
+	copy_free(pg);
 	set_free(&pg->main);
 	set_free(&pg->del);
 	offsets_sql_free(pg);

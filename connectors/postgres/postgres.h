@@ -5,7 +5,8 @@
  * option table and the atomic step; offsets.c the offsets table, its
  * locks and the fence; open.c the configuration, check() and open();
  * conn.c the connection, SQLSTATE classes and the in-doubt COMMIT; rows.c
- * a batch's records, pipelined or through COPY.  Private to the plugin.
+ * a batch's records, pipelined; copy.c the same through COPY; classify.c
+ * which statements COPY can apply.  Private to the plugin.
  */
 #ifndef KS_POSTGRES_H
 #define KS_POSTGRES_H
@@ -84,7 +85,6 @@ struct pg {
 	struct pg_sql sql;
 	char *init;		/* postgres.init, run by pg_setup() */
 	const char *init_what;	/* the option it came from */
-	int default_table;	/* pg_setup() creates ksink_records */
 	int need_setup;		/* pg_setup() has not run yet */
 
 	struct pset main, del;
@@ -102,13 +102,17 @@ struct pg {
 
 	struct ks_buf hdr;
 	struct ks_buf copy;	/* COPY data of a batch */
-	int use_copy;		/* the default table: COPY, not INSERTs */
+	int default_table;	/* no postgres.statement: ksink_records,
+				 * which pg_setup() creates */
+	struct copy *cp;	/* the COPY path (copy.c), NULL before */
 	struct ks_buf pbuf[PG_F_COUNT];
 	const char *prepared_for; /* the connection statements are prepared on */
 };
 
 /* conn.c */
 void	disconnect(struct pg *pg);
+void	drain_sync(struct pg *pg);
+PGresult *next_result(struct pg *pg);
 int	ensure_conn(struct pg *pg, char *errbuf, size_t errlen);
 int	exec_simple(struct pg *pg, const char *sql, const char *what, char
 	    *errbuf, size_t errlen);
@@ -135,8 +139,6 @@ int	pg_reset_offsets(void *sink, const struct ksink_offset *offsets,
 
 /* postgres.c */
 void	pg_close(void *sink);
-void	drain_sync(struct pg *pg);
-PGresult *next_result(struct pg *pg);
 /* The open transaction's id, sent in a pipeline and read by read_xid(). */
 #define SQL_XID "SELECT pg_current_xact_id()::text"
 int	read_xid(struct pg *pg, char *errbuf, size_t errlen);
@@ -147,9 +149,17 @@ int	send_params(struct pg *pg, const char *sql, int n, const char *const
 void	txn_end(struct pg *pg, int committed);
 void	txn_reset(struct pg *pg);
 
+/* copy.c */
+int	apply_records(struct pg *pg, const struct ksink_record *records,
+	    size_t from, size_t to, size_t *bad, char *errbuf, size_t errlen);
+int	copy_setup(struct pg *pg, char *errbuf, size_t errlen);
+void	copy_free(struct pg *pg);
+
 /* rows.c */
-int	copy_records(struct pg *pg, const struct ksink_record *records, size_t
-	    from, size_t to, size_t *bad, char *errbuf, size_t errlen);
+int	field_bytes(struct pg *pg, int f, const struct ksink_record *r,
+	    const void **d, size_t *n);
+void	fmt_timestamp(int64_t ms, char *buf, size_t len);
+struct part *record_part(struct pg *pg, const struct ksink_record *r);
 int	run_records(struct pg *pg, const struct ksink_record *records, size_t
 	    from, size_t to, size_t *bad, char *errbuf, size_t errlen);
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/postgres/rows.c - the records of a batch, sent to the
- * server: bound to the prepared statements and pipelined, or, for the
- * default table, through COPY; a failing record isolated so that the
- * worker's error policy can skip it alone.
+ * server bound to the prepared statements and pipelined (COPY is
+ * copy.c's); a failing record isolated so that the worker's error policy
+ * can skip it alone.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -28,7 +28,7 @@
 #include "postgres.h"
 
 /* Formats milliseconds since the epoch as a timestamptz literal. */
-static void
+void
 fmt_timestamp(int64_t ms, char *buf, size_t len)
 {
 	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
@@ -39,6 +39,48 @@ fmt_timestamp(int64_t ms, char *buf, size_t len)
 	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, frac);
+}
+
+/*
+ * The bytes of field f of r, the key, the value or the headers (the JSON
+ * of the record envelope's headers, in pg->hdr).  Returns 1, 0 when it is
+ * NULL, -1 when out of memory.
+ */
+int
+field_bytes(struct pg *pg, int f, const struct ksink_record *r,
+    const void **d, size_t *n)
+{
+	if (f == PG_F_HEADERS) {
+		if (r->header_count == 0)
+			return 0;
+		ks_buf_reset(&pg->hdr);
+		ks_envelope_add_headers(&pg->hdr, r);
+		if (pg->hdr.oom)
+			return -1;
+		*d = pg->hdr.p;
+		*n = pg->hdr.len;
+		return 1;
+	}
+	*d = f == PG_F_KEY ? r->key : r->value;
+	*n = f == PG_F_KEY ? r->key_len : r->value_len;
+	return *d != NULL;
+}
+
+/*
+ * The partition of r when r is to be applied in this transaction; NULL
+ * when it is skipped: its partition is fenced, or not locked, or r is
+ * below the stored next offset or one this transaction applied.
+ */
+struct part *
+record_part(struct pg *pg, const struct ksink_record *r)
+{
+	struct part *p;
+
+	p = part_find(pg, r->topic, r->partition);
+	if (p == NULL || p->fenced || !p->locked || r->offset < p->next ||
+	    (p->txn_next >= 0 && r->offset < p->txn_next))
+		return NULL;
+	return p;
 }
 
 /* What the records of one write() send, for the poison messages. */
@@ -70,7 +112,7 @@ send_record(struct pg *pg, struct pset *set, int i,
 {
 	struct pstmt *s = &set->v[i];
 	const char *v[PG_F_COUNT];
-	int len[PG_F_COUNT], fmt[PG_F_COUNT], j, f;
+	int len[PG_F_COUNT], fmt[PG_F_COUNT], j, f, rs;
 	char part[16], off[24], ts[48];
 	const void *d;
 	size_t n;
@@ -108,21 +150,10 @@ send_record(struct pg *pg, struct pset *set, int i,
 		case PG_F_KEY:
 		case PG_F_VALUE:
 		case PG_F_HEADERS:
-			if (f == PG_F_HEADERS) {
-				if (r->header_count == 0)
-					break;
-				ks_buf_reset(&pg->hdr);
-				ks_envelope_add_headers(&pg->hdr, r);
-				if (pg->hdr.oom)
-					return -1;
-				d = pg->hdr.p;
-				n = pg->hdr.len;
-			} else {
-				d = f == PG_F_KEY ? r->key : r->value;
-				n = f == PG_F_KEY ? r->key_len : r->value_len;
-				if (d == NULL)
-					break;
-			}
+			if ((rs = field_bytes(pg, f, r, &d, &n)) == -1)
+				return -1;
+			if (rs == 0)
+				break;
 			if (n > INT32_MAX) {
 				ks_err_set(errbuf, errlen, "the %s is "
 				    "larger than 2 GiB", pg_field_names[f]);
@@ -197,11 +228,7 @@ run_records(struct pg *pg, const struct ksink_record *records, size_t from,
 		for (; i < to && nsent - c0 < PIPE_CHUNK &&
 		    bytes < PIPE_CHUNK_BYTES; i++) {
 			r = &records[i];
-			p = part_find(pg, r->topic, r->partition);
-			/* The fence, and records below the stored offset. */
-			if (p == NULL || p->fenced || !p->locked ||
-			    r->offset < p->next ||
-			    (p->txn_next >= 0 && r->offset < p->txn_next))
+			if ((p = record_part(pg, r)) == NULL)
 				continue;
 			set = (r->value == NULL && pg->del.n > 0) ? &pg->del :
 			    &pg->main;
@@ -279,177 +306,4 @@ lost:
 	st = result_error(pg, NULL, "sending the batch", errbuf, errlen);
 	disconnect(pg);
 	return KSINK_RETRY;
-}
-
-/* Appends n bytes as a field of COPY's text format. */
-static void
-copy_text(struct ks_buf *b, const unsigned char *d, size_t n)
-{
-	size_t i, run = 0;
-
-	for (i = 0; i < n; i++) {
-		if (d[i] != '\\' && d[i] != '\n' && d[i] != '\r' &&
-		    d[i] != '\t')
-			continue;
-		ks_buf_add(b, d + run, i - run);
-		ks_buf_addc(b, '\\');
-		ks_buf_addc(b, d[i] == '\n' ? 'n' : d[i] == '\r' ? 'r' :
-		    d[i] == '\t' ? 't' : '\\');
-		run = i + 1;
-	}
-	ks_buf_add(b, d + run, n - run);
-}
-
-/* Appends n bytes as a bytea field of COPY's text format: \\x and hex. */
-static void
-copy_bytea(struct ks_buf *b, const unsigned char *d, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-	char *o;
-
-	ks_buf_add(b, "\\\\x", 3);
-	if (ks_buf_reserve(b, 2 * n) == -1)
-		return;
-	o = b->p + b->len;
-	for (i = 0; i < n; i++) {
-		*o++ = hex[d[i] >> 4];
-		*o++ = hex[d[i] & 15];
-	}
-	b->len += 2 * n;
-	b->p[b->len] = '\0';
-}
-
-/*
- * The default table's fast path: records[from, to) in one COPY ... FROM
- * STDIN.  A record that fails is found by the line number in the server's
- * CONTEXT ("COPY ksink_records, line N").  Returns as run_records().
- */
-int
-copy_records(struct pg *pg, const struct ksink_record *records, size_t from,
-    size_t to, size_t *bad, char *errbuf, size_t errlen)
-{
-	const struct ksink_record *r;
-	struct ks_buf *b = &pg->copy;
-	struct part *p;
-	PGresult *res, *extra;
-	size_t i, nlines = 0, *line = NULL, cap = 0, line_no, off;
-	const char *ctx;
-	char num[64];
-	int st = KSINK_OK, rs;
-
-	*bad = from;
-	ks_buf_reset(b);
-	for (i = from; i < to; i++) {
-		r = &records[i];
-		p = part_find(pg, r->topic, r->partition);
-		if (p == NULL || p->fenced || !p->locked ||
-		    r->offset < p->next ||
-		    (p->txn_next >= 0 && r->offset < p->txn_next))
-			continue;
-		if (nlines == cap) {
-			size_t *nl;
-
-			cap = cap ? cap * 2 : 1024;
-			if ((nl = realloc(line, cap * sizeof(*nl))) == NULL)
-				goto oom;
-			line = nl;
-		}
-		line[nlines++] = i;
-		copy_text(b, (const unsigned char *)r->topic,
-		    strlen(r->topic));
-		snprintf(num, sizeof(num), "\t%d\t%lld\t", (int)r->partition,
-		    (long long)r->offset);
-		ks_buf_adds(b, num);
-		if (r->timestamp < 0)
-			ks_buf_adds(b, "\\N");
-		else {
-			fmt_timestamp(r->timestamp, num, sizeof(num));
-			ks_buf_adds(b, num);
-		}
-		ks_buf_addc(b, '\t');
-		if (r->key == NULL)
-			ks_buf_adds(b, "\\N");
-		else
-			copy_bytea(b, r->key, r->key_len);
-		ks_buf_addc(b, '\t');
-		if (r->value == NULL)
-			ks_buf_adds(b, "\\N");
-		else
-			copy_bytea(b, r->value, r->value_len);
-		ks_buf_addc(b, '\t');
-		if (r->header_count == 0)
-			ks_buf_adds(b, "\\N");
-		else {
-			ks_buf_reset(&pg->hdr);
-			ks_envelope_add_headers(&pg->hdr, r);
-			if (pg->hdr.oom)
-				goto oom;
-			copy_text(b, (const unsigned char *)pg->hdr.p,
-			    pg->hdr.len);
-		}
-		ks_buf_addc(b, '\n');
-		if (b->oom)
-			goto oom;
-		p->txn_next = r->offset + 1;
-	}
-	if (nlines == 0) {
-		free(line);
-		return KSINK_OK;
-	}
-	res = PQexec(pg->conn, "COPY ksink_records(topic, \"partition\", "
-	    "\"offset\", \"timestamp\", key, value, headers) FROM STDIN");
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		st = result_error(pg, res, "COPY into ksink_records", errbuf,
-		    errlen);
-		PQclear(res);
-		free(line);
-		if (pg->conn && PQstatus(pg->conn) != CONNECTION_OK)
-			disconnect(pg);
-		return st == KSINK_POISON ? KSINK_FATAL : st;
-	}
-	PQclear(res);
-	for (off = 0; off < b->len && st == KSINK_OK; off += 1 << 20) {
-		size_t n = b->len - off < (1 << 20) ? b->len - off : 1 << 20;
-
-		if (PQputCopyData(pg->conn, b->p + off, (int)n) != 1)
-			st = KSINK_RETRY;
-	}
-	if (st != KSINK_OK || PQputCopyEnd(pg->conn, NULL) != 1) {
-		free(line);
-		st = result_error(pg, NULL, "COPY into ksink_records", errbuf,
-		    errlen);
-		disconnect(pg);
-		return KSINK_RETRY;
-	}
-	res = PQgetResult(pg->conn);
-	rs = PQresultStatus(res);
-	if (rs != PGRES_COMMAND_OK) {
-		st = result_error(pg, res, "COPY into ksink_records", errbuf,
-		    errlen);
-		ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
-		*bad = line[0];
-		if (ctx && (ctx = strstr(ctx, ", line ")) != NULL &&
-		    (line_no = strtoul(ctx + 7, NULL, 10)) >= 1 &&
-		    line_no <= nlines)
-			*bad = line[line_no - 1];
-		else if (st == KSINK_POISON) {
-			ks_err_append(errbuf, errlen, "; the failing line "
-			    "is unknown");
-			st = KSINK_FATAL;
-		}
-	}
-	PQclear(res);
-	while ((extra = PQgetResult(pg->conn)) != NULL)
-		PQclear(extra);
-	free(line);
-	if (PQstatus(pg->conn) != CONNECTION_OK) {
-		disconnect(pg);
-		return KSINK_RETRY;
-	}
-	return st;
-oom:
-	free(line);
-	ks_err_set(errbuf, errlen, "out of memory");
-	return KSINK_FATAL;
 }

@@ -50,4 +50,36 @@ void	pg_stmt_free(struct pg_stmt_list *);
  * identifiers, optionally schema-qualified, optionally double-quoted. */
 int	pg_stmt_valid_table(const char *name);
 
+/* What COPY can do with a statement (classify.c). */
+enum pg_copy_kind {
+	PG_COPY_NONE,		/* not plain: the pipeline */
+	PG_COPY_INSERT,		/* COPY into the table */
+	PG_COPY_UPSERT,		/* ON CONFLICT (keys) DO UPDATE SET c =
+				 * EXCLUDED.c: a staging table, the last
+				 * record of a key wins */
+	PG_COPY_NOTHING		/* ON CONFLICT ... DO NOTHING: a staging
+				 * table, the first record of a key wins */
+};
+
+struct pg_copy_plan {
+	enum pg_copy_kind kind;
+	char *table;		/* as written: quoted, qualified */
+	int ncols;
+	char **cols;		/* the columns as written */
+	char **names;		/* and as the catalog holds them */
+	int *param;		/* the parameter of each column: $param+1 */
+	int nkeys;		/* the conflict target, if any */
+	char **keys, **keytexts;
+	char *tail;		/* "ON CONFLICT ..." as written */
+	char reason[128];	/* why it is not plain */
+};
+
+/*
+ * Whether t (parsed by pg_stmt_parse()) is a plain insert or upsert that
+ * COPY can apply.  Returns 0 with cp filled, or -1 with cp->kind
+ * PG_COPY_NONE and cp->reason saying why not.
+ */
+int	pg_copy_classify(const struct pg_stmt_text *t, struct pg_copy_plan *cp);
+void	pg_copy_plan_free(struct pg_copy_plan *cp);
+
 #endif

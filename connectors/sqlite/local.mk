@@ -14,7 +14,8 @@ dist_man_MANS += man/ksink-sqlite.7
 
 if HAVE_CMOCKA
 # The plugin's source is built into the test program, which drives it
-# through its descriptor only, as the daemon does.
+# through its descriptor and the daemon's host services
+# (src/libksink.a) only, as the daemon does.
 check_PROGRAMS += tests/unit/test_sqlite
 TESTS += tests/unit/test_sqlite
 tests_unit_test_sqlite_SOURCES = tests/unit/test_sqlite.c \
@@ -22,5 +23,6 @@ tests_unit_test_sqlite_SOURCES = tests/unit/test_sqlite.c \
 tests_unit_test_sqlite_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) \
 	$(CMOCKA_CFLAGS)
 tests_unit_test_sqlite_LDADD = connectors/lib/libkssql.la \
-	connectors/lib/libkslib.la $(SQLITE3_LIBS) $(CMOCKA_LIBS)
+	connectors/lib/libkslib.la $(KSINK_CORE_LIBS) $(SQLITE3_LIBS) \
+	$(CMOCKA_LIBS)
 endif

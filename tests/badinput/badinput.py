@@ -12,6 +12,13 @@ Cases of kind "kafka" need a broker ($BOOTSTRAP, from tests/kafka/lib.sh)
 and run with --set kafka; all others run with --set offline.
 
 The format of a case is described at the top of cases.txt.
+
+ksink is started here, not with tests/kafka/daemon.sh: the runner runs
+several cases at once and polls their output and databases itself.  What
+daemon.sh guarantees about stopping ksink holds here through daemon.sh
+itself: SIGTERM is sent only once daemon_pid_ready says that ksink blocks
+it (before that, while the dynamic loader runs, SIGTERM kills ksink with
+status 143, which would be reported as a crash).
 """
 
 import argparse
@@ -42,6 +49,19 @@ LINE_RE = re.compile(r"^(ksink: |<[0-7]>)")
 DEFAULT_TIMEOUT = {"conf": 20, "open": 20, "cli": 20, "live": 30,
                    "kafka": 90}
 STOP_TIMEOUT = 20
+# How long SIGTERM waits for ksink to block it, as daemon_send does.
+READY_TIMEOUT = 10
+
+DAEMON_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         os.pardir, "kafka", "daemon.sh")
+
+
+def term_ready(pid):
+    """Whether SIGTERM would stop ksink cleanly: daemon_pid_ready of
+    tests/kafka/daemon.sh, the one test of it."""
+    return subprocess.run(
+        ["/bin/sh", "-c", '. "$1" && daemon_pid_ready "$2"', "sh",
+         DAEMON_SH, str(pid)], stdin=subprocess.DEVNULL).returncode == 0
 
 
 class Case:
@@ -313,6 +333,8 @@ class Runner:
         if case.kind in ("live", "kafka") and case.exit == 0:
             rc = self.wait_ready(case, p, errpath, d, vals, timeout,
                                  problems)
+            if rc is None:
+                rc = self.wait_term_ready(p)
             if rc is not None:
                 problems.append("ksink exited on its own (status %d) "
                                 "instead of running until SIGTERM" % rc)
@@ -329,6 +351,23 @@ class Runner:
         except subprocess.TimeoutExpired:
             problems.append("hang: no exit within %d s" % timeout)
             return None
+
+    @staticmethod
+    def wait_term_ready(p):
+        """Waits until ksink blocks SIGTERM (READY_TIMEOUT at most, then
+        SIGTERM goes anyway, as with daemon_send); returns its exit
+        status if it ended first, else None."""
+        deadline = time.time() + READY_TIMEOUT
+        while not term_ready(p.pid):
+            if p.poll() is not None:
+                return p.returncode
+            if time.time() > deadline:
+                print("badinput: ksink (pid %d) still does not block "
+                      "SIGTERM after %d s" % (p.pid, READY_TIMEOUT),
+                      file=sys.stderr)
+                break
+            time.sleep(0.05)
+        return p.poll()
 
     # ---- kafka ----
 

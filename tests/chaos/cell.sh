@@ -8,8 +8,8 @@
 #
 # FAULT: sigkill sigterm broker-crash zombie churn-eager churn-coop hang
 #        sqlite-busy file-enospc file-fsync http-500 http-429 http-slow
-#        http-close all-faults
-# SINK:  sqlite file http http/offsets null
+#        http-close all-faults partition (postgres only)
+# SINK:  sqlite postgres file http http/offsets null
 #
 # CHAOS_SHORT=1 makes every cell small (the short version in make check).
 # Knobs for experiments: CHAOS_KILLS (sigkill), CHAOS_TERMS (sigterm),
@@ -273,6 +273,11 @@ cell_churn()
 		if ch_running $_s && [ $_up -gt 1 ]; then
 			ch_term $_s
 			_leaves=$((_leaves + 1))
+		elif [ -n "$(ch_pid $_s)" ]; then
+			# Not running, not reaped: it exited by itself.
+			# ch_alive reports that and starts it again.
+			ch_alive $_s || :
+			continue
 		elif ! ch_running $_s; then
 			ch_start $_s
 			_joins=$((_joins + 1))
@@ -284,6 +289,36 @@ cell_churn()
 	ch_producer_wait
 	ch_injected "$_leaves leaves (SIGTERM), $_joins joins of 3 workers"
 	ch_finish
+}
+
+# --- partition (postgres) ----------------------------------------------
+
+# The partitioned zombie across hosts: tests/postgres/hosts.test (workers
+# in network namespaces, a broker and a server of its own), with more
+# cuts; its counts make the row.  It needs root and ip(8).
+cell_partition()
+{
+	_cuts=${CHAOS_CUTS:-$(size 1 5)}
+	_out=$(PG_CUTS=$_cuts bash "$top_srcdir/tests/postgres/hosts.test" 2>&1)
+	_rc=$?
+	echo "$_out"
+	_line=$(echo "$_out" | grep '^oracle=' | tail -n 1)
+	_fenced=$(echo "$_out" | sed -n "s/.* late commit in \([0-9]*\) of them.*/\1/p")
+	ch_injected "$_cuts cuts of one worker's link to the broker (its link to PostgreSQL up), ${_fenced:-0} late commits fenced"
+	if [ $_rc -eq 77 ]; then
+		ch_problem "not run: $(echo "$_out" | grep '^SKIP' | tail -n 1)"
+	elif [ $_rc -ne 0 ]; then
+		ch_problem "tests/postgres/hosts.test failed (status $_rc): $(echo "$_out" | grep -E '^(FAIL|ERROR)' | tail -n 1)"
+	fi
+	if [ -z "$_line" ]; then
+		ch_row - - - - - -
+	else
+		_v() { echo "$_line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+		ch_row "$(_v oracle)" "$(_v applied)" "$(_v missing)" \
+		    "$(_v duplicated)" "$(_v aborted_applied)" \
+		    "$(_v order_violations)"
+	fi
+	[ -z "$CH_PROBLEMS" ]
 }
 
 # --- hanging input transaction -------------------------------------------
@@ -510,6 +545,12 @@ EOF
 
 case $fault in
 sigkill|sigterm|broker-crash|zombie|churn-eager|churn-coop|hang) ;;
+partition)
+	[ "$sink" = postgres ] || hard_error "$fault is for the postgres sink"
+	CH_FAULT=$fault CH_SINK=$sink
+	cell_partition
+	exit
+	;;
 sqlite-busy) [ "$sink" = sqlite ] || hard_error "$fault is for the sqlite sink" ;;
 file-enospc|file-fsync) [ "$sink" = file ] || hard_error "$fault is for the file sink" ;;
 http-500|http-429|http-slow|http-close|all-faults)

@@ -84,7 +84,8 @@ http-500 http
 http-429 http
 http-slow http
 http-close http
-all-faults http/offsets"
+all-faults http/offsets
+partition postgres"
 	kind=full
 fi
 

@@ -362,6 +362,12 @@ a duplicate applied later counts here too) must all be 0.
   state by design: the cell checks that the second worker is refused
   by the lock held by the stopped one, and that the first resumes after
   SIGCONT.
+- partition (postgres): tests/postgres/hosts.test with more cuts --
+  three workers, each in a network namespace of its own, the broker and
+  the server in another; one worker's link to the broker is cut while
+  its link to PostgreSQL stays up and a transaction of its is held back
+  until the others claimed its partitions; the fence must refuse that
+  late commit at every cut.
 - churn: three workers joining and leaving (SIGTERM, restart) while
   records flow, with the default (eager) assignment strategy and with
   cooperative-sticky; n/a for sinks whose state one process holds.

@@ -52,6 +52,7 @@
 #                            write the row to $CHAOS_ROWS
 
 . "$top_srcdir/tests/kafka/daemon.sh"
+. "$top_srcdir/tests/kafka/ledger.sh"
 
 CH_CHECK=$top_srcdir/tests/chaos/check.py
 
@@ -202,25 +203,10 @@ kafka.auto.offset.reset = earliest
 EOF
 	case $CH_SINK in
 	sqlite)
-		cat >>"$CH_CONF" <<EOF
-sqlite.path = $CH_WORK/ledger.db
-sqlite.init = CREATE TABLE IF NOT EXISTS balances(user TEXT PRIMARY KEY, amount INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS records(seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, part INTEGER, off INTEGER, id TEXT);
-sqlite.statement = INSERT INTO balances(user, amount) VALUES (json_extract(:value,'\$.user'), json_extract(:value,'\$.amount'))
-    ON CONFLICT(user) DO UPDATE SET amount = amount + excluded.amount;
-    INSERT INTO records(topic, part, off, id) VALUES (:topic, :partition, :offset, json_extract(:value,'\$.id'))
-EOF
+		ledger_options sqlite "$CH_WORK/ledger.db" >>"$CH_CONF"
 		;;
 	postgres)
-		cat >>"$CH_CONF" <<EOF
-postgres.conninfo = $(pg_conninfo "$CH_PGDB")
-postgres.password.file = $PG_PASSWORD_FILE
-postgres.init = CREATE TABLE IF NOT EXISTS balances("user" text PRIMARY KEY, amount bigint NOT NULL);
-    CREATE TABLE IF NOT EXISTS records(seq bigserial PRIMARY KEY, topic text, part integer, off bigint, id text)
-postgres.statement = INSERT INTO balances("user", amount) VALUES (:value::jsonb->>'user', (:value::jsonb->>'amount')::bigint)
-    ON CONFLICT ("user") DO UPDATE SET amount = balances.amount + excluded.amount;
-    INSERT INTO records(topic, part, off, id) VALUES (:topic, :partition, :offset, :value::jsonb->>'id')
-EOF
+		ledger_options postgres "$(pg_conninfo "$CH_PGDB")" >>"$CH_CONF"
 		# postgres.conninfo is a secret option.
 		chmod 600 "$CH_CONF"
 		;;

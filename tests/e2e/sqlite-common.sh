@@ -3,12 +3,11 @@
 # (sqlite-kill.test, sqlite-two-workers.test).  Source it after
 # tests/kafka/lib.sh and kafka_require.
 #
-# The tests write a ledger with the sqlite connector: every record adds its
-# amount to its user's balance and appends a row (topic, partition, offset,
-# id) to a table without any uniqueness constraint, so that a record
-# applied twice, an aborted record applied, a record lost or a partition
-# applied out of order all show.  tests/e2e/check_sqlite.py compares the
-# database with the oracle, a read_committed reading of the topic.
+# The tests write the ledger of tests/kafka/ledger.sh with the sqlite
+# connector: a record applied twice, an aborted record applied, a record
+# lost or a partition applied out of order all show.
+# tests/e2e/check_sqlite.py compares the database with the oracle, a
+# read_committed reading of the topic.
 #
 # Functions (slot names a ksink process: a, b, ...):
 #   sq_setup NAME          scratch dir $SQ_WORK, topic $SQ_TOPIC (created,
@@ -25,6 +24,7 @@
 #                          ksink with SIGTERM (each must exit 0) and compare
 
 . "$top_srcdir/tests/kafka/daemon.sh"
+. "$top_srcdir/tests/kafka/ledger.sh"
 
 sq_check()
 {
@@ -63,12 +63,7 @@ kafka.group.id = ksink-$SQ_TOPIC
 kafka.session.timeout.ms = 2000
 kafka.heartbeat.interval.ms = 300
 kafka.max.poll.interval.ms = 20000
-sqlite.path = $SQ_DB
-sqlite.init = CREATE TABLE IF NOT EXISTS balances(user TEXT PRIMARY KEY, amount INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS records(seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, part INTEGER, off INTEGER, id TEXT);
-sqlite.statement = INSERT INTO balances(user, amount) VALUES (json_extract(:value,'\$.user'), json_extract(:value,'\$.amount'))
-    ON CONFLICT(user) DO UPDATE SET amount = amount + excluded.amount;
-    INSERT INTO records(topic, part, off, id) VALUES (:topic, :partition, :offset, json_extract(:value,'\$.id'))
+$(ledger_options sqlite "$SQ_DB")
 EOF
 	"$KSINK" -t -c "$SQ_CONF" >"$SQ_WORK/check-config.log" 2>&1 ||
 		fail "ksink -t refuses the test configuration: $(cat "$SQ_WORK/check-config.log")"

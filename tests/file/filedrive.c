@@ -3,6 +3,8 @@
  * tests/file/filedrive.c - drives a sink plugin through the ABI with a
  * deterministic record stream, the way the worker does after a restart:
  * open, load_offsets, then replay from the stored offsets in batches.
+ * The plugin is loaded, its options (-o) checked and its host services
+ * given by the daemon's own code (src/sink.c).
  *
  *   filedrive [-n records] [-t topics] [-p partitions] [-b batch]
  *       [-s seed] [-c connector] [-a K] [-k K] [-z] [-o NAME=VALUE]...
@@ -21,14 +23,14 @@
 #include "config.h"
 #endif
 
-#include <dlfcn.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "fakehost.h"
+#include "sink.h"
+#include "testing.h"
 
 struct rec {
 	struct ksink_record r;
@@ -43,6 +45,8 @@ static struct ksink_offset *offs, *co;
 static struct rec *recs;
 static struct ksink_record *run;
 static int64_t *nextoff;
+static struct ks_plugin *pl;
+static struct ksink_ctx *ctx;
 
 static uint32_t
 next_rand(void)
@@ -121,11 +125,10 @@ main(int argc, char **argv)
 {
 	long nrec = 2000, ntopics = 2, nparts = 3, batch = 50, abort_every = 0,
 	    stop_after = -1, nb = 0;
-	const char *connector = "drive", *sets[64];
+	const char *connector = "drive", *sets[65];
 	char errbuf[1024], tname[64];
 	const struct ksink_sink *sink;
-	ksink_sink_entry_fn entry;
-	void *dl, *s;
+	void *s;
 	size_t nsets = 0, ntp, i, j, k, n, done, nrun, nco;
 	int c, rc, zero = 0, again;
 
@@ -152,21 +155,18 @@ main(int argc, char **argv)
 	if (optind != argc - 1 || nrec < 0 || ntopics < 1 || nparts < 1 ||
 	    batch < 1)
 		usage();
-	if ((dl = dlopen(argv[optind], RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		fprintf(stderr, "filedrive: %s\n", dlerror());
+	if ((pl = ks_sink_load(argv[optind], errbuf, sizeof(errbuf))) ==
+	    NULL) {
+		fprintf(stderr, "filedrive: %s\n", errbuf);
 		return 99;
 	}
-	*(void **)&entry = dlsym(dl, KSINK_SINK_ENTRY);
-	if (entry == NULL || (sink = entry(&fakehost)) == NULL) {
-		fprintf(stderr, "filedrive: %s: no sink entry\n", argv[optind]);
-		return 99;
+	sink = pl->desc;
+	sets[nsets] = NULL;
+	if ((ctx = ks_sink_ctx_test(sink, connector, sets, errbuf,
+	    sizeof(errbuf))) == NULL) {
+		fprintf(stderr, "filedrive: -o: %s\n", errbuf);
+		return 2;
 	}
-	fakehost_init(sink->options, connector);
-	for (i = 0; i < nsets; i++)
-		if (fakehost_set(sets[i]) < 0) {
-			fprintf(stderr, "filedrive: unknown option %s\n", sets[i]);
-			return 2;
-		}
 
 	/* The record stream. */
 	ntp = (size_t)(ntopics * nparts);
@@ -218,7 +218,7 @@ main(int argc, char **argv)
 		r->headers = recs[i].h;
 	}
 
-	if ((rc = sink->open(&fakehost, fakehost_ctx, &s, errbuf,
+	if ((rc = sink->open(&ks_sink_host, ctx, &s, errbuf,
 	    sizeof(errbuf))) != KSINK_OK) {
 		fprintf(stderr, "filedrive: open: %s: %s\n",
 		    ksink_status_name(rc), errbuf);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/fuzz/fuzz_file_manifest.c - the file sink's manifest parser and
- * recovery, and its data formats, through the plugin's interface with a
- * fake host (tests/file/fakehost.c); the plugin's sources are compiled in.
+ * recovery, and its data formats, through the plugin's interface with
+ * the daemon's host services (src/sink.c); the plugin's sources are
+ * compiled in.
  *
  * Each input is: a flags byte, the content of an existing data file, up
  * to four records, and a manifest.  Unless flags say "raw", the manifest
@@ -29,7 +30,10 @@
 #include <dirent.h>
 #include <ftw.h>
 
-#include "fakehost.h"
+#include "log.h"
+#include "sink.h"
+#include "testing.h"
+
 #include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -38,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char base[128], dir[160];
 static int verbose;	/* KSINK_FUZZ_VERBOSE: say what each step did */
 static const struct ksink_sink *sd;
+static struct ksink_ctx *ctx;	/* the host's, made by configure() */
 
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -73,8 +78,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	snprintf(dir, sizeof(dir), "%s/d", base);
-	sd = ksink_sink_entry(&fakehost);
+	sd = ksink_sink_entry(&ks_sink_host);
 	verbose = getenv("KSINK_FUZZ_VERBOSE") != NULL;
+	/* The sink's messages only when asked for. */
+	if (!verbose)
+		ks_log_set_level(KSINK_LOG_ERROR - 1);
 	atexit(cleanup);
 	return 0;
 }
@@ -111,19 +119,23 @@ get_file(const char *name, size_t *n)
 	return p;
 }
 
+/* The host's context for connector fz, as flags say. */
 static void
 configure(uint8_t flags)
 {
-	char opt[256];
+	char opt[256], err[1024];
+	const char *settings[] = { opt, (flags & 1) ? "file.format=json" :
+	    "file.format=value", (flags & 16) ? "file.rotate.bytes=40" : NULL,
+	    NULL };
 
-	fakehost_init(sd->options, "fz");
-	fakehost_quiet(1);
 	snprintf(opt, sizeof(opt), "file.path=%s/%s", dir, (flags & 4) ?
 	    "{topic}-{partition}.txt" : "out.txt");
-	fakehost_set(opt);
-	fakehost_set((flags & 1) ? "file.format=json" : "file.format=value");
-	if (flags & 16)
-		fakehost_set("file.rotate.bytes=40");
+	ks_sink_ctx_free(ctx);
+	if ((ctx = ks_sink_ctx_test(sd, "fz", settings, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "the host refuses the settings: %s\n", err);
+		abort();
+	}
 }
 
 /* The only entry of base is dir: nothing escaped it. */
@@ -201,7 +213,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	err[0] = '\0';
-	st = sd->open(&fakehost, fakehost_ctx, &sink, err, sizeof(err));
+	st = sd->open(&ks_sink_host, ctx, &sink, err, sizeof(err));
 	if (verbose)
 		fprintf(stderr, "open: %s %s\n", ksink_status_name(st), err);
 	if (st != KSINK_OK) {
@@ -276,7 +288,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Open again: what was committed is there. */
 	configure(flags);
 	err[0] = '\0';
-	st = sd->open(&fakehost, fakehost_ctx, &sink, err, sizeof(err));
+	st = sd->open(&ks_sink_host, ctx, &sink, err, sizeof(err));
 	FZ_CHECK("file-reopen", st == KSINK_OK,
 	    "the sink does not open after its own commit: %s", err);
 	for (i = 0; i < k; i++) {

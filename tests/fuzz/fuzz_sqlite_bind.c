@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/fuzz/fuzz_sqlite_bind.c - the SQLite sink's parameter binding and
- * its :headers JSON, through the plugin's interface with a fake host
- * (tests/file/fakehost.c); the plugin's source is compiled in.  The first
- * byte chooses what is fuzzed:
+ * its :headers JSON, through the plugin's interface with the daemon's
+ * host services (src/sink.c); the plugin's sources are linked in, and
+ * its state read through its private header.  The first byte chooses
+ * what is fuzzed:
  *
  *   0  records (any topic, key, value, headers) applied in one batch by a
  *      statement that stores every parameter, then read back.
@@ -18,9 +19,17 @@
  *      with a message; an accepted statement binds only the known named
  *      parameters ("sqlite-statement").
  */
-#include "../../connectors/sqlite/sqlite.c"
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 
-#include "fakehost.h"
+#include "../../connectors/lib/envelope.h"
+#include "../../connectors/sqlite/sqlite.h"
+
+#include "log.h"
+#include "sink.h"
+#include "testing.h"
+
 #include "fuzz.h"
 
 #define STMT \
@@ -35,9 +44,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct ksink_sink *sd;
+static struct ksink_ctx *ctx;	/* the host's, made by configure() */
 static void *sink;
 static sqlite3_stmt *rd, *jq;
 static int64_t next_offset = 1;
+
+/* The host's context for connector fuzz: an in-memory database, init
+ * and statement; NULL with err filled where the daemon refuses them. */
+static struct ksink_ctx *
+configure(const char *init, const char *statement, char *err, size_t errlen)
+{
+	const char *settings[] = { "sqlite.path=:memory:", init, statement,
+	    NULL };
+
+	return ks_sink_ctx_test(sd, "fuzz", settings, err, errlen);
+}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -46,13 +67,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	sd = ksink_sink_entry(&fakehost);
-	fakehost_init(sd->options, "fuzz");
-	fakehost_quiet(1);
-	fakehost_set("sqlite.path=:memory:");
-	fakehost_set("sqlite.init=" TABLE);
-	fakehost_set("sqlite.statement=" STMT);
-	if (sd->open(&fakehost, fakehost_ctx, &sink, err, sizeof(err)) !=
+	/* The sink's messages only when asked for. */
+	if (getenv("KSINK_FUZZ_VERBOSE") == NULL)
+		ks_log_set_level(KSINK_LOG_ERROR - 1);
+	sd = ksink_sink_entry(&ks_sink_host);
+	if ((ctx = configure("sqlite.init=" TABLE, "sqlite.statement=" STMT,
+	    err, sizeof(err))) == NULL ||
+	    sd->open(&ks_sink_host, ctx, &sink, err, sizeof(err)) !=
 	    KSINK_OK) {
 		fprintf(stderr, "open: %s\n", err);
 		abort();
@@ -224,6 +245,7 @@ static void
 statement(struct fz *f)
 {
 	char err[1024], *text, *assign;
+	struct ksink_ctx *c2;
 	const char *name;
 	struct sink *sq;
 	void *s2 = NULL;
@@ -232,10 +254,18 @@ statement(struct fz *f)
 	text = fz_cstr(f, 8192);
 	if (asprintf(&assign, "sqlite.statement=%s", text) == -1)
 		abort();
-	fakehost_set(assign);
-	fakehost_set("sqlite.init=CREATE TABLE IF NOT EXISTS kv(k, v)");
 	err[0] = '\0';
-	st = sd->open(&fakehost, fakehost_ctx, &s2, err, sizeof(err));
+	c2 = configure("sqlite.init=CREATE TABLE IF NOT EXISTS kv(k, v)",
+	    assign, err, sizeof(err));
+	if (c2 == NULL) {
+		/* Refused as the daemon refuses it, before the sink. */
+		FZ_CHECK("sqlite-statement", *err != '\0',
+		    "the host refused it without a message");
+		free(assign);
+		free(text);
+		return;
+	}
+	st = sd->open(&ks_sink_host, c2, &s2, err, sizeof(err));
 	if (st == KSINK_OK) {
 		sq = s2;
 		for (i = 0; i < sq->main.n; i++) {
@@ -255,8 +285,7 @@ statement(struct fz *f)
 	} else
 		FZ_CHECK("sqlite-statement", *err != '\0' && s2 == NULL,
 		    "refused (%d) without a message", st);
-	fakehost_set("sqlite.statement=" STMT);
-	fakehost_set("sqlite.init=" TABLE);
+	ks_sink_ctx_free(c2);
 	free(assign);
 	free(text);
 }

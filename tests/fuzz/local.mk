@@ -13,14 +13,15 @@ FUZZ_TARGETS = conf envelope file_manifest http_body sqlite_bind
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fsanitize-recover=undefined
 FUZZ_CPPFLAGS = -DHAVE_CONFIG_H -I$(top_builddir) -I$(top_srcdir)/src \
-	-I$(top_srcdir)/tests/fuzz -I$(top_srcdir)/tests/file
+	-I$(top_srcdir)/tests/fuzz
 
 FUZZ_BINS = tests/fuzz/fuzz_conf tests/fuzz/fuzz_envelope \
 	tests/fuzz/fuzz_file_manifest tests/fuzz/fuzz_http_body \
 	tests/fuzz/fuzz_sqlite_bind
 FUZZ_H = $(top_srcdir)/tests/fuzz/fuzz.h $(top_builddir)/config.h
 # connectors/lib, compiled into every target of a connector.
-FUZZ_LIB = $(top_srcdir)/connectors/lib/base64.c \
+FUZZ_LIB = $(top_srcdir)/connectors/lib/atomicfile.c \
+	$(top_srcdir)/connectors/lib/base64.c \
 	$(top_srcdir)/connectors/lib/buf.c \
 	$(top_srcdir)/connectors/lib/clock.c \
 	$(top_srcdir)/connectors/lib/envelope.c \
@@ -47,6 +48,13 @@ FUZZ_CORE = $(top_srcdir)/src/conf.c $(top_srcdir)/src/options.c \
 	$(top_srcdir)/src/util.c $(top_srcdir)/src/consumer.c \
 	$(top_srcdir)/src/waker.c $(top_srcdir)/src/retry.c \
 	$(top_srcdir)/src/stats.c $(top_srcdir)/src/log.c
+# The daemon's host services, which the targets of a connector give the
+# plugin, as the daemon does.
+FUZZ_HOST = $(FUZZ_CORE) $(top_srcdir)/src/sink.c
+FUZZ_HOST_CFLAGS = $(RDKAFKA_CFLAGS) $(INIH_CFLAGS)
+FUZZ_HOST_LIBS = $(RDKAFKA_LIBS) $(INIH_LIBS) $(LIBS)
+FUZZ_SQLITE = $(top_srcdir)/connectors/sqlite/sqlite.c \
+	$(top_srcdir)/connectors/sqlite/sql.c
 
 tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_H) \
 	    $(FUZZ_CORE)
@@ -63,11 +71,11 @@ tests/fuzz/fuzz_envelope: $(top_srcdir)/tests/fuzz/fuzz_envelope.c \
 
 tests/fuzz/fuzz_file_manifest: $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c \
 	    $(FUZZ_H) $(top_srcdir)/connectors/file/file.h $(FUZZ_FILE) \
-	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_LIB)
+	    $(FUZZ_HOST) $(FUZZ_LIB)
 	@$(MKDIR_P) tests/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
-	    $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c $(FUZZ_FILE) \
-	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(FUZZ_HOST_CFLAGS) \
+	    -o $@ $(top_srcdir)/tests/fuzz/fuzz_file_manifest.c $(FUZZ_FILE) \
+	    $(FUZZ_HOST) $(FUZZ_LIB) $(FUZZ_HOST_LIBS)
 
 tests/fuzz/fuzz_http_body: $(top_srcdir)/tests/fuzz/fuzz_http_body.c \
 	    $(FUZZ_H) $(top_srcdir)/connectors/http/http.h $(FUZZ_HTTP) \
@@ -78,15 +86,13 @@ tests/fuzz/fuzz_http_body: $(top_srcdir)/tests/fuzz/fuzz_http_body.c \
 	    $(FUZZ_HTTP) $(FUZZ_SQLLIB) $(LIBCURL_LIBS) $(SQLITE3_LIBS)
 
 tests/fuzz/fuzz_sqlite_bind: $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
-	    $(FUZZ_H) $(top_srcdir)/connectors/sqlite/sqlite.c \
-	    $(top_srcdir)/connectors/sqlite/sql.c \
-	    $(top_srcdir)/connectors/sqlite/sqlite.h \
-	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_SQLLIB)
+	    $(FUZZ_H) $(top_srcdir)/connectors/sqlite/sqlite.h $(FUZZ_SQLITE) \
+	    $(FUZZ_HOST) $(FUZZ_SQLLIB)
 	@$(MKDIR_P) tests/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(SQLITE3_CFLAGS) -o $@ \
-	    $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c \
-	    $(top_srcdir)/connectors/sqlite/sql.c \
-	    $(top_srcdir)/tests/file/fakehost.c $(FUZZ_SQLLIB) $(SQLITE3_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(FUZZ_HOST_CFLAGS) \
+	    $(SQLITE3_CFLAGS) -o $@ \
+	    $(top_srcdir)/tests/fuzz/fuzz_sqlite_bind.c $(FUZZ_SQLITE) \
+	    $(FUZZ_HOST) $(FUZZ_SQLLIB) $(FUZZ_HOST_LIBS) $(SQLITE3_LIBS)
 
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs" \

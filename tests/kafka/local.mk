@@ -8,7 +8,8 @@
 # Makefile.am adds KAFKA_TESTS to TESTS and dist_check_SCRIPTS, and
 # tests/kafka/stop.test, which stops the broker, runs after them.  It
 # starts and stops ksink with tests/kafka/daemon.sh, and checks a sink
-# against the oracle with tests/kafka/oracle.py.
+# against the oracle with tests/kafka/oracle.py; the database tests write
+# the ledger of tests/kafka/ledger.sh.
 
 check_PROGRAMS += tests/kafka/txproducer tests/kafka/oracle
 tests_kafka_txproducer_SOURCES = tests/kafka/txproducer.c
@@ -20,7 +21,7 @@ tests_kafka_oracle_LDADD = $(RDKAFKA_LIBS)
 
 dist_check_SCRIPTS += tests/kafka/broker.sh
 EXTRA_DIST += tests/kafka/pom.xml tests/kafka/lib.sh tests/kafka/daemon.sh \
-	tests/kafka/oracle.py tests/kafka/SlowLeader.java \
+	tests/kafka/ledger.sh tests/kafka/oracle.py tests/kafka/SlowLeader.java \
 	tests/kafka/LIBRDKAFKA.md
 
 SCRIPT_TESTS += tests/kafka/stop.test

@@ -3,27 +3,34 @@
 # Source it after tests/kafka/lib.sh, kafka_require, tests/postgres/lib.sh
 # and pg_require.
 #
-# As in tests/e2e/sqlite-common.sh, every record adds its amount to its
-# user's balance (an upsert) and appends a row (topic, part, off, id) to a
-# table without uniqueness, so that a record applied twice, an aborted one
+# As in tests/e2e/sqlite-common.sh, the connector writes the ledger of
+# tests/kafka/ledger.sh, so that a record applied twice, an aborted one
 # applied, one lost or a partition out of order all show;
 # tests/postgres/check_pg.py compares the database with the oracle.
 #
-# Functions (slot names a ksink process: a, b, ...):
+# Functions (slot names a ksink process: a, b, ...; the processes are
+# daemons of tests/kafka/daemon.sh, whose functions take the same slots):
 #   pg_setup NAME [PARTS]  scratch dir $PG_WORK, topic $PG_TOPIC (created),
 #                          database $PG_DB, config $PG_CONF
-#   pg_start SLOT          start ksink; its log is $PG_WORK/ksink-SLOT.log
-#   pg_kill SLOT           SIGKILL it (fails if it had exited on its own)
-#   pg_alive SLOT          fail when it exited on its own
+#   pg_start SLOT          start ksink (daemon_start); its log is
+#                          $PG_WORK/ksink-SLOT.log, its pid $PG_PID_SLOT
+#   pg_kill SLOT           daemon_kill: SIGKILL it (fails if it had exited
+#                          on its own)
+#   pg_alive SLOT          daemon_alive: fail when it exited on its own
+#   pg_stop SLOT           daemon_stop: SIGTERM once it blocks SIGTERM; it
+#                          must exit 0
 #   pg_wait_progress SECS  wait until the database has more records than
 #                          when the last ksink was started
-#   pg_finish              oracle, catch up, SIGTERM every ksink (each must
-#                          exit 0), compare
+#   pg_finish              oracle, catch up, SIGTERM every ksink once it
+#                          blocks SIGTERM (each must exit 0), compare
 # PG_PLUGIN (default postgres) is the connector's type; PG_EXTRA is added
 # to the connector's section; PG_CONNECT_PORT replaces the server's port in
 # the conninfo (a proxy's); PG_WRAP_SLOT is a command line that runs
 # ksink (slot SLOT), such as ip netns exec NS, and PG_CONF_SLOT its own
 # configuration file.
+
+. "$top_srcdir/tests/kafka/daemon.sh"
+. "$top_srcdir/tests/kafka/ledger.sh"
 
 CHECK_PG=$top_srcdir/tests/postgres/check_pg.py
 
@@ -57,13 +64,7 @@ kafka.group.id = ksink-$PG_TOPIC
 kafka.session.timeout.ms = 2000
 kafka.heartbeat.interval.ms = 300
 kafka.max.poll.interval.ms = 20000
-postgres.conninfo = $(pg_conninfo "$PG_DB" | sed "s/port=$PG_PORT/port=${PG_CONNECT_PORT:-$PG_PORT}/")
-postgres.password.file = $PG_PASSWORD_FILE
-postgres.init = CREATE TABLE IF NOT EXISTS balances("user" text PRIMARY KEY, amount bigint NOT NULL);
-    CREATE TABLE IF NOT EXISTS records(seq bigserial PRIMARY KEY, topic text, part integer, off bigint, id text)
-postgres.statement = INSERT INTO balances("user", amount) VALUES (:value::jsonb->>'user', (:value::jsonb->>'amount')::bigint)
-    ON CONFLICT ("user") DO UPDATE SET amount = balances.amount + excluded.amount;
-    INSERT INTO records(topic, part, off, id) VALUES (:topic, :partition, :offset, :value::jsonb->>'id')
+$(ledger_options postgres "$(pg_conninfo "$PG_DB" | sed "s/port=$PG_PORT/port=${PG_CONNECT_PORT:-$PG_PORT}/")")
 ${PG_EXTRA:-}
 INI
 	# postgres.conninfo is a secret: the file must not be world-readable.
@@ -79,13 +80,13 @@ pg_count()
 
 pg_start()
 {
-	echo "=== $(date '+%H:%M:%S') start" >>"$PG_WORK/ksink-$1.log"
-	eval "_pg_wrap=\${PG_WRAP_$1:-}"
-	# shellcheck disable=SC2086 # the wrapper is words
+	# PG_WRAP_SLOT runs this slot's ksink as DAEMON_WRAP would.
+	_pg_wrap=${DAEMON_WRAP:-}
+	eval "DAEMON_WRAP=\${PG_WRAP_$1:-\$_pg_wrap}"
 	eval "_pg_conf=\${PG_CONF_$1:-\$PG_CONF}"
-	$_pg_wrap "$KSINK" -c "$_pg_conf" >>"$PG_WORK/ksink-$1.log" 2>&1 &
-	eval "PG_PID_$1=\$!"
-	track_pid $!
+	daemon_start "$1" "$_pg_conf" "$PG_WORK/ksink-$1.log"
+	DAEMON_WRAP=$_pg_wrap
+	eval "PG_PID_$1=$(daemon_pid "$1")"
 	case " $PG_SLOTS " in
 	*" $1 "*) ;;
 	*) PG_SLOTS="$PG_SLOTS $1" ;;
@@ -95,23 +96,17 @@ pg_start()
 
 pg_alive()
 {
-	eval "_pg_pid=\$PG_PID_$1"
-	kill -0 "$_pg_pid" 2>/dev/null && return 0
-	wait "$_pg_pid"
-	_pg_rc=$?
-	untrack_pid "$_pg_pid"
-	tail -n 30 "$PG_WORK/ksink-$1.log" >&2
-	fail "ksink ($1) exited by itself with status $_pg_rc (log: $PG_WORK/ksink-$1.log)"
+	daemon_alive "$1"
 }
 
 pg_kill()
 {
-	pg_alive "$1"
-	eval "_pg_pid=\$PG_PID_$1"
-	kill -KILL "$_pg_pid"
-	wait "$_pg_pid" 2>/dev/null
-	untrack_pid "$_pg_pid"
-	echo "=== $(date '+%H:%M:%S') SIGKILL" >>"$PG_WORK/ksink-$1.log"
+	daemon_kill "$1"
+}
+
+pg_stop()
+{
+	daemon_stop "$1"
 }
 
 _pg_progressed()
@@ -142,23 +137,20 @@ pg_finish()
 	fi
 	sleep 2
 	echo "database: $(pg_count) records"
+	# Every ksink is sent SIGTERM before any is waited for.
 	for _pg_s in $PG_SLOTS; do
-		eval "_pg_pid=\$PG_PID_$_pg_s"
-		kill -0 "$_pg_pid" 2>/dev/null || continue
-		kill -TERM "$_pg_pid"
+		daemon_send "$_pg_s" TERM
 	done
 	for _pg_s in $PG_SLOTS; do
-		eval "_pg_pid=\$PG_PID_$_pg_s"
-		_pg_gone() { ! kill -0 "$_pg_pid" 2>/dev/null; }
-		wait_for 60 _pg_gone ||
-			fail "ksink ($_pg_s) still runs 60 s after SIGTERM"
-		wait "$_pg_pid"
-		_pg_rc=$?
-		untrack_pid "$_pg_pid"
-		if [ "$_pg_rc" -ne 0 ]; then
+		daemon_reap "$_pg_s" 60
+		case $DAEMON_RC in
+		0) ;;
+		-1) fail "ksink ($_pg_s) still ran 60 s after SIGTERM (killed)" ;;
+		*)
 			tail -n 30 "$PG_WORK/ksink-$_pg_s.log" >&2
-			fail "ksink ($_pg_s) exited with status $_pg_rc after SIGTERM, expected 0"
-		fi
+			fail "ksink ($_pg_s) exited with status $DAEMON_RC after SIGTERM, expected 0"
+			;;
+		esac
 	done
 	if ! PG_SUMMARY=$("$PYTHON3" "$CHECK_PG" --topic "$PG_TOPIC" "$PG_WORK/oracle.tsv" "$PG_DB"); then
 		echo "$PG_SUMMARY"

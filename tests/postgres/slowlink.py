@@ -12,7 +12,10 @@ connection to TARGET_HOST:TARGET_PORT, reading the frontend's messages
 exists and holds a number of milliseconds, a simple-query "BEGIN" -- the
 start of a sink transaction -- reaches the server that much later, and
 what follows it waits behind it; nothing is dropped, answers come back at
-once.  Standard library only.
+once.  While DELAY_FILE holds the word "hold", a BEGIN waits until
+DELAY_FILE is removed, and DELAY_FILE.held is created while one waits so
+(a test knows the worker is inside a transaction start).  Standard library
+only.
 """
 
 import os
@@ -24,11 +27,25 @@ import time
 
 
 def delay_ms(path):
+    """The delay in milliseconds, or -1 for "hold"."""
     try:
         with open(path) as f:
-            return int(f.read().strip() or 0)
+            text = f.read().strip()
+        return -1 if text == "hold" else max(0, int(text or 0))
     except (OSError, ValueError):
         return 0
+
+
+def hold(path):
+    """Waits while path exists, with path.held there meanwhile."""
+    with open(path + ".held", "w"):
+        pass
+    while os.path.exists(path):
+        time.sleep(0.05)
+    try:
+        os.unlink(path + ".held")
+    except OSError:
+        pass
 
 
 def recvn(s, n):
@@ -66,7 +83,9 @@ def relay(client, target, delay_file):
                 if kind == b"Q" and \
                         body.rstrip(b"\0").strip().upper() == b"BEGIN":
                     d = delay_ms(delay_file)
-                    if d > 0:
+                    if d < 0:
+                        hold(delay_file)
+                    elif d > 0:
                         time.sleep(d / 1000.0)
                 server.sendall(kind + struct.pack("!i", n) + body)
         except (EOFError, OSError):

@@ -2,8 +2,8 @@
 /*
  * tests/unit/test_file.c - the file sink.  The plugin's sources are
  * linked in and its private header included, so that its name rules can
- * be called directly; the rest goes through its descriptor as the daemon
- * does.
+ * be called directly; the rest goes through its descriptor and the
+ * daemon's host services (src/sink.c), as the daemon does.
  * write(2), fsync(2), fdatasync(2) and renameat(2) are wrapped
  * (-Wl,--wrap) to inject ENOSPC, EDQUOT and EIO.
  */
@@ -21,7 +21,8 @@
 
 #include <cmocka.h>
 
-#include "fakehost.h"
+#include "sink.h"
+#include "testing.h"
 
 /* The plugin's descriptor, as the daemon gets it. */
 static const struct ksink_sink *desc;
@@ -101,6 +102,11 @@ __wrap_renameat(int olddirfd, const char *oldpath, int newdirfd,
 static char dir[64];
 static char errbuf[1024];
 static const char *connector;
+/* The lines logged since the last context was made. */
+static char logbuf[16384];
+/* The contexts of the sinks opened by a test, freed after it. */
+static struct ksink_ctx *ctxs[32];
+static size_t nctx;
 
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -122,7 +128,6 @@ setup(void **state)
 	fail_write_errno = fail_write_after = 0;
 	fail_datasync_errno = fail_fsync_errno = fail_rename_errno = 0;
 	fail_dirfsync_errno = 0;
-	fakehost_quiet(getenv("TEST_VERBOSE") == NULL);
 	return 0;
 }
 
@@ -132,27 +137,50 @@ teardown(void **state)
 	(void)state;
 	fail_write_errno = fail_datasync_errno = fail_fsync_errno = 0;
 	fail_rename_errno = fail_dirfsync_errno = 0;
+	while (nctx > 0)
+		ks_sink_ctx_free(ctxs[--nctx]);
+	ks_log_capture(NULL, 0);
 	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Opens a sink on dir with "file.path=" pattern and extra options. */
+/* The host's context for connector with settings (NULL-terminated), as
+ * the daemon builds it; NULL with errbuf filled where the daemon would
+ * refuse them.  The log is kept in logbuf from here on. */
+static struct ksink_ctx *
+new_ctx(const char *const *settings)
+{
+	struct ksink_ctx *ctx;
+
+	assert_true(nctx < sizeof(ctxs) / sizeof(ctxs[0]));
+	ks_log_capture(logbuf, sizeof(logbuf));
+	ctx = ks_sink_ctx_test(desc, connector, settings, errbuf,
+	    sizeof(errbuf));
+	if (ctx != NULL)
+		ctxs[nctx++] = ctx;
+	return ctx;
+}
+
+/* Opens a sink on dir with "file.path=" pattern and extra options;
+ * KSINK_CONFIG when the host refuses the options. */
 static int
 open_sink(void **sinkp, const char *pattern, ...)
 {
+	const char *settings[8];
+	struct ksink_ctx *ctx;
 	char path[256];
-	const char *opt;
+	size_t n = 0;
 	va_list ap;
 
-	fakehost_init(desc->options, connector);
 	snprintf(path, sizeof(path), "file.path=%s/%s", dir, pattern);
-	assert_int_equal(fakehost_set(path), 0);
+	settings[n++] = path;
 	va_start(ap, pattern);
-	while ((opt = va_arg(ap, const char *)) != NULL)
-		assert_int_equal(fakehost_set(opt), 0);
+	while ((settings[n] = va_arg(ap, const char *)) != NULL)
+		assert_true(++n < sizeof(settings) / sizeof(settings[0]));
 	va_end(ap);
 	errbuf[0] = '\0';
-	return desc->open(&fakehost, fakehost_ctx, sinkp, errbuf,
-	    sizeof(errbuf));
+	if ((ctx = new_ctx(settings)) == NULL)
+		return KSINK_CONFIG;
+	return desc->open(&ks_sink_host, ctx, sinkp, errbuf, sizeof(errbuf));
 }
 
 static struct ksink_record
@@ -578,7 +606,7 @@ test_recovery_truncates(void **state)
 	spit("out.log", "committed\ngarbage of a lost batch\n");
 	assert_int_equal(open_sink(&s, "out.log", NULL), KSINK_OK);
 	assert_file("out.log", "committed\n");
-	assert_non_null(strstr(fakehost_log(), "out.log: discarded 24 bytes "
+	assert_non_null(strstr(logbuf, "out.log: discarded 24 bytes "
 	    "past the committed length 10"));
 	desc->close(s);
 }
@@ -875,7 +903,7 @@ test_manifest_fsync_failure_is_fatal(void **state)
 {
 	(void)state;
 	check_manifest_failure(&fail_fsync_errno, "fsync of");
-	assert_non_null(strstr(fakehost_log(), "file sink closed"));
+	assert_non_null(strstr(logbuf, "file sink closed"));
 }
 
 static void
@@ -1075,7 +1103,8 @@ test_reset_offsets_failures(void **state)
 static void
 test_check(void **state)
 {
-	char opt[256], want[512];
+	char opt[256], opt2[256], want[512];
+	struct ksink_ctx *ctx;
 	DIR *d;
 	struct dirent *e;
 	int n = 0;
@@ -1084,32 +1113,30 @@ test_check(void **state)
 	assert_int_equal(desc->abi_minor, 2);
 	assert_non_null(desc->check);
 
-	fakehost_init(desc->options, connector);
 	snprintf(opt, sizeof(opt), "file.path=%s/{foo}.txt", dir);
-	assert_int_equal(fakehost_set(opt), 0);
-	snprintf(opt, sizeof(opt), "file.manifest=%s/nodir/m", dir);
-	assert_int_equal(fakehost_set(opt), 0);
-	assert_int_equal(desc->check(&fakehost, fakehost_ctx), KSINK_CONFIG);
-	snprintf(want, sizeof(want), "report file.path: file.path = "
-	    "%s/{foo}.txt: unknown placeholder at \"{foo}.txt\"; only "
-	    "{topic} and {partition} are replaced\n"
-	    "report file.manifest: directory %s/nodir: No such file or "
-	    "directory; create it first\n", dir, dir);
-	assert_string_equal(fakehost_log(), want);
+	snprintf(opt2, sizeof(opt2), "file.manifest=%s/nodir/m", dir);
+	assert_non_null(ctx = new_ctx((const char *[]){ opt, opt2, NULL }));
+	assert_int_equal(desc->check(&ks_sink_host, ctx), KSINK_CONFIG);
+	snprintf(want, sizeof(want), "ksink: error: connector unit: "
+	    "file.path: file.path = %s/{foo}.txt: unknown placeholder at "
+	    "\"{foo}.txt\"; only {topic} and {partition} are replaced\n"
+	    "ksink: error: connector unit: file.manifest: directory "
+	    "%s/nodir: No such file or directory; create it first\n", dir,
+	    dir);
+	assert_string_equal(logbuf, want);
 
-	fakehost_init(desc->options, connector);
 	snprintf(opt, sizeof(opt), "file.path=%s/nodir/out.txt", dir);
-	assert_int_equal(fakehost_set(opt), 0);
-	assert_int_equal(desc->check(&fakehost, fakehost_ctx), KSINK_CONFIG);
-	snprintf(want, sizeof(want), "report file.path: directory %s/nodir: "
-	    "No such file or directory; create it first\n", dir);
-	assert_string_equal(fakehost_log(), want);
+	assert_non_null(ctx = new_ctx((const char *[]){ opt, NULL }));
+	assert_int_equal(desc->check(&ks_sink_host, ctx), KSINK_CONFIG);
+	snprintf(want, sizeof(want), "ksink: error: connector unit: "
+	    "file.path: directory %s/nodir: No such file or directory; "
+	    "create it first\n", dir);
+	assert_string_equal(logbuf, want);
 
-	fakehost_init(desc->options, connector);
 	snprintf(opt, sizeof(opt), "file.path=%s/{topic}.txt", dir);
-	assert_int_equal(fakehost_set(opt), 0);
-	assert_int_equal(desc->check(&fakehost, fakehost_ctx), KSINK_OK);
-	assert_string_equal(fakehost_log(), "");
+	assert_non_null(ctx = new_ctx((const char *[]){ opt, NULL }));
+	assert_int_equal(desc->check(&ks_sink_host, ctx), KSINK_OK);
+	assert_string_equal(logbuf, "");
 	assert_non_null(d = opendir(dir));
 	while ((e = readdir(d)) != NULL)
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
@@ -1118,10 +1145,51 @@ test_check(void **state)
 	assert_int_equal(n, 0);
 }
 
+/*
+ * The options reach the plugin through the daemon's host services, which
+ * refuse what the option table refuses before the plugin runs: nothing
+ * is created.
+ */
+static void
+test_host_refuses_options(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "file.rotate.bytes=20k", "settings:2: file.rotate.bytes "
+		    "must be an integer" },
+		{ "file.buffer.bytes=1024", "settings:2: file.buffer.bytes = "
+		    "1024 is out of range [4096, 1073741824]" },
+		{ "file.format=xml", "settings:2: file.format must be one of "
+		    "value|json" },
+		{ "file.rotate.byte=20", "settings:2: unknown key "
+		    "\"file.rotate.byte\" in [connector unit]; did you mean "
+		    "\"file.rotate.bytes\"?" },
+	};
+	struct dirent *e;
+	size_t i;
+	void *s;
+	DIR *d;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s = NULL;
+		assert_int_equal(open_sink(&s, "out.log", bad[i][0], NULL),
+		    KSINK_CONFIG);
+		if (strstr(errbuf, bad[i][1]) == NULL)
+			fail_msg("%s: \"%s\", not \"%s\"", bad[i][0], errbuf,
+			    bad[i][1]);
+		assert_null(s);
+	}
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)) != NULL)
+		assert_true(strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0);
+	closedir(d);
+}
+
 static void
 test_options_table(void **state)
 {
-	const struct ksink_sink *d = ksink_sink_entry(&fakehost);
+	const struct ksink_sink *d = ksink_sink_entry(&ks_sink_host);
 	const struct ksink_option *o;
 	size_t n = 0;
 
@@ -1194,8 +1262,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test(test_options_table),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_refuses_options,
+		    setup, teardown),
 	};
 
-	desc = ksink_sink_entry(&fakehost);
+	desc = ksink_sink_entry(&ks_sink_host);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,10 +4,11 @@
  *
  * The plugin's sources are linked in and its private header included, so
  * that its functions can be tested one by one; the callbacks are driven
- * through its descriptor and a fake host, against
- * a small scripted HTTP server running in a thread of this program.  The
- * TLS test runs the reference receiver (tests/http/receiver.py) and is
- * skipped when python3 or openssl is missing.
+ * through its descriptor and the daemon's host services (src/sink.c),
+ * against a small scripted HTTP server running in a thread of this
+ * program.  The TLS test runs the reference receiver
+ * (tests/http/receiver.py) and is skipped when python3 or openssl is
+ * missing.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -31,14 +32,25 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "log.h"
+#include "options.h"
+#include "sink.h"
+#include "testing.h"
+
 /*
- * A fake host.
+ * The connector's settings, given to the plugin through the daemon's host
+ * services (ks_sink_host) as connector c1.
  */
 
 static const char *conf_k[64], *conf_v[64];
 static size_t nconf;
+/* What the daemon logged since setup(). */
 static char logbuf[1 << 18];
-static size_t loglen;
+/* The host's contexts made by a test, freed after it. */
+static struct ksink_ctx *ctxs[32];
+static size_t nctx;
+
+static const struct ksink_sink *desc;
 
 static void
 conf_reset(void)
@@ -46,132 +58,47 @@ conf_reset(void)
 	nconf = 0;
 }
 
+/* Sets k to v; an option that may be repeated gets one value more. */
 static void
 conf_set(const char *k, const char *v)
 {
+	const struct ksink_option *o = ks_options_find(desc->options, k);
+	size_t i;
+
+	if (o != NULL && !(o->flags & KSINK_OPT_MULTI))
+		for (i = 0; i < nconf; i++)
+			if (strcmp(conf_k[i], k) == 0) {
+				conf_v[i] = v;
+				return;
+			}
 	assert_true(nconf < 64);
 	conf_k[nconf] = k;
 	conf_v[nconf++] = v;
 }
 
-static void
-h_log(struct ksink_ctx *ctx, int level, const char *fmt, ...)
+/* The daemon's context for the settings; NULL with err filled where the
+ * daemon would refuse them. */
+static struct ksink_ctx *
+make_ctx(char *err, size_t errlen)
 {
-	char line[4096];
-	va_list ap;
-	int n;
-
-	(void)ctx;
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (getenv("KSINK_TEST_VERBOSE") != NULL)
-		fprintf(stderr, "log %d: %s\n", level, line);
-	if (loglen + (size_t)n + 2 < sizeof(logbuf)) {
-		memcpy(logbuf + loglen, line, (size_t)n);
-		loglen += (size_t)n;
-		logbuf[loglen++] = '\n';
-		logbuf[loglen] = '\0';
-	}
-}
-
-/* A report of check() goes to the log as "report OPTION: MESSAGE". */
-static void
-h_report(struct ksink_ctx *ctx, const char *option, const char *fmt, ...)
-{
-	char line[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	h_log(ctx, KSINK_LOG_ERROR, "report %s: %s", option ? option : "-",
-	    line);
-}
-
-static const char *
-h_str(struct ksink_ctx *ctx, const char *name)
-{
-	const struct ksink_option *o;
+	const char *kv[65];
+	struct ksink_ctx *ctx;
 	size_t i;
 
-	(void)ctx;
-	for (i = nconf; i-- > 0;)
-		if (strcmp(conf_k[i], name) == 0)
-			return conf_v[i];
-	for (o = ksink_sink_entry(NULL)->options; o->name != NULL; o++)
-		if (strcmp(o->name, name) == 0)
-			return o->def;
-	fail_msg("unknown option %s", name);
-	return NULL;
-}
-
-static int64_t
-h_int(struct ksink_ctx *ctx, const char *name)
-{
-	const char *v = h_str(ctx, name);
-
-	return v ? strtoll(v, NULL, 10) : 0;
-}
-
-static int
-h_bool(struct ksink_ctx *ctx, const char *name)
-{
-	const char *v = h_str(ctx, name);
-
-	return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
-	    strcmp(v, "yes") == 0 || strcmp(v, "on") == 0);
-}
-
-static size_t
-h_count(struct ksink_ctx *ctx, const char *name)
-{
-	size_t i, n = 0;
-
-	(void)ctx;
+	assert_true(nctx < sizeof(ctxs) / sizeof(ctxs[0]));
 	for (i = 0; i < nconf; i++)
-		if (strcmp(conf_k[i], name) == 0)
-			n++;
-	return n;
-}
-
-static const char *
-h_str_at(struct ksink_ctx *ctx, const char *name, size_t index)
-{
-	size_t i;
-
-	(void)ctx;
+		if (asprintf((char **)&kv[i], "%s=%s", conf_k[i],
+		    conf_v[i]) == -1)
+			fail_msg("asprintf");
+	kv[i] = NULL;
+	ctx = ks_sink_ctx_test(desc, "c1", kv, err, errlen);
 	for (i = 0; i < nconf; i++)
-		if (strcmp(conf_k[i], name) == 0 && index-- == 0)
-			return conf_v[i];
-	return NULL;
+		free((char *)kv[i]);
+	if (ctx != NULL)
+		ctxs[nctx++] = ctx;
+	return ctx;
 }
 
-static const char *
-h_name(struct ksink_ctx *ctx)
-{
-	(void)ctx;
-	return "c1";
-}
-
-static const struct ksink_host host = {
-	.abi_major = KSINK_ABI_MAJOR,
-	.abi_minor = KSINK_ABI_MINOR,
-	.struct_size = sizeof(struct ksink_host),
-	.log = h_log,
-	.conf_str = h_str,
-	.conf_int = h_int,
-	.conf_bool = h_bool,
-	.conf_count = h_count,
-	.conf_str_at = h_str_at,
-	.connector_name = h_name,
-	.report = h_report,
-};
-
-/* The plugin's descriptor, as the daemon gets it. */
-static const struct ksink_sink *desc;
 
 /*
  * A scripted HTTP/1.1 server, one connection at a time, keep-alive.
@@ -453,8 +380,9 @@ setup(void **state)
 	conf_reset();
 	conf_set("http.url", url);
 	conf_set("http.state.path", ledger);
-	loglen = 0;
-	logbuf[0] = '\0';
+	/* Every level, for the tests that secrets are never logged. */
+	ks_log_set_level(KSINK_LOG_DEBUG);
+	ks_log_capture(logbuf, sizeof(logbuf));
 	return 0;
 }
 
@@ -464,17 +392,24 @@ teardown(void **state)
 	(void)state;
 	srv_stop();
 	rm_tree(tmpdir);
+	while (nctx > 0)
+		ks_sink_ctx_free(ctxs[--nctx]);
+	ks_log_capture(NULL, 0);
+	ks_log_set_level(KSINK_LOG_INFO);
 	return 0;
 }
 
 static void *
 sink_open(void)
 {
-	char err[512] = "";
+	char err[1024] = "";
+	struct ksink_ctx *ctx;
 	void *s = NULL;
 	int rc;
 
-	rc = desc->open(&host, NULL, &s, err, sizeof(err));
+	if ((ctx = make_ctx(err, sizeof(err))) == NULL)
+		fail_msg("the host refuses the settings: %s", err);
+	rc = desc->open(&ks_sink_host, ctx, &s, err, sizeof(err));
 	if (rc != KSINK_OK)
 		fail_msg("open: %s: %s", ksink_status_name(rc), err);
 	return s;
@@ -483,11 +418,14 @@ sink_open(void)
 static int
 sink_open_err(char *err, size_t errlen)
 {
+	struct ksink_ctx *ctx;
 	void *s = NULL;
 	int rc;
 
 	err[0] = '\0';
-	rc = desc->open(&host, NULL, &s, err, errlen);
+	if ((ctx = make_ctx(err, errlen)) == NULL)
+		return KSINK_CONFIG;
+	rc = desc->open(&ks_sink_host, ctx, &s, err, errlen);
 	if (rc == KSINK_OK)
 		desc->close(s);
 	return rc;
@@ -1366,7 +1304,7 @@ test_auth(void **state)
 	    sizeof(h)), "Bearer inline-t0ken");
 	desc->close(s);
 
-	/* Never in the logs, debug included (the fake host logs all). */
+	/* Never in the logs, debug included. */
 	assert_null(strstr(logbuf, "s3cr3t"));
 	assert_null(strstr(logbuf, "pa55w0rd"));
 	assert_null(strstr(logbuf, "YWxpY2U6"));
@@ -1714,6 +1652,20 @@ test_ledger_upgrade(void **state)
 	sqlite3_close(db);
 }
 
+/* check() on the settings, its reports in logbuf (each starts with R). */
+#define R "ksink: error: connector c1: "
+static int
+check(void)
+{
+	char err[1024];
+	struct ksink_ctx *ctx;
+
+	if ((ctx = make_ctx(err, sizeof(err))) == NULL)
+		fail_msg("the host refuses the settings: %s", err);
+	ks_log_capture(logbuf, sizeof(logbuf));
+	return desc->check(&ks_sink_host, ctx);
+}
+
 /*
  * check() finds what open() would refuse, with open()'s words, never
  * quoting a secret, without creating the ledger or sending anything.
@@ -1734,18 +1686,18 @@ test_check(void **state)
 	conf_set("http.basic.password", "hunter2");
 	conf_set("http.bearer.token.file", missing);
 	conf_set("http.retry.status", "200");
-	assert_int_equal(desc->check(&host, NULL), KSINK_CONFIG);
-	assert_non_null(strstr(logbuf, "report http.url: credentials in the "
-	    "URL would be logged; use http.basic.user"));
-	assert_non_null(strstr(logbuf, "report http.header: http.header "
+	assert_int_equal(check(), KSINK_CONFIG);
+	assert_non_null(strstr(logbuf, R "http.url: credentials in the URL "
+	    "would be logged; use http.basic.user"));
+	assert_non_null(strstr(logbuf, R "http.header: http.header "
 	    "Authorization is set by the sink; use"));
-	assert_non_null(strstr(logbuf, "report http.basic.password: a Basic "
+	assert_non_null(strstr(logbuf, R "http.basic.password: a Basic "
 	    "password is set but http.basic.user is not\n"));
-	assert_non_null(strstr(logbuf, "report http.bearer.token.file: "
+	assert_non_null(strstr(logbuf, R "http.bearer.token.file: "
 	    "http.bearer.token.file "));
 	assert_non_null(strstr(logbuf, "nosuch-token: No such file or "
 	    "directory\n"));
-	assert_non_null(strstr(logbuf, "report http.retry.status: "
+	assert_non_null(strstr(logbuf, R "http.retry.status: "
 	    "http.retry.status = 200: expected a comma-separated list"));
 	assert_null(strstr(logbuf, "s3cret"));
 	assert_null(strstr(logbuf, "sekrit"));
@@ -1753,21 +1705,16 @@ test_check(void **state)
 
 	/* Neither a ledger nor the receiver's offsets. */
 	conf_reset();
-	loglen = 0;
-	logbuf[0] = '\0';
 	conf_set("http.url", url);
-	assert_int_equal(desc->check(&host, NULL), KSINK_CONFIG);
-	assert_string_equal(logbuf, "report -: http.state.path (the ledger) "
-	    "is required unless the receiver keeps offsets "
-	    "(http.offsets.url)\n");
+	assert_int_equal(check(), KSINK_CONFIG);
+	assert_string_equal(logbuf, R "http.state.path (the ledger) is "
+	    "required unless the receiver keeps offsets (http.offsets.url)\n");
 
 	/* The configuration of setup(): fine, and nothing was created. */
 	conf_reset();
-	loglen = 0;
-	logbuf[0] = '\0';
 	conf_set("http.url", url);
 	conf_set("http.state.path", ledger);
-	assert_int_equal(desc->check(&host, NULL), KSINK_OK);
+	assert_int_equal(check(), KSINK_OK);
 	assert_string_equal(logbuf, "");
 	assert_int_equal(access(ledger, F_OK), -1);
 	assert_int_equal(srv_nreqs(), 0);
@@ -1809,6 +1756,6 @@ main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	desc = ksink_sink_entry(&host);
+	desc = ksink_sink_entry(&ks_sink_host);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

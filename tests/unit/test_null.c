@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_null.c - the null sink, driven through its descriptor
- * as the daemon drives it.  The plugin's source is linked in, and
- * fsync(2) and rename(2) are wrapped (-Wl,--wrap) to count calls and to
- * inject failures.
+ * and the daemon's host services (src/sink.c) as the daemon drives it.
+ * The plugin's source is linked in, and fsync(2) and renameat(2) are
+ * wrapped (-Wl,--wrap) to count calls and to inject failures (in
+ * connectors/lib/atomicfile.c, which writes the state file).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -24,13 +25,14 @@
 
 #include <cmocka.h>
 
-#include "fakehost.h"
+#include "sink.h"
+#include "testing.h"
 
 static int fail_fsync_errno, fail_rename_errno;
 static int n_fsync;
 
 int __real_fsync(int fd);
-int __real_rename(const char *, const char *);
+int __real_renameat(int, const char *, int, const char *);
 
 int
 __wrap_fsync(int fd)
@@ -44,18 +46,24 @@ __wrap_fsync(int fd)
 }
 
 int
-__wrap_rename(const char *from, const char *to)
+__wrap_renameat(int fromfd, const char *from, int tofd, const char *to)
 {
 	if (fail_rename_errno != 0) {
 		errno = fail_rename_errno;
 		return -1;
 	}
-	return __real_rename(from, to);
+	return __real_renameat(fromfd, from, tofd, to);
 }
 
 static const struct ksink_sink *d;
 static char dir[64], path[128];
 static char errbuf[512];
+static char logbuf[16384];
+/* A setting besides null.state, or NULL. */
+static const char *extra;
+/* The contexts of the sinks opened by a test, freed after it. */
+static struct ksink_ctx *ctxs[16];
+static size_t nctx;
 
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -74,9 +82,9 @@ setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/counts.state", dir);
-	d = ksink_sink_entry(&fakehost);
-	fakehost_init(d->options, "unit");
-	fakehost_quiet(getenv("TEST_VERBOSE") == NULL);
+	d = ksink_sink_entry(&ks_sink_host);
+	ks_log_capture(logbuf, sizeof(logbuf));
+	extra = NULL;
 	fail_fsync_errno = fail_rename_errno = 0;
 	n_fsync = 0;
 	errbuf[0] = '\0';
@@ -87,18 +95,35 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	while (nctx > 0)
+		ks_sink_ctx_free(ctxs[--nctx]);
+	ks_log_capture(NULL, 0);
 	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The host's context for null.state=path (and extra), as the daemon
+ * builds it. */
+static struct ksink_ctx *
+new_ctx(void)
+{
+	char opt[256];
+	const char *settings[] = { opt, extra, NULL };
+	struct ksink_ctx *ctx;
+
+	snprintf(opt, sizeof(opt), "null.state=%s", path);
+	assert_true(nctx < sizeof(ctxs) / sizeof(ctxs[0]));
+	ctx = ks_sink_ctx_test(d, "unit", settings, errbuf, sizeof(errbuf));
+	if (ctx == NULL)
+		fail_msg("%s", errbuf);
+	return ctxs[nctx++] = ctx;
 }
 
 static void *
 open_sink(int want)
 {
-	char opt[256];
 	void *s = NULL;
 
-	snprintf(opt, sizeof(opt), "null.state=%s", path);
-	assert_int_equal(fakehost_set(opt), 0);
-	assert_int_equal(d->open(&fakehost, fakehost_ctx, &s, errbuf,
+	assert_int_equal(d->open(&ks_sink_host, new_ctx(), &s, errbuf,
 	    sizeof(errbuf)), want);
 	if (want == KSINK_OK)
 		assert_non_null(s);
@@ -203,7 +228,7 @@ test_counts_and_state_file(void **state)
 	    "b 7 11 1 1\n");
 	assert_int_equal(n_fsync, 2);	/* the file and its directory */
 	d->close(s);
-	assert_non_null(strstr(fakehost_log(), "3 records (8 bytes) "
+	assert_non_null(strstr(logbuf, "3 records (8 bytes) "
 	    "counted, 1 records counted before skipped"));
 
 	/* Reopened, it starts from the file. */
@@ -310,7 +335,7 @@ test_no_fsync(void **state)
 	void *s;
 
 	(void)state;
-	assert_int_equal(fakehost_set("null.fsync=false"), 0);
+	extra = "null.fsync=false";
 	s = open_sink(KSINK_OK);
 	assert_int_equal(batch(s, &r, 1, &off, 1), KSINK_OK);
 	assert_int_equal(n_fsync, 0);
@@ -356,7 +381,7 @@ test_lock(void **state)
 
 	(void)state;
 	s = open_sink(KSINK_OK);
-	assert_int_equal(d->open(&fakehost, fakehost_ctx, &s2, errbuf,
+	assert_int_equal(d->open(&ks_sink_host, new_ctx(), &s2, errbuf,
 	    sizeof(errbuf)), KSINK_FATAL);
 	assert_non_null(strstr(errbuf, "locked"));
 	d->close(s);

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_sqlite.c - the SQLite sink, driven through its
- * descriptor as the daemon drives it, with a fake host whose option
- * getters read a small table.  Results are checked with a separate
- * SQLite connection.
+ * descriptor and the daemon's host services (src/sink.c) as the daemon
+ * drives it.  Results are checked with a separate SQLite connection.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,138 +22,81 @@
 
 #include "ksink/sink.h"
 
+#include "options.h"
+#include "sink.h"
+#include "testing.h"
+
 #define MAXCONF 16
 
-/* The fake host's view of one connector. */
-struct ksink_ctx {
+/* The settings of one connector, each "KEY=VALUE" once made. */
+struct conf {
 	const char *name;
 	const char *keys[MAXCONF];
 	const char *values[MAXCONF];
 	int n;
-	char log[1024];
-	char reports[2048]; /* "OPTION: MESSAGE\n" for each report */
-	int nreports;
 };
 
 struct fx {
 	char dir[64];
 	char db[128];
 	const struct ksink_sink *desc;
-	struct ksink_ctx ctx;
+	struct conf ctx;
 };
 
-static const struct ksink_host host;
+/* The host's contexts made by a test, freed after it. */
+static struct ksink_ctx *ctxs[32];
+static size_t nctx;
+/* What check() reported, and the lines logged, since the last check. */
+static char logbuf[8192];
 
 static void
-host_log(struct ksink_ctx *ctx, int level, const char *fmt, ...)
+ctx_set(struct conf *c, const char *key, const char *value)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(ctx->log, sizeof(ctx->log), fmt, ap);
-	va_end(ap);
-	if (getenv("TEST_VERBOSE"))
-		fprintf(stderr, "log %d: %s\n", level, ctx->log);
+	assert_true(c->n < MAXCONF);
+	c->keys[c->n] = key;
+	c->values[c->n] = value;
+	c->n++;
 }
 
-static void
-host_report(struct ksink_ctx *ctx, const char *option, const char *fmt, ...)
+/* The daemon's context for the settings of c; they must be valid. */
+static struct ksink_ctx *
+make_ctx(struct fx *fx, const struct conf *c)
 {
-	size_t len = strlen(ctx->reports);
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	snprintf(ctx->reports + len, sizeof(ctx->reports) - len, "%s: %s\n",
-	    option ? option : "-", line);
-	ctx->nreports++;
-	if (getenv("TEST_VERBOSE"))
-		fprintf(stderr, "report: %s: %s\n", option ? option : "-", line);
-}
-
-static const struct ksink_option *
-option(const char *name)
-{
-	const struct ksink_option *o;
-
-	for (o = ksink_sink_entry(&host)->options; o->name; o++)
-		if (strcmp(o->name, name) == 0)
-			return o;
-	return NULL;
-}
-
-static const char *
-host_conf_str(struct ksink_ctx *ctx, const char *name)
-{
-	const struct ksink_option *o;
+	const char *kv[MAXCONF + 1];
+	struct ksink_ctx *ctx;
+	char err[1024];
 	int i;
 
-	/* Asking for an option the plugin did not declare is a bug. */
-	o = option(name);
-	assert_non_null(o);
-	for (i = 0; i < ctx->n; i++)
-		if (strcmp(ctx->keys[i], name) == 0)
-			return ctx->values[i];
-	return o->def;
+	assert_true(nctx < sizeof(ctxs) / sizeof(ctxs[0]));
+	for (i = 0; i < c->n; i++)
+		if (asprintf((char **)&kv[i], "%s=%s", c->keys[i],
+		    c->values[i]) == -1)
+			fail_msg("asprintf");
+	kv[i] = NULL;
+	ctx = ks_sink_ctx_test(fx->desc, c->name, kv, err, sizeof(err));
+	for (i = 0; i < c->n; i++)
+		free((char *)kv[i]);
+	if (ctx == NULL)
+		fail_msg("the host refuses the settings: %s", err);
+	return ctxs[nctx++] = ctx;
 }
 
-static int64_t
-host_conf_int(struct ksink_ctx *ctx, const char *name)
-{
-	const char *s = host_conf_str(ctx, name);
-
-	return s ? strtoll(s, NULL, 10) : 0;
-}
-
+/* Runs check() on c's settings: its status, and in *nreports the number
+ * of reports (logged, in logbuf). */
 static int
-host_conf_bool(struct ksink_ctx *ctx, const char *name)
+check(struct fx *fx, const struct conf *c, int *nreports)
 {
-	const char *s = host_conf_str(ctx, name);
+	struct ksink_ctx *ctx = make_ctx(fx, c);
+	const char *p;
+	int st;
 
-	return s && (strcmp(s, "true") == 0 || strcmp(s, "1") == 0);
-}
-
-static size_t
-host_conf_count(struct ksink_ctx *ctx, const char *name)
-{
-	return host_conf_str(ctx, name) ? 1 : 0;
-}
-
-static const char *
-host_conf_str_at(struct ksink_ctx *ctx, const char *name, size_t index)
-{
-	return index == 0 ? host_conf_str(ctx, name) : NULL;
-}
-
-static const char *
-host_connector_name(struct ksink_ctx *ctx)
-{
-	return ctx->name;
-}
-
-static const struct ksink_host host = {
-	.abi_major = KSINK_ABI_MAJOR,
-	.abi_minor = KSINK_ABI_MINOR,
-	.struct_size = sizeof(struct ksink_host),
-	.log = host_log,
-	.conf_str = host_conf_str,
-	.conf_int = host_conf_int,
-	.conf_bool = host_conf_bool,
-	.conf_count = host_conf_count,
-	.conf_str_at = host_conf_str_at,
-	.connector_name = host_connector_name,
-	.report = host_report,
-};
-
-static void
-ctx_set(struct ksink_ctx *ctx, const char *key, const char *value)
-{
-	assert_true(ctx->n < MAXCONF);
-	ctx->keys[ctx->n] = key;
-	ctx->values[ctx->n] = value;
-	ctx->n++;
+	ks_log_capture(logbuf, sizeof(logbuf));
+	st = fx->desc->check(&ks_sink_host, ctx);
+	ks_log_capture(NULL, 0);
+	*nreports = 0;
+	for (p = logbuf; (p = strstr(p, "ksink: error: ")) != NULL; p++)
+		(*nreports)++;
+	return st;
 }
 
 static int
@@ -179,7 +121,7 @@ setup(void **state)
 	if (mkdtemp(fx->dir) == NULL)
 		return -1;
 	snprintf(fx->db, sizeof(fx->db), "%s/sink.db", fx->dir);
-	fx->desc = ksink_sink_entry(&host);
+	fx->desc = ksink_sink_entry(&ks_sink_host);
 	fx->ctx.name = "conn";
 	ctx_set(&fx->ctx, "sqlite.path", fx->db);
 	*state = fx;
@@ -191,6 +133,8 @@ teardown(void **state)
 {
 	struct fx *fx = *state;
 
+	while (nctx > 0)
+		ks_sink_ctx_free(ctxs[--nctx]);
 	chmod(fx->dir, 0700);
 	nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	free(fx);
@@ -198,13 +142,14 @@ teardown(void **state)
 }
 
 static void *
-open_ok(struct fx *fx, struct ksink_ctx *ctx)
+open_ok(struct fx *fx, const struct conf *c)
 {
 	char err[512] = "";
 	void *sink = NULL;
 	int rc;
 
-	rc = fx->desc->open(&host, ctx, &sink, err, sizeof(err));
+	rc = fx->desc->open(&ks_sink_host, make_ctx(fx, c), &sink, err,
+	    sizeof(err));
 	if (rc != KSINK_OK)
 		fail_msg("open: %s: %s", ksink_status_name(rc), err);
 	assert_non_null(sink);
@@ -212,13 +157,14 @@ open_ok(struct fx *fx, struct ksink_ctx *ctx)
 }
 
 static int
-open_err(struct fx *fx, struct ksink_ctx *ctx, char *err, size_t errlen)
+open_err(struct fx *fx, const struct conf *c, char *err, size_t errlen)
 {
 	void *sink = NULL;
 	int rc;
 
 	err[0] = '\0';
-	rc = fx->desc->open(&host, ctx, &sink, err, errlen);
+	rc = fx->desc->open(&ks_sink_host, make_ctx(fx, c), &sink, err,
+	    errlen);
 	if (rc == KSINK_OK) {
 		fx->desc->close(sink);
 		fail_msg("open succeeded");
@@ -360,10 +306,13 @@ test_descriptor(void **state)
 		assert_true(strncmp(o->name, "sqlite.", 7) == 0);
 		assert_non_null(o->doc);
 	}
-	assert_true(option("sqlite.path")->flags & KSINK_OPT_REQUIRED);
-	assert_string_equal(option("sqlite.synchronous")->values,
+	o = fx->desc->options;
+	assert_true(ks_options_find(o, "sqlite.path")->flags &
+	    KSINK_OPT_REQUIRED);
+	assert_string_equal(ks_options_find(o, "sqlite.synchronous")->values,
 	    "full|normal");
-	assert_int_equal(option("sqlite.busy.timeout.ms")->max, 600000);
+	assert_int_equal(ks_options_find(o, "sqlite.busy.timeout.ms")->max,
+	    600000);
 }
 
 static void
@@ -907,7 +856,7 @@ static void
 test_config_unknown_parameter(void **state)
 {
 	struct fx *fx = *state;
-	struct ksink_ctx c2 = { .name = "conn" };
+	struct conf c2 = { .name = "conn" };
 	char err[512];
 
 	ctx_set(&fx->ctx, "sqlite.init", "CREATE TABLE p(a, b)");
@@ -935,7 +884,7 @@ static void
 test_config_bad_sql(void **state)
 {
 	struct fx *fx = *state;
-	struct ksink_ctx c = { .name = "conn" };
+	struct conf c = { .name = "conn" };
 	char err[512];
 
 	ctx_set(&c, "sqlite.path", fx->db);
@@ -986,7 +935,7 @@ static void
 test_fatal_read_only(void **state)
 {
 	struct fx *fx = *state;
-	struct ksink_ctx c = { .name = "conn" };
+	struct conf c = { .name = "conn" };
 	char err[512];
 	void *sink;
 
@@ -1041,7 +990,7 @@ static void
 test_load_offsets(void **state)
 {
 	struct fx *fx = *state;
-	struct ksink_ctx other = { .name = "other" };
+	struct conf other = { .name = "other" };
 	struct ksink_record r[2] = { rec(0, 41, "x"), rec(2, 7, "y") };
 	struct ksink_offset o[3] = {
 		{ "t", 0, KSINK_OFFSET_NONE },
@@ -1255,9 +1204,10 @@ static void
 test_check(void **state)
 {
 	struct fx *fx = *state;
-	struct ksink_ctx bad = fx->ctx, schema = fx->ctx, good = fx->ctx;
-	struct ksink_ctx files = fx->ctx;
+	struct conf bad = fx->ctx, schema = fx->ctx, good = fx->ctx;
+	struct conf files = fx->ctx;
 	char sql[400], want[256];
+	int n;
 
 	assert_int_equal(fx->desc->abi_minor, 2);
 	assert_non_null(fx->desc->check);
@@ -1268,29 +1218,30 @@ test_check(void **state)
 	    ":vlaue)");
 	ctx_set(&bad, "sqlite.delete.statement", "DELETE FROM kv");
 	ctx_set(&bad, "sqlite.delete.statement.file", sql);
-	assert_int_equal(fx->desc->check(&host, &bad), KSINK_CONFIG);
-	assert_int_equal(bad.nreports, 2);
-	assert_non_null(strstr(bad.reports, "sqlite.delete.statement.file: "
-	    "sqlite.delete.statement and sqlite.delete.statement.file are "
-	    "both set: keep one\n"));
-	assert_non_null(strstr(bad.reports, "sqlite.statement: unknown "
-	    "parameter :vlaue: known are"));
+	assert_int_equal(check(fx, &bad, &n), KSINK_CONFIG);
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(logbuf, "ksink: error: connector conn: "
+	    "sqlite.delete.statement.file: sqlite.delete.statement and "
+	    "sqlite.delete.statement.file are both set: keep one\n"));
+	assert_non_null(strstr(logbuf, "ksink: error: connector conn: "
+	    "sqlite.statement: unknown parameter :vlaue: known are"));
 
 	/* A syntax error after an unknown table: the first statement ends
 	 * the work quietly, it may compile on the real database. */
 	ctx_set(&schema, "sqlite.statement", "INSERT INTO nosuch VALUES "
 	    "(:value); INSRT INTO kv VALUES (:key)");
 	ctx_set(&schema, "sqlite.init", "CREATE TABL kv(v)");
-	assert_int_equal(fx->desc->check(&host, &schema), KSINK_CONFIG);
-	assert_int_equal(schema.nreports, 1);
-	snprintf(want, sizeof(want), "sqlite.init: sqlite.init on %s: near "
-	    "\"TABL\": syntax error\n", fx->db);
-	assert_string_equal(schema.reports, want);
+	assert_int_equal(check(fx, &schema, &n), KSINK_CONFIG);
+	assert_int_equal(n, 1);
+	snprintf(want, sizeof(want), "ksink: error: connector conn: "
+	    "sqlite.init: sqlite.init on %s: near \"TABL\": syntax error\n",
+	    fx->db);
+	assert_string_equal(logbuf, want);
 
 	ctx_set(&good, "sqlite.init", "CREATE TABLE IF NOT EXISTS kv(v)");
 	ctx_set(&good, "sqlite.statement", "INSERT INTO kv VALUES (:value)");
-	assert_int_equal(fx->desc->check(&host, &good), KSINK_OK);
-	assert_int_equal(good.nreports, 0);
+	assert_int_equal(check(fx, &good, &n), KSINK_OK);
+	assert_int_equal(n, 0);
 	assert_int_equal(access(fx->db, F_OK), -1);
 	assert_int_equal(errno, ENOENT);
 
@@ -1298,8 +1249,8 @@ test_check(void **state)
 	snprintf(sql, sizeof(sql), "VACUUM INTO '%s/copy.db'; ATTACH "
 	    "'%s/att.db' AS a", fx->dir, fx->dir);
 	ctx_set(&files, "sqlite.init", sql);
-	assert_int_equal(fx->desc->check(&host, &files), KSINK_OK);
-	assert_int_equal(files.nreports, 0);
+	assert_int_equal(check(fx, &files, &n), KSINK_OK);
+	assert_int_equal(n, 0);
 	snprintf(want, sizeof(want), "%s/copy.db", fx->dir);
 	assert_int_equal(access(want, F_OK), -1);
 	snprintf(want, sizeof(want), "%s/att.db", fx->dir);
