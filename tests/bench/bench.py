@@ -25,6 +25,16 @@ reads the whole topic from offset zero with isolation.level=read_committed:
   http            ksink, HTTP sink (JSON, ledger) into nginx answering 204
   connect         Kafka Connect 3.9.1 standalone, FileStreamSinkConnector
   kcat-sqlite3    kcat | awk | sqlite3 (tests/bench/kcat-sqlite.awk)
+  pg-copy         PostgreSQL: psql's \\copy of the same rows from a file
+                  into the same table on the same server (the limit)
+  postgres        ksink, PostgreSQL sink, default table (ksink_records)
+  postgres-upsert ksink, PostgreSQL sink, the balance upsert of the tests
+  connect-jdbc    Kafka Connect 3.9.1 standalone, Debezium's JDBC sink
+  kcat-psql       kcat | awk | psql with COPY (tests/bench/kcat-psql.awk)
+
+The PostgreSQL contenders (tests/bench/bench_pg.py) share one throw-away
+PostgreSQL 15 server (tests/postgres/server.sh, state in WORK/postgres),
+each in a database of its own; the server is stopped at the end.
 
 Each contender runs as its own process (a pipeline: its processes) under
 GNU time(1), which reports its CPU time (user + system) and peak RSS; for
@@ -64,8 +74,11 @@ RESULTS defaults to tests/bench/results in the source tree.
 Environment: top_srcdir, top_builddir (set by make), KSINK,
 KSINK_PLUGIN_DIR, PYTHON3 as for the tests; KSINK_KAFKA_CACHE for the
 broker's jars; KSINK_CONNECT_CACHE for Kafka Connect's (default
-${XDG_CACHE_HOME:-~/.cache}/ksink/connect-3.9.1); MVN, JAVA, KCAT,
-NGINX, GNUPLOT, SQLITE3, AWK to name the programs.
+${XDG_CACHE_HOME:-~/.cache}/ksink/connect-3.9.1); KSINK_JDBC_CACHE for
+Debezium's JDBC sink (default .../ksink/debezium-jdbc-3.5.0.Final);
+KSINK_BENCH_CONNECT_LOG, the log level of the JDBC sink's worker (WARN);
+KSINK_PG_BINDIR as for tests/postgres/server.sh; MVN, JAVA, KCAT, NGINX,
+GNUPLOT, SQLITE3, AWK, PSQL to name the programs.
 
 Standard library only.
 """
@@ -87,6 +100,11 @@ import tempfile
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_pg  # noqa: E402  (tests/bench/bench_pg.py)
+bench_pg.h = sys.modules[__name__]  # its helpers: say, spawn, ...
+
 CONNECT_VERSION = "3.9.1"
 PARTITIONS = 3
 POLL = 0.05                     # seconds between two looks at a sink
@@ -95,7 +113,7 @@ STALL = 120                     # seconds without a change of the sink
 MIB = 1024.0 * 1024.0
 
 CONTENDERS = ["kcat", "null", "file", "sqlite", "sqlite-upsert", "http",
-              "connect", "kcat-sqlite3"]
+              "connect", "kcat-sqlite3"] + bench_pg.PG_CONTENDERS
 
 LABELS = {
     "kcat": "kcat -C -e -q > /dev/null (the limit)",
@@ -107,9 +125,11 @@ LABELS = {
     "connect": "Kafka Connect FileStreamSink (standalone)",
     "kcat-sqlite3": "kcat | awk | sqlite3",
 }
+LABELS.update(bench_pg.PG_LABELS)
 
 # Which contenders are ksink's (oracle-checked, RSS target).
-KSINK_RUNS = ("null", "file", "sqlite", "sqlite-upsert", "http")
+KSINK_RUNS = ("null", "file", "sqlite", "sqlite-upsert", "http") + \
+    bench_pg.PG_KSINK_RUNS
 
 UPSERT_INIT = ("CREATE TABLE IF NOT EXISTS balances(user TEXT PRIMARY KEY, "
                "amount INTEGER NOT NULL)")
@@ -428,7 +448,7 @@ class Result:
         return self.cpu / self.records * 1e6 if self.records else 0.0
 
 
-class Bench:
+class Bench(bench_pg.PgContenders):
     def __init__(self, args):
         self.args = args
         self.srcdir = os.path.abspath(os.environ.get("top_srcdir") or
@@ -466,6 +486,7 @@ class Bench:
         self.load = {}
         self.runs = 0
         self.run_id = None
+        self.pg_init()
 
     # -- set-up --
 
@@ -539,10 +560,11 @@ class Bench:
         need(self.kcat, hint)
         if wanted & {"http"}:
             need(self.nginx, hint)
-        if wanted & {"connect"} or not self.bootstrap:
+        if wanted & {"connect", "connect-jdbc"} or not self.bootstrap:
             need(self.java, hint)
-        if wanted & {"connect"}:
+        if wanted & {"connect", "connect-jdbc"}:
             need(self.mvn, hint)
+        self.pg_check_tools(wanted)
         if wanted & {"kcat-sqlite3"}:
             need(self.sqlite3, hint)
             need(self.awk, hint)
@@ -653,10 +675,13 @@ class Bench:
     # -- running a daemon until its sink has everything --
 
     def run_daemon(self, res, argv, done, artefacts, started, log, env=None,
-                   cwd=None, wrappers=0):
+                   cwd=None, wrappers=0, progress=None):
         """Runs argv until done() is true, then SIGTERM.  The elapsed
-        time ends at the newest modification time of the artefacts;
-        started() tells when the first record was applied."""
+        time ends at the newest modification time of the artefacts, or
+        when done() was seen true when there are none (a database
+        server's tables); started() tells when the first record was
+        applied.  progress() (default: the artefacts' modification
+        times) changes while the sink makes progress."""
         logf = open(log, "ab")
         p = spawn(argv, wrappers, stdout=logf, stderr=subprocess.STDOUT,
                   env=env, cwd=cwd)
@@ -672,8 +697,8 @@ class Bench:
             if done():
                 finished = True
                 break
-            seen = [os.stat(a).st_mtime for a in artefacts
-                    if os.path.exists(a)]
+            seen = progress() if progress else [
+                os.stat(a).st_mtime for a in artefacts if os.path.exists(a)]
             if seen != last_seen:
                 last_change, last_seen = time.time(), seen
             elif time.time() - last_change > STALL:
@@ -721,7 +746,9 @@ class Bench:
 
     def ksink_conf(self, d, topic, body):
         conf = os.path.join(d, "ksink.ini")
-        with open(conf, "w") as f:
+        # Private: a postgres.conninfo is a secret.
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             worker = dict([("log.level", "info")] + [
                 (k[7:], v) for k, v in self.args.set
                 if k.startswith("worker.")])
@@ -744,7 +771,7 @@ class Bench:
         return conf
 
     def run_ksink(self, res, d, topic, oracle, body, done, artefacts,
-                  started):
+                  started, progress=None):
         conf = self.ksink_conf(d, topic, body)
         env = dict(os.environ, KSINK_PLUGIN_DIR=self.plugins)
         argv = [self.ksink, "-c", conf]
@@ -761,7 +788,7 @@ class Bench:
             wrappers = 1
         self.run_daemon(res, argv, done, artefacts, started,
                         os.path.join(d, "ksink.log"), env=env,
-                        wrappers=wrappers)
+                        wrappers=wrappers, progress=progress)
         res.records = oracle.total
         res.payload = oracle.payload
         if prof:
@@ -1044,9 +1071,8 @@ class Bench:
                 bad_status)
         res.note = "nginx CPU %.1f s" % nginx.cpu
 
-    def c_connect(self, res, d, topic, oracle):
-        libs = self.connect_libs()
-        out = os.path.join(d, "connect.out")
+    def connect_worker(self, d, extra=""):
+        """The properties file of a Kafka Connect standalone worker."""
         worker = os.path.join(d, "worker.properties")
         with open(worker, "w") as f:
             f.write("""# Kafka Connect standalone worker of `make bench`.
@@ -1057,7 +1083,27 @@ offset.storage.file.filename=%s
 listeners=http://127.0.0.1:%d
 consumer.isolation.level=read_committed
 consumer.auto.offset.reset=earliest
-""" % (self.bootstrap, os.path.join(d, "connect.offsets"), free_port()))
+%s""" % (self.bootstrap, os.path.join(d, "connect.offsets"), free_port(),
+         extra))
+        return worker
+
+    def connect_argv(self, classpath, worker, connector, jvm=()):
+        """ConnectStandalone with the JVM options of
+        bin/connect-standalone.sh and bin/kafka-run-class.sh."""
+        return [self.java, "-Xms256M", "-Xmx2G", "-server",
+                "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-XX:InitiatingHeapOccupancyPercent=35",
+                "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15",
+                "-Djava.awt.headless=true"] + list(jvm) + [
+                    "-cp", ":".join(os.path.join(c, "*")
+                                    for c in classpath),
+                    "org.apache.kafka.connect.cli.ConnectStandalone",
+                    worker, connector]
+
+    def c_connect(self, res, d, topic, oracle):
+        libs = self.connect_libs()
+        out = os.path.join(d, "connect.out")
+        worker = self.connect_worker(d)
         connector = os.path.join(d, "file-sink.properties")
         with open(connector, "w") as f:
             f.write("""name=bench-%s
@@ -1074,15 +1120,7 @@ topics=%s
         def started():
             return os.path.exists(out) and os.path.getsize(out) > 0
 
-        # The JVM options of bin/connect-standalone.sh and
-        # bin/kafka-run-class.sh.
-        argv = [self.java, "-Xms256M", "-Xmx2G", "-server",
-                "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                "-XX:InitiatingHeapOccupancyPercent=35",
-                "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15",
-                "-Djava.awt.headless=true", "-cp", os.path.join(libs, "*"),
-                "org.apache.kafka.connect.cli.ConnectStandalone", worker,
-                connector]
+        argv = self.connect_argv([libs], worker, connector)
         self.run_daemon(res, argv, done, [out], started,
                         os.path.join(d, "connect.log"), cwd=d)
         res.records = oracle.total
@@ -1165,7 +1203,7 @@ topics=%s
             # Keep the logs and configurations, drop the bulky data.
             for f in os.listdir(d):
                 if f.endswith((".db", ".db-wal", ".db-shm", ".out",
-                               ".log")) and not f.endswith(
+                               ".log", ".copy")) and not f.endswith(
                                    ("ksink.log", "connect.log",
                                     "pipeline.log", "kcat.log",
                                     "check.log", "callgrind.out")):
@@ -1178,8 +1216,10 @@ topics=%s
         if a.librdkafka != "system":
             self.use_librdkafka(a.librdkafka)
         self.check_tools()
-        if "connect" in a.only:
+        if "connect" in a.only or "connect-jdbc" in a.only:
             self.connect_libs()
+        if "connect-jdbc" in a.only:
+            self.jdbc_plugin()
         self.load["start"] = os.getloadavg()
         self.started_at = datetime.datetime.now()
         self.start_broker()
@@ -1235,9 +1275,10 @@ def table(bench, sizes):
             if r is None:
                 continue
             if r.error:
-                rows.append("| %s | %s | failed: %s | | | | | | | |" % (
+                rows.append("| %s | %s | %s%s | | | | | | | |" % (
                     size_label(size), md_cell(LABELS[name]),
-                    md_cell(r.error)))
+                    "" if r.error.startswith("not available") else
+                    "failed: ", md_cell(r.error)))
                 continue
             ratio = r.rate / limit.rate if limit and not limit.error \
                 else None
@@ -1294,6 +1335,7 @@ def targets(bench, sizes):
                         % sl, "%.1f×%s" % (v, "" if s.ok else
                                            " (check failed)"),
                         v >= 2 and bool(s.ok)))
+        out += bench_pg.pg_targets(get, sl)
         rss = [r for r in (get(n) for n in KSINK_RUNS) if r]
         if rss:
             top = max(rss, key=lambda r: r.rss_kib)
@@ -1367,6 +1409,13 @@ def machine(bench):
         ("broker", "Apache Kafka %s, one KRaft node on the same machine "
          "(tests/kafka/broker.sh)" % CONNECT_VERSION),
     ]
+    if any(r.name in bench_pg.PG_CONTENDERS for r in bench.results):
+        lines.append(("PostgreSQL", "%s, one server on the same machine "
+                      "(tests/postgres/server.sh: fsync on, shared_buffers "
+                      "32MB)" % bench.pg_version))
+    if any(r.name == "connect-jdbc" for r in bench.results):
+        lines.append(("Kafka Connect JDBC sink", "Debezium %s"
+                      % bench_pg.DEBEZIUM_JDBC))
     return lines
 
 
@@ -1412,10 +1461,11 @@ def write_results(bench, sizes):
             "`%s = %s`" % kv for kv in bench.args.set))
     md.append(tab + "\n")
     md.append("![records/s per contender](latest.png)\n")
+    rel = os.path.relpath(os.path.join(bench.srcdir, "tests", "bench",
+                                       "README.md"), res_dir)
     md.append("Why a target is missed, where the time goes and what would "
               "close each gap: the closing note in "
-              "[../README.md](../README.md#closing-note-where-the-time-goes)"
-              ".\n")
+              "[%s](%s#closing-note-where-the-time-goes).\n" % (rel, rel))
     md.append("## Targets\n")
     md.append("| target | measured | met |")
     md.append("|---|---|---|")
@@ -1423,7 +1473,9 @@ def write_results(bench, sizes):
         md.append("| %s | %s | %s |" % (md_cell(desc), val, "yes" if ok
                                          else "**no**"))
     md.append("")
-    notes = [r for r in bench.results if r.note and not r.error]
+    # The notes of the runs in the table: the fastest of each contender.
+    notes = [r for r in (best(bench.results, s, n) for s in sizes
+                         for n in CONTENDERS) if r and r.note and not r.error]
     if notes:
         md.append("Notes: " + "; ".join(
             "%s %s: %s" % (size_label(r.size), r.name, r.note)
@@ -1485,6 +1537,7 @@ def chart(bench, sizes, res_dir):
              "sqlite": "SQLite", "sqlite-upsert": "SQLite upsert",
              "http": "HTTP", "connect": "Connect file",
              "kcat-sqlite3": "kcat|sqlite3"}
+    short.update(bench_pg.PG_SHORT)
     with open(data, "w") as f:
         for i, s in enumerate(sizes):
             limit = best(bench.results, s, "kcat")
@@ -1608,6 +1661,7 @@ def main():
     finally:
         kill_all()
         bench.stop_broker()
+        bench.stop_pg()
     if a.profile:
         print(table(bench, a.sizes))
         print("\nprofiles under %s (figures not kept: profiled runs are "

@@ -4,12 +4,15 @@
 # and test dependencies (tests/install-deps.sh --test): kcat (the limit and
 # the kcat | sqlite3 peer), sqlite3, GNU time (CPU and peak RSS of each
 # contender), nginx (the HTTP receiver), gnuplot (the chart), Java and
-# Maven (the broker and Kafka Connect).  Installs only what is missing;
+# Maven (the broker and Kafka Connect), PostgreSQL 15's server and psql
+# (the PostgreSQL rows; tests/install-deps.sh --test installs them too).
+# Installs only what is missing;
 # needs root or sudo for that.
 set -euo pipefail
 
 want=(kcat sqlite3 time nginx-light gnuplot-nox python3 maven
-	default-jre-headless ca-certificates procps util-linux)
+	default-jre-headless ca-certificates procps util-linux
+	postgresql-15 postgresql-client-15)
 
 missing=()
 for p in "${want[@]}"; do
@@ -23,6 +26,8 @@ for p in "${want[@]}"; do
 	nginx-light) command -v nginx >/dev/null && continue ;;
 	gnuplot-nox) command -v gnuplot >/dev/null && continue ;;
 	time) [ -x /usr/bin/time ] && continue ;;
+	postgresql-15) [ -x /usr/lib/postgresql/15/bin/initdb ] && continue ;;
+	postgresql-client-15) [ -x /usr/lib/postgresql/15/bin/psql ] && continue ;;
 	esac
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 	    grep -q 'install ok installed'; then

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # tests/bench: `make bench`, the side-by-side benchmark (not part of make
-# check): ksink's sinks against the kcat limit and the peers a user would
-# pick instead (Kafka Connect's FileStreamSinkConnector, kcat | sqlite3),
-# on a throw-away broker started with tests/kafka/broker.sh.  It installs
+# check): ksink's sinks against the kcat limit, the limits of the systems
+# they write to and the peers a user would pick instead (Kafka Connect's
+# FileStreamSinkConnector and Debezium's JDBC sink, kcat | sqlite3,
+# kcat | psql), on a throw-away broker started with tests/kafka/broker.sh
+# and a throw-away PostgreSQL server (tests/postgres/server.sh).  It installs
 # what it lacks (tests/bench/install-deps.sh), prints the table and writes
 # tests/bench/results/latest.md, latest.tsv and latest.png in the source
 # tree.  See tests/bench/README.md.
@@ -10,12 +12,15 @@
 #	make bench
 #	make bench BENCH_ARGS='--records 100000 --records-1k 20000'
 #	make bench BENCH_ARGS='--only null,kcat --sizes 100 --profile perf'
+#	make bench BENCH_ARGS='--only kcat,pg-copy,postgres,kcat-psql'
 
 BENCH_ARGS =
 
 EXTRA_DIST += tests/bench/README.md tests/bench/bench.py \
-	tests/bench/install-deps.sh tests/bench/pom.xml \
+	tests/bench/bench_pg.py tests/bench/install-deps.sh \
+	tests/bench/pom.xml tests/bench/pom-jdbc.xml \
 	tests/bench/nginx.conf.in tests/bench/kcat-sqlite.awk \
+	tests/bench/kcat-psql.awk \
 	tests/bench/results/latest.md tests/bench/results/latest.tsv \
 	tests/bench/results/latest.png
 
