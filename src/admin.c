@@ -168,6 +168,8 @@ static const struct family families[] = {
 	  "Partition assignments received" },
 	{ "ksink_seconds_since_last_commit", "gauge",
 	  "Seconds since the sink last committed a batch (-1: never)" },
+	{ "ksink_sink_events_total", "counter",
+	  "Events the sink counted, by kind (postgres: fenced)" },
 };
 
 static void
@@ -252,6 +254,17 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 				    s[i].last_commit_ms == 0 ? -1 :
 				    (double)(now - s[i].last_commit_ms) /
 				    1000.0);
+				break;
+			case 16:
+				for (k = 0; k < s[i].nevents; k++) {
+					ks_util_buf_printf(&b, "%s{connector="
+					    "\"", families[f].name);
+					prom_label(&b, c);
+					ks_util_buf_printf(&b, "\",event=\"%s"
+					    "\"} %llu\n", s[i].events[k].name,
+					    (unsigned long long)
+					    s[i].events[k].n);
+				}
 				break;
 			default:
 				for (j = 0; j < s[i].nparts; j++) {
@@ -351,7 +364,11 @@ json_connector(struct ks_util_buf *b, const struct ks_worker_snapshot *s)
 #undef OPT
 		ks_util_buf_printf(b, "}");
 	}
-	ks_util_buf_printf(b, "]}");
+	ks_util_buf_printf(b, "],\"sink_events\":{");
+	for (j = 0; j < s->nevents; j++)
+		ks_util_buf_printf(b, "%s\"%s\":%llu", j ? "," : "",
+		    s->events[j].name, (unsigned long long)s->events[j].n);
+	ks_util_buf_printf(b, "}}");
 }
 
 static struct ks_worker *
@@ -421,6 +438,15 @@ ks_admin_status_text(struct ks_worker **ws, size_t n, char **out)
 		    (unsigned long long)s.stats.batches,
 		    (unsigned long long)s.stats.retries,
 		    (unsigned long long)s.stats.poison);
+		for (j = 0; j < s.nevents; j++) {
+			if (j == 0)
+				ks_util_buf_printf(&b, "  %s: sink events:",
+				    s.name);
+			ks_util_buf_printf(&b, "%s %s %llu%s", j ? "," : "",
+			    s.events[j].name,
+			    (unsigned long long)s.events[j].n,
+			    j + 1 == s.nevents ? "\n" : "");
+		}
 		ks_worker_snapshot_free(&s);
 	}
 	*out = b.p;

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "options.h"
 #include "sink.h"
+#include "stats.h"
 #include "testing.h"
 #include "util.h"
 
@@ -36,6 +37,9 @@ struct ksink_ctx {
 	const char *conf_path;
 	struct ks_errors *errs;
 	size_t reports;
+	/* Where host->count() adds up; NULL: nowhere (ksink offsets). */
+	struct ks_stats *stats;
+	int count_warned;
 	/* ks_sink_ctx_test(): the settings it owns. */
 	struct ks_conf *conf;
 };
@@ -270,6 +274,12 @@ ks_sink_ctx_free(struct ksink_ctx *ctx)
 	free(ctx);
 }
 
+void
+ks_sink_ctx_set_stats(struct ksink_ctx *ctx, struct ks_stats *stats)
+{
+	ctx->stats = stats;
+}
+
 int
 ks_sink_validate(const struct ks_conf *conf, const struct ks_section *sec,
     const struct ksink_sink *desc, struct ks_errors *errs)
@@ -428,6 +438,28 @@ host_report(struct ksink_ctx *ctx, const char *option, const char *fmt, ...)
 		    ctx->conf_path, ctx->sec->line, ctx->name, msg);
 }
 
+/* Counts n events of a kind, shown per connector in the metrics. */
+static void
+host_count(struct ksink_ctx *ctx, const char *event, uint64_t n)
+{
+	if (ctx == NULL || ctx->stats == NULL)
+		return;
+	if (!ks_stats_event_name_ok(event)) {
+		if (!ctx->count_warned++)
+			ks_log_msg(KSINK_LOG_ERROR, ctx->who, "the sink counts "
+			    "an event whose name is not [a-z][a-z0-9_]* of "
+			    "at most %d characters; it is not counted (a "
+			    "bug of the plugin)", KS_EVENT_NAME_MAX);
+		return;
+	}
+	if (ks_stats_event(ctx->stats, event, n) == -1 &&
+	    !ctx->count_warned++)
+		ks_log_msg(KSINK_LOG_ERROR, ctx->who, "the sink counts more "
+		    "than %d kinds of events; \"%s\" and the next new ones "
+		    "are not counted (a bug of the plugin)", KS_EVENTS_MAX,
+		    event);
+}
+
 int
 ks_sink_check(const char *conf_path, const struct ks_section *sec,
     const struct ks_plugin *pl, struct ks_errors *errs)
@@ -465,4 +497,5 @@ const struct ksink_host ks_sink_host = {
 	.conf_str_at = host_conf_str_at,
 	.connector_name = host_connector_name,
 	.report = host_report,
+	.count = host_count,
 };

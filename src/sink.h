@@ -28,6 +28,9 @@ void	ks_sink_unload(struct ks_plugin *pl);
 struct ksink_ctx *ks_sink_ctx_new(const char *connector,
 	    const struct ks_section *sec, const struct ks_plugin *pl);
 void	ks_sink_ctx_free(struct ksink_ctx *ctx);
+/* Where the context's host->count() adds up (the connector's figures). */
+struct ks_stats;
+void	ks_sink_ctx_set_stats(struct ksink_ctx *ctx, struct ks_stats *stats);
 
 /* Checks the keys of a connector's section against our table and its
  * plugin's (desc; NULL when the plugin could not be loaded, whose keys

@@ -104,6 +104,47 @@ ks_stats_retried(struct ks_stats *st)
 	pthread_mutex_unlock(&st->lock);
 }
 
+int
+ks_stats_event_name_ok(const char *event)
+{
+	size_t i;
+
+	if (event == NULL || !(event[0] >= 'a' && event[0] <= 'z'))
+		return 0;
+	for (i = 0; event[i] != '\0'; i++)
+		if (i == KS_EVENT_NAME_MAX || !((event[i] >= 'a' &&
+		    event[i] <= 'z') || (event[i] >= '0' && event[i] <= '9') ||
+		    event[i] == '_'))
+			return 0;
+	return 1;
+}
+
+int
+ks_stats_event(struct ks_stats *st, const char *event, uint64_t n)
+{
+	size_t i;
+	int rc = 0;
+
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; i < st->nevents; i++)
+		if (strcmp(st->events[i].name, event) == 0)
+			break;
+	if (i == st->nevents) {
+		if (i == KS_EVENTS_MAX) {
+			rc = -1;
+			goto out;
+		}
+		snprintf(st->events[i].name, sizeof(st->events[i].name), "%s",
+		    event);
+		st->events[i].n = 0;
+		st->nevents++;
+	}
+	st->events[i].n += n;
+out:
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
 void
 ks_stats_get(struct ks_stats *st, struct ks_worker_stats *out)
 {
@@ -301,6 +342,8 @@ ks_stats_snapshot(struct ks_stats *st, struct ks_worker_snapshot *s)
 	memcpy(s->latency, st->latency, sizeof(s->latency));
 	s->latency_sum = st->latency_sum;
 	s->last_commit_ms = st->last_commit_ms;
+	memcpy(s->events, st->events, sizeof(s->events));
+	s->nevents = st->nevents;
 	s->nparts = st->nparts;
 	s->parts = ks_util_xcalloc(st->nparts, sizeof(*s->parts));
 	for (i = 0; i < st->nparts; i++) {

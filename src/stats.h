@@ -27,6 +27,17 @@ enum ks_worker_state {
 	KS_STATE_COUNT
 };
 
+/* Events a sink plugin counts (host->count, ABI 1.2): up to this many
+ * names per connector, each [a-z][a-z0-9_]* of at most KS_EVENT_NAME_MAX
+ * characters. */
+#define KS_EVENTS_MAX 16
+#define KS_EVENT_NAME_MAX 32
+
+struct ks_event_count {
+	char name[KS_EVENT_NAME_MAX + 1];
+	uint64_t n;
+};
+
 /* Upper bounds, in seconds, of the commit latency histogram's buckets. */
 #define KS_LATENCY_BUCKETS 14
 extern const double ks_stats_latency_bounds[KS_LATENCY_BUCKETS];
@@ -57,6 +68,8 @@ struct ks_worker_snapshot {
 	uint64_t latency[KS_LATENCY_BUCKETS + 1];	/* last: +Inf */
 	double latency_sum;
 	int64_t last_commit_ms;		/* wall clock, 0: never */
+	struct ks_event_count events[KS_EVENTS_MAX];
+	size_t nevents;
 	struct ks_part_snapshot *parts;
 	size_t nparts;
 };
@@ -87,6 +100,8 @@ struct ks_stats {
 	uint64_t latency[KS_LATENCY_BUCKETS + 1];
 	double latency_sum;
 	int64_t last_commit_ms;
+	struct ks_event_count events[KS_EVENTS_MAX];	/* the sink's */
+	size_t nevents;
 
 	const char *who;
 	int64_t stall_ms;	/* stall.warn.ms */
@@ -101,6 +116,11 @@ void	ks_stats_set_state(struct ks_stats *st, int state);
  * returns 0 when it had failed already. */
 int	ks_stats_fail(struct ks_stats *st, const char *msg);
 void	ks_stats_retried(struct ks_stats *st);
+/* Adds n to the sink's count of event (a valid name, see
+ * ks_stats_event_name_ok()); returns -1 when KS_EVENTS_MAX names are
+ * counted already and event is not one of them. */
+int	ks_stats_event(struct ks_stats *st, const char *event, uint64_t n);
+int	ks_stats_event_name_ok(const char *event);
 void	ks_stats_get(struct ks_stats *st, struct ks_worker_stats *out);
 /* Partitions assigned from the sink's offsets (-1: none stored). */
 void	ks_stats_assigned(struct ks_stats *st,

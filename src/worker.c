@@ -278,6 +278,7 @@ worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 	w->log_messages = ks_conf_bool(sec, ks_options_connector,
 	    "errors.log.include.messages");
 	w->ctx = ks_sink_ctx_new(sec->name, sec, w->plugin);
+	ks_sink_ctx_set_stats(w->ctx, &w->stats);
 	cb.arg = w;
 	w->consumer = ks_consumer_new(rkconf, reset, w->who,
 	    ks_conf_str(sec, ks_options_connector, "topics"), &w->stats, &cb);

@@ -271,7 +271,7 @@ int
 ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 {
 	const char *kw[6], *val[6];
-	char ctimeout[32], stimeout[64], *p;
+	char ctimeout[32], settings[160], *p;
 	int n = 0, st;
 
 	if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK &&
@@ -312,22 +312,33 @@ ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 			return st;
 		}
 		PQsetNoticeReceiver(pg->conn, notice, pg);
-		snprintf(stimeout, sizeof(stimeout),
-		    "SET statement_timeout = %lld", (long long)pg->stmt_ms);
-		if ((st = exec_simple(pg, stimeout, "statement_timeout",
+		/* idle_in_transaction_session_timeout ends the transaction
+		 * of a worker that stopped (SIGSTOP, a hung host) and
+		 * releases its row locks: the batch's statements are sent in
+		 * pipelines whose Sync is on the wire with them (offsets.c,
+		 * rows.c), so that the server sees a stalled worker idle. */
+		snprintf(settings, sizeof(settings), "SET statement_timeout "
+		    "= %lld; SET idle_in_transaction_session_timeout = %lld",
+		    (long long)pg->stmt_ms, (long long)pg->idle_ms);
+		if ((st = exec_simple(pg, settings, "session settings",
 		    errbuf, errlen)) != KSINK_OK ||
 		    (st = exec_simple(pg, "SET default_transaction_isolation "
-		    "= 'read committed'; SET idle_in_transaction_session_timeout = 15000", "session settings",
-		    errbuf, errlen)) != KSINK_OK) {
+		    "= 'read committed'", "session settings", errbuf,
+		    errlen)) != KSINK_OK) {
 			disconnect(pg);
 			return st;
 		}
 	}
+	if (pg->need_setup && (st = pg_setup(pg, errbuf, errlen)) !=
+	    KSINK_OK) {
+		if (st == KSINK_RETRY)
+			disconnect(pg);
+		return st;
+	}
 	if (pg->indoubt != 0 &&
 	    (st = resolve_indoubt(pg, errbuf, errlen)) != KSINK_OK)
 		return st;
-	if (pg->prepared_for != (const char *)pg->conn &&
-	    (pg->prepared_for == NULL || *pg->prepared_for != '\0')) {
+	if (pg->prepared_for != (const char *)pg->conn) {
 		if ((st = prepare_set(pg, &pg->main, errbuf, errlen)) !=
 		    KSINK_OK || (st = prepare_set(pg, &pg->del, errbuf,
 		    errlen)) != KSINK_OK || (st = copy_setup(pg, errbuf,
@@ -359,7 +370,6 @@ ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 static int
 resolve_by_offsets(struct pg *pg, char *errbuf, size_t errlen)
 {
-	struct ks_buf sql = { 0 };
 	struct part *p = NULL;
 	PGresult *res;
 	const char *v[3];
@@ -373,18 +383,11 @@ resolve_by_offsets(struct pg *pg, char *errbuf, size_t errlen)
 			p = &pg->parts[i];
 	if (p == NULL)
 		return 0;	/* nothing was applied: as if not committed */
-	ks_buf_adds(&sql, "SELECT next_offset FROM ");
-	ks_buf_adds(&sql, pg->offtab);
-	ks_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
-	    "\"partition\" = $3::integer FOR UPDATE");
-	ks_buf_addc(&sql, '\0');
-	if (sql.oom)
-		return -1;
 	snprintf(part, sizeof(part), "%d", (int)p->partition);
 	v[0] = pg->connector;
 	v[1] = p->topic;
 	v[2] = part;
-	res = PQexecParams(pg->conn, sql.p, 3, NULL, v, NULL, NULL, 0);
+	res = PQexecParams(pg->conn, pg->sql.lock, 3, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 		next = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		if (next == p->txn_next)
@@ -395,7 +398,6 @@ resolve_by_offsets(struct pg *pg, char *errbuf, size_t errlen)
 		result_error(pg, res, "reading postgres.offsets.table", errbuf,
 		    errlen);
 	PQclear(res);
-	ks_buf_free(&sql);
 	return r;
 }
 

@@ -3,7 +3,7 @@
 # its man page.
 
 POSTGRES_SOURCES = connectors/postgres/postgres.c connectors/postgres/open.c \
-	connectors/postgres/conn.c \
+	connectors/postgres/conn.c connectors/postgres/offsets.c \
 	connectors/postgres/rows.c connectors/postgres/postgres.h \
 	connectors/postgres/copy.c connectors/postgres/classify.c \
 	connectors/postgres/stmt.c connectors/postgres/stmt.h

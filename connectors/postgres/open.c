@@ -235,6 +235,26 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	return bad ? KSINK_CONFIG : KSINK_OK;
 }
 
+/*
+ * What the connector sets up on the server once, on its first connection:
+ * postgres.init, the offsets table and the default table.
+ */
+int
+pg_setup(struct pg *pg, char *errbuf, size_t errlen)
+{
+	int st;
+
+	if ((pg->init == NULL || (st = exec_simple(pg, pg->init,
+	    pg->init_what, errbuf, errlen)) == KSINK_OK) &&
+	    (st = create_offsets(pg, errbuf, errlen)) == KSINK_OK &&
+	    (!pg->default_table || (st = exec_simple(pg, default_table,
+	    "creating ksink_records", errbuf, errlen)) == KSINK_OK)) {
+		pg->need_setup = 0;
+		return KSINK_OK;
+	}
+	return st == KSINK_POISON ? KSINK_CONFIG : st;
+}
+
 static int
 load_set(struct pg *pg, struct pset *set, const char *option,
     const char *sql, const char *prefix, char *errbuf, size_t errlen)
@@ -305,6 +325,13 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	}
 	pg->connect_ms = host->conf_int(ctx, "postgres.connect.timeout.ms");
 	pg->stmt_ms = host->conf_int(ctx, "postgres.statement.timeout.ms");
+	pg->idle_ms = host->conf_int(ctx, "postgres.idle.timeout.ms");
+	pg->lock_ms = host->conf_int(ctx, "postgres.lock.timeout.ms");
+	if (offsets_sql(pg) == -1) {
+		ks_err_set(errbuf, errlen, "out of memory");
+		st = KSINK_FATAL;
+		goto fail;
+	}
 
 	if ((st = ks_sqltext_option(host, ctx, "postgres.init", 1, &init,
 	    &init_buf, &f_init, errbuf, errlen)) != KSINK_OK ||
@@ -325,38 +352,35 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	if (del && (st = load_set(pg, &pg->del, u_del, del, "d", errbuf,
 	    errlen)) != KSINK_OK)
 		goto fail;
-	pg->default_table = stmt == NULL;
 
-	/* Connect, run postgres.init, create the tables; the statements are
-	 * prepared by ensure_conn() on every new connection. */
-	pg->prepared_for = "";	/* not before the tables exist */
-	if ((st = ensure_conn(pg, errbuf, errlen)) != KSINK_OK &&
-	    pg->conn == NULL)
+	/* Connect: ensure_conn() runs pg_setup() on the first connection,
+	 * then prepares the statements, as on every new connection.  A
+	 * server that cannot be reached yet is not an error at start: the
+	 * worker connects when it needs the server, retrying with back-off
+	 * (load_offsets() and begin() are RETRY until then); a refused login
+	 * or a missing database is (CONFIG). */
+	if (init && (pg->init = strdup(init)) == NULL) {
+		ks_err_set(errbuf, errlen, "out of memory");
+		st = KSINK_FATAL;
 		goto fail;
-	if (init && (st = exec_simple(pg, init, u_init, errbuf, errlen)) !=
-	    KSINK_OK)
-		goto sqlfail;
-	if ((st = create_offsets(pg, errbuf, errlen)) != KSINK_OK)
-		goto sqlfail;
-	if (stmt == NULL && (st = exec_simple(pg, default_table,
-	    "creating ksink_records", errbuf, errlen)) != KSINK_OK)
-		goto sqlfail;
-	pg->prepared_for = NULL;
-	if ((st = ensure_conn(pg, errbuf, errlen)) != KSINK_OK)
+	}
+	pg->init_what = u_init;
+	pg->default_table = stmt == NULL;
+	pg->need_setup = 1;
+	if ((st = ensure_conn(pg, errbuf, errlen)) == KSINK_RETRY) {
+		host->log(ctx, KSINK_LOG_WARN, "PostgreSQL cannot be reached "
+		    "yet (%s); the connector connects when it needs it, "
+		    "retrying with back-off", errbuf);
+		st = KSINK_OK;
+	}
+	if (st != KSINK_OK)
 		goto fail;
 	free(init_buf);
 	free(stmt_buf);
 	free(del_buf);
 	*sink = pg;
 	return KSINK_OK;
-sqlfail:
-	if (st == KSINK_POISON)
-		st = KSINK_CONFIG;
 fail:
-	/* A server that is not there yet is fatal at start: the daemon's
-	 * restart policy (systemd) retries. */
-	if (st == KSINK_RETRY)
-		st = KSINK_FATAL;
 	free(init_buf);
 	free(stmt_buf);
 	free(del_buf);

@@ -157,6 +157,35 @@ static const struct ksink_option options[] = {
 		    "session; a statement that runs longer is cancelled and "
 		    "the batch retried.  0 means no limit.",
 	},
+	{
+		.name = "postgres.idle.timeout.ms",
+		.type = KSINK_OPT_INT,
+		.def = "10000",
+		.min = 0,
+		.max = INT32_MAX,
+		.doc = "The server's idle_in_transaction_session_timeout for "
+		    "the connector's session: a batch's transaction that "
+		    "waits this long for the worker (a worker stopped with "
+		    "SIGSTOP or on a hung host) is ended by the server, "
+		    "which releases its locks on the offset rows so that "
+		    "the worker that took its partitions over goes on; the "
+		    "stopped worker's batch is rolled back and applied "
+		    "again by whoever owns the partitions.  0 means no "
+		    "limit.",
+	},
+	{
+		.name = "postgres.lock.timeout.ms",
+		.type = KSINK_OPT_INT,
+		.def = "5000",
+		.min = 0,
+		.max = INT32_MAX,
+		.doc = "How long a batch waits for the offset rows of its "
+		    "partitions when another transaction holds them, "
+		    "typically that of a worker that has just lost the "
+		    "partitions (the server's lock_timeout, for those rows "
+		    "only); past it the batch is retried with back-off.  0 "
+		    "means no limit.",
+	},
 	{ .name = NULL }
 };
 
@@ -185,7 +214,7 @@ part_find(struct pg *pg, const char *topic, int32_t partition)
 	return NULL;
 }
 
-static struct part *
+struct part *
 part_get(struct pg *pg, const char *topic, int32_t partition)
 {
 	struct part *p;
@@ -239,150 +268,28 @@ txn_reset(struct pg *pg)
 	pg->xid = 0;
 }
 
-static int
-part_cmp(const void *a, const void *b)
-{
-	const struct part *const *x = a, *const *y = b;
-	int c;
-
-	if ((c = strcmp((*x)->topic, (*y)->topic)) != 0)
-		return c;
-	return (*x)->partition < (*y)->partition ? -1 :
-	    (*x)->partition > (*y)->partition;
-}
-
-void
-fence(struct pg *pg, struct part *p, int64_t epoch, int64_t next)
-{
-	p->fenced = 1;
-	pg->fences++;
-	pg->host->log(pg->ctx, KSINK_LOG_WARN, "fenced: %s/%d was taken over "
-	    "by another worker (its epoch is %lld, this worker holds %lld; "
-	    "stored next offset %lld, expected %lld); dropping this "
-	    "worker's records of it until it is assigned again "
-	    "(fences so far: %llu)", p->topic, (int)p->partition,
-	    (long long)epoch, (long long)p->epoch, (long long)next,
-	    (long long)p->next, (unsigned long long)pg->fences);
-}
-
-/* ---------------------------------------------------------------- */
-/* Offsets table                                                     */
-
-int
-create_offsets(struct pg *pg, char *errbuf, size_t errlen)
-{
-	struct ks_buf b = { 0 };
-	int st;
-
-	ks_buf_adds(&b, "CREATE TABLE IF NOT EXISTS ");
-	ks_buf_adds(&b, pg->offtab);
-	ks_buf_adds(&b, "(\n  connector text NOT NULL,\n"
-	    "  topic text NOT NULL,\n  \"partition\" integer NOT NULL,\n"
-	    "  next_offset bigint NOT NULL,\n  epoch bigint NOT NULL,\n"
-	    "  PRIMARY KEY(connector, topic, \"partition\"))");
-	ks_buf_addc(&b, '\0');
-	st = b.oom ? KSINK_FATAL : exec_simple(pg, b.p,
-	    "creating postgres.offsets.table", errbuf, errlen);
-	ks_buf_free(&b);
-	return st;
-}
-
 /* Sends one parameterised statement in the pipeline. */
-static int
+int
 send_params(struct pg *pg, const char *sql, int n, const char *const *v)
 {
 	return PQsendQueryParams(pg->conn, sql, n, NULL, v, NULL, NULL, 0);
 }
 
-/*
- * Reads the stored next offsets, without changing anything: the epoch is
- * bumped (the partition claimed) in the first transaction that writes the
- * partition after this (see lock_parts()), so that `ksink offsets`, which
- * calls this too, never fences a running worker.
- */
-static int
-pg_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
-    char *errbuf, size_t errlen)
+/* Reads the answer of SQL_XID, sent in a pipeline: the id of the open
+ * transaction, which resolves its COMMIT if that is lost. */
+int
+read_xid(struct pg *pg, char *errbuf, size_t errlen)
 {
-	struct pg *pg = sink;
-	struct ks_buf sql = { 0 };
-	struct part *p;
 	PGresult *res;
-	const char *v[3];
-	char part[16];
-	size_t i;
 	int st = KSINK_OK;
 
-	if ((st = ensure_conn(pg, errbuf, errlen)) != KSINK_OK)
-		return st;
-	if (count == 0)
-		return KSINK_OK;
-	ks_buf_adds(&sql, "SELECT next_offset, epoch FROM ");
-	ks_buf_adds(&sql, pg->offtab);
-	ks_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
-	    "\"partition\" = $3::integer");
-	ks_buf_addc(&sql, '\0');
-	if (sql.oom) {
-		ks_err_set(errbuf, errlen, "out of memory");
-		ks_buf_free(&sql);
-		return KSINK_FATAL;
-	}
-	if (PQenterPipelineMode(pg->conn) != 1)
-		goto lost;
-	v[0] = pg->connector;
-	for (i = 0; i < count; i++) {
-		snprintf(part, sizeof(part), "%d", (int)offsets[i].partition);
-		v[1] = offsets[i].topic;
-		v[2] = part;
-		if (send_params(pg, sql.p, 3, v) != 1)
-			goto lost;
-	}
-	if (PQpipelineSync(pg->conn) != 1)
-		goto lost;
-	for (i = 0; i < count; i++) {
-		res = next_result(pg);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			if (st == KSINK_OK) {
-				st = result_error(pg, res, "reading "
-				    "postgres.offsets.table", errbuf, errlen);
-				if (st == KSINK_POISON)
-					st = KSINK_FATAL;
-			}
-			PQclear(res);
-			continue;
-		}
-		if ((p = part_get(pg, offsets[i].topic,
-		    offsets[i].partition)) == NULL) {
-			PQclear(res);
-			st = KSINK_FATAL;
-			ks_err_set(errbuf, errlen, "out of memory");
-			continue;
-		}
-		offsets[i].next_offset = PQntuples(res) == 1 ?
-		    strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
-		if (offsets[i].next_offset < 0)
-			offsets[i].next_offset = KSINK_OFFSET_NONE;
-		/* Assigned (again): claimed by the next transaction, if no
-		 * other worker claimed it since this reading. */
-		p->load_epoch = PQntuples(res) == 1 ?
-		    strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
-		p->epoch = 0;
-		p->fenced = 0;
-		PQclear(res);
-	}
-	drain_sync(pg);
-	PQexitPipelineMode(pg->conn);
-	if (PQstatus(pg->conn) != CONNECTION_OK) {
-		st = KSINK_RETRY;
-		disconnect(pg);
-	}
-	ks_buf_free(&sql);
-	return st;
-lost:
-	st = result_error(pg, NULL, "reading postgres.offsets.table", errbuf,
-	    errlen);
-	disconnect(pg);
-	ks_buf_free(&sql);
+	res = next_result(pg);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		pg->xid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	else
+		st = result_error(pg, res, "pg_current_xact_id()", errbuf,
+		    errlen);
+	PQclear(res);
 	return st;
 }
 
@@ -414,164 +321,6 @@ pg_begin(void *sink, char *errbuf, size_t errlen)
 		return st == KSINK_POISON ? KSINK_FATAL : st;
 	pg->in_txn = 1;
 	return KSINK_OK;
-}
-
-/*
- * Locks, in (topic, partition) order, the offset rows of the partitions of
- * records[] not locked yet in this transaction, and checks the fence.
- */
-static int
-lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
-    char *errbuf, size_t errlen)
-{
-	struct ks_buf sql = { 0 }, claim = { 0 }, create = { 0 };
-	struct part **order = NULL, *p;
-	PGresult *res;
-	const char *v[4];
-	char part[16], lepoch[24];
-	size_t i, n = 0;
-	int64_t next, epoch;
-	int st = KSINK_OK, want_xid = pg->xid == 0;
-
-	for (i = 0; i < count; i++) {
-		if ((p = part_get(pg, records[i].topic,
-		    records[i].partition)) == NULL)
-			goto oom;
-		if (!p->locked && !p->fenced) {
-			p->locked = 2;	/* listed */
-			n++;
-		}
-	}
-	if (n == 0 && !want_xid)
-		return KSINK_OK;
-	if ((order = calloc(n ? n : 1, sizeof(*order))) == NULL)
-		goto oom;
-	for (i = 0, n = 0; i < pg->nparts; i++)
-		if (pg->parts[i].locked == 2)
-			order[n++] = &pg->parts[i];
-	qsort(order, n, sizeof(*order), part_cmp);
-
-	ks_buf_adds(&sql, "SELECT next_offset, epoch FROM ");
-	ks_buf_adds(&sql, pg->offtab);
-	ks_buf_adds(&sql, " WHERE connector = $1 AND topic = $2 AND "
-	    "\"partition\" = $3::integer FOR UPDATE");
-	ks_buf_addc(&sql, '\0');
-	/* The claim: bumps the epoch, if it is still the one read at
-	 * assignment, and reads the next offset; no row back means another
-	 * worker claimed the partition since (a later assignment). */
-	ks_buf_adds(&claim, "UPDATE ");
-	ks_buf_adds(&claim, pg->offtab);
-	ks_buf_adds(&claim, " SET epoch = epoch + 1 WHERE connector = $1 AND "
-	    "topic = $2 AND \"partition\" = $3::integer AND "
-	    "epoch = $4::bigint RETURNING next_offset, epoch");
-	ks_buf_addc(&claim, '\0');
-	ks_buf_adds(&create, "INSERT INTO ");
-	ks_buf_adds(&create, pg->offtab);
-	ks_buf_adds(&create, "(connector, topic, \"partition\", next_offset, "
-	    "epoch) VALUES ($1, $2, $3::integer, -1, 1) ON CONFLICT DO "
-	    "NOTHING RETURNING next_offset, epoch");
-	ks_buf_addc(&create, '\0');
-	if (sql.oom || claim.oom || create.oom)
-		goto oom;
-	if (PQenterPipelineMode(pg->conn) != 1)
-		goto lost;
-	if (want_xid && PQsendQueryParams(pg->conn,
-	    "SELECT pg_current_xact_id()::text", 0, NULL, NULL, NULL, NULL,
-	    0) != 1)
-		goto lost;
-	v[0] = pg->connector;
-	for (i = 0; i < n; i++) {
-		p = order[i];
-		snprintf(part, sizeof(part), "%d", (int)p->partition);
-		snprintf(lepoch, sizeof(lepoch), "%lld",
-		    (long long)p->load_epoch);
-		v[1] = p->topic;
-		v[2] = part;
-		v[3] = lepoch;
-		if (send_params(pg, p->epoch != 0 ? sql.p : p->load_epoch > 0 ?
-		    claim.p : create.p, p->epoch == 0 && p->load_epoch > 0 ?
-		    4 : 3, v) != 1)
-			goto lost;
-	}
-	if (PQpipelineSync(pg->conn) != 1)
-		goto lost;
-	if (want_xid) {
-		res = next_result(pg);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
-		    PQntuples(res) == 1)
-			pg->xid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		else
-			st = result_error(pg, res, "pg_current_xact_id()",
-			    errbuf, errlen);
-		PQclear(res);
-	}
-	for (i = 0; i < n; i++) {
-		p = order[i];
-		res = next_result(pg);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			if (st == KSINK_OK)
-				st = result_error(pg, res, "reading "
-				    "postgres.offsets.table", errbuf, errlen);
-			PQclear(res);
-			p->locked = 0;
-			continue;
-		}
-		if (PQntuples(res) != 1) {
-			/* The row is gone (ksink offsets --reset, or by
-			 * hand): this worker does not own it any more. */
-			next = epoch = -1;
-		} else {
-			next = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-			epoch = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-		}
-		PQclear(res);
-		p->locked = 1;
-		if (p->epoch == 0 && next == -1 && epoch == -1) {
-			/* Claimed by another worker since our assignment. */
-			p->epoch = p->load_epoch;
-			fence(pg, p, -1, -1);
-		} else if (p->epoch == 0) {
-			p->claiming = 1;
-			p->epoch = epoch;
-			p->next = next;
-			pg->host->log(pg->ctx, KSINK_LOG_INFO, "claimed %s/%d: "
-			    "epoch %lld, next offset %lld", p->topic,
-			    (int)p->partition, (long long)epoch,
-			    (long long)next);
-		} else if (epoch != p->epoch || next != p->next) {
-			if (epoch == p->epoch)
-				pg->host->log(pg->ctx, KSINK_LOG_ERROR, "%s/%d: "
-				    "the stored next offset %lld is not the "
-				    "%lld this worker wrote with epoch %lld; "
-				    "was the offsets table changed by hand?",
-				    p->topic, (int)p->partition,
-				    (long long)next, (long long)p->next,
-				    (long long)epoch);
-			fence(pg, p, epoch, next);
-		}
-	}
-	drain_sync(pg);
-	PQexitPipelineMode(pg->conn);
-	if (st == KSINK_POISON)
-		st = KSINK_FATAL;
-	goto out;
-oom:
-	ks_err_set(errbuf, errlen, "out of memory");
-	st = KSINK_FATAL;
-	goto out;
-lost:
-	st = result_error(pg, NULL, "reading postgres.offsets.table", errbuf,
-	    errlen);
-	disconnect(pg);
-out:
-	for (i = 0; i < pg->nparts; i++)
-		if (pg->parts[i].locked == 2)
-			pg->parts[i].locked = 0;
-	ks_buf_free(&sql);
-	ks_buf_free(&claim);
-	ks_buf_free(&create);
-	free(order);
-	return st;
 }
 
 static int
@@ -645,7 +394,6 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
 {
 	struct pg *pg = sink;
-	struct ks_buf sql = { 0 };
 	struct part **upd = NULL, *p;
 	PGresult *res;
 	const char *v[6];
@@ -678,22 +426,9 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 		p->txn_next = offsets[i].next_offset;
 		upd[n++] = p;
 	}
-	ks_buf_adds(&sql, "UPDATE ");
-	ks_buf_adds(&sql, pg->offtab);
-	ks_buf_adds(&sql, " SET next_offset = $4::bigint WHERE "
-	    "connector = $1 AND topic = $2 AND \"partition\" = $3::integer "
-	    "AND epoch = $5::bigint AND next_offset = $6::bigint");
-	ks_buf_addc(&sql, '\0');
-	if (sql.oom) {
-		ks_err_set(errbuf, errlen, "out of memory");
-		st = KSINK_FATAL;
-		goto out;
-	}
 	if (PQenterPipelineMode(pg->conn) != 1)
 		goto lost;
-	if (pg->xid == 0 && PQsendQueryParams(pg->conn,
-	    "SELECT pg_current_xact_id()::text", 0, NULL, NULL, NULL, NULL,
-	    0) != 1)
+	if (pg->xid == 0 && send_params(pg, SQL_XID, 0, NULL) != 1)
 		goto lost;
 	v[0] = pg->connector;
 	for (i = 0; i < n; i++) {
@@ -707,21 +442,13 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 		v[3] = next;
 		v[4] = epoch;
 		v[5] = expect;
-		if (send_params(pg, sql.p, 6, v) != 1)
+		if (send_params(pg, pg->sql.update, 6, v) != 1)
 			goto lost;
 	}
 	if (PQpipelineSync(pg->conn) != 1)
 		goto lost;
-	if (pg->xid == 0) {
-		res = next_result(pg);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
-		    PQntuples(res) == 1)
-			pg->xid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		else
-			st = result_error(pg, res, "pg_current_xact_id()",
-			    errbuf, errlen);
-		PQclear(res);
-	}
+	if (pg->xid == 0)
+		st = read_xid(pg, errbuf, errlen);
 	for (i = 0; i < n; i++) {
 		res = next_result(pg);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -808,7 +535,6 @@ lost:
 	txn_end(pg, 0);
 	txn_reset(pg);
 out:
-	ks_buf_free(&sql);
 	free(upd);
 	return st;
 }
@@ -858,6 +584,7 @@ pg_close(void *sink)
 	copy_free(pg);
 	set_free(&pg->main);
 	set_free(&pg->del);
+	offsets_sql_free(pg);
 	for (i = 0; i < pg->nparts; i++)
 		free(pg->parts[i].topic);
 	free(pg->parts);
@@ -877,86 +604,6 @@ pg_close(void *sink)
 	free(pg->offtab);
 	free(pg->init);
 	free(pg);
-}
-
-/*
- * `ksink offsets --reset`, while no worker runs the connector: one
- * transaction replaces the stored next offsets and bumps their epochs,
- * so that a worker that still believes it owns a partition is fenced.
- */
-static int
-pg_reset_offsets(void *sink, const struct ksink_offset *offsets,
-    size_t count, char *errbuf, size_t errlen)
-{
-	struct pg *pg = sink;
-	struct ks_buf sql = { 0 };
-	PGresult *res;
-	const char *v[4];
-	char part[16], next[24];
-	size_t i;
-	int st;
-
-	if (pg->in_txn) {
-		ks_err_set(errbuf, errlen, "reset_offsets() while a batch "
-		    "is open");
-		return KSINK_FATAL;
-	}
-	if ((st = ensure_conn(pg, errbuf, errlen)) != KSINK_OK)
-		return st;
-	ks_buf_adds(&sql, "INSERT INTO ");
-	ks_buf_adds(&sql, pg->offtab);
-	ks_buf_adds(&sql, " AS o(connector, topic, \"partition\", "
-	    "next_offset, epoch) VALUES ($1, $2, $3::integer, $4::bigint, 1) "
-	    "ON CONFLICT (connector, topic, \"partition\") DO UPDATE "
-	    "SET next_offset = excluded.next_offset, epoch = o.epoch + 1");
-	ks_buf_addc(&sql, '\0');
-	if (sql.oom) {
-		ks_err_set(errbuf, errlen, "out of memory");
-		return KSINK_FATAL;
-	}
-	if ((st = exec_simple(pg, "BEGIN", "BEGIN", errbuf, errlen)) !=
-	    KSINK_OK)
-		goto out;
-	v[0] = pg->connector;
-	for (i = 0; i < count; i++) {
-		if (offsets[i].next_offset < 0 &&
-		    offsets[i].next_offset != KSINK_OFFSET_NONE) {
-			ks_err_set(errbuf, errlen, "%s/%d: offset %lld is "
-			    "neither >= 0 nor KSINK_OFFSET_NONE",
-			    offsets[i].topic, (int)offsets[i].partition,
-			    (long long)offsets[i].next_offset);
-			st = KSINK_FATAL;
-			break;
-		}
-		snprintf(part, sizeof(part), "%d", (int)offsets[i].partition);
-		snprintf(next, sizeof(next), "%lld",
-		    (long long)(offsets[i].next_offset < 0 ? -1 :
-		    offsets[i].next_offset));
-		v[1] = offsets[i].topic;
-		v[2] = part;
-		v[3] = next;
-		res = PQexecParams(pg->conn, sql.p, 4, NULL, v, NULL, NULL,
-		    0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			st = result_error(pg, res, "resetting the offsets in "
-			    "postgres.offsets.table", errbuf, errlen);
-			PQclear(res);
-			if (st == KSINK_POISON)
-				st = KSINK_FATAL;
-			break;
-		}
-		PQclear(res);
-	}
-	if (st == KSINK_OK)
-		st = exec_simple(pg, "COMMIT", "COMMIT", errbuf, errlen);
-	else if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
-		exec_simple(pg, "ROLLBACK", "ROLLBACK", NULL, 0);
-	if (st == KSINK_OK)
-		pg->host->log(pg->ctx, KSINK_LOG_INFO, "reset the offsets of "
-		    "%zu partition%s", count, count == 1 ? "" : "s");
-out:
-	ks_buf_free(&sql);
-	return st == KSINK_POISON ? KSINK_FATAL : st;
 }
 
 static const struct ksink_sink postgres_sink = {

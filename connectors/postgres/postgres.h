@@ -2,11 +2,11 @@
 /*
  * connectors/postgres/postgres.h - what the PostgreSQL sink's files share:
  * the sink's state and the functions that cross them.  postgres.c has the
- * option table, the offsets, fencing and the atomic step; open.c the
- * configuration, check() and open(); conn.c the connection, SQLSTATE
- * classes and the in-doubt COMMIT; rows.c a batch's records, pipelined;
- * copy.c the same through COPY; classify.c which statements COPY can
- * apply.  Private to the plugin.
+ * option table and the atomic step; offsets.c the offsets table, its
+ * locks and the fence; open.c the configuration, check() and open();
+ * conn.c the connection, SQLSTATE classes and the in-doubt COMMIT; rows.c
+ * a batch's records, pipelined; copy.c the same through COPY; classify.c
+ * which statements COPY can apply.  Private to the plugin.
  */
 #ifndef KS_POSTGRES_H
 #define KS_POSTGRES_H
@@ -20,9 +20,10 @@
 #include "../lib/buf.h"
 #include "stmt.h"
 
-/* Records per pipeline sync: bounds what is in flight in either
- * direction, so that neither side blocks on a full socket buffer. */
+/* Statements and bytes per pipeline Sync (see run_records()): a chunk
+ * stays below libpq's 8 KB send unit, so that it leaves with its Sync. */
 #define PIPE_CHUNK 1000
+#define PIPE_CHUNK_BYTES 4096
 /* OIDs of the types a parameter is sent for (pg_type.h). */
 #define OID_BYTEA 17
 #define OID_TEXT 25
@@ -58,6 +59,18 @@ struct part {
 	int64_t load_epoch;	/* the epoch read at assignment; 0: no row */
 };
 
+/* The statements on the offsets table, built once at open. */
+struct pg_sql {
+	char *create;		/* CREATE TABLE IF NOT EXISTS */
+	char *load;		/* a row, read at assignment */
+	char *lock;		/* a row, FOR UPDATE */
+	char *claim;		/* the epoch bumped, if still the one read */
+	char *insert;		/* a new row */
+	char *update;		/* the next offset, compare-and-set */
+	char *reset;		/* ksink offsets --reset */
+	char lock_timeout[64];	/* SET LOCAL lock_timeout = ... */
+};
+
 struct pg {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
@@ -67,7 +80,12 @@ struct pg {
 	char *connector;
 	char *offtab;		/* the offsets table's name, as given */
 	int64_t connect_ms, stmt_ms;
-	char *init;
+	int64_t idle_ms;	/* postgres.idle.timeout.ms */
+	int64_t lock_ms;	/* postgres.lock.timeout.ms */
+	struct pg_sql sql;
+	char *init;		/* postgres.init, run by pg_setup() */
+	const char *init_what;	/* the option it came from */
+	int need_setup;		/* pg_setup() has not run yet */
 
 	struct pset main, del;
 
@@ -84,7 +102,8 @@ struct pg {
 
 	struct ks_buf hdr;
 	struct ks_buf copy;	/* COPY data of a batch */
-	int default_table;	/* no postgres.statement: ksink_records */
+	int default_table;	/* no postgres.statement: ksink_records,
+				 * which pg_setup() creates */
 	struct copy *cp;	/* the COPY path (copy.c), NULL before */
 	struct ks_buf pbuf[PG_F_COUNT];
 	const char *prepared_for; /* the connection statements are prepared on */
@@ -104,12 +123,29 @@ int	result_error(struct pg *pg, const PGresult *res, const char *what, char
 int	pg_check(const struct ksink_host *host, struct ksink_ctx *ctx);
 int	pg_open(const struct ksink_host *host, struct ksink_ctx *ctx,
 	    void **sink, char *errbuf, size_t errlen);
+int	pg_setup(struct pg *pg, char *errbuf, size_t errlen);
+
+/* offsets.c */
+int	create_offsets(struct pg *pg, char *errbuf, size_t errlen);
+void	fence(struct pg *pg, struct part *p, int64_t epoch, int64_t next);
+int	lock_parts(struct pg *pg, const struct ksink_record *records, size_t
+	    count, char *errbuf, size_t errlen);
+int	offsets_sql(struct pg *pg);
+void	offsets_sql_free(struct pg *pg);
+int	pg_load_offsets(void *sink, struct ksink_offset *offsets, size_t
+	    count, char *errbuf, size_t errlen);
+int	pg_reset_offsets(void *sink, const struct ksink_offset *offsets,
+	    size_t count, char *errbuf, size_t errlen);
 
 /* postgres.c */
-int	create_offsets(struct pg *pg, char *errbuf, size_t errlen);
 void	pg_close(void *sink);
-void	fence(struct pg *pg, struct part *p, int64_t epoch, int64_t next);
+/* The open transaction's id, sent in a pipeline and read by read_xid(). */
+#define SQL_XID "SELECT pg_current_xact_id()::text"
+int	read_xid(struct pg *pg, char *errbuf, size_t errlen);
 struct part *part_find(struct pg *pg, const char *topic, int32_t partition);
+struct part *part_get(struct pg *pg, const char *topic, int32_t partition);
+int	send_params(struct pg *pg, const char *sql, int n, const char *const
+	    *v);
 void	txn_end(struct pg *pg, int committed);
 void	txn_reset(struct pg *pg);
 

@@ -87,6 +87,7 @@ record_part(struct pg *pg, const struct ksink_record *r)
 struct sent {
 	size_t rec;	/* index in records[] */
 	int stmt;	/* index in its set */
+	int sync;	/* the last of a chunk: a Sync follows */
 };
 
 /* A text parameter: NUL-terminated copy of n bytes in buffer b. */
@@ -106,7 +107,8 @@ text_copy(struct ks_buf *b, const void *d, size_t n)
  */
 static int
 send_record(struct pg *pg, struct pset *set, int i,
-    const struct ksink_record *r, char *errbuf, size_t errlen)
+    const struct ksink_record *r, size_t *bytes, char *errbuf,
+    size_t errlen)
 {
 	struct pstmt *s = &set->v[i];
 	const char *v[PG_F_COUNT];
@@ -175,6 +177,11 @@ send_record(struct pg *pg, struct pset *set, int i,
 			break;
 		}
 	}
+	/* About what the Bind and Execute messages take. */
+	*bytes += 48 + strlen(s->name);
+	for (j = 0; j < s->t.nparams; j++)
+		*bytes += 6 + (fmt[j] ? (size_t)len[j] : v[j] ? strlen(v[j]) :
+		    0);
 	return PQsendQueryPrepared(pg->conn, s->name, s->t.nparams, v, len,
 	    fmt, 0) == 1 ? 1 : -1;
 not_text:
@@ -186,7 +193,16 @@ not_text:
 }
 
 /*
- * Runs the statements of records[from, to) in pipelined chunks.  Returns
+ * Runs the statements of records[from, to) in one pipeline, cut into
+ * chunks each ended by a Sync, then reads the results.  A chunk holds
+ * less than libpq's 8 KB send unit (unless one record is larger), so it
+ * goes out with its Sync in one write: whenever this worker stalls (a
+ * SIGSTOP, a hung host), the server has a whole chunk and sees the
+ * session "idle in transaction", where idle_in_transaction_session_timeout
+ * applies, never waiting in the middle of a pipeline with the offset rows
+ * locked.  A Sync inside the batch's BEGIN block commits nothing, and
+ * after a failed statement the statements of the later chunks fail too
+ * (the transaction is aborted): the batch stays one transaction.  Returns
  * KSINK_OK, or the failure with *bad set to the index of the record that
  * failed (a poison record, or the one whose statement hit another error).
  */
@@ -199,16 +215,18 @@ run_records(struct pg *pg, const struct ksink_record *records, size_t from,
 	struct pset *set;
 	struct part *p;
 	PGresult *res;
-	size_t i, k, nsent, cap = 0;
+	size_t i, k, c0, nsent = 0, cap = 0, bytes;
 	int j, rs, st = KSINK_OK;
 
 	*bad = from;
 	i = from;
+	if (PQenterPipelineMode(pg->conn) != 1)
+		goto lost;
 	while (i < to && st == KSINK_OK) {
-		if (PQenterPipelineMode(pg->conn) != 1)
-			goto lost;
-		nsent = 0;
-		for (; i < to && nsent < PIPE_CHUNK; i++) {
+		c0 = nsent;
+		bytes = 0;
+		for (; i < to && nsent - c0 < PIPE_CHUNK &&
+		    bytes < PIPE_CHUNK_BYTES; i++) {
 			r = &records[i];
 			if ((p = record_part(pg, r)) == NULL)
 				continue;
@@ -228,8 +246,8 @@ run_records(struct pg *pg, const struct ksink_record *records, size_t from,
 					}
 					sent = ns;
 				}
-				rs = send_record(pg, set, j, r, errbuf,
-				    errlen);
+				rs = send_record(pg, set, j, r, &bytes,
+				    errbuf, errlen);
 				if (rs == -1)
 					goto lost;
 				if (rs == 0) {
@@ -239,43 +257,48 @@ run_records(struct pg *pg, const struct ksink_record *records, size_t from,
 				}
 				sent[nsent].rec = i;
 				sent[nsent].stmt = j;
+				sent[nsent].sync = 0;
 				nsent++;
 			}
 			p->txn_next = r->offset + 1;
 		}
 flush:
+		if (nsent == c0)
+			continue;
 		if (PQpipelineSync(pg->conn) != 1)
 			goto lost;
-		for (k = 0; k < nsent; k++) {
-			res = next_result(pg);
-			rs = PQresultStatus(res);
-			if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK &&
-			    st == KSINK_OK) {
-				char what[128];
-
-				r = &records[sent[k].rec];
-				set = (r->value == NULL && pg->del.n > 0) ?
-				    &pg->del : &pg->main;
-				if (set->n > 1)
-					snprintf(what, sizeof(what), "%s, "
-					    "statement %d", set->option,
-					    sent[k].stmt + 1);
-				else
-					snprintf(what, sizeof(what), "%s",
-					    set->option);
-				st = result_error(pg, res, what, errbuf,
-				    errlen);
-				*bad = sent[k].rec;
-			}
-			PQclear(res);
-			if (res == NULL)
-				break;
-		}
-		drain_sync(pg);
-		PQexitPipelineMode(pg->conn);
-		if (PQstatus(pg->conn) != CONNECTION_OK)
-			goto lost;
+		sent[nsent - 1].sync = 1;
 	}
+	for (k = 0; k < nsent; k++) {
+		res = next_result(pg);
+		rs = PQresultStatus(res);
+		if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK &&
+		    st == KSINK_OK) {
+			char what[128];
+
+			r = &records[sent[k].rec];
+			set = (r->value == NULL && pg->del.n > 0) ?
+			    &pg->del : &pg->main;
+			if (set->n > 1)
+				snprintf(what, sizeof(what), "%s, "
+				    "statement %d", set->option,
+				    sent[k].stmt + 1);
+			else
+				snprintf(what, sizeof(what), "%s",
+				    set->option);
+			st = result_error(pg, res, what, errbuf,
+			    errlen);
+			*bad = sent[k].rec;
+		}
+		PQclear(res);
+		if (res == NULL)
+			goto lost;
+		if (sent[k].sync)
+			drain_sync(pg);
+	}
+	PQexitPipelineMode(pg->conn);
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+		goto lost;
 	free(sent);
 	return st;
 lost:

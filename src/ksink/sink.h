@@ -196,6 +196,15 @@ struct ksink_host {
 	    __attribute__((format(printf, 3, 4)))
 #endif
 	    ;
+
+	/* ---- ABI 1.2 too (test with KSINK_HOST_HAS(host, count)) ---- */
+
+	/* Adds n to the connector's count of event, which the daemon shows
+	 * in its metrics (ksink_sink_events_total{connector,event}) and in
+	 * `ksink status`.  event is a name of [a-z][a-z0-9_]*, at most 32
+	 * characters, such as "fenced"; a connector counts at most 16
+	 * different names.  Thread-safe; cheap enough for every batch. */
+	void (*count)(struct ksink_ctx *ctx, const char *event, uint64_t n);
 };
 
 /* Whether host h has member m (for members added after ABI 1.0). */

@@ -12,13 +12,9 @@
 # tests/chaos/results/latest.md in the build tree (latest-short.md for
 # --short).  --short (the short
 # version, tests/chaos/short.test in `make check`): one small cell per
-# kind of fault for the SQLite sink, a zombie under the HTTP sink, and the
-# file sink's fsync failures (of the directory, then of a data file).
-# The PostgreSQL zombie cell is in the whole matrix only: a worker stopped
-# in the middle of sending a batch keeps its row locks, so the worker
-# that takes over may apply nothing until the stopped one resumes (see
-# CAVEATS in ksink-postgres(7)), which the cell's liveness check fails on
-# a slow run; tests/postgres/zombie.test checks the fence in make check.
+# kind of fault for the SQLite sink, a zombie under the HTTP and the
+# PostgreSQL sinks, and the file sink's fsync failures (of the directory,
+# then of a data file).
 # --only runs the cells whose "FAULT SINK" matches REGEX (grep -E).
 #
 # The matrix uses a broker of its own (KSINK_KAFKA_STATE, default
@@ -50,6 +46,7 @@ broker-crash sqlite
 zombie sqlite
 churn-eager sqlite
 zombie http
+zombie postgres
 hang sqlite
 sqlite-busy sqlite
 file-fsync file"

@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "log.h"
 #include "sink.h"
+#include "stats.h"
 #include "testing.h"
 
 static char fixdir[4096];
@@ -562,6 +563,90 @@ test_host_services(void **state)
 	ks_sink_unload(pl);
 }
 
+static void
+count_bad(void *arg)
+{
+	struct ksink_ctx *ctx = arg;
+
+	ks_sink_host.count(ctx, "Fenced", 1);
+	ks_sink_host.count(ctx, "also-bad", 1);	/* warned once only */
+}
+
+/* host->count(): per connector and event, into the connector's figures,
+ * bad names refused with one error. */
+static void
+test_host_count(void **state)
+{
+	static const char ini[] = "[connector c1]\ntype = good\n"
+	    "good.path = /tmp/x\n";
+	char path[4200], err[1024] = "", name[16];
+	struct ks_errors errs = { 0 };
+	const struct ksink_host *h = &ks_sink_host;
+	struct ks_worker_snapshot snap;
+	struct ks_stats stats;
+	struct ks_plugin *pl;
+	struct ks_conf *conf;
+	struct ksink_ctx *ctx;
+	char *out;
+	FILE *fp;
+	int i;
+
+	(void)state;
+	fixture(path, sizeof(path), "good");
+	if ((pl = ks_sink_load(path, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_non_null(fp = fmemopen((void *)ini, sizeof(ini) - 1, "r"));
+	conf = ks_conf_parse_fp(fp, "host.ini", &errs);
+	fclose(fp);
+	ctx = ks_sink_ctx_new("c1", conf->sections, pl);
+	assert_true(KSINK_HOST_HAS(h, count));
+
+	/* No figures to add to (ksink offsets): nothing happens. */
+	h->count(ctx, "fenced", 1);
+
+	ks_stats_init(&stats, "connector c1", 0);
+	ks_sink_ctx_set_stats(ctx, &stats);
+	h->count(ctx, "fenced", 1);
+	h->count(ctx, "fenced", 2);
+	h->count(ctx, "retried_batch_9", 5);
+	ks_log_set_level(KSINK_LOG_INFO);
+	out = capture_stderr(count_bad, ctx);
+	assert_non_null(strstr(out, "connector c1: the sink counts an "
+	    "event whose name is not"));
+	assert_null(strchr(strchr(out, '\n') + 1, '\n'));
+	free(out);
+	h->count(ctx, "", 1);
+	h->count(ctx, NULL, 1);
+	h->count(ctx, "a23456789012345678901234567890123", 1);	/* 33 */
+
+	memset(&snap, 0, sizeof(snap));
+	ks_stats_snapshot(&stats, &snap);
+	assert_int_equal(snap.nevents, 2);
+	assert_string_equal(snap.events[0].name, "fenced");
+	assert_int_equal(snap.events[0].n, 3);
+	assert_string_equal(snap.events[1].name, "retried_batch_9");
+	assert_int_equal(snap.events[1].n, 5);
+	ks_stats_snapshot_free(&snap);
+
+	/* At most KS_EVENTS_MAX names; the known ones still count. */
+	for (i = 0; i < KS_EVENTS_MAX + 4; i++) {
+		snprintf(name, sizeof(name), "e%d", i);
+		assert_int_equal(ks_stats_event(&stats, name, 1),
+		    i < KS_EVENTS_MAX - 2 ? 0 : -1);
+	}
+	assert_int_equal(ks_stats_event(&stats, "fenced", 1), 0);
+	ks_stats_snapshot(&stats, &snap);
+	assert_int_equal(snap.nevents, KS_EVENTS_MAX);
+	assert_int_equal(snap.events[0].n, 4);
+	ks_stats_snapshot_free(&snap);
+
+	ks_stats_destroy(&stats);
+	ks_sink_ctx_free(ctx);
+	ks_conf_free(conf);
+	ks_errors_free(&errs);
+	ks_sink_unload(pl);
+}
+
 static int
 setup(void **state)
 {
@@ -616,6 +701,7 @@ main(void)
 		cmocka_unit_test(test_directory),
 		cmocka_unit_test(test_sink_path),
 		cmocka_unit_test(test_host_services),
+		cmocka_unit_test(test_host_count),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
