@@ -236,22 +236,39 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 }
 
 /*
+ * The session advisory lock that setup runs under ("ksinkset" in ASCII):
+ * two workers starting at the same moment would otherwise run the same
+ * CREATE TABLE IF NOT EXISTS side by side, and the second fails with a
+ * duplicate key in the catalogue (23505) once the first commits.  The
+ * lock ends with the session if the worker dies during setup.
+ */
+#define SETUP_LOCK	"SELECT pg_advisory_lock(7742648107350058356)"
+#define SETUP_UNLOCK	"SELECT pg_advisory_unlock(7742648107350058356)"
+
+/*
  * What the connector sets up on the server once, on its first connection:
- * postgres.init, the offsets table and the default table.
+ * postgres.init, the offsets table and the default table, one worker at
+ * a time.
  */
 int
 pg_setup(struct pg *pg, char *errbuf, size_t errlen)
 {
+	char ubuf[256];
 	int st;
 
+	if ((st = exec_simple(pg, SETUP_LOCK, "waiting for another worker's "
+	    "setup (advisory lock)", errbuf, errlen)) != KSINK_OK)
+		return st == KSINK_POISON ? KSINK_CONFIG : st;
 	if ((pg->init == NULL || (st = exec_simple(pg, pg->init,
 	    pg->init_what, errbuf, errlen)) == KSINK_OK) &&
 	    (st = create_offsets(pg, errbuf, errlen)) == KSINK_OK &&
 	    (!pg->default_table || (st = exec_simple(pg, default_table,
-	    "creating ksink_records", errbuf, errlen)) == KSINK_OK)) {
+	    "creating ksink_records", errbuf, errlen)) == KSINK_OK))
 		pg->need_setup = 0;
+	/* A failed unlock means a lost session, which released it. */
+	(void)exec_simple(pg, SETUP_UNLOCK, "setup", ubuf, sizeof(ubuf));
+	if (st == KSINK_OK)
 		return KSINK_OK;
-	}
 	return st == KSINK_POISON ? KSINK_CONFIG : st;
 }
 

@@ -26,7 +26,8 @@ PG_LEDGER_TESTS = \
 	tests/postgres/offsets.test \
 	tests/postgres/outbox.test \
 	tests/postgres/valgrind.test \
-	tests/postgres/hosts.test
+	tests/postgres/hosts.test \
+	tests/postgres/setup.test
 # hosts.test (across hosts: workers in network namespaces of its own; root
 # and ip(8) needed) makes 2 cuts here; `make chaos` has a cell that makes
 # 5 (partition postgres).
