@@ -26,8 +26,9 @@ connectors_lib_libkssql_la_SOURCES = \
 connectors_lib_libkssql_la_CFLAGS = $(AM_CFLAGS) $(CONNECTOR_LIB_CFLAGS) \
 	$(SQLITE3_CFLAGS)
 
-# The record envelope, ksink-record(7), shared by every sink.
-dist_man_MANS += man/ksink-record.7
+# The record envelope, ksink-record(7), shared by every sink; the table
+# mapping of the SQL sinks, ksink-mapping(7).
+dist_man_MANS += man/ksink-record.7 man/ksink-mapping.7
 
 if HAVE_CMOCKA
 # One test per module of the library, linked against it.
