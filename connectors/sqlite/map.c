@@ -584,6 +584,34 @@ map_write(struct sink *sq, const struct ksink_record *records, size_t count,
 	return KSINK_OK;
 }
 
+/* The CREATE TABLE that a missing table needs, as far as it is known
+ * before any record: the key's columns (typed for pk.mode kafka). */
+static void
+create_hint(struct map *mp, const struct ks_mapping_row *row)
+{
+	const struct ks_mapping *m = &mp->m;
+	size_t i, n = row->npk > 0 ? row->npk : m->npk_fields;
+
+	ks_buf_reset(&mp->sql);
+	ks_buf_adds(&mp->sql, "CREATE TABLE ");
+	ks_mapping_ident(&mp->sql, m, row->table);
+	ks_buf_adds(&mp->sql, " (");
+	for (i = 0; i < n; i++) {
+		ks_mapping_ident(&mp->sql, m, row->npk > 0 ?
+		    row->cols[i].name : m->pk_fields[i]);
+		ks_buf_addf(&mp->sql, " %s NOT NULL, ", row->npk > 0 ?
+		    ks_mapping_sql_type(KS_MAP_SQLITE, row->cols[i].type) :
+		    "<type>");
+	}
+	ks_buf_adds(&mp->sql, "<a column per field of the value>");
+	for (i = 0; i < n; i++) {
+		ks_buf_adds(&mp->sql, i == 0 ? ", PRIMARY KEY (" : ", ");
+		ks_mapping_ident(&mp->sql, m, row->npk > 0 ?
+		    row->cols[i].name : m->pk_fields[i]);
+	}
+	ks_buf_adds(&mp->sql, n > 0 ? "))" : ")");
+}
+
 /* At open, without auto.create: the table of table.name.format, or
  * those that records of the topics named in `topics` would go to, must
  * exist. */
@@ -627,7 +655,8 @@ tables_exist(struct sink *sq, char *errbuf, size_t errlen)
 		r.key_len = 2;
 		/* The row of an empty record: its table, and the key's
 		 * columns that the options name. */
-		(void)ks_mapping_row(m, &r, 0, &row, NULL, 0);
+		if (ks_mapping_row(m, &r, 0, &row, NULL, 0) != KSINK_OK)
+			row.npk = 0;	/* no key known, nor names */
 		if (row.table == NULL) {
 			ks_mapping_row_free(&row);
 			continue;
@@ -636,19 +665,7 @@ tables_exist(struct sink *sq, char *errbuf, size_t errlen)
 			status = db_error(sq, rc, "reading the columns of a table",
 			    errbuf, errlen);
 		else if (!t->exists) {
-			ks_buf_reset(&mp->sql);
-			ks_buf_adds(&mp->sql, "CREATE TABLE ");
-			ks_mapping_ident(&mp->sql, m, row.table);
-			ks_buf_adds(&mp->sql, " (");
-			for (i = 0; i < m->npk_fields; i++) {
-				ks_mapping_ident(&mp->sql, m, m->pk_fields[i]);
-				ks_buf_adds(&mp->sql, " <type> NOT NULL, ");
-			}
-			ks_buf_adds(&mp->sql, "<a column per field of the "
-			    "value>");
-			if (m->npk_fields > 0)
-				ks_buf_adds(&mp->sql, ", PRIMARY KEY (...)");
-			ks_buf_addc(&mp->sql, ')');
+			create_hint(mp, &row);
 			ks_err_set(errbuf, errlen, "sqlite.table.name.format: "
 			    "table \"%s\"%s%s%s does not exist in %s, "
 			    "and sqlite.auto.create is off: create it, as in "
