@@ -275,25 +275,31 @@ read_conf(struct ks_mapping *m, const struct ksink_host *host,
 	return 0;
 }
 
-struct first_rule {
+/* Where the rules broken go: each one to host->report() (check()), or
+ * the first one to errbuf (open()). */
+struct rules {
+	const struct ksink_host *host;
+	struct ksink_ctx *ctx;
 	char *errbuf;
 	size_t errlen;
 	int n;
 };
 
 static void
-first_rule(void *arg, const char *option, const char *fmt, ...)
+rule(void *arg, const char *option, const char *fmt, ...)
 {
-	struct first_rule *f = arg;
+	struct rules *r = arg;
 	va_list ap;
 	char msg[512];
 
-	if (f->n++ > 0)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ks_err_set(f->errbuf, f->errlen, "%s: %s", option, msg);
+	if (r->host != NULL)
+		r->host->report(r->ctx, option, "%s", msg);
+	else if (r->n == 0)
+		ks_err_set(r->errbuf, r->errlen, "%s: %s", option, msg);
+	r->n++;
 }
 
 int
@@ -301,50 +307,30 @@ ks_mapping_conf(struct ks_mapping *m, const struct ksink_host *host,
     struct ksink_ctx *ctx, const char *prefix, int dialect, char *errbuf,
     size_t errlen)
 {
-	struct first_rule f = { errbuf, errlen, 0 };
+	struct rules r = { NULL, NULL, errbuf, errlen, 0 };
 
-	if (read_conf(m, host, ctx, prefix, first_rule, &f) == -1) {
+	if (read_conf(m, host, ctx, prefix, rule, &r) == -1) {
 		ks_mapping_free(m);
 		ks_err_set(errbuf, errlen, "out of memory");
 		return KSINK_FATAL;
 	}
 	m->dialect = dialect;
-	if (f.n > 0) {
+	if (r.n > 0) {
 		ks_mapping_free(m);
 		return KSINK_CONFIG;
 	}
 	return KSINK_OK;
 }
 
-struct report_rule {
-	const struct ksink_host *host;
-	struct ksink_ctx *ctx;
-	int n;
-};
-
-static void
-report_rule(void *arg, const char *option, const char *fmt, ...)
-{
-	struct report_rule *r = arg;
-	va_list ap;
-	char msg[512];
-
-	r->n++;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	r->host->report(r->ctx, option, "%s", msg);
-}
-
 int
 ks_mapping_check(const struct ksink_host *host, struct ksink_ctx *ctx,
     const char *prefix)
 {
-	struct report_rule r = { host, ctx, 0 };
+	struct rules r = { host, ctx, NULL, 0, 0 };
 	struct ks_mapping m;
 	int rc;
 
-	rc = read_conf(&m, host, ctx, prefix, report_rule, &r);
+	rc = read_conf(&m, host, ctx, prefix, rule, &r);
 	ks_mapping_free(&m);
 	if (rc == -1)
 		return KSINK_OK; /* out of memory: open() will tell */
@@ -368,10 +354,10 @@ ks_mapping_same_name(const struct ks_mapping *m, const char *a,
 {
 	unsigned char x, y;
 
-	if (m->dialect != KS_MAP_SQLITE)
+	if (m->dialect == KS_MAP_POSTGRES && m->quote)
 		return strcmp(a, b) == 0;
 	/* SQLite's identifiers are the same whatever their ASCII case,
-	 * quoted or not. */
+	 * quoted or not; PostgreSQL folds unquoted ones to lower case. */
 	for (;; a++, b++) {
 		x = (unsigned char)*a;
 		y = (unsigned char)*b;

@@ -156,7 +156,9 @@ void	ks_mapping_row_free(struct ks_mapping_row *);
 struct ks_mapping_col *ks_mapping_row_col(const struct ks_mapping *,
 	    struct ks_mapping_row *, const char *name);
 
-/* Whether two names are the same identifier in the dialect. */
+/* Whether two names are the same identifier in the dialect: SQLite's
+ * names ignore ASCII case; PostgreSQL's quoted names are exact, and its
+ * unquoted names (quote.identifiers off) fold to lower case. */
 int	ks_mapping_same_name(const struct ks_mapping *, const char *,
 	    const char *);
 
@@ -194,6 +196,10 @@ int	ks_mapping_plain(const char *name);
 /* Appends name as an identifier: quoted (always, when quote is set) or as
  * it is; -1 when it cannot be written unquoted. */
 int	ks_mapping_ident(struct ks_buf *, const struct ks_mapping *,
+	    const char *name);
+/* Appends a table's name: as ks_mapping_ident, but for PostgreSQL a name
+ * "schema.table" is split at its first dot, each part quoted. */
+void	ks_mapping_table_ident(struct ks_buf *, const struct ks_mapping *,
 	    const char *name);
 /*
  * The statements of a row's table and columns, appended to b.  Parameter

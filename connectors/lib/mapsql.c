@@ -9,6 +9,7 @@
 #include "config.h"
 #endif
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -165,6 +166,27 @@ ident(struct ks_buf *b, const struct ks_mapping *m, const char *name)
 		ks_buf_adds(b, "\"?\"");
 }
 
+/* A table's name: for PostgreSQL, "schema.table" is the table of that
+ * schema (split at the first dot, each part quoted on its own). */
+void
+ks_mapping_table_ident(struct ks_buf *b, const struct ks_mapping *m,
+    const char *name)
+{
+	const char *dot;
+	char *schema;
+
+	if (m->dialect == KS_MAP_POSTGRES && (dot = strchr(name, '.')) != NULL &&
+	    dot > name && dot[1] != '\0' &&
+	    (schema = strndup(name, (size_t)(dot - name))) != NULL) {
+		ident(b, m, schema);
+		ks_buf_addc(b, '.');
+		ident(b, m, dot + 1);
+		free(schema);
+		return;
+	}
+	ident(b, m, name);
+}
+
 static void
 param(struct ks_buf *b, const struct ks_mapping *m, size_t k)
 {
@@ -181,7 +203,7 @@ ks_mapping_sql_create(struct ks_buf *b, const struct ks_mapping *m,
 	size_t i;
 
 	ks_buf_adds(b, "CREATE TABLE ");
-	ident(b, m, row->table);
+	ks_mapping_table_ident(b, m, row->table);
 	ks_buf_adds(b, " (");
 	for (i = 0; i < row->ncols; i++) {
 		c = &row->cols[i];
@@ -212,7 +234,7 @@ ks_mapping_sql_add_column(struct ks_buf *b, const struct ks_mapping *m,
     const char *table, const struct ks_mapping_col *c)
 {
 	ks_buf_adds(b, "ALTER TABLE ");
-	ident(b, m, table);
+	ks_mapping_table_ident(b, m, table);
 	ks_buf_adds(b, " ADD COLUMN ");
 	ident(b, m, c->name);
 	ks_buf_addc(b, ' ');
@@ -244,13 +266,13 @@ ks_mapping_sql_dml(struct ks_buf *b, const struct ks_mapping *m,
 
 	if (op == KS_MAP_OP_DELETE) {
 		ks_buf_adds(b, "DELETE FROM ");
-		ident(b, m, row->table);
+		ks_mapping_table_ident(b, m, row->table);
 		where_key(b, m, row);
 		return;
 	}
 	if (m->insert_mode == KS_MAP_UPDATE) {
 		ks_buf_adds(b, "UPDATE ");
-		ident(b, m, row->table);
+		ks_mapping_table_ident(b, m, row->table);
 		ks_buf_adds(b, " SET ");
 		/* With no other column, the key is set to itself: the
 		 * statement matches the row and changes nothing. */
@@ -268,7 +290,7 @@ ks_mapping_sql_dml(struct ks_buf *b, const struct ks_mapping *m,
 		return;
 	}
 	ks_buf_adds(b, "INSERT INTO ");
-	ident(b, m, row->table);
+	ks_mapping_table_ident(b, m, row->table);
 	ks_buf_adds(b, " (");
 	for (i = 0; i < row->ncols; i++) {
 		if (i > 0)

@@ -555,6 +555,18 @@ test_sql_text(void **state)
 	    "PRIMARY KEY (\"User\", \"tx\"))");
 	assert_string_equal(dml(&m, &row, KS_MAP_OP_DELETE),
 	    "DELETE FROM \"Alerts\" WHERE \"User\" = $1 AND \"tx\" = $2");
+	/* PostgreSQL: a schema-qualified table */
+	free(row.table);
+	row.table = strdup("Ops.Alerts");
+	assert_string_equal(dml(&m, &row, KS_MAP_OP_DELETE),
+	    "DELETE FROM \"Ops\".\"Alerts\" WHERE \"User\" = $1 AND "
+	    "\"tx\" = $2");
+	m.dialect = KS_MAP_SQLITE;
+	assert_string_equal(dml(&m, &row, KS_MAP_OP_DELETE),
+	    "DELETE FROM \"Ops.Alerts\" WHERE \"User\" = ?1 AND \"tx\" = ?2");
+	m.dialect = KS_MAP_POSTGRES;
+	free(row.table);
+	row.table = strdup("Alerts");
 	m.insert_mode = KS_MAP_UPDATE;
 	assert_string_equal(dml(&m, &row, KS_MAP_OP_WRITE),
 	    "UPDATE \"Alerts\" SET \"select\" = $3, \"Amount\" = $4, "
