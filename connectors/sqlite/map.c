@@ -269,22 +269,23 @@ fit_table(struct sink *sq, struct ks_mapping_row *row,
 			if (mp->sql.oom)
 				return db_error(sq, SQLITE_NOMEM, "ALTER TABLE",
 				    errbuf, errlen);
-			if (!m->auto_evolve || c->pk ||
-			    row->op == KS_MAP_OP_DELETE) {
-				ks_err_set(errbuf, errlen, "record %s: table \"%s\" "
-				    "has no column \"%s\"%s; %s", rec(r, where,
-				    sizeof(where)), row->table, c->name,
-				    c->pk ? " for the key" : "", c->pk ?
-				    "the key's columns must exist with its "
-				    "primary key: change pk.fields, or the "
-				    "table" : m->auto_evolve ? "" :
-				    "add it, for instance with the statement "
-				    "below, or set sqlite.auto.evolve = true, or "
-				    "leave the field out with "
-				    "sqlite.fields.exclude: ");
-				if (!c->pk)
-					ks_err_append(errbuf, errlen, "%s",
-					    mp->sql.p);
+			if (!m->auto_evolve || c->pk) {
+				if (c->pk)
+					ks_err_set(errbuf, errlen, "record %s: table "
+					    "\"%s\" has no column \"%s\" for the "
+					    "key; the key's columns must be the "
+					    "table's primary key: change "
+					    "sqlite.pk.fields, or the table",
+					    rec(r, where, sizeof(where)), row->table,
+					    c->name);
+				else
+					ks_err_set(errbuf, errlen, "record %s: table "
+					    "\"%s\" has no column \"%s\"; add it "
+					    "with %s; or set sqlite.auto.evolve = "
+					    "true, or leave the field out with "
+					    "sqlite.fields.exclude",
+					    rec(r, where, sizeof(where)), row->table,
+					    c->name, mp->sql.p);
 				return KSINK_FATAL;
 			}
 			if ((status = ddl(sq, mp->sql.p, errbuf, errlen)) !=
