@@ -15,6 +15,8 @@ connectors_lib_libkslib_la_SOURCES = \
 	connectors/lib/envelope.c connectors/lib/envelope.h \
 	connectors/lib/err.c connectors/lib/err.h \
 	connectors/lib/json.c connectors/lib/json.h \
+	connectors/lib/mapping.c connectors/lib/mapping.h \
+	connectors/lib/mapreduce.c connectors/lib/mapsql.c \
 	connectors/lib/offcache.c connectors/lib/offcache.h \
 	connectors/lib/sqltext.c connectors/lib/sqltext.h \
 	connectors/lib/utf8.c connectors/lib/utf8.h
@@ -24,8 +26,9 @@ connectors_lib_libkssql_la_SOURCES = \
 connectors_lib_libkssql_la_CFLAGS = $(AM_CFLAGS) $(CONNECTOR_LIB_CFLAGS) \
 	$(SQLITE3_CFLAGS)
 
-# The record envelope, ksink-record(7), shared by every sink.
-dist_man_MANS += man/ksink-record.7
+# The record envelope, ksink-record(7), shared by every sink; the table
+# mapping of the SQL sinks, ksink-mapping(7).
+dist_man_MANS += man/ksink-record.7 man/ksink-mapping.7
 
 if HAVE_CMOCKA
 # One test per module of the library, linked against it.
@@ -33,6 +36,7 @@ CONNECTOR_LIB_TESTS = \
 	tests/unit/test_atomicfile \
 	tests/unit/test_envelope \
 	tests/unit/test_json \
+	tests/unit/test_mapping \
 	tests/unit/test_sqloffsets
 check_PROGRAMS += $(CONNECTOR_LIB_TESTS)
 TESTS += $(CONNECTOR_LIB_TESTS)
@@ -50,6 +54,12 @@ tests_unit_test_json_SOURCES = tests/unit/test_json.c
 tests_unit_test_json_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
 tests_unit_test_json_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_json_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
+tests_unit_test_mapping_SOURCES = tests/unit/test_mapping.c
+tests_unit_test_mapping_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_unit_test_mapping_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(SQLITE3_CFLAGS)
+tests_unit_test_mapping_LDADD = connectors/lib/libkslib.la \
+	$(SQLITE3_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_sqloffsets_SOURCES = tests/unit/test_sqloffsets.c
 tests_unit_test_sqloffsets_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
 tests_unit_test_sqloffsets_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \

@@ -4,7 +4,8 @@
 
 pkglib_LTLIBRARIES += connectors/sqlite.la
 connectors_sqlite_la_SOURCES = connectors/sqlite/sqlite.c \
-	connectors/sqlite/sql.c connectors/sqlite/sqlite.h
+	connectors/sqlite/sql.c connectors/sqlite/map.c \
+	connectors/sqlite/sqlite.h
 connectors_sqlite_la_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS)
 connectors_sqlite_la_LDFLAGS = $(MODULE_LDFLAGS)
 connectors_sqlite_la_LIBADD = connectors/lib/libkssql.la \
@@ -16,13 +17,19 @@ if HAVE_CMOCKA
 # The plugin's source is built into the test program, which drives it
 # through its descriptor and the daemon's host services
 # (src/libksink.a) only, as the daemon does.
-check_PROGRAMS += tests/unit/test_sqlite
-TESTS += tests/unit/test_sqlite
+check_PROGRAMS += tests/unit/test_sqlite tests/unit/test_sqlite_map
+TESTS += tests/unit/test_sqlite tests/unit/test_sqlite_map
 tests_unit_test_sqlite_SOURCES = tests/unit/test_sqlite.c \
-	connectors/sqlite/sqlite.c connectors/sqlite/sql.c
+	tests/unit/sqlite-fx.h connectors/sqlite/sqlite.c \
+	connectors/sqlite/sql.c connectors/sqlite/map.c
 tests_unit_test_sqlite_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) \
 	$(CMOCKA_CFLAGS)
 tests_unit_test_sqlite_LDADD = connectors/lib/libkssql.la \
 	connectors/lib/libkslib.la $(KSINK_CORE_LIBS) $(SQLITE3_LIBS) \
 	$(CMOCKA_LIBS)
+tests_unit_test_sqlite_map_SOURCES = tests/unit/test_sqlite_map.c \
+	tests/unit/sqlite-fx.h connectors/sqlite/sqlite.c \
+	connectors/sqlite/sql.c connectors/sqlite/map.c
+tests_unit_test_sqlite_map_CFLAGS = $(tests_unit_test_sqlite_CFLAGS)
+tests_unit_test_sqlite_map_LDADD = $(tests_unit_test_sqlite_LDADD)
 endif

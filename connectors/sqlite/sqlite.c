@@ -66,6 +66,10 @@ static const char default_statement[] =
     "VALUES (:topic, :partition, :offset, :timestamp, :key, :value, "
     ":headers)";
 
+static const char mapping_conflict[] = "is set together with options of "
+    "the table mapping (ksink-mapping(7)), which writes rows without SQL: "
+    "keep one or the other";
+
 static const struct ksink_option options[] = {
 	{
 		.name = "sqlite.path",
@@ -87,9 +91,10 @@ static const struct ksink_option options[] = {
 		    ":offset, :timestamp, :key, :value and :headers (also "
 		    "written @name or $name) are bound to the record; any "
 		    "other parameter is an error.  When neither this option "
-		    "nor sqlite.statement.file is set, each record is "
-		    "inserted into the table ksink_records, created when "
-		    "missing.",
+		    "nor sqlite.statement.file is set, the table mapping "
+		    "applies when one of its options is set "
+		    "(ksink-mapping(7)); otherwise each record is inserted "
+		    "into the table ksink_records, created when missing.",
 	},
 	{
 		.name = "sqlite.statement.file",
@@ -145,11 +150,12 @@ static const struct ksink_option options[] = {
 		.doc = "How long to wait for a lock held by another connection "
 		    "to the same database before the batch is retried.",
 	},
+	KS_MAPPING_OPTIONS("sqlite"),
 	{ .name = NULL }
 };
 
 /* The fence entry of a record's partition, read once per transaction. */
-static struct ks_offcache_entry *
+struct ks_offcache_entry *
 fence_get(struct sink *sq, const struct ksink_record *r, int *rcp)
 {
 	struct ks_offcache_entry *f;
@@ -174,6 +180,7 @@ sqlite_begin(void *sink, char *errbuf, size_t errlen)
 	int rc;
 
 	ks_offcache_clear(&sq->fence);
+	map_forget(sq);
 	if (!sqlite3_get_autocommit(sq->db))
 		sql_step_once(sq->rollback);
 	if ((rc = sql_step_once(sq->begin)) != SQLITE_OK) {
@@ -200,6 +207,8 @@ sqlite_write(void *sink, const struct ksink_record *records, size_t count,
 		ks_err_set(errbuf, errlen, "write outside of a transaction");
 		return KSINK_FATAL;
 	}
+	if (sq->map != NULL)
+		return map_write(sq, records, count, n_done, errbuf, errlen);
 	for (i = 0; i < count; i++) {
 		r = &records[i];
 		if ((f = fence_get(sq, r, &rc)) == NULL) {
@@ -269,6 +278,8 @@ sqlite_abort(void *sink)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
+	/* A CREATE or ALTER of the mapping may be undone. */
+	map_forget(sq);
 	if (sq->db == NULL || sqlite3_get_autocommit(sq->db))
 		return;
 	while ((st = sqlite3_next_stmt(sq->db, st)) != NULL)
@@ -371,6 +382,7 @@ sqlite_close(void *sink)
 		sqlite_abort(sq);
 		sql_set_free(&sq->main);
 		sql_set_free(&sq->del);
+		map_close(sq);
 		/* The internal statements, and any left by a failed open. */
 		while ((st = sqlite3_next_stmt(sq->db, NULL)) != NULL)
 			sqlite3_finalize(st);
@@ -494,12 +506,33 @@ sq_open_db(struct sink *sq, char *errbuf, size_t errlen)
 		    KSINK_FATAL;
 		goto out;
 	}
-	if (stmt == NULL && (status = exec_open(sq->db, sq->path,
+	if (stmt != NULL && ks_mapping_wanted(sq->host, sq->ctx, "sqlite")) {
+		ks_err_set(errbuf, errlen, "%s: %s", stmt_buf ?
+		    "sqlite.statement.file" : "sqlite.statement",
+		    mapping_conflict);
+		status = KSINK_CONFIG;
+		goto out;
+	}
+	if (stmt == NULL && ks_mapping_wanted(sq->host, sq->ctx, "sqlite")) {
+		if (del != NULL) {
+			ks_err_set(errbuf, errlen, "%s: the table mapping "
+			    "deletes by key itself (sqlite.delete.enabled); "
+			    "remove it, or give sqlite.statement instead of "
+			    "the mapping's options", del_buf ?
+			    "sqlite.delete.statement.file" :
+			    "sqlite.delete.statement");
+			status = KSINK_CONFIG;
+			goto out;
+		}
+		if ((status = map_open(sq, errbuf, errlen)) != KSINK_OK)
+			goto out;
+	} else if (stmt == NULL && (status = exec_open(sq->db, sq->path,
 	    "creating ksink_records", default_table, errbuf, errlen)) !=
 	    KSINK_OK)
 		goto out;
 
-	if ((status = sql_prepare_set(sq->db, &sq->main, stmt_buf ?
+	if (sq->map == NULL && (status = sql_prepare_set(sq->db, &sq->main,
+	    stmt_buf ?
 	    "sqlite.statement.file" : "sqlite.statement",
 	    stmt ? stmt : default_statement, 0, errbuf, errlen)) != KSINK_OK)
 		goto out;
@@ -653,6 +686,18 @@ sqlite_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 		sql_set_free(&set);
 	}
 	sqlite3_close(db);
+	if (ks_mapping_wanted(host, ctx, "sqlite")) {
+		for (i = 1; i < 3; i++)
+			if (sql[i] != NULL) {
+				snprintf(fname, sizeof(fname), "%s.file",
+				    names[i]);
+				host->report(ctx, buf[i] ? fname : names[i],
+				    "%s", mapping_conflict);
+				bad = 1;
+			}
+		if (ks_mapping_check(host, ctx, "sqlite") != KSINK_OK)
+			bad = 1;
+	}
 	for (i = 0; i < 3; i++)
 		free(buf[i]);
 	return bad ? KSINK_CONFIG : KSINK_OK;

@@ -14,6 +14,7 @@
 #include "ksink/sink.h"
 
 #include "../lib/buf.h"
+#include "../lib/mapping.h"
 #include "../lib/offcache.h"
 #include "../lib/sqloffsets.h"
 
@@ -59,6 +60,37 @@ struct bound {
 	size_t hdr_len;
 };
 
+/* The table mapping (map.c): a column of a table as the database has it. */
+struct map_tcol {
+	char *name;
+	int cls;		/* enum ks_mapping_type */
+};
+
+struct map_table {
+	char *name;
+	int exists;
+	struct map_tcol *cols;
+	size_t ncols;
+};
+
+struct map_stmt {
+	char *key;		/* ks_mapping_sql_key */
+	sqlite3_stmt *st;
+};
+
+struct map {
+	struct ks_mapping m;
+	struct ks_mapping_row *rows;
+	size_t nrows;		/* allocated */
+	struct map_table *tables;	/* known in this transaction */
+	size_t ntables;
+	struct map_stmt *stmts;
+	size_t nstmts;
+	sqlite3_stmt *info;	/* the columns of a table */
+	sqlite3_stmt *sp, *sp_release, *sp_rollback;
+	struct ks_buf sql;
+};
+
 struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
@@ -80,6 +112,8 @@ struct sink {
 	struct ks_offcache fence;
 
 	struct ks_buf json;	/* :headers */
+
+	struct map *map;	/* the table mapping, when it is used */
 };
 
 /* The parameter name of each field, without its ':'. */
@@ -98,5 +132,18 @@ int	sql_prepare_set(sqlite3 *db, struct stmt_set *set, const char *option,
 	    const char *sql, int certain, char *errbuf, size_t errlen);
 /* Whether db's last error is one of SQL syntax. */
 int	sql_syntax_error(sqlite3 *db);
+
+/* The fence entry of a record's partition, read once per transaction;
+ * NULL with *rcp set when it cannot be read. */
+struct ks_offcache_entry *fence_get(struct sink *sq,
+	    const struct ksink_record *r, int *rcp);
+
+/* map.c: the table mapping mode (ksink-mapping(7)). */
+int	map_open(struct sink *sq, char *errbuf, size_t errlen);
+/* Forgets what it knows of the tables: at begin and abort. */
+void	map_forget(struct sink *sq);
+int	map_write(struct sink *sq, const struct ksink_record *records,
+	    size_t count, size_t *n_done, char *errbuf, size_t errlen);
+void	map_close(struct sink *sq);
 
 #endif

@@ -10,6 +10,11 @@ KAFKA_TESTS += $(E2E_SQLITE_TESTS)
 dist_check_SCRIPTS += tests/e2e/check_sqlite.py
 EXTRA_DIST += tests/e2e/sqlite-common.sh
 
+# The SQLite sink's table mapping through SIGKILLs, against the oracle's
+# last value per key.
+KAFKA_TESTS += tests/e2e/sqlite-mapping.test
+dist_check_SCRIPTS += tests/e2e/check_mapping.py
+
 # The admin endpoint and `ksink status`.
 KAFKA_TESTS += tests/e2e/admin.test
 

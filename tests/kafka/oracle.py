@@ -22,6 +22,9 @@ Functions:
   by_key(records)           {(part, off): Record}
   last_offsets(records)     {part: last committed offset}
   balances(records)         {user: sum of the committed amounts}
+  last_values(records)      {key: last committed value} per record key,
+                            a tombstone (value "-") removing its key:
+                            what a table upserted and deleted by key holds
   connect(path)             a read-only sqlite3 connection
   compare(records, applied, balances=None, repeats_in_order=True)
                             compare what a sink applied with the oracle;
@@ -94,6 +97,21 @@ def balances(records):
         if r.user is not None:
             out[r.user] += r.amount
     return dict(out)
+
+
+def last_values(records):
+    """The last committed value of every key, in partition then offset
+    order (a key lives in one partition); a tombstone deletes its key.
+    Records without a key are not counted."""
+    out = {}
+    for r in sorted(records, key=lambda r: (r.part, r.off)):
+        if r.key == "-":
+            continue
+        if r.value == "-":
+            out.pop(r.key, None)
+        else:
+            out[r.key] = r.value
+    return out
 
 
 def connect(path):

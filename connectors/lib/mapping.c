@@ -1,0 +1,941 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * connectors/lib/mapping.c - the table mapping's options and the rules
+ * that span them, and a record's schemaless JSON key and value turned
+ * into a row of named column values.  See mapping.h and ksink-mapping(7);
+ * the SQL text is mapsql.c's, the reduction of a batch mapreduce.c's.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "json.h"
+#include "mapping.h"
+
+/* The options, after the prefix and its dot. */
+static const char *const opt_names[] = {
+	"table.name.format", "insert.mode", "pk.mode", "pk.fields",
+	"fields.include", "fields.exclude", "delete.enabled", "auto.create",
+	"auto.evolve", "flatten", "flatten.delimiter", "quote.identifiers",
+	NULL
+};
+
+static const char *
+optname(char *buf, size_t len, const char *prefix, const char *name)
+{
+	snprintf(buf, len, "%s.%s", prefix, name);
+	return buf;
+}
+
+static const char *
+get(const struct ksink_host *host, struct ksink_ctx *ctx, const char *prefix,
+    const char *name)
+{
+	char o[128];
+
+	return host->conf_str(ctx, optname(o, sizeof(o), prefix, name));
+}
+
+static int
+get_bool(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char *prefix, const char *name, int def)
+{
+	char o[128];
+
+	if (get(host, ctx, prefix, name) == NULL)
+		return def;
+	return host->conf_bool(ctx, optname(o, sizeof(o), prefix, name));
+}
+
+int
+ks_mapping_wanted(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char *prefix)
+{
+	int i;
+
+	for (i = 0; opt_names[i] != NULL; i++)
+		if (get(host, ctx, prefix, opt_names[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+static void
+free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+ks_mapping_free(struct ks_mapping *m)
+{
+	free(m->table_format);
+	free(m->delimiter);
+	free_list(m->pk_fields, m->npk_fields);
+	free_list(m->include, m->ninclude);
+	free_list(m->exclude, m->nexclude);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Splits a comma list, trimming blanks around each name; -1 when out of
+ * memory, 1 when a name is empty. */
+static int
+split_list(const char *s, char ***vp, size_t *np)
+{
+	const char *p, *e, *c;
+	char **v;
+	int empty = 0;
+
+	*vp = NULL;
+	*np = 0;
+	if (s == NULL)
+		return 0;
+	for (p = s;; p = c + 1) {
+		if ((c = strchr(p, ',')) == NULL)
+			c = p + strlen(p);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		for (e = c; e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		if (e == p)
+			empty = 1;
+		else {
+			if ((v = realloc(*vp, (*np + 1) * sizeof(*v))) == NULL)
+				return -1;
+			*vp = v;
+			if ((v[*np] = strndup(p, (size_t)(e - p))) == NULL)
+				return -1;
+			(*np)++;
+		}
+		if (*c == '\0')
+			break;
+	}
+	return empty;
+}
+
+static int
+in_list(char *const *v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *const insert_words[] = { "insert", "upsert", "update",
+    NULL };
+static const char *const pk_words[] = { "none", "kafka", "record_key",
+    "record_value", NULL };
+
+static int
+word_index(const char *const *w, const char *s, int def)
+{
+	int i;
+
+	for (i = 0; s != NULL && w[i] != NULL; i++)
+		if (strcmp(w[i], s) == 0)
+			return i;
+	return def;
+}
+
+typedef void rule_fn(void *arg, const char *option, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reads the options into m, telling fn about every rule broken; -1 when
+ * out of memory. */
+static int
+read_conf(struct ks_mapping *m, const struct ksink_host *host,
+    struct ksink_ctx *ctx, const char *prefix, rule_fn *fn, void *arg)
+{
+	char o[128], o2[128];
+	const char *s, *delim;
+	size_t i;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	s = get(host, ctx, prefix, "table.name.format");
+	if ((m->table_format = strdup(s ? s : "${topic}")) == NULL)
+		return -1;
+	if (*m->table_format == '\0')
+		fn(arg, optname(o, sizeof(o), prefix, "table.name.format"),
+		    "is empty: give a table name, in which ${topic} stands "
+		    "for the record's topic");
+	m->insert_mode = word_index(insert_words,
+	    get(host, ctx, prefix, "insert.mode"), KS_MAP_INSERT);
+	m->pk_mode = word_index(pk_words, get(host, ctx, prefix, "pk.mode"),
+	    KS_MAP_PK_NONE);
+	m->delete_enabled = get_bool(host, ctx, prefix, "delete.enabled", 0);
+	m->auto_create = get_bool(host, ctx, prefix, "auto.create", 0);
+	m->auto_evolve = get_bool(host, ctx, prefix, "auto.evolve", 0);
+	m->flatten = get_bool(host, ctx, prefix, "flatten", 0);
+	m->quote = get_bool(host, ctx, prefix, "quote.identifiers", 1);
+	delim = get(host, ctx, prefix, "flatten.delimiter");
+	if ((m->delimiter = strdup(delim ? delim : "_")) == NULL)
+		return -1;
+
+	static const char *const lists[] = { "pk.fields", "fields.include",
+	    "fields.exclude" };
+	char ***lv[] = { &m->pk_fields, &m->include, &m->exclude };
+	size_t *ln[] = { &m->npk_fields, &m->ninclude, &m->nexclude };
+	for (i = 0; i < 3; i++) {
+		if ((rc = split_list(get(host, ctx, prefix, lists[i]), lv[i],
+		    ln[i])) == -1)
+			return -1;
+		optname(o, sizeof(o), prefix, lists[i]);
+		if (rc == 1)
+			fn(arg, o, "holds an empty name: write the names "
+			    "separated by single commas");
+		if (get(host, ctx, prefix, lists[i]) != NULL && *ln[i] == 0 &&
+		    rc == 0)
+			fn(arg, o, "is empty: name at least one field, or "
+			    "remove the line");
+	}
+
+	/* The rules that span several options. */
+	if (delim != NULL && *delim == '\0')
+		fn(arg, optname(o, sizeof(o), prefix, "flatten.delimiter"),
+		    "is empty: nested names would run together; use _ or "
+		    "another text");
+	else if (delim != NULL && !m->flatten)
+		fn(arg, optname(o, sizeof(o), prefix, "flatten.delimiter"),
+		    "is set but %s is off: set %s = true, or remove the "
+		    "delimiter", optname(o2, sizeof(o2), prefix, "flatten"),
+		    o2);
+	if (m->insert_mode != KS_MAP_INSERT && (m->pk_mode == KS_MAP_PK_NONE ||
+	    m->pk_mode == KS_MAP_PK_KAFKA))
+		fn(arg, optname(o, sizeof(o), prefix, "insert.mode"),
+		    "%s needs the row's key to come from the record: set "
+		    "%s to record_key or record_value", insert_words[
+		    m->insert_mode], optname(o2, sizeof(o2), prefix,
+		    "pk.mode"));
+	if (m->delete_enabled && m->pk_mode != KS_MAP_PK_RECORD_KEY)
+		fn(arg, optname(o, sizeof(o), prefix, "delete.enabled"),
+		    "a tombstone deletes the row of its record's key, so it "
+		    "needs %s = record_key (it is %s)",
+		    optname(o2, sizeof(o2), prefix, "pk.mode"),
+		    pk_words[m->pk_mode]);
+	optname(o, sizeof(o), prefix, "pk.fields");
+	if (m->pk_mode == KS_MAP_PK_NONE && m->npk_fields > 0)
+		fn(arg, o, "is set but %s is none: set %s, or remove %s",
+		    optname(o2, sizeof(o2), prefix, "pk.mode"), o2, o);
+	if (m->pk_mode == KS_MAP_PK_KAFKA && m->npk_fields != 0 &&
+	    m->npk_fields != 3)
+		fn(arg, o, "names %zu columns, but pk.mode kafka takes three: "
+		    "the topic's, the partition's and the offset's",
+		    m->npk_fields);
+	if (m->pk_mode == KS_MAP_PK_RECORD_VALUE && m->npk_fields == 0)
+		fn(arg, o, "is not set: pk.mode record_value needs the names "
+		    "of the value's fields that make the key");
+	for (i = 0; i < m->npk_fields; i++) {
+		if (in_list(m->pk_fields, i, m->pk_fields[i]))
+			fn(arg, o, "names \"%s\" twice", m->pk_fields[i]);
+		if (!m->quote && !ks_mapping_plain(m->pk_fields[i]))
+			fn(arg, o, "\"%s\" is not a plain identifier and %s "
+			    "is off: turn it on, or rename the field",
+			    m->pk_fields[i], optname(o2, sizeof(o2), prefix,
+			    "quote.identifiers"));
+		if (m->pk_mode != KS_MAP_PK_RECORD_VALUE)
+			continue;
+		if (m->ninclude > 0 && !in_list(m->include, m->ninclude,
+		    m->pk_fields[i]))
+			fn(arg, o, "names \"%s\", which %s leaves out: add it "
+			    "there", m->pk_fields[i], optname(o2, sizeof(o2),
+			    prefix, "fields.include"));
+		if (in_list(m->exclude, m->nexclude, m->pk_fields[i]))
+			fn(arg, o, "names \"%s\", which %s removes: remove it "
+			    "from there", m->pk_fields[i], optname(o2,
+			    sizeof(o2), prefix, "fields.exclude"));
+	}
+	for (i = 0; i < m->nexclude; i++)
+		if (in_list(m->include, m->ninclude, m->exclude[i]))
+			fn(arg, optname(o, sizeof(o), prefix,
+			    "fields.exclude"), "names \"%s\", which %s "
+			    "names too: keep it in one of them",
+			    m->exclude[i], optname(o2, sizeof(o2), prefix,
+			    "fields.include"));
+	if (!m->quote && strstr(m->table_format, "${topic}") == NULL &&
+	    !ks_mapping_plain(m->table_format) && *m->table_format != '\0')
+		fn(arg, optname(o, sizeof(o), prefix, "table.name.format"),
+		    "\"%s\" is not a plain identifier and %s is off: turn it "
+		    "on, or rename the table", m->table_format,
+		    optname(o2, sizeof(o2), prefix, "quote.identifiers"));
+	return 0;
+}
+
+/* Where the rules broken go: each one to host->report() (check()), or
+ * the first one to errbuf (open()). */
+struct rules {
+	const struct ksink_host *host;
+	struct ksink_ctx *ctx;
+	char *errbuf;
+	size_t errlen;
+	int n;
+};
+
+static void
+rule(void *arg, const char *option, const char *fmt, ...)
+{
+	struct rules *r = arg;
+	va_list ap;
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->host != NULL)
+		r->host->report(r->ctx, option, "%s", msg);
+	else if (r->n == 0)
+		ks_err_set(r->errbuf, r->errlen, "%s: %s", option, msg);
+	r->n++;
+}
+
+int
+ks_mapping_conf(struct ks_mapping *m, const struct ksink_host *host,
+    struct ksink_ctx *ctx, const char *prefix, int dialect, char *errbuf,
+    size_t errlen)
+{
+	struct rules r = { NULL, NULL, errbuf, errlen, 0 };
+
+	if (read_conf(m, host, ctx, prefix, rule, &r) == -1) {
+		ks_mapping_free(m);
+		ks_err_set(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
+	}
+	m->dialect = dialect;
+	if (r.n > 0) {
+		ks_mapping_free(m);
+		return KSINK_CONFIG;
+	}
+	return KSINK_OK;
+}
+
+int
+ks_mapping_check(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const char *prefix)
+{
+	struct rules r = { host, ctx, NULL, 0, 0 };
+	struct ks_mapping m;
+	int rc;
+
+	rc = read_conf(&m, host, ctx, prefix, rule, &r);
+	ks_mapping_free(&m);
+	if (rc == -1)
+		return KSINK_OK; /* out of memory: open() will tell */
+	return r.n > 0 ? KSINK_CONFIG : KSINK_OK;
+}
+
+/* ---- a record as a row ---- */
+
+void
+ks_mapping_row_free(struct ks_mapping_row *row)
+{
+	free(row->table);
+	free(row->cols);
+	ks_buf_free(&row->arena);
+	memset(row, 0, sizeof(*row));
+}
+
+int
+ks_mapping_same_name(const struct ks_mapping *m, const char *a,
+    const char *b)
+{
+	unsigned char x, y;
+
+	if (m->dialect == KS_MAP_POSTGRES && m->quote)
+		return strcmp(a, b) == 0;
+	/* SQLite's identifiers are the same whatever their ASCII case,
+	 * quoted or not; PostgreSQL folds unquoted ones to lower case. */
+	for (;; a++, b++) {
+		x = (unsigned char)*a;
+		y = (unsigned char)*b;
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return 0;
+		if (x == '\0')
+			return 1;
+	}
+}
+
+struct ks_mapping_col *
+ks_mapping_row_col(const struct ks_mapping *m, struct ks_mapping_row *row,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < row->ncols; i++)
+		if (ks_mapping_same_name(m, row->cols[i].name, name))
+			return &row->cols[i];
+	return NULL;
+}
+
+/* While a row is built, its names and texts are offsets into the arena
+ * (which moves as it grows), kept in these. */
+struct build {
+	const struct ks_mapping *m;
+	const struct ksink_record *r;
+	struct ks_mapping_row *row;
+	size_t *name_off, *text_off;
+	size_t cap;
+	char *errbuf;
+	size_t errlen;
+	const char *what;	/* "key" or "value" */
+	int pk;			/* the columns made now are the key's */
+};
+
+static int
+poison(struct build *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+poison(struct build *b, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ks_err_set(b->errbuf, b->errlen, "record %s/%d@%lld: %s", b->r->topic,
+	    (int)b->r->partition, (long long)b->r->offset, msg);
+	return KSINK_POISON;
+}
+
+static void
+utf8_put(struct ks_buf *o, unsigned long c)
+{
+	char u[4];
+
+	if (c < 0x80) {
+		ks_buf_addc(o, (char)c);
+	} else if (c < 0x800) {
+		u[0] = (char)(0xc0 | (c >> 6));
+		u[1] = (char)(0x80 | (c & 0x3f));
+		ks_buf_add(o, u, 2);
+	} else if (c < 0x10000) {
+		u[0] = (char)(0xe0 | (c >> 12));
+		u[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (c & 0x3f));
+		ks_buf_add(o, u, 3);
+	} else {
+		u[0] = (char)(0xf0 | (c >> 18));
+		u[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (c & 0x3f));
+		ks_buf_add(o, u, 4);
+	}
+}
+
+static unsigned long
+hex4(const unsigned char *p)
+{
+	unsigned long v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		v <<= 4;
+		if (p[i] >= '0' && p[i] <= '9')
+			v |= p[i] - '0';
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			v |= p[i] - 'a' + 10;
+		else
+			v |= p[i] - 'A' + 10;
+	}
+	return v;
+}
+
+/*
+ * Decodes the JSON string at s->p (already known to be valid) into o;
+ * a lone surrogate becomes U+FFFD.  Sets *nul when it holds U+0000.
+ */
+static void
+decode_string(struct ks_json_scan *s, struct ks_buf *o, int *nul)
+{
+	const unsigned char *p = s->p + 1;
+	unsigned long c, lo;
+
+	*nul = 0;
+	for (;;) {
+		if (*p == '"')
+			break;
+		if (*p != '\\') {
+			ks_buf_addc(o, (char)*p++);
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'b': c = '\b'; break;
+		case 'f': c = '\f'; break;
+		case 'n': c = '\n'; break;
+		case 'r': c = '\r'; break;
+		case 't': c = '\t'; break;
+		case 'u':
+			c = hex4(p + 1);
+			p += 4;
+			if (c >= 0xd800 && c <= 0xdbff && p[1] == '\\' &&
+			    p[2] == 'u' && (lo = hex4(p + 3)) >= 0xdc00 &&
+			    lo <= 0xdfff) {
+				c = 0x10000 + ((c - 0xd800) << 10) +
+				    (lo - 0xdc00);
+				p += 6;
+			} else if (c >= 0xd800 && c <= 0xdfff)
+				c = 0xfffd;
+			if (c == 0)
+				*nul = 1;
+			break;
+		default: c = *p; break; /* " \ / */
+		}
+		utf8_put(o, c);
+		p++;
+	}
+	s->p = p + 1;
+}
+
+static int
+add_col(struct build *b, size_t name_off, int type, size_t text_off,
+    size_t len)
+{
+	struct ks_mapping_row *row = b->row;
+	struct ks_mapping_col *c;
+	size_t *no, *to, n;
+
+	if (row->ncols == row->cap) {
+		n = row->cap ? row->cap * 2 : 16;
+		if ((c = realloc(row->cols, n * sizeof(*c))) == NULL)
+			return KSINK_FATAL;
+		row->cols = c;
+		if ((no = realloc(b->name_off, n * sizeof(*no))) == NULL)
+			return KSINK_FATAL;
+		b->name_off = no;
+		if ((to = realloc(b->text_off, n * sizeof(*to))) == NULL)
+			return KSINK_FATAL;
+		b->text_off = to;
+		row->cap = n;
+	}
+	c = &row->cols[row->ncols];
+	memset(c, 0, sizeof(*c));
+	c->type = type;
+	c->len = len;
+	c->pk = b->pk;
+	b->name_off[row->ncols] = name_off;
+	b->text_off[row->ncols] = text_off;
+	row->ncols++;
+	return KSINK_OK;
+}
+
+static const char *
+arena_str(struct build *b, size_t off)
+{
+	return b->row->arena.p + off;
+}
+
+/* Whether the column named at name_off is written (value fields only). */
+static int
+wanted(struct build *b, const char *name)
+{
+	const struct ks_mapping *m = b->m;
+	size_t i;
+
+	if (b->pk)
+		return 1;
+	if (m->ninclude > 0 && !in_list(m->include, m->ninclude, name))
+		return 0;
+	if (in_list(m->exclude, m->nexclude, name))
+		return 0;
+	/* The key's own columns come from the key. */
+	if (m->pk_mode == KS_MAP_PK_RECORD_KEY || m->pk_mode == KS_MAP_PK_KAFKA)
+		for (i = 0; i < b->row->ncols; i++)
+			if (b->row->cols[i].pk && ks_mapping_same_name(m,
+			    arena_str(b, b->name_off[i]), name))
+				return 0;
+	return 1;
+}
+
+/* One scalar, array or unflattened object as column name_off. */
+static int
+scalar(struct build *b, struct ks_json_scan *s, size_t name_off)
+{
+	struct ks_buf *a = &b->row->arena;
+	const unsigned char *from = s->p;
+	size_t off;
+	int nul, type;
+	char *end;
+
+	off = a->len;
+	switch (*s->p) {
+	case '"':
+		decode_string(s, a, &nul);
+		if (nul)
+			return poison(b, "%s field \"%s\": the string holds "
+			    "U+0000, which SQL text cannot", b->what,
+			    arena_str(b, name_off));
+		type = KS_MAP_T_STRING;
+		break;
+	case '{':
+	case '[':
+		s->out = a;
+		if (ks_json_scan_value(s) == -1)
+			return KSINK_FATAL;
+		s->out = NULL;
+		type = KS_MAP_T_JSON;
+		break;
+	case 't':
+	case 'f':
+	case 'n':
+		type = *s->p == 'n' ? KS_MAP_T_NULL : KS_MAP_T_BOOLEAN;
+		ks_json_scan_value(s);
+		break;
+	default:
+		ks_json_scan_value(s);
+		ks_buf_add(a, from, (size_t)(s->p - from));
+		type = KS_MAP_T_INTEGER;
+		for (; from < s->p; from++)
+			if (*from == '.' || *from == 'e' || *from == 'E')
+				type = KS_MAP_T_NUMBER;
+		break;
+	}
+	ks_buf_addc(a, '\0');
+	if (a->oom || add_col(b, name_off, type, off, a->len - off - 1) !=
+	    KSINK_OK)
+		return KSINK_FATAL;
+	struct ks_mapping_col *c = &b->row->cols[b->row->ncols - 1];
+	if (type == KS_MAP_T_BOOLEAN)
+		c->i = *from == 't';
+	else if (type == KS_MAP_T_INTEGER) {
+		errno = 0;
+		c->i = strtoll(arena_str(b, off), &end, 10);
+		if (errno == ERANGE)
+			return poison(b, "%s field \"%s\": the integer %s does "
+			    "not fit in 64 bits; send it as a string", b->what,
+			    arena_str(b, name_off), arena_str(b, off));
+		c->d = (double)c->i;
+	} else if (type == KS_MAP_T_NUMBER)
+		c->d = strtod(arena_str(b, off), &end);
+	return KSINK_OK;
+}
+
+/* The members of the object at s->p, as columns named prefix_off's name
+ * (if any), the delimiter, and the member's name. */
+static int
+object(struct build *b, struct ks_json_scan *s, size_t prefix_off, int top)
+{
+	struct ks_buf *a = &b->row->arena;
+	size_t name_off;
+	int nul, rc;
+
+	s->p++;		/* { */
+	ks_json_scan_ws(s);
+	while (*s->p != '}') {
+		name_off = a->len;
+		if (!top) {
+			ks_buf_adds(a, arena_str(b, prefix_off));
+			ks_buf_adds(a, b->m->delimiter);
+		}
+		decode_string(s, a, &nul);
+		ks_buf_addc(a, '\0');
+		if (a->oom)
+			return KSINK_FATAL;
+		if (nul || *arena_str(b, name_off) == '\0')
+			return poison(b, "%s field \"%s\": a column name can be "
+			    "neither empty nor hold U+0000; rename the field "
+			    "or leave it out with fields.exclude", b->what,
+			    arena_str(b, name_off));
+		ks_json_scan_ws(s);
+		s->p++;		/* : */
+		ks_json_scan_ws(s);
+		if (*s->p == '{' && b->m->flatten)
+			rc = object(b, s, name_off, 0);
+		else if (!wanted(b, arena_str(b, name_off))) {
+			rc = ks_json_scan_value(s) == -1 ? KSINK_FATAL :
+			    KSINK_OK;
+		} else if (!b->m->quote && !ks_mapping_plain(arena_str(b,
+		    name_off)))
+			return poison(b, "%s field \"%s\" is not a plain "
+			    "identifier and quote.identifiers is off: turn "
+			    "it on, or leave the field out with "
+			    "fields.exclude", b->what, arena_str(b, name_off));
+		else
+			rc = scalar(b, s, name_off);
+		if (rc != KSINK_OK)
+			return rc;
+		ks_json_scan_ws(s);
+		if (*s->p == ',') {
+			s->p++;
+			ks_json_scan_ws(s);
+		}
+	}
+	s->p++;
+	return KSINK_OK;
+}
+
+/* Checks text as JSON and starts a scan of it. */
+static int
+start(struct build *b, const void *text, size_t n, struct ks_json_scan *s)
+{
+	if (!ks_json_valid(text, n))
+		return poison(b, "the %s is not JSON (ksink-mapping(7) reads "
+		    "schemaless JSON)", b->what);
+	memset(s, 0, sizeof(*s));
+	s->p = text;
+	s->end = s->p + n;
+	ks_json_scan_ws(s);
+	return KSINK_OK;
+}
+
+static int
+table_name(struct build *b)
+{
+	const char *f = b->m->table_format, *t;
+	struct ks_buf o = { 0 };
+
+	while ((t = strstr(f, "${topic}")) != NULL) {
+		ks_buf_add(&o, f, (size_t)(t - f));
+		ks_buf_adds(&o, b->r->topic);
+		f = t + 8;
+	}
+	ks_buf_adds(&o, f);
+	if (o.oom) {
+		ks_buf_free(&o);
+		return KSINK_FATAL;
+	}
+	b->row->table = o.p;
+	if (!b->m->quote && !ks_mapping_plain(o.p))
+		return poison(b, "table name \"%s\" is not a plain identifier "
+		    "and quote.identifiers is off: turn it on, or change "
+		    "table.name.format", o.p);
+	return KSINK_OK;
+}
+
+/* The key's columns from a record key. */
+static int
+key_cols(struct build *b)
+{
+	const struct ks_mapping *m = b->m;
+	const struct ksink_record *r = b->r;
+	struct ks_json_scan s;
+	size_t off;
+	int rc;
+
+	b->what = "key";
+	b->pk = 1;
+	if (r->key == NULL)
+		return poison(b, "the record has no key, and pk.mode "
+		    "record_key takes the row's key from it");
+	if ((rc = start(b, r->key, r->key_len, &s)) != KSINK_OK)
+		return rc;
+	if (*s.p == '{')
+		return object(b, &s, 0, 1);
+	if (*s.p == '[')
+		return poison(b, "the key is a JSON array: pk.mode record_key "
+		    "takes an object or a single value");
+	if (m->npk_fields != 1)
+		return poison(b, "the key is a single value, so pk.fields must "
+		    "name exactly one column for it (it names %zu)",
+		    m->npk_fields);
+	off = b->row->arena.len;
+	ks_buf_adds(&b->row->arena, m->pk_fields[0]);
+	ks_buf_addc(&b->row->arena, '\0');
+	if (b->row->arena.oom)
+		return KSINK_FATAL;
+	return scalar(b, &s, off);
+}
+
+static int
+kafka_cols(struct build *b)
+{
+	static const char *const def[] = { "__connect_topic",
+	    "__connect_partition", "__connect_offset" };
+	struct ks_buf *a = &b->row->arena;
+	size_t off[3], t;
+	int i, rc;
+
+	b->pk = 1;
+	for (i = 0; i < 3; i++) {
+		off[i] = a->len;
+		ks_buf_adds(a, b->m->npk_fields == 3 ? b->m->pk_fields[i] :
+		    def[i]);
+		ks_buf_addc(a, '\0');
+	}
+	t = a->len;
+	ks_buf_adds(a, b->r->topic);
+	ks_buf_addc(a, '\0');
+	if (a->oom || (rc = add_col(b, off[0], KS_MAP_T_STRING, t,
+	    strlen(b->r->topic))) != KSINK_OK ||
+	    (rc = add_col(b, off[1], KS_MAP_T_INTEGER, t, 0)) != KSINK_OK ||
+	    (rc = add_col(b, off[2], KS_MAP_T_INTEGER, t, 0)) != KSINK_OK)
+		return KSINK_FATAL;
+	b->row->cols[1].i = b->r->partition;
+	b->row->cols[1].d = b->r->partition;
+	b->row->cols[2].i = b->r->offset;
+	b->row->cols[2].d = (double)b->r->offset;
+	/* Their text, for messages and the reduction. */
+	b->text_off[1] = a->len;
+	ks_buf_addi64(a, b->r->partition);
+	ks_buf_addc(a, '\0');
+	b->text_off[2] = a->len;
+	ks_buf_addi64(a, b->r->offset);
+	ks_buf_addc(a, '\0');
+	b->row->cols[1].len = strlen(arena_str(b, b->text_off[1]));
+	b->row->cols[2].len = strlen(arena_str(b, b->text_off[2]));
+	return a->oom ? KSINK_FATAL : KSINK_OK;
+}
+
+/* Puts the columns pk.fields names first, in its order, as the key; with
+ * drop, the columns after them go (the key's other fields). */
+static int
+order_key(struct build *b, int drop)
+{
+	const struct ks_mapping *m = b->m;
+	struct ks_mapping_row *row = b->row;
+	struct ks_mapping_col tc;
+	size_t i, k, no, to;
+
+	for (i = 0; i < row->ncols; i++)
+		row->cols[i].pk = 0;
+	for (k = 0; k < m->npk_fields; k++) {
+		for (i = k; i < row->ncols; i++)
+			if (strcmp(arena_str(b, b->name_off[i]),
+			    m->pk_fields[k]) == 0)
+				break;
+		if (i == row->ncols)
+			return poison(b, "%s field \"%s\" of pk.fields is "
+			    "missing", m->pk_mode == KS_MAP_PK_RECORD_KEY ?
+			    "key" : "value", m->pk_fields[k]);
+		tc = row->cols[i];
+		no = b->name_off[i];
+		to = b->text_off[i];
+		memmove(&row->cols[k + 1], &row->cols[k],
+		    (i - k) * sizeof(*row->cols));
+		memmove(&b->name_off[k + 1], &b->name_off[k],
+		    (i - k) * sizeof(*b->name_off));
+		memmove(&b->text_off[k + 1], &b->text_off[k],
+		    (i - k) * sizeof(*b->text_off));
+		row->cols[k] = tc;
+		row->cols[k].pk = 1;
+		b->name_off[k] = no;
+		b->text_off[k] = to;
+	}
+	if (drop)
+		row->ncols = m->npk_fields;
+	return KSINK_OK;
+}
+
+int
+ks_mapping_row(const struct ks_mapping *m, const struct ksink_record *r,
+    size_t index, struct ks_mapping_row *row, char *errbuf, size_t errlen)
+{
+	struct build b = { .m = m, .r = r, .row = row, .errbuf = errbuf,
+	    .errlen = errlen };
+	struct ks_json_scan s;
+	size_t i, j, nkey = 0;
+	int rc;
+
+	ks_buf_reset(&row->arena);
+	free(row->table);
+	row->table = NULL;
+	row->ncols = row->npk = 0;
+	row->index = index;
+	row->op = KS_MAP_OP_WRITE;
+	/* Offset 0 of the arena is an empty string, the top level's name. */
+	ks_buf_addc(&row->arena, '\0');
+	if (row->cap > 0 && ((b.name_off = calloc(row->cap,
+	    sizeof(*b.name_off))) == NULL || (b.text_off = calloc(row->cap,
+	    sizeof(*b.text_off))) == NULL)) {
+		rc = KSINK_FATAL;
+		goto out;
+	}
+	if ((rc = table_name(&b)) != KSINK_OK)
+		goto out;
+	if (m->pk_mode == KS_MAP_PK_KAFKA)
+		rc = kafka_cols(&b);
+	else if (m->pk_mode == KS_MAP_PK_RECORD_KEY)
+		rc = key_cols(&b);
+	if (rc != KSINK_OK)
+		goto out;
+	/* Only the key fields that pk.fields names are the key. */
+	if (m->pk_mode == KS_MAP_PK_RECORD_KEY && m->npk_fields > 0 &&
+	    (rc = order_key(&b, 1)) != KSINK_OK)
+		goto out;
+	nkey = row->ncols;
+	b.pk = 0;
+	b.what = "value";
+	if (r->value == NULL) {
+		if (!m->delete_enabled) {
+			rc = poison(&b, "a tombstone (null value), and "
+			    "delete.enabled is off: set it to delete the row "
+			    "of the record's key, or let errors.tolerance "
+			    "skip tombstones");
+			goto out;
+		}
+		row->op = KS_MAP_OP_DELETE;
+	} else {
+		if ((rc = start(&b, r->value, r->value_len, &s)) != KSINK_OK)
+			goto out;
+		if (*s.p != '{') {
+			rc = poison(&b, "the value is not a JSON object: the "
+			    "table mapping makes a column of each of its "
+			    "fields");
+			goto out;
+		}
+		if ((rc = object(&b, &s, 0, 1)) != KSINK_OK)
+			goto out;
+	}
+	if (m->pk_mode == KS_MAP_PK_RECORD_VALUE) {
+		if ((rc = order_key(&b, 0)) != KSINK_OK)
+			goto out;
+		nkey = m->npk_fields;
+	}
+	row->npk = nkey;
+	for (i = 0; i < nkey; i++)
+		if (row->cols[i].type == KS_MAP_T_NULL) {
+			rc = poison(&b, "key field \"%s\" is null, and a "
+			    "primary key cannot be", arena_str(&b,
+			    b.name_off[i]));
+			goto out;
+		}
+	if (m->pk_mode == KS_MAP_PK_RECORD_KEY && nkey == 0) {
+		rc = poison(&b, "the key is an empty object: it names no "
+		    "column of the row's key");
+		goto out;
+	}
+	/* Names and texts become pointers, now that the arena stays. */
+	for (i = 0; i < row->ncols; i++) {
+		row->cols[i].name = arena_str(&b, b.name_off[i]);
+		row->cols[i].text = arena_str(&b, b.text_off[i]);
+	}
+	for (i = 0; i < row->ncols; i++)
+		for (j = 0; j < i; j++)
+			if (ks_mapping_same_name(m, row->cols[i].name,
+			    row->cols[j].name)) {
+				rc = poison(&b, "fields \"%s\" and \"%s\" both "
+				    "become column \"%s\"%s; rename one, or "
+				    "leave it out with fields.exclude",
+				    row->cols[j].name, row->cols[i].name,
+				    row->cols[i].name, m->flatten ?
+				    " (flatten)" : "");
+				goto out;
+			}
+	rc = KSINK_OK;
+out:
+	free(b.name_off);
+	free(b.text_off);
+	if (rc == KSINK_FATAL)
+		ks_err_set(errbuf, errlen, "record %s/%d@%lld: out of memory",
+		    r->topic, (int)r->partition, (long long)r->offset);
+	return rc;
+}

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * connectors/lib/mapping.h - the table mapping of the SQL sinks, after
+ * Kafka Connect's JDBC sink (ksink-mapping(7)): its options under a sink's
+ * prefix, the rules that span them, a record's schemaless JSON key and
+ * value turned into named column values, the type of each value, the
+ * SQL text of each dialect, and the reduction of a batch that repeats a
+ * key.  Nothing here talks to a database: the sinks run the text.
+ */
+#ifndef KS_MAPPING_H
+#define KS_MAPPING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ksink/sink.h"
+
+#include "buf.h"
+
+enum ks_mapping_insert { KS_MAP_INSERT, KS_MAP_UPSERT, KS_MAP_UPDATE };
+enum ks_mapping_pk {
+	KS_MAP_PK_NONE, KS_MAP_PK_KAFKA, KS_MAP_PK_RECORD_KEY,
+	KS_MAP_PK_RECORD_VALUE
+};
+enum ks_mapping_dialect { KS_MAP_SQLITE, KS_MAP_POSTGRES };
+
+/*
+ * The type of a value, and the class of a column (KS_MAP_T_ANY: a column
+ * whose declared type accepts anything, such as SQLite's BLOB or no
+ * type).  KS_MAP_T_NULL is a JSON null: it fits every nullable column
+ * and creates none.
+ */
+enum ks_mapping_type {
+	KS_MAP_T_NULL, KS_MAP_T_INTEGER, KS_MAP_T_NUMBER, KS_MAP_T_BOOLEAN,
+	KS_MAP_T_STRING, KS_MAP_T_JSON, KS_MAP_T_ANY
+};
+
+/* What a value can do to a column (ks_mapping_fits). */
+enum ks_mapping_fit {
+	KS_MAP_FIT,	/* stored as is */
+	KS_MAP_RETYPE,	/* the column would have to become wider: a stop */
+	KS_MAP_MISFIT	/* this value cannot be stored there: poison */
+};
+
+/* The options of the mapping under a sink's prefix P ("sqlite"), for the
+ * sink's option table.  None has a default in the table, so that the
+ * sink can tell whether any is set (ks_mapping_wanted); the defaults the
+ * docs state are applied by ks_mapping_conf. */
+#define KS_MAPPING_OPTIONS(P) \
+	{ .name = P ".table.name.format", .type = KSINK_OPT_STRING, \
+	  .doc = "Mapping mode (ksink-mapping(7)): the table a record " \
+	  "goes to; ${topic} is replaced by the record's topic.  " \
+	  "Default: ${topic}." }, \
+	{ .name = P ".insert.mode", .type = KSINK_OPT_ENUM, \
+	  .values = "insert|upsert|update", \
+	  .doc = "Mapping mode: insert adds a row per record, upsert " \
+	  "inserts or updates the row of the record's key, update " \
+	  "updates it only.  Default: insert." }, \
+	{ .name = P ".pk.mode", .type = KSINK_OPT_ENUM, \
+	  .values = "none|kafka|record_key|record_value", \
+	  .doc = "Mapping mode: where the primary key comes from: " \
+	  "nowhere, the record's topic, partition and offset, the " \
+	  "record's key, or fields of its value.  Default: none." }, \
+	{ .name = P ".pk.fields", .type = KSINK_OPT_STRING, \
+	  .doc = "Mapping mode: the primary key's columns, separated by " \
+	  "commas; see ksink-mapping(7) for each pk.mode." }, \
+	{ .name = P ".fields.include", .type = KSINK_OPT_STRING, \
+	  .doc = "Mapping mode: the only value fields written, separated " \
+	  "by commas (after flatten).  Default: all." }, \
+	{ .name = P ".fields.exclude", .type = KSINK_OPT_STRING, \
+	  .doc = "Mapping mode: value fields never written, separated by " \
+	  "commas (after flatten)." }, \
+	{ .name = P ".delete.enabled", .type = KSINK_OPT_BOOL, \
+	  .doc = "Mapping mode: a tombstone (a null value) deletes the " \
+	  "row of its key; needs pk.mode record_key.  Default: false." }, \
+	{ .name = P ".auto.create", .type = KSINK_OPT_BOOL, \
+	  .doc = "Mapping mode: create a missing table, with columns " \
+	  "typed from the record (ksink-mapping(7)).  Default: false." }, \
+	{ .name = P ".auto.evolve", .type = KSINK_OPT_BOOL, \
+	  .doc = "Mapping mode: add a nullable column for a field the " \
+	  "table lacks; never drops or retypes one.  Default: false." }, \
+	{ .name = P ".flatten", .type = KSINK_OPT_BOOL, \
+	  .doc = "Mapping mode: nested objects become columns named " \
+	  "outer, delimiter, inner; otherwise an object is stored as " \
+	  "its JSON text.  Default: false." }, \
+	{ .name = P ".flatten.delimiter", .type = KSINK_OPT_STRING, \
+	  .doc = "Mapping mode: what joins the names of nested fields " \
+	  "with flatten.  Default: _." }, \
+	{ .name = P ".quote.identifiers", .type = KSINK_OPT_BOOL, \
+	  .doc = "Mapping mode: quote table and column names, so that " \
+	  "mixed case and reserved words are kept exactly; when off, a " \
+	  "name must be a plain identifier.  Default: true." }
+
+/* The mapping's options, read and checked. */
+struct ks_mapping {
+	int dialect;		/* enum ks_mapping_dialect */
+	char *table_format;
+	int insert_mode;	/* enum ks_mapping_insert */
+	int pk_mode;		/* enum ks_mapping_pk */
+	char **pk_fields;
+	size_t npk_fields;
+	char **include, **exclude;
+	size_t ninclude, nexclude;
+	int delete_enabled, auto_create, auto_evolve, flatten, quote;
+	char *delimiter;
+};
+
+/* One column value of a row.  Strings are decoded UTF-8 (never holding
+ * NUL), JSON is compact text, numbers keep their JSON text. */
+struct ks_mapping_col {
+	const char *name;
+	int type;		/* enum ks_mapping_type */
+	const char *text;	/* STRING, JSON, NUMBER, INTEGER */
+	size_t len;
+	int64_t i;		/* INTEGER, BOOLEAN (0 or 1) */
+	double d;		/* NUMBER, INTEGER */
+	int pk;
+};
+
+enum ks_mapping_op { KS_MAP_OP_WRITE, KS_MAP_OP_DELETE };
+
+/* One record as a row of a table: the primary key's columns first. */
+struct ks_mapping_row {
+	size_t index;		/* the record's index in its batch */
+	int op;			/* enum ks_mapping_op */
+	char *table;
+	struct ks_mapping_col *cols;
+	size_t ncols, npk, cap;
+	struct ks_buf arena;	/* the names and the texts */
+};
+
+/* Whether any of the mapping's options is set under prefix. */
+int	ks_mapping_wanted(const struct ksink_host *, struct ksink_ctx *,
+	    const char *prefix);
+/* Reads the options under prefix into m; KSINK_CONFIG naming the option
+ * whose value cannot work with the others (the first of
+ * ks_mapping_check's findings), KSINK_FATAL when out of memory. */
+int	ks_mapping_conf(struct ks_mapping *m, const struct ksink_host *,
+	    struct ksink_ctx *, const char *prefix, int dialect, char *errbuf,
+	    size_t errlen);
+/* For check(): reports through host->report() every combination of the
+ * options under prefix that cannot work; KSINK_CONFIG when any. */
+int	ks_mapping_check(const struct ksink_host *, struct ksink_ctx *,
+	    const char *prefix);
+void	ks_mapping_free(struct ks_mapping *);
+
+/*
+ * Turns record r (index i of its batch) into row (reset first): the table
+ * name, the op, and the columns.  KSINK_POISON with errbuf naming the
+ * record and the field, KSINK_FATAL when out of memory.
+ */
+int	ks_mapping_row(const struct ks_mapping *, const struct ksink_record *r,
+	    size_t i, struct ks_mapping_row *row, char *errbuf, size_t errlen);
+void	ks_mapping_row_free(struct ks_mapping_row *);
+/* A column of row by name (in the dialect's comparison), or NULL. */
+struct ks_mapping_col *ks_mapping_row_col(const struct ks_mapping *,
+	    struct ks_mapping_row *, const char *name);
+
+/* Whether two names are the same identifier in the dialect: SQLite's
+ * names ignore ASCII case; PostgreSQL's quoted names are exact, and its
+ * unquoted names (quote.identifiers off) fold to lower case. */
+int	ks_mapping_same_name(const struct ks_mapping *, const char *,
+	    const char *);
+
+/*
+ * Reduction of one batch: rows[0..n) of the same batch, in order.  Sets
+ * *out to rows to apply in their stead (pointers to rows[] or to rows
+ * the reduction made, which ks_mapping_reduce_free releases) and *nout.
+ * Applying *out gives what applying rows[] in order gives.  Rows are only
+ * reduced in upsert and update modes with a key; otherwise *out is rows[]
+ * in order.  KSINK_FATAL when out of memory.
+ */
+struct ks_mapping_reduced {
+	struct ks_mapping_row **v;
+	size_t n;
+	struct ks_mapping_row *made;
+	size_t nmade;
+};
+int	ks_mapping_reduce(const struct ks_mapping *, struct ks_mapping_row *rows,
+	    size_t n, struct ks_mapping_reduced *out);
+void	ks_mapping_reduce_free(struct ks_mapping_reduced *);
+
+/* mapsql.c: the dialects. */
+
+/* The name of a type in a message, and as a column's type in the
+ * dialect's CREATE TABLE. */
+const char *ks_mapping_type_name(int type);
+const char *ks_mapping_sql_type(int dialect, int type);
+/* The class of a column from its declared type in the dialect. */
+int	ks_mapping_class(int dialect, const char *decl);
+/* What a value of type vt does to a column of class ct. */
+int	ks_mapping_fits(int vt, int ct);
+/* Whether name can be written as an identifier without quotes:
+ * [A-Za-z_][A-Za-z0-9_]*. */
+int	ks_mapping_plain(const char *name);
+/* Appends name as an identifier: quoted (always, when quote is set) or as
+ * it is; -1 when it cannot be written unquoted. */
+int	ks_mapping_ident(struct ks_buf *, const struct ks_mapping *,
+	    const char *name);
+/* Appends a table's name: as ks_mapping_ident, but for PostgreSQL a name
+ * "schema.table" is split at its first dot, each part quoted. */
+void	ks_mapping_table_ident(struct ks_buf *, const struct ks_mapping *,
+	    const char *name);
+/*
+ * The statements of a row's table and columns, appended to b.  Parameter
+ * k (1-based) is always column k-1 of the row, in both dialects ("?k" or
+ * "$k"), so one binding serves every statement.  DDL: CREATE TABLE with
+ * the columns whose value is not null (the key NOT NULL, as PRIMARY KEY)
+ * and ALTER TABLE ADD COLUMN (nullable) for column k.  The caller checks
+ * b->oom.
+ */
+void	ks_mapping_sql_create(struct ks_buf *b, const struct ks_mapping *,
+	    const struct ks_mapping_row *);
+void	ks_mapping_sql_add_column(struct ks_buf *b, const struct ks_mapping *,
+	    const char *table, const struct ks_mapping_col *);
+/* The DML of row: insert, upsert or update by insert.mode for a write,
+ * delete by key for a delete. */
+void	ks_mapping_sql_dml(struct ks_buf *b, const struct ks_mapping *,
+	    const struct ks_mapping_row *, int op);
+/* The statement cache's key of that DML: op, table and column names. */
+void	ks_mapping_sql_key(struct ks_buf *b, const struct ks_mapping_row *,
+	    int op);
+
+#endif

@@ -1,0 +1,710 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * connectors/sqlite/map.c - the SQLite sink's table mapping mode
+ * (ksink-mapping(7)): each record becomes a row of a table, by the
+ * shared mapping of connectors/lib/mapping.h, with no SQL from the user.
+ *
+ * Everything runs inside the batch's one transaction (BEGIN IMMEDIATE,
+ * sqlite.c), with the offsets: the CREATE TABLE of auto.create and the
+ * ALTER TABLE ADD COLUMN of auto.evolve too, since SQLite's DDL is
+ * transactional.  A crash at any point leaves either the whole batch,
+ * tables and columns included, or nothing of it.  What this file knows
+ * of the tables is read again in each transaction (map_forget), so a
+ * rolled back CREATE or ALTER is never believed.
+ *
+ * The rows of a write() are reduced first (mapreduce.c); a reduced write
+ * that hits a poison record is rolled back to its savepoint and the rows
+ * applied one by one, to name the record exactly.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "../lib/err.h"
+#include "../lib/mapping.h"
+#include "sqlite.h"
+
+/* Prepared statements kept at most; past it, the cache starts over. */
+#define MAP_STMTS_MAX 256
+
+static int
+prepare(struct sink *sq, sqlite3_stmt **st, const char *sql, char *errbuf,
+    size_t errlen)
+{
+	if (sqlite3_prepare_v3(sq->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+	    NULL) != SQLITE_OK) {
+		ks_err_set(errbuf, errlen, "%s: %s", sq->path,
+		    sqlite3_errmsg(sq->db));
+		return KSINK_FATAL;
+	}
+	return KSINK_OK;
+}
+
+static void
+tables_free(struct map *mp)
+{
+	size_t i, j;
+
+	for (i = 0; i < mp->ntables; i++) {
+		for (j = 0; j < mp->tables[i].ncols; j++)
+			free(mp->tables[i].cols[j].name);
+		free(mp->tables[i].cols);
+		free(mp->tables[i].name);
+	}
+	free(mp->tables);
+	mp->tables = NULL;
+	mp->ntables = 0;
+}
+
+void
+map_forget(struct sink *sq)
+{
+	if (sq->map != NULL)
+		tables_free(sq->map);
+}
+
+static void
+stmts_free(struct map *mp)
+{
+	size_t i;
+
+	for (i = 0; i < mp->nstmts; i++) {
+		sqlite3_finalize(mp->stmts[i].st);
+		free(mp->stmts[i].key);
+	}
+	free(mp->stmts);
+	mp->stmts = NULL;
+	mp->nstmts = 0;
+}
+
+void
+map_close(struct sink *sq)
+{
+	struct map *mp = sq->map;
+	size_t i;
+
+	if (mp == NULL)
+		return;
+	tables_free(mp);
+	stmts_free(mp);
+	for (i = 0; i < mp->nrows; i++)
+		ks_mapping_row_free(&mp->rows[i]);
+	free(mp->rows);
+	sqlite3_finalize(mp->info);
+	sqlite3_finalize(mp->sp);
+	sqlite3_finalize(mp->sp_release);
+	sqlite3_finalize(mp->sp_rollback);
+	ks_mapping_free(&mp->m);
+	ks_buf_free(&mp->sql);
+	free(mp);
+	sq->map = NULL;
+}
+
+static int
+add_tcol(struct map_table *t, const char *name, int cls)
+{
+	struct map_tcol *c;
+
+	if ((c = realloc(t->cols, (t->ncols + 1) * sizeof(*c))) == NULL)
+		return -1;
+	t->cols = c;
+	if ((c[t->ncols].name = strdup(name)) == NULL)
+		return -1;
+	c[t->ncols++].cls = cls;
+	return 0;
+}
+
+/* What the database has of table name, read once per transaction; NULL
+ * with *rcp set on failure. */
+static struct map_table *
+table_get(struct sink *sq, const char *name, int *rcp)
+{
+	struct map *mp = sq->map;
+	struct map_table *t;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < mp->ntables; i++)
+		if (ks_mapping_same_name(&mp->m, mp->tables[i].name, name))
+			return &mp->tables[i];
+	if ((t = realloc(mp->tables, (mp->ntables + 1) * sizeof(*t))) ==
+	    NULL) {
+		*rcp = SQLITE_NOMEM;
+		return NULL;
+	}
+	mp->tables = t;
+	t = &mp->tables[mp->ntables];
+	memset(t, 0, sizeof(*t));
+	if ((t->name = strdup(name)) == NULL) {
+		*rcp = SQLITE_NOMEM;
+		return NULL;
+	}
+	mp->ntables++;
+	sqlite3_bind_text(mp->info, 1, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(mp->info)) == SQLITE_ROW) {
+		t->exists = 1;
+		if (add_tcol(t, (const char *)sqlite3_column_text(mp->info, 0),
+		    ks_mapping_class(KS_MAP_SQLITE, (const char *)
+		    sqlite3_column_text(mp->info, 1))) == -1) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(mp->info);
+	sqlite3_clear_bindings(mp->info);
+	if (rc != SQLITE_DONE) {
+		*rcp = rc;
+		return NULL;
+	}
+	return t;
+}
+
+static struct map_tcol *
+tcol_find(struct sink *sq, struct map_table *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->ncols; i++)
+		if (ks_mapping_same_name(&sq->map->m, t->cols[i].name, name))
+			return &t->cols[i];
+	return NULL;
+}
+
+static const char *
+rec(const struct ksink_record *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%d@%lld", r->topic, (int)r->partition,
+	    (long long)r->offset);
+	return buf;
+}
+
+static int
+db_error(struct sink *sq, int rc, const char *what, char *errbuf,
+    size_t errlen)
+{
+	ks_err_set(errbuf, errlen, "%s on %s: %s", what, sq->path,
+	    rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(sq->db));
+	return sql_classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
+}
+
+/* Runs DDL text in the open transaction. */
+static int
+ddl(struct sink *sq, const char *sql, char *errbuf, size_t errlen)
+{
+	int rc;
+
+	if ((rc = sqlite3_exec(sq->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+		ks_err_set(errbuf, errlen, "%s on %s: %s", sql, sq->path,
+		    sqlite3_errmsg(sq->db));
+		return sql_classify(rc) == KSINK_RETRY ? KSINK_RETRY :
+		    KSINK_FATAL;
+	}
+	return KSINK_OK;
+}
+
+/*
+ * Makes the table of row fit it: creates it (auto.create), adds the
+ * columns it lacks (auto.evolve), leaves out the null fields it has no
+ * column for, and checks that every value fits its column.
+ */
+static int
+fit_table(struct sink *sq, struct ks_mapping_row *row,
+    const struct ksink_record *r, char *errbuf, size_t errlen)
+{
+	struct map *mp = sq->map;
+	const struct ks_mapping *m = &mp->m;
+	struct ks_mapping_col *c;
+	struct map_table *t;
+	struct map_tcol *tc;
+	char where[256];
+	size_t i, k;
+	int rc, status;
+
+	if ((t = table_get(sq, row->table, &rc)) == NULL)
+		return db_error(sq, rc, "reading the columns of a table",
+		    errbuf, errlen);
+	if (!t->exists) {
+		ks_buf_reset(&mp->sql);
+		ks_mapping_sql_create(&mp->sql, m, row);
+		if (mp->sql.oom)
+			return db_error(sq, SQLITE_NOMEM, "CREATE TABLE",
+			    errbuf, errlen);
+		if (!m->auto_create) {
+			ks_err_set(errbuf, errlen, "record %s: table \"%s\" does "
+			    "not exist in %s and sqlite.auto.create is off; "
+			    "create it, for instance with: %s; or set "
+			    "sqlite.auto.create = true",
+			    rec(r, where, sizeof(where)), row->table, sq->path,
+			    mp->sql.p);
+			return KSINK_FATAL;
+		}
+		if ((status = ddl(sq, mp->sql.p, errbuf, errlen)) != KSINK_OK)
+			return status;
+		sq->host->log(sq->ctx, KSINK_LOG_INFO, "%s: %s", sq->path,
+		    mp->sql.p);
+		t->exists = 1;
+		for (i = 0; i < row->ncols; i++)
+			if (row->cols[i].type != KS_MAP_T_NULL &&
+			    add_tcol(t, row->cols[i].name, ks_mapping_class(
+			    KS_MAP_SQLITE, ks_mapping_sql_type(KS_MAP_SQLITE,
+			    row->cols[i].type))) == -1)
+				return db_error(sq, SQLITE_NOMEM, "CREATE TABLE",
+				    errbuf, errlen);
+	}
+	for (i = k = 0; i < row->ncols; i++) {
+		c = &row->cols[i];
+		if ((tc = tcol_find(sq, t, c->name)) == NULL) {
+			/* Nothing to store, and NULL is what the row would
+			 * hold anyway. */
+			if (c->type == KS_MAP_T_NULL && !c->pk)
+				continue;
+			ks_buf_reset(&mp->sql);
+			ks_mapping_sql_add_column(&mp->sql, m, row->table, c);
+			if (mp->sql.oom)
+				return db_error(sq, SQLITE_NOMEM, "ALTER TABLE",
+				    errbuf, errlen);
+			if (!m->auto_evolve || c->pk) {
+				if (c->pk)
+					ks_err_set(errbuf, errlen, "record %s: table "
+					    "\"%s\" has no column \"%s\" for the "
+					    "key; the key's columns must be the "
+					    "table's primary key: change "
+					    "sqlite.pk.fields, or the table",
+					    rec(r, where, sizeof(where)), row->table,
+					    c->name);
+				else
+					ks_err_set(errbuf, errlen, "record %s: table "
+					    "\"%s\" has no column \"%s\"; add it "
+					    "with %s; or set sqlite.auto.evolve = "
+					    "true, or leave the field out with "
+					    "sqlite.fields.exclude",
+					    rec(r, where, sizeof(where)), row->table,
+					    c->name, mp->sql.p);
+				return KSINK_FATAL;
+			}
+			if ((status = ddl(sq, mp->sql.p, errbuf, errlen)) !=
+			    KSINK_OK)
+				return status;
+			sq->host->log(sq->ctx, KSINK_LOG_INFO, "%s: %s",
+			    sq->path, mp->sql.p);
+			if (add_tcol(t, c->name, ks_mapping_class(KS_MAP_SQLITE,
+			    ks_mapping_sql_type(KS_MAP_SQLITE, c->type))) == -1)
+				return db_error(sq, SQLITE_NOMEM, "ALTER TABLE",
+				    errbuf, errlen);
+		} else {
+			switch (ks_mapping_fits(c->type, tc->cls)) {
+			case KS_MAP_RETYPE:
+				ks_err_set(errbuf, errlen, "record %s: field \"%s\" "
+				    "holds a %s (%.40s), but column \"%s\" of "
+				    "table \"%s\" is %s: the column would have "
+				    "to become %s, and ksink never changes a "
+				    "column's type; change it yourself (SQLite: "
+				    "rebuild the table), or leave the field out "
+				    "with sqlite.fields.exclude",
+				    rec(r, where, sizeof(where)), c->name,
+				    ks_mapping_type_name(c->type), c->text,
+				    tc->name, row->table,
+				    ks_mapping_type_name(tc->cls),
+				    ks_mapping_sql_type(KS_MAP_SQLITE, c->type));
+				return KSINK_FATAL;
+			case KS_MAP_MISFIT:
+				ks_err_set(errbuf, errlen, "record %s: field \"%s\" "
+				    "holds a %s (%.40s), which column \"%s\" of "
+				    "table \"%s\" (%s) cannot store",
+				    rec(r, where, sizeof(where)), c->name,
+				    ks_mapping_type_name(c->type), c->text,
+				    tc->name, row->table,
+				    ks_mapping_type_name(tc->cls));
+				return KSINK_POISON;
+			}
+		}
+		if (k != i)
+			row->cols[k] = *c;
+		k++;
+	}
+	row->ncols = k;
+	return KSINK_OK;
+}
+
+/* The prepared DML of row, from the cache or prepared now. */
+static int
+stmt_get(struct sink *sq, const struct ks_mapping_row *row,
+    const struct ksink_record *r, sqlite3_stmt **stp, char *errbuf,
+    size_t errlen)
+{
+	struct map *mp = sq->map;
+	struct map_stmt *s;
+	char where[256];
+	size_t i;
+
+	ks_buf_reset(&mp->sql);
+	ks_mapping_sql_key(&mp->sql, row, row->op);
+	if (mp->sql.oom)
+		return db_error(sq, SQLITE_NOMEM, "a statement", errbuf, errlen);
+	for (i = 0; i < mp->nstmts; i++)
+		if (strcmp(mp->stmts[i].key, mp->sql.p) == 0) {
+			*stp = mp->stmts[i].st;
+			return KSINK_OK;
+		}
+	if (mp->nstmts >= MAP_STMTS_MAX)
+		stmts_free(mp);
+	if ((s = realloc(mp->stmts, (mp->nstmts + 1) * sizeof(*s))) == NULL)
+		return db_error(sq, SQLITE_NOMEM, "a statement", errbuf, errlen);
+	mp->stmts = s;
+	s = &mp->stmts[mp->nstmts];
+	if ((s->key = strdup(mp->sql.p)) == NULL)
+		return db_error(sq, SQLITE_NOMEM, "a statement", errbuf, errlen);
+	ks_buf_reset(&mp->sql);
+	ks_mapping_sql_dml(&mp->sql, &mp->m, row, row->op);
+	if (mp->sql.oom ||
+	    sqlite3_prepare_v3(sq->db, mp->sql.p, -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->st, NULL) != SQLITE_OK) {
+		free(s->key);
+		/* Such as an upsert whose key is not the table's. */
+		ks_err_set(errbuf, errlen, "record %s: %s on %s: %s; check that "
+		    "the table's primary key is the mapping's key "
+		    "(sqlite.pk.mode, sqlite.pk.fields)",
+		    rec(r, where, sizeof(where)), mp->sql.p, sq->path,
+		    mp->sql.oom ? "out of memory" : sqlite3_errmsg(sq->db));
+		return KSINK_FATAL;
+	}
+	mp->nstmts++;
+	*stp = s->st;
+	return KSINK_OK;
+}
+
+static int	fit_row(struct sink *, struct ks_mapping_row *,
+		    const struct ksink_record *, int *, char *, size_t);
+
+static int
+apply_row(struct sink *sq, struct ks_mapping_row *row,
+    const struct ksink_record *r, char *errbuf, size_t errlen)
+{
+	const struct ks_mapping_col *c;
+	sqlite3_stmt *st;
+	char where[256];
+	size_t i;
+	int rc = SQLITE_OK, status;
+
+	int skip;
+
+	/* Nothing to delete from a table that does not exist. */
+	if ((status = fit_row(sq, row, r, &skip, errbuf, errlen)) != KSINK_OK ||
+	    skip)
+		return status;
+	if ((status = stmt_get(sq, row, r, &st, errbuf, errlen)) != KSINK_OK)
+		return status;
+	for (i = 0; i < row->ncols && i < (size_t)sqlite3_bind_parameter_count(st) &&
+	    rc == SQLITE_OK; i++) {
+		c = &row->cols[i];
+		switch (c->type) {
+		case KS_MAP_T_NULL:
+			rc = sqlite3_bind_null(st, (int)i + 1);
+			break;
+		case KS_MAP_T_INTEGER:
+		case KS_MAP_T_BOOLEAN:
+			rc = sqlite3_bind_int64(st, (int)i + 1, c->i);
+			break;
+		case KS_MAP_T_NUMBER:
+			rc = sqlite3_bind_double(st, (int)i + 1, c->d);
+			break;
+		default:
+			rc = sqlite3_bind_text64(st, (int)i + 1, c->text, c->len,
+			    SQLITE_STATIC, SQLITE_UTF8);
+			break;
+		}
+	}
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_OK)
+		return KSINK_OK;
+	ks_err_set(errbuf, errlen, "record %s: table \"%s\": %s",
+	    rec(r, where, sizeof(where)), row->table, sqlite3_errmsg(sq->db));
+	return sql_classify(rc);
+}
+
+/* fit_table() for a row that may be a delete on a table that does not
+ * exist, which has nothing to fit. */
+static int
+fit_row(struct sink *sq, struct ks_mapping_row *row,
+    const struct ksink_record *r, int *skip, char *errbuf, size_t errlen)
+{
+	struct map_table *t;
+	int rc;
+
+	*skip = 0;
+	if (row->op == KS_MAP_OP_DELETE) {
+		if ((t = table_get(sq, row->table, &rc)) == NULL)
+			return db_error(sq, rc, "reading the columns of a table",
+			    errbuf, errlen);
+		if (!t->exists) {
+			*skip = 1;
+			return KSINK_OK;
+		}
+	}
+	return fit_table(sq, row, r, errbuf, errlen);
+}
+
+/*
+ * Applies rows[0..n), reduced.  First every row is fitted to its table in
+ * order (tables and columns made, each value checked against its column),
+ * so that a value that cannot be stored is found in the record that holds
+ * it even when a later record of the same key replaces it.  On a poison
+ * record, sets *bad to its index in rows, the rows before it applied.
+ */
+static int
+apply_rows(struct sink *sq, const struct ksink_record *records,
+    struct ks_mapping_row *rows, size_t n, size_t *bad, char *errbuf,
+    size_t errlen)
+{
+	struct map *mp = sq->map;
+	struct ks_mapping_reduced red;
+	size_t i, nfit;
+	int rc, status = KSINK_OK, fitted = KSINK_OK, reduced, skip;
+	char msg[1024] = "";
+
+	for (nfit = 0; nfit < n; nfit++)
+		if ((fitted = fit_row(sq, &rows[nfit], &records[rows[nfit].index],
+		    &skip, msg, sizeof(msg))) != KSINK_OK)
+			break;
+	if (fitted != KSINK_OK && fitted != KSINK_POISON) {
+		ks_err_set(errbuf, errlen, "%s", msg);
+		return fitted;
+	}
+	if (ks_mapping_reduce(&mp->m, rows, nfit, &red) != KSINK_OK) {
+		ks_err_set(errbuf, errlen, "reducing a batch: out of memory");
+		return KSINK_FATAL;
+	}
+	for (reduced = red.n != nfit, i = 0; i < red.n && !reduced; i++)
+		reduced = red.v[i] != &rows[i];
+	if (reduced && (rc = sql_step_once(mp->sp)) != SQLITE_OK) {
+		ks_mapping_reduce_free(&red);
+		return db_error(sq, rc, "SAVEPOINT", errbuf, errlen);
+	}
+	for (i = 0; i < red.n; i++)
+		if ((status = apply_row(sq, red.v[i], &records[red.v[i]->index],
+		    errbuf, errlen)) != KSINK_OK)
+			break;
+	ks_mapping_reduce_free(&red);
+	if (status == KSINK_POISON && reduced) {
+		/* Which record?  Undo, and apply them one by one. */
+		if ((rc = sql_step_once(mp->sp_rollback)) != SQLITE_OK)
+			return db_error(sq, rc, "ROLLBACK TO", errbuf, errlen);
+		map_forget(sq);
+		for (i = 0; i < nfit; i++)
+			if ((status = apply_row(sq, &rows[i],
+			    &records[rows[i].index], errbuf, errlen)) !=
+			    KSINK_OK)
+				break;
+	}
+	if (reduced && (status == KSINK_OK || status == KSINK_POISON) &&
+	    (rc = sql_step_once(mp->sp_release)) != SQLITE_OK)
+		return db_error(sq, rc, "RELEASE", errbuf, errlen);
+	if (status == KSINK_POISON) {
+		*bad = i;
+		return status;
+	}
+	if (status == KSINK_OK && fitted == KSINK_POISON) {
+		*bad = nfit;
+		ks_err_set(errbuf, errlen, "%s", msg);
+		return KSINK_POISON;
+	}
+	return status;
+}
+
+int
+map_write(struct sink *sq, const struct ksink_record *records, size_t count,
+    size_t *n_done, char *errbuf, size_t errlen)
+{
+	struct map *mp = sq->map;
+	struct ks_offcache_entry *f;
+	struct ks_mapping_row *rows;
+	const struct ksink_record *r;
+	char msg[1024] = "";
+	size_t i, nr = 0, stop = count, bad;
+	int rc, status = KSINK_OK;
+
+	*n_done = 0;
+	if (count > mp->nrows) {
+		if ((rows = realloc(mp->rows, count * sizeof(*rows))) == NULL) {
+			ks_err_set(errbuf, errlen, "out of memory");
+			return KSINK_FATAL;
+		}
+		memset(rows + mp->nrows, 0, (count - mp->nrows) *
+		    sizeof(*rows));
+		mp->rows = rows;
+		mp->nrows = count;
+	}
+	for (i = 0; i < count; i++) {
+		r = &records[i];
+		if ((f = fence_get(sq, r, &rc)) == NULL)
+			return db_error(sq, rc, "reading ksink_offsets", errbuf,
+			    errlen);
+		/* The zombie fence: already applied. */
+		if (r->offset < f->next)
+			continue;
+		if ((status = ks_mapping_row(&mp->m, r, i, &mp->rows[nr], msg,
+		    sizeof(msg))) == KSINK_POISON) {
+			stop = i;
+			break;
+		}
+		if (status != KSINK_OK) {
+			ks_err_set(errbuf, errlen, "%s", msg);
+			return status;
+		}
+		nr++;
+	}
+	bad = nr;
+	if ((rc = apply_rows(sq, records, mp->rows, nr, &bad, errbuf,
+	    errlen)) != KSINK_OK && rc != KSINK_POISON)
+		return rc;
+	for (i = 0; i < bad; i++) {
+		r = &records[mp->rows[i].index];
+		if ((f = ks_offcache_find(&sq->fence, r->topic,
+		    r->partition)) != NULL && f->next <= r->offset)
+			f->next = r->offset + 1;
+	}
+	if (rc == KSINK_POISON) {
+		*n_done = mp->rows[bad].index;
+		return KSINK_POISON;
+	}
+	if (stop < count) {
+		*n_done = stop;
+		ks_err_set(errbuf, errlen, "%s", msg);
+		return KSINK_POISON;
+	}
+	*n_done = count;
+	return KSINK_OK;
+}
+
+/* The CREATE TABLE that a missing table needs, as far as it is known
+ * before any record: the key's columns (typed for pk.mode kafka). */
+static void
+create_hint(struct map *mp, const struct ks_mapping_row *row)
+{
+	const struct ks_mapping *m = &mp->m;
+	size_t i, n = row->npk > 0 ? row->npk : m->npk_fields;
+
+	ks_buf_reset(&mp->sql);
+	ks_buf_adds(&mp->sql, "CREATE TABLE ");
+	ks_mapping_ident(&mp->sql, m, row->table);
+	ks_buf_adds(&mp->sql, " (");
+	for (i = 0; i < n; i++) {
+		ks_mapping_ident(&mp->sql, m, row->npk > 0 ?
+		    row->cols[i].name : m->pk_fields[i]);
+		ks_buf_addf(&mp->sql, " %s NOT NULL, ", row->npk > 0 ?
+		    ks_mapping_sql_type(KS_MAP_SQLITE, row->cols[i].type) :
+		    "<type>");
+	}
+	ks_buf_adds(&mp->sql, "<a column per field of the value>");
+	for (i = 0; i < n; i++) {
+		ks_buf_adds(&mp->sql, i == 0 ? ", PRIMARY KEY (" : ", ");
+		ks_mapping_ident(&mp->sql, m, row->npk > 0 ?
+		    row->cols[i].name : m->pk_fields[i]);
+	}
+	ks_buf_adds(&mp->sql, n > 0 ? "))" : ")");
+}
+
+/* At open, without auto.create: the table of table.name.format, or
+ * those that records of the topics named in `topics` would go to, must
+ * exist. */
+static int
+tables_exist(struct sink *sq, char *errbuf, size_t errlen)
+{
+	struct map *mp = sq->map;
+	const struct ks_mapping *m = &mp->m;
+	struct ksink_record r;
+	struct ks_mapping_row row;
+	struct map_table *t;
+	const char *topics, *p, *e;
+	char topic[256];
+	size_t i;
+	int rc, status = KSINK_OK;
+
+	/* A fixed name, or the topics listed by name. */
+	if (strstr(m->table_format, "${topic}") == NULL)
+		topics = "-";
+	else if ((topics = sq->host->conf_str(sq->ctx, "topics")) == NULL ||
+	    *topics == '^')
+		return KSINK_OK;
+	if (m->auto_create)
+		return KSINK_OK;
+	for (p = topics; status == KSINK_OK && *p; p = *e ? e + 1 : e) {
+		while (*p == ' ')
+			p++;
+		if ((e = strchr(p, ',')) == NULL)
+			e = p + strlen(p);
+		snprintf(topic, sizeof(topic), "%.*s", (int)(e - p), p);
+		for (i = strlen(topic); i > 0 && topic[i - 1] == ' '; i--)
+			topic[i - 1] = '\0';
+		if (*topic == '\0')
+			continue;
+		memset(&r, 0, sizeof(r));
+		memset(&row, 0, sizeof(row));
+		r.topic = topic;
+		r.value = "{}";
+		r.value_len = 2;
+		r.key = "{}";
+		r.key_len = 2;
+		/* The row of an empty record: its table, and the key's
+		 * columns that the options name. */
+		if (ks_mapping_row(m, &r, 0, &row, NULL, 0) != KSINK_OK)
+			row.npk = 0;	/* no key known, nor names */
+		if (row.table == NULL) {
+			ks_mapping_row_free(&row);
+			continue;
+		}
+		if ((t = table_get(sq, row.table, &rc)) == NULL)
+			status = db_error(sq, rc, "reading the columns of a table",
+			    errbuf, errlen);
+		else if (!t->exists) {
+			create_hint(mp, &row);
+			ks_err_set(errbuf, errlen, "sqlite.table.name.format: "
+			    "table \"%s\"%s%s%s does not exist in %s, "
+			    "and sqlite.auto.create is off: create it, as in "
+			    "%s (ksink-mapping(7) gives the column types), or "
+			    "set sqlite.auto.create = true", row.table,
+			    *topics == '-' ? "" : " (for topic ", *topics == '-' ?
+			    "" : topic, *topics == '-' ? "" : ")", sq->path,
+			    mp->sql.p);
+			status = KSINK_CONFIG;
+		}
+		ks_mapping_row_free(&row);
+	}
+	map_forget(sq);
+	return status;
+}
+
+int
+map_open(struct sink *sq, char *errbuf, size_t errlen)
+{
+	struct map *mp;
+	int status;
+
+	if ((mp = calloc(1, sizeof(*mp))) == NULL) {
+		ks_err_set(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
+	}
+	sq->map = mp;
+	if ((status = ks_mapping_conf(&mp->m, sq->host, sq->ctx, "sqlite",
+	    KS_MAP_SQLITE, errbuf, errlen)) != KSINK_OK)
+		return status;
+	if ((status = prepare(sq, &mp->info, "SELECT name, type FROM "
+	    "pragma_table_info(?1)", errbuf, errlen)) != KSINK_OK ||
+	    (status = prepare(sq, &mp->sp, "SAVEPOINT ksink_map", errbuf,
+	    errlen)) != KSINK_OK ||
+	    (status = prepare(sq, &mp->sp_release, "RELEASE ksink_map",
+	    errbuf, errlen)) != KSINK_OK ||
+	    (status = prepare(sq, &mp->sp_rollback, "ROLLBACK TO ksink_map",
+	    errbuf, errlen)) != KSINK_OK)
+		return status;
+	return tables_exist(sq, errbuf, errlen);
+}
