@@ -5,6 +5,10 @@
  * is tried first.  Topics are compared by name, never by pointer: a
  * record's strings are only borrowed for one batch.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* strdup(3) under -std=c99 */
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
