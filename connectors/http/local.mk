@@ -15,16 +15,29 @@ connectors_http_la_LIBADD = connectors/lib/libkssql.la \
 dist_man_MANS += man/ksink-http.7
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_http
-TESTS += tests/unit/test_http
-# The plugin's sources are linked in; the test includes its private
-# header.  The daemon's host services come from src/libksink.a.
-tests_unit_test_http_SOURCES = tests/unit/test_http.c $(HTTP_SOURCES)
-tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
-	$(LIBCURL_CFLAGS) $(SQLITE3_CFLAGS)
-tests_unit_test_http_LDADD = connectors/lib/libkssql.la \
-	connectors/lib/libkslib.la $(KSINK_CORE_LIBS) $(CMOCKA_LIBS) \
-	$(LIBCURL_LIBS) $(SQLITE3_LIBS)
+HTTP_UNIT_TESTS = tests/unit/test_http tests/unit/test_http_send \
+	tests/unit/test_http_ledger
+check_PROGRAMS += $(HTTP_UNIT_TESTS)
+TESTS += $(HTTP_UNIT_TESTS)
+# The plugin's sources are linked in; the tests include its private
+# header through their shared fixture, tests/unit/http-fx.h.  The
+# daemon's host services come from src/libksink.a.
+HTTP_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCURL_CFLAGS) \
+	$(SQLITE3_CFLAGS)
+HTTP_TEST_LDADD = connectors/lib/libkssql.la connectors/lib/libkslib.la \
+	$(KSINK_CORE_LIBS) $(CMOCKA_LIBS) $(LIBCURL_LIBS) $(SQLITE3_LIBS)
+tests_unit_test_http_SOURCES = tests/unit/test_http.c \
+	tests/unit/http-fx.h $(HTTP_SOURCES)
+tests_unit_test_http_CFLAGS = $(HTTP_TEST_CFLAGS)
+tests_unit_test_http_LDADD = $(HTTP_TEST_LDADD)
+tests_unit_test_http_send_SOURCES = tests/unit/test_http_send.c \
+	tests/unit/http-fx.h $(HTTP_SOURCES)
+tests_unit_test_http_send_CFLAGS = $(HTTP_TEST_CFLAGS)
+tests_unit_test_http_send_LDADD = $(HTTP_TEST_LDADD)
+tests_unit_test_http_ledger_SOURCES = tests/unit/test_http_ledger.c \
+	tests/unit/http-fx.h $(HTTP_SOURCES)
+tests_unit_test_http_ledger_CFLAGS = $(HTTP_TEST_CFLAGS)
+tests_unit_test_http_ledger_LDADD = $(HTTP_TEST_LDADD)
 endif
 
 # The reference receiver, the checker of its database, and the end-to-end
