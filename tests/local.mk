@@ -73,7 +73,8 @@ CORE_UNIT_TESTS = \
 	tests/unit/test_retry \
 	tests/unit/test_sink \
 	tests/unit/test_util \
-	tests/unit/test_worker
+	tests/unit/test_worker \
+	tests/unit/test_worker_retry
 check_PROGRAMS += $(CORE_UNIT_TESTS)
 TESTS += $(CORE_UNIT_TESTS)
 
@@ -95,9 +96,14 @@ tests_unit_test_sink_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
 tests_unit_test_util_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_util_LDADD = $(CORE_TEST_LDADD)
-tests_unit_test_worker_SOURCES = tests/unit/test_worker.c
+tests_unit_test_worker_SOURCES = tests/unit/test_worker.c \
+	tests/unit/worker-fx.h
 tests_unit_test_worker_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_worker_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_worker_retry_SOURCES = tests/unit/test_worker_retry.c \
+	tests/unit/worker-fx.h
+tests_unit_test_worker_retry_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_worker_retry_LDADD = $(CORE_TEST_LDADD)
 endif
 
 # The daemon's command line on bad configuration files.

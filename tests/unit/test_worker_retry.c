@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * tests/unit/test_worker_retry.c - the worker's error policy (src/worker.c
+ * with src/retry.c): a batch the sink said RETRY for, retried with
+ * backoff while the consumer keeps polling, across rebalances and a stop,
+ * bounded by errors.retry.timeout.ms; a poison record under each
+ * errors.tolerance; FATAL.
+ *
+ * Run for real against librdkafka's mock cluster with the scripted test
+ * sink; see tests/unit/worker-fx.h.
+ */
+#include "worker-fx.h"
+
+/* Runs the connector with extra settings over 400 records a partition,
+ * which its sink fails `retries` times before it succeeds: every record
+ * applied once, the retries counted, the recovery logged. */
+static void
+run_retried(struct env *e, const char *extra, unsigned long long retries)
+{
+	struct state st;
+	struct run r;
+	char ini[4096], line[64];
+
+	produce_all(e, 400);
+	make_ini(e, ini, sizeof(ini), extra);
+	run_ok(e, &r, ini, total_produced(e));
+	state_read(e, &st);
+	check_exactly_once(e, &st, NULL, NULL);
+	check_unfenced(e, &st);
+	expect(e, r.stats[0].retries == retries, "stats.retries = %llu, "
+	    "expected %llu", (unsigned long long)r.stats[0].retries, retries);
+	snprintf(line, sizeof(line), "sink recovered after %llu attempts",
+	    retries + 1);
+	expect(e, log_has(e, line, NULL), "no line about the recovery");
+	state_free(&st);
+}
+
+/* RETRY a few times, then success: applied once, retries counted. */
+static void
+test_retry_then_ok(void **state)
+{
+	struct env *e = *state;
+
+	run_retried(e, "scripted.retry.commits = 3\n"
+	    "errors.retry.backoff.max.ms = 200\n", 3);
+	expect(e, log_has(e, "sink failed transiently (attempt 1)",
+	    "commit retry 1 of 3"), "no warning about the first retry");
+}
+
+/*
+ * A rebalance while a batch waits to be retried: the revocation drops the
+ * batch's records, and the batch must not be applied when the wait ends,
+ * even when the rebalance callbacks (here a slow load_offsets in the
+ * assignment) outlast the wait.  a retries its first batches for about
+ * 8 s; b joins the group meanwhile.  Every record applied once, both
+ * connectors clean, and b was assigned partitions.
+ */
+static void
+test_rebalance_during_retry(void **state)
+{
+	struct env *e = *state;
+	struct ks_worker_snapshot snap;
+	struct ks_worker_stats a;
+	struct state st;
+	struct run r;
+	char ini_a[4096], ini_b[4096], err[1024];
+	int64_t deadline;
+	int cfg;
+
+	produce_all(e, 1000);
+	make_ini(e, ini_a, sizeof(ini_a),
+	    "kafka.group.id = shared\n"
+	    "scripted.retry.commits = 100\n"
+	    "errors.retry.backoff.max.ms = 100\n"
+	    "scripted.load.sleep.ms = 1500\n");
+	make_ini(e, ini_b, sizeof(ini_b), "kafka.group.id = shared\n");
+	run_init(&r);
+	run_add(&r, ini_a);
+	run_go(e, &r);
+	deadline = ks_util_now_ms() + 30000;
+	do {
+		ks_util_sleep_ms(20);
+		ks_worker_get_stats(r.ws[0], &a);
+	} while (a.retries < 3 && ks_util_now_ms() < deadline);
+	expect(e, a.retries >= 3, "a never retried");
+	run_add(&r, ini_b);
+	if (ks_worker_open(r.ws[1], &cfg, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	if (ks_worker_start(r.ws[1], worker_done, &r) == -1)
+		fail_msg("cannot start a connector thread");
+	(void)run_wait(e, &r, total_produced(e), 60000, 500);
+	/* b was given partitions: a gave them up while it retried. */
+	ks_worker_snapshot(r.ws[1], &snap);
+	run_stop(e, &r);
+	state_read(e, &st);
+	printf("rebalance during retry (%s): %llu + %llu records committed, "
+	    "%llu retries, %llu assignments of b\n", e->strategy,
+	    (unsigned long long)r.stats[0].records,
+	    (unsigned long long)r.stats[1].records,
+	    (unsigned long long)r.stats[0].retries,
+	    (unsigned long long)snap.rebalances);
+	check_exactly_once(e, &st, NULL, NULL);
+	expect(e, r.rc[0] == 0 && r.rc[1] == 0, "a connector failed");
+	expect(e, snap.rebalances >= 1, "b was never assigned partitions: "
+	    "no rebalance while a retried");
+	ks_worker_snapshot_free(&snap);
+	state_free(&st);
+}
+
+/* The line number of the first log line containing a, 0 if none. */
+static int
+log_line(const struct env *e, const char *a)
+{
+	char line[4096];
+	int n = 0, found = 0;
+	FILE *fp;
+
+	if ((fp = fopen(e->logpath, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		n++;
+		if (strstr(line, a) != NULL)
+			found = n;
+	}
+	fclose(fp);
+	return found;
+}
+
+/*
+ * The sink's offsets are read outside the rebalance callback, from the
+ * worker's loop, which goes on serving the consumer and the admin
+ * endpoint meanwhile: a sink that says RETRY at its first six reads
+ * keeps the assignment pending for seconds, and a pause asked for then
+ * takes effect before the assignment does (which comes paused).  After
+ * the resume every record is applied once, from the sink's offsets, and
+ * the connector was assigned once.
+ */
+static void
+test_pending_keeps_polling(void **state)
+{
+	struct env *e = *state;
+	struct ks_worker_snapshot snap;
+	struct state st;
+	struct run r;
+	char ini[4096];
+	int64_t deadline;
+	int waited, paused_at, assigned_at;
+
+	produce_all(e, 300);
+	state_prestore(e, sink_stored);
+	make_ini(e, ini, sizeof(ini), "scripted.retry.load = 6\n");
+	run_start(e, &r, ini);
+	deadline = ks_util_now_ms() + 30000;
+	while (!log_has(e, "sink cannot read its offsets yet", NULL) &&
+	    ks_util_now_ms() < deadline)
+		ks_util_sleep_ms(10);
+	ks_worker_set_paused(r.ws[0], 1);
+	do {
+		ks_util_sleep_ms(50);
+		ks_worker_snapshot(r.ws[0], &snap);
+		waited = snap.rebalances > 0;
+		ks_worker_snapshot_free(&snap);
+	} while (!waited && ks_util_now_ms() < deadline);
+	/* Assigned while paused: nothing is applied. */
+	ks_util_sleep_ms(500);
+	expect(e, state_count(e) == 0, "%zu records applied while paused",
+	    state_count(e));
+	ks_worker_set_paused(r.ws[0], 0);
+	waited = run_wait(e, &r, 200 + 50 + 300, 40000, 300);
+	ks_worker_snapshot(r.ws[0], &snap);
+	run_stop(e, &r);
+	expect(e, waited == 0, "the sink got %zu records in 40 s",
+	    state_count(e));
+	expect(e, r.rc[0] == 0 && !atomic_load(&r.failed), "the connector "
+	    "failed");
+	state_read(e, &st);
+	check_exactly_once(e, &st, sink_from, NULL);
+	check_unfenced(e, &st);
+	expect(e, log_has(e, "sink cannot read its offsets yet",
+	    "load_offsets retry 6 of 6"), "the sink's offsets were not "
+	    "read six times");
+	paused_at = log_line(e, "connector c: paused");
+	assigned_at = log_line(e, "assigned t/0");
+	printf("pending assignment: paused at log line %d, assigned at %d\n",
+	    paused_at, assigned_at);
+	expect(e, paused_at > 0 && assigned_at > paused_at, "the pause was "
+	    "not served while the assignment waited for the sink");
+	expect(e, snap.rebalances == 1, "assigned %llu times, expected once",
+	    (unsigned long long)snap.rebalances);
+	ks_worker_snapshot_free(&snap);
+	state_free(&st);
+}
+
+/*
+ * A rebalance while an assignment is pending: a's sink says RETRY at its
+ * first seven reads of offsets (several seconds), and b joins the group
+ * meanwhile.  librdkafka may revoke what a waits for (the pending
+ * assignment is then cancelled), or, as 2.0.2 does, leave a out of the
+ * next generation until a's assignment is carried out and then revoke
+ * it as lost (a zombie the sink's fence guards against).  Either way a
+ * must keep being polled, end up assigned in a later generation, and
+ * every record is applied once.
+ */
+static void
+test_rebalance_while_pending(void **state)
+{
+	struct env *e = *state;
+	struct ks_worker_snapshot sa, sb;
+	struct state st;
+	struct run r;
+	char ini_a[4096], ini_b[4096], err[1024];
+	int64_t deadline;
+	int cfg;
+
+	produce_all(e, 1000);
+	make_ini(e, ini_a, sizeof(ini_a),
+	    "kafka.group.id = shared\n"
+	    "kafka.max.poll.interval.ms = 3000\n"
+	    "scripted.retry.load = 7\n");
+	make_ini(e, ini_b, sizeof(ini_b),
+	    "kafka.group.id = shared\n"
+	    "kafka.max.poll.interval.ms = 3000\n");
+	run_init(&r);
+	run_add(&r, ini_a);
+	run_go(e, &r);
+	deadline = ks_util_now_ms() + 30000;
+	while (!log_has(e, "sink cannot read its offsets yet", NULL) &&
+	    ks_util_now_ms() < deadline)
+		ks_util_sleep_ms(20);
+	expect(e, log_has(e, "sink cannot read its offsets yet", NULL),
+	    "a's sink was never asked for its offsets");
+	run_add(&r, ini_b);
+	if (ks_worker_open(r.ws[1], &cfg, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	if (ks_worker_start(r.ws[1], worker_done, &r) == -1)
+		fail_msg("cannot start a connector thread");
+	(void)run_wait(e, &r, total_produced(e), 60000, 500);
+	/* a's assignment comes once its sink answers. */
+	deadline = ks_util_now_ms() + 40000;
+	do {
+		ks_worker_snapshot(r.ws[0], &sa);
+		if (sa.rebalances >= 1 || ks_util_now_ms() > deadline)
+			break;
+		ks_worker_snapshot_free(&sa);
+		ks_util_sleep_ms(100);
+	} while (1);
+	ks_worker_snapshot(r.ws[1], &sb);
+	run_stop(e, &r);
+	state_read(e, &st);
+	printf("rebalance while pending (%s): %llu + %llu records committed, "
+	    "%llu + %llu assignments, %zu skipped by the fence\n",
+	    e->strategy, (unsigned long long)r.stats[0].records,
+	    (unsigned long long)r.stats[1].records,
+	    (unsigned long long)sa.rebalances,
+	    (unsigned long long)sb.rebalances, st.fenced);
+	check_exactly_once(e, &st, NULL, NULL);
+	expect(e, r.rc[0] == 0 && r.rc[1] == 0, "a connector failed");
+	expect(e, !log_has(e, "maximum poll interval", NULL), "a consumer "
+	    "was not polled while the sink's offsets were read");
+	expect(e, log_has(e, "load_offsets retry 7 of 7", NULL), "a's "
+	    "assignment was not pending for seven reads");
+	expect(e, sb.rebalances >= 1, "b was never assigned partitions");
+	expect(e, sa.rebalances >= 1, "a was never assigned partitions after "
+	    "its sink answered");
+	ks_worker_snapshot_free(&sa);
+	ks_worker_snapshot_free(&sb);
+	state_free(&st);
+}
+
+/*
+ * Stopping while the assignment waits for the sink: the connector leaves
+ * the group at once and cleanly (the pending assignment is dropped,
+ * librdkafka's revocation finds nothing assigned), nothing is applied,
+ * and a later run starts as if nothing had happened.
+ */
+static void
+test_stop_while_pending(void **state)
+{
+	struct env *e = *state;
+	struct state st;
+	struct run r;
+	char ini[4096];
+	int64_t deadline;
+
+	produce_all(e, 100);
+	make_ini(e, ini, sizeof(ini), "scripted.retry.load = 1000\n");
+	run_start(e, &r, ini);
+	deadline = ks_util_now_ms() + 30000;
+	while (!log_has(e, "sink cannot read its offsets yet", NULL) &&
+	    ks_util_now_ms() < deadline)
+		ks_util_sleep_ms(10);
+	expect(e, log_has(e, "sink cannot read its offsets yet", NULL),
+	    "the sink was never asked for its offsets");
+	run_stop(e, &r);
+	expect(e, r.rc[0] == 0 && !atomic_load(&r.failed), "the connector "
+	    "did not stop cleanly");
+	expect(e, state_count(e) == 0, "%zu records applied without the "
+	    "sink's offsets", state_count(e));
+	expect(e, !log_has(e, "assigned t/", NULL), "partitions were "
+	    "assigned although the sink never answered");
+	make_ini(e, ini, sizeof(ini), NULL);
+	run_ok(e, &r, ini, total_produced(e));
+	state_read(e, &st);
+	check_exactly_once(e, &st, NULL, NULL);
+	check_unfenced(e, &st);
+	state_free(&st);
+}
+
+/* RETRY for longer than errors.retry.timeout.ms: the connector fails. */
+static void
+test_retry_timeout(void **state)
+{
+	struct env *e = *state;
+	struct state st;
+	struct run r;
+	char ini[4096];
+	int64_t t0;
+
+	produce_all(e, 100);
+	make_ini(e, ini, sizeof(ini),
+	    "scripted.retry.commits = 1000000\n"
+	    "errors.retry.timeout.ms = 1500\n"
+	    "errors.retry.backoff.max.ms = 200\n");
+	t0 = ks_util_now_ms();
+	run_fail(e, &r, ini);
+	state_read(e, &st);
+	expect(e, st.n == 0, "%zu records applied by a sink that never "
+	    "committed", st.n);
+	expect(e, r.stats[0].retries >= 3, "only %llu retries in 1.5 s",
+	    (unsigned long long)r.stats[0].retries);
+	expect(e, r.stats[0].records == 0, "records counted");
+	expect(e, log_has(e, "ksink: error: connector c: sink kept failing",
+	    "errors.retry.timeout.ms"), "no error line about the timeout");
+	/* Not before the timeout (the group join takes some too). */
+	expect(e, ks_util_now_ms() - t0 >= 1500, "failed too early");
+	state_free(&st);
+}
+
+/*
+ * A write that fails after part of the batch took effect (a sink with
+ * KSINK_CAP_RETRY_PROGRESS, such as http sending request after request):
+ * the backoff starts again at its first step, and so does
+ * errors.retry.timeout.ms.  Nine such failures in a row wait under 1 s
+ * in all; without the restart they would wait at least 12.7 s (50 ms
+ * doubling), past the 10 s timeout, and the connector would stop.
+ */
+static void
+test_retry_progress(void **state)
+{
+	run_retried(*state, "scripted.retry.writes = 9\n"
+	    "scripted.retry.writes.done = 1\n"
+	    "errors.retry.timeout.ms = 10000\n"
+	    "errors.retry.backoff.max.ms = 60000\n", 9);
+}
+
+/* A sink that says it moves at every attempt but never succeeds still
+ * times out: what it claims counts up to the batch's size only. */
+static void
+test_retry_progress_bounded(void **state)
+{
+	struct env *e = *state;
+	struct state st;
+	struct run r;
+	char ini[4096];
+
+	produce_all(e, 100);
+	make_ini(e, ini, sizeof(ini),
+	    "scripted.retry.writes = 1000000\n"
+	    "scripted.retry.writes.done = 40\n"
+	    "errors.retry.timeout.ms = 1500\n"
+	    "errors.retry.backoff.max.ms = 200\n");
+	run_fail(e, &r, ini);
+	state_read(e, &st);
+	expect(e, st.n == 0, "%zu records applied by a sink that never "
+	    "committed", st.n);
+	expect(e, log_has(e, "ksink: error: connector c: sink kept failing",
+	    "errors.retry.timeout.ms"), "no error line about the timeout");
+	state_free(&st);
+}
+
+
+/* POISON with errors.tolerance = none: fails, naming the record. */
+static void
+test_poison_none(void **state)
+{
+	struct env *e = *state;
+	struct state st;
+	struct run r;
+	char ini[4096];
+	size_t i;
+
+	produce_all(e, 300);
+	make_ini(e, ini, sizeof(ini),
+	    "scripted.poison.value = v-1-137\n");
+	run_fail(e, &r, ini);
+	state_read(e, &st);
+	for (i = 0; i < st.n; i++)
+		expect(e, st.recs[i].partition != 1 || st.recs[i].offset < 137,
+		    "t/1@%lld applied past the poison record",
+		    (long long)st.recs[i].offset);
+	expect(e, st.next[1] <= 137, "offset of t/1 stored past the poison "
+	    "record: %lld", (long long)st.next[1]);
+	expect(e, r.stats[0].poison == 0, "poison counted with tolerance "
+	    "none");
+	expect(e, log_has(e, "ksink: error: connector c: record t/1@137 "
+	    "cannot be applied", "errors.tolerance = all"), "no error line "
+	    "naming t/1@137");
+	state_free(&st);
+}
+
+/*
+ * POISON with errors.tolerance = all: skipped, counted, the rest applied,
+ * the offsets stored past them.  Poison at the start of a partition, two
+ * in a row, and the very last record.
+ */
+static void
+test_poison_all(void **state)
+{
+	static const struct skip skip[] = { { 1, 137 }, { 1, 138 }, { 0, 0 },
+	    { 2, 299 }, { -1, 0 } };
+	struct env *e = *state;
+	struct state st;
+	struct run r;
+	char ini[4096];
+	int64_t deadline;
+	int done;
+
+	produce_all(e, 300);
+	make_ini(e, ini, sizeof(ini),
+	    "scripted.poison.value = v-1-137\n"
+	    "scripted.poison.value = v-1-138\n"
+	    "scripted.poison.value = v-0-0\n"
+	    "scripted.poison.value = v-2-299\n"
+	    "errors.tolerance = all\n");
+	run_start(e, &r, ini);
+	/* All but the four, and the offset past the last one. */
+	(void)run_wait(e, &r, total_produced(e) - 4, 30000, 0);
+	deadline = ks_util_now_ms() + 10000;
+	do {
+		state_read(e, &st);
+		done = st.next[2] == 300;
+		state_free(&st);
+		ks_util_sleep_ms(done ? 0 : 50);
+	} while (!done && ks_util_now_ms() < deadline);
+	run_stop(e, &r);
+	expect(e, r.rc[0] == 0, "the connector failed");
+	state_read(e, &st);
+	check_exactly_once(e, &st, NULL, skip);
+	check_unfenced(e, &st);
+	expect(e, r.stats[0].poison == 4, "stats.poison = %llu",
+	    (unsigned long long)r.stats[0].poison);
+	expect(e, r.stats[0].records == (uint64_t)total_produced(e),
+	    "stats.records = %llu", (unsigned long long)r.stats[0].records);
+	expect(e, log_has(e, "ksink: warn: connector c: skipping record "
+	    "t/1@137 (errors.tolerance = all)", "v-1-137"), "no warning "
+	    "naming t/1@137");
+	expect(e, log_has(e, "skipping record t/0@0", NULL), "no warning "
+	    "naming t/0@0");
+	state_free(&st);
+}
+
+/* FATAL from the sink: the connector fails at once. */
+static void
+test_fatal(void **state)
+{
+	struct env *e = *state;
+	struct state st;
+	struct run r;
+	char ini[4096];
+
+	produce_all(e, 300);
+	make_ini(e, ini, sizeof(ini), "scripted.fatal.batch = 2\n");
+	run_fail(e, &r, ini);
+	state_read(e, &st);
+	/* The first batch only. */
+	expect(e, r.stats[0].batches == 1, "%llu batches",
+	    (unsigned long long)r.stats[0].batches);
+	expect(e, st.n == r.stats[0].records && st.n > 0 && st.n <= 200,
+	    "%zu records in the sink, %llu counted", st.n,
+	    (unsigned long long)r.stats[0].records);
+	expect(e, r.stats[0].retries == 0, "a fatal error was retried");
+	expect(e, log_has(e, "ksink: error: connector c: sink failed "
+	    "(fatal)", "fatal at batch 2"), "no error line");
+	state_free(&st);
+}
+
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		CASE(test_retry_then_ok),
+		CASE_WITH(test_rebalance_during_retry, eager),
+		CASE_WITH(test_rebalance_during_retry, cooperative),
+		CASE(test_pending_keeps_polling),
+		CASE_WITH(test_rebalance_while_pending, eager),
+		CASE_WITH(test_rebalance_while_pending, cooperative),
+		CASE_WITH(test_stop_while_pending, eager),
+		CASE_WITH(test_stop_while_pending, cooperative),
+		CASE(test_retry_timeout),
+		CASE(test_retry_progress),
+		CASE(test_retry_progress_bounded),
+		CASE(test_poison_none),
+		CASE(test_poison_all),
+		CASE(test_fatal),
+	};
+
+	return worker_fx_run("test_worker_retry", tests,
+	    sizeof(tests) / sizeof(tests[0]));
+}
