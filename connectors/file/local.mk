@@ -38,16 +38,29 @@ SCRIPT_TESTS += tests/e2e/file-crash.test
 KAFKA_TESTS += tests/e2e/file-kill.test
 
 if HAVE_CMOCKA
-# The plugin's sources are linked into the test (which includes its
-# private header), so that its name rules can be tested directly and
-# write(2), fsync(2), fdatasync(2) and renameat(2) can be wrapped to
-# inject failures; the daemon's host services come from src/libksink.a.
-check_PROGRAMS += tests/unit/test_file
-TESTS += tests/unit/test_file
-tests_unit_test_file_SOURCES = tests/unit/test_file.c $(FILE_SOURCES)
-tests_unit_test_file_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_file_LDADD = connectors/lib/libkslib.la $(KSINK_CORE_LIBS) \
+# The plugin's sources are linked into the tests (which include its
+# private header through their fixture, tests/unit/file-fx.h), so that
+# its name rules can be tested directly; the daemon's host services come
+# from src/libksink.a.  test_file_faults wraps write(2), fsync(2),
+# fdatasync(2) and renameat(2) to inject failures.
+FILE_UNIT_TESTS = tests/unit/test_file tests/unit/test_file_recovery \
+	tests/unit/test_file_faults
+check_PROGRAMS += $(FILE_UNIT_TESTS)
+TESTS += $(FILE_UNIT_TESTS)
+FILE_TEST_LDADD = connectors/lib/libkslib.la $(KSINK_CORE_LIBS) \
 	$(CMOCKA_LIBS)
-tests_unit_test_file_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=write \
+tests_unit_test_file_SOURCES = tests/unit/test_file.c \
+	tests/unit/file-fx.h $(FILE_SOURCES)
+tests_unit_test_file_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_file_LDADD = $(FILE_TEST_LDADD)
+tests_unit_test_file_recovery_SOURCES = tests/unit/test_file_recovery.c \
+	tests/unit/file-fx.h $(FILE_SOURCES)
+tests_unit_test_file_recovery_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_file_recovery_LDADD = $(FILE_TEST_LDADD)
+tests_unit_test_file_faults_SOURCES = tests/unit/test_file_faults.c \
+	tests/unit/file-fx.h $(FILE_SOURCES)
+tests_unit_test_file_faults_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_file_faults_LDADD = $(FILE_TEST_LDADD)
+tests_unit_test_file_faults_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=write \
 	-Wl,--wrap=fsync -Wl,--wrap=fdatasync -Wl,--wrap=renameat
 endif
