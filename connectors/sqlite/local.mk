@@ -17,8 +17,10 @@ if HAVE_CMOCKA
 # The plugin's source is built into the test program, which drives it
 # through its descriptor and the daemon's host services
 # (src/libksink.a) only, as the daemon does.
-check_PROGRAMS += tests/unit/test_sqlite tests/unit/test_sqlite_map
-TESTS += tests/unit/test_sqlite tests/unit/test_sqlite_map
+SQLITE_UNIT_TESTS = tests/unit/test_sqlite tests/unit/test_sqlite_sql \
+	tests/unit/test_sqlite_map
+check_PROGRAMS += $(SQLITE_UNIT_TESTS)
+TESTS += $(SQLITE_UNIT_TESTS)
 tests_unit_test_sqlite_SOURCES = tests/unit/test_sqlite.c \
 	tests/unit/sqlite-fx.h connectors/sqlite/sqlite.c \
 	connectors/sqlite/sql.c connectors/sqlite/map.c
@@ -27,6 +29,11 @@ tests_unit_test_sqlite_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) \
 tests_unit_test_sqlite_LDADD = connectors/lib/libkssql.la \
 	connectors/lib/libkslib.la $(KSINK_CORE_LIBS) $(SQLITE3_LIBS) \
 	$(CMOCKA_LIBS)
+tests_unit_test_sqlite_sql_SOURCES = tests/unit/test_sqlite_sql.c \
+	tests/unit/sqlite-fx.h connectors/sqlite/sqlite.c \
+	connectors/sqlite/sql.c connectors/sqlite/map.c
+tests_unit_test_sqlite_sql_CFLAGS = $(tests_unit_test_sqlite_CFLAGS)
+tests_unit_test_sqlite_sql_LDADD = $(tests_unit_test_sqlite_LDADD)
 tests_unit_test_sqlite_map_SOURCES = tests/unit/test_sqlite_map.c \
 	tests/unit/sqlite-fx.h connectors/sqlite/sqlite.c \
 	connectors/sqlite/sql.c connectors/sqlite/map.c

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/sqlite-fx.h - the fixture of the SQLite sink's unit tests
- * (test_sqlite.c, test_sqlite_map.c): a scratch database, connectors
- * made through the daemon's host services, and queries on a separate
- * connection.  Included once by each test program.
+ * (test_sqlite.c, test_sqlite_sql.c, test_sqlite_map.c): a scratch
+ * database, connectors made through the daemon's host services, records,
+ * and queries on a separate connection.  Included once by each test
+ * program.
  */
 #ifndef KS_TEST_SQLITE_FX_H
 #define KS_TEST_SQLITE_FX_H
@@ -65,7 +66,7 @@ make_ctx(struct fx *fx, const struct conf *c)
 
 /* Runs check() on c's settings: its status, and in *nreports the number
  * of reports (logged, in logbuf). */
-static int
+static int __attribute__((unused))
 check(struct fx *fx, const struct conf *c, int *nreports)
 {
 	struct ksink_ctx *ctx = make_ctx(fx, c);
@@ -247,6 +248,21 @@ q_exec(struct fx *fx, const char *sql)
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("%s: %s", sql, msg);
 	sqlite3_close(db);
+}
+
+/* A record of topic t. */
+static struct ksink_record __attribute__((unused))
+rec(int32_t partition, int64_t offset, const char *value)
+{
+	struct ksink_record r = {
+		.topic = "t",
+		.partition = partition,
+		.offset = offset,
+		.timestamp = -1,
+		.value = value,
+		.value_len = value ? strlen(value) : 0,
+	};
+	return r;
 }
 
 #endif
