@@ -99,7 +99,6 @@ make_ctx(char *err, size_t errlen)
 	return ctx;
 }
 
-
 /*
  * A scripted HTTP/1.1 server, one connection at a time, keep-alive.
  */

@@ -65,7 +65,6 @@ test_descriptor(void **state)
 	    600000);
 }
 
-
 static void
 test_abort_and_atomic_offsets(void **state)
 {
@@ -169,7 +168,6 @@ test_zombie_fence(void **state)
 	fx->desc->close(b);
 }
 
-
 static void
 test_retry_busy(void **state)
 {
@@ -195,7 +193,6 @@ test_retry_busy(void **state)
 	fx->desc->close(sink);
 	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_records"), 1);
 }
-
 
 static void
 test_fatal_not_a_database(void **state)
@@ -244,7 +241,6 @@ test_fatal_read_only(void **state)
 		assert_non_null(strstr(err, "read"));
 	}
 }
-
 
 static void
 test_load_offsets(void **state)

@@ -294,7 +294,6 @@ test_utf8_text_or_blob(void **state)
 	}
 }
 
-
 static void
 test_poison_constraint(void **state)
 {
@@ -441,7 +440,6 @@ test_fatal_statement_rolled_back(void **state)
 	assert_int_equal(q_int(fx, "SELECT count(*) FROM ksink_offsets"), 0);
 }
 
-
 static void
 test_config_unknown_parameter(void **state)
 {
@@ -504,7 +502,6 @@ test_config_bad_sql(void **state)
 	assert_non_null(strstr(err, "syntax error"));
 }
 
-
 static void
 test_fatal_schema_changed(void **state)
 {
@@ -528,7 +525,6 @@ test_fatal_schema_changed(void **state)
 	fx->desc->abort(sink);
 	fx->desc->close(sink);
 }
-
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 

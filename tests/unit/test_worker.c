@@ -97,7 +97,6 @@ commit_group(struct env *e, const char *group, const int64_t *next)
  * at the earliest offset.  First with no group offsets at all.
  */
 
-
 static void
 test_resume_from_sink(void **state)
 {
@@ -188,7 +187,6 @@ test_load_offsets_fatal(void **state)
 	    (long long)(ks_util_now_ms() - t0));
 	state_free(&st);
 }
-
 
 /*
  * Two daemons (two configurations, each loaded on its own) run connector

@@ -378,7 +378,6 @@ test_retry_progress_bounded(void **state)
 	state_free(&st);
 }
 
-
 /* POISON with errors.tolerance = none: fails, naming the record. */
 static void
 test_poison_none(void **state)
@@ -483,7 +482,6 @@ test_fatal(void **state)
 	    "(fatal)", "fatal at batch 2"), "no error line");
 	state_free(&st);
 }
-
 
 int
 main(void)

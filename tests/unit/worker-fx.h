@@ -611,7 +611,6 @@ run_fail(struct env *e, struct run *r, const char *ini)
 	    "ended but not as failed");
 }
 
-
 /* The offsets the scripted sink holds before a case (state_prestore()),
  * and where the worker must then start: partition 2, new to the sink, at
  * the earliest offset. */
