@@ -38,27 +38,30 @@ SCRIPT_TESTS += tests/e2e/file-crash.test
 KAFKA_TESTS += tests/e2e/file-kill.test
 
 if HAVE_CMOCKA
-# The plugin's sources are linked into the tests (which include its
-# private header through their fixture, tests/unit/file-fx.h), so that
-# its name rules can be tested directly; the daemon's host services come
-# from src/libksink.a.  test_file_faults wraps write(2), fsync(2),
+# The plugin's sources are compiled once for the three programs
+# (tests/unit/libfile-fx.la) and linked in; the tests include its private
+# header through their fixture, tests/unit/file-fx.h, so that its name
+# rules can be tested directly.  The daemon's host services come from
+# src/libksink.a.  test_file_faults wraps write(2), fsync(2),
 # fdatasync(2) and renameat(2) to inject failures.
 FILE_UNIT_TESTS = tests/unit/test_file tests/unit/test_file_recovery \
 	tests/unit/test_file_faults
 check_PROGRAMS += $(FILE_UNIT_TESTS)
 TESTS += $(FILE_UNIT_TESTS)
-FILE_TEST_LDADD = connectors/lib/libkslib.la $(KSINK_CORE_LIBS) \
-	$(CMOCKA_LIBS)
-tests_unit_test_file_SOURCES = tests/unit/test_file.c \
-	tests/unit/file-fx.h $(FILE_SOURCES)
+check_LTLIBRARIES += tests/unit/libfile-fx.la
+tests_unit_libfile_fx_la_SOURCES = $(FILE_SOURCES)
+tests_unit_libfile_fx_la_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+FILE_TEST_LDADD = tests/unit/libfile-fx.la connectors/lib/libkslib.la \
+	$(KSINK_CORE_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_file_SOURCES = tests/unit/test_file.c tests/unit/file-fx.h
 tests_unit_test_file_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_file_LDADD = $(FILE_TEST_LDADD)
 tests_unit_test_file_recovery_SOURCES = tests/unit/test_file_recovery.c \
-	tests/unit/file-fx.h $(FILE_SOURCES)
+	tests/unit/file-fx.h
 tests_unit_test_file_recovery_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_file_recovery_LDADD = $(FILE_TEST_LDADD)
 tests_unit_test_file_faults_SOURCES = tests/unit/test_file_faults.c \
-	tests/unit/file-fx.h $(FILE_SOURCES)
+	tests/unit/file-fx.h
 tests_unit_test_file_faults_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_file_faults_LDADD = $(FILE_TEST_LDADD)
 tests_unit_test_file_faults_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=write \

@@ -19,23 +19,27 @@ HTTP_UNIT_TESTS = tests/unit/test_http tests/unit/test_http_send \
 	tests/unit/test_http_ledger
 check_PROGRAMS += $(HTTP_UNIT_TESTS)
 TESTS += $(HTTP_UNIT_TESTS)
-# The plugin's sources are linked in; the tests include its private
+# The plugin's sources are compiled once for the three programs
+# (tests/unit/libhttp-fx.la) and linked in; the tests include its private
 # header through their shared fixture, tests/unit/http-fx.h.  The
 # daemon's host services come from src/libksink.a.
 HTTP_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCURL_CFLAGS) \
 	$(SQLITE3_CFLAGS)
-HTTP_TEST_LDADD = connectors/lib/libkssql.la connectors/lib/libkslib.la \
-	$(KSINK_CORE_LIBS) $(CMOCKA_LIBS) $(LIBCURL_LIBS) $(SQLITE3_LIBS)
-tests_unit_test_http_SOURCES = tests/unit/test_http.c \
-	tests/unit/http-fx.h $(HTTP_SOURCES)
+check_LTLIBRARIES += tests/unit/libhttp-fx.la
+tests_unit_libhttp_fx_la_SOURCES = $(HTTP_SOURCES)
+tests_unit_libhttp_fx_la_CFLAGS = $(HTTP_TEST_CFLAGS)
+HTTP_TEST_LDADD = tests/unit/libhttp-fx.la connectors/lib/libkssql.la \
+	connectors/lib/libkslib.la $(KSINK_CORE_LIBS) $(CMOCKA_LIBS) \
+	$(LIBCURL_LIBS) $(SQLITE3_LIBS)
+tests_unit_test_http_SOURCES = tests/unit/test_http.c tests/unit/http-fx.h
 tests_unit_test_http_CFLAGS = $(HTTP_TEST_CFLAGS)
 tests_unit_test_http_LDADD = $(HTTP_TEST_LDADD)
 tests_unit_test_http_send_SOURCES = tests/unit/test_http_send.c \
-	tests/unit/http-fx.h $(HTTP_SOURCES)
+	tests/unit/http-fx.h
 tests_unit_test_http_send_CFLAGS = $(HTTP_TEST_CFLAGS)
 tests_unit_test_http_send_LDADD = $(HTTP_TEST_LDADD)
 tests_unit_test_http_ledger_SOURCES = tests/unit/test_http_ledger.c \
-	tests/unit/http-fx.h $(HTTP_SOURCES)
+	tests/unit/http-fx.h
 tests_unit_test_http_ledger_CFLAGS = $(HTTP_TEST_CFLAGS)
 tests_unit_test_http_ledger_LDADD = $(HTTP_TEST_LDADD)
 endif

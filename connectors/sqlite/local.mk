@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# connectors/sqlite: the SQLite sink, its unit test and its man page
+# connectors/sqlite: the SQLite sink, its unit tests and its man page
 # (checked with the others by man/lint.test and man/options.test).
 
 pkglib_LTLIBRARIES += connectors/sqlite.la
@@ -14,29 +14,32 @@ connectors_sqlite_la_LIBADD = connectors/lib/libkssql.la \
 dist_man_MANS += man/ksink-sqlite.7
 
 if HAVE_CMOCKA
-# The plugin's source is built into the test program, which drives it
-# through its descriptor and the daemon's host services
-# (src/libksink.a) only, as the daemon does.
+# The plugin's sources are compiled once (tests/unit/libsqlite-fx.la) and
+# built into the test programs, which drive them through the descriptor
+# and the daemon's host services (src/libksink.a) only, as the daemon
+# does; their shared fixture is tests/unit/sqlite-fx.h.
 SQLITE_UNIT_TESTS = tests/unit/test_sqlite tests/unit/test_sqlite_sql \
 	tests/unit/test_sqlite_map
 check_PROGRAMS += $(SQLITE_UNIT_TESTS)
 TESTS += $(SQLITE_UNIT_TESTS)
-tests_unit_test_sqlite_SOURCES = tests/unit/test_sqlite.c \
-	tests/unit/sqlite-fx.h connectors/sqlite/sqlite.c \
+SQLITE_TEST_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) $(CMOCKA_CFLAGS)
+check_LTLIBRARIES += tests/unit/libsqlite-fx.la
+tests_unit_libsqlite_fx_la_SOURCES = connectors/sqlite/sqlite.c \
 	connectors/sqlite/sql.c connectors/sqlite/map.c
-tests_unit_test_sqlite_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) \
-	$(CMOCKA_CFLAGS)
-tests_unit_test_sqlite_LDADD = connectors/lib/libkssql.la \
+tests_unit_libsqlite_fx_la_CFLAGS = $(SQLITE_TEST_CFLAGS)
+SQLITE_TEST_LDADD = tests/unit/libsqlite-fx.la connectors/lib/libkssql.la \
 	connectors/lib/libkslib.la $(KSINK_CORE_LIBS) $(SQLITE3_LIBS) \
 	$(CMOCKA_LIBS)
+tests_unit_test_sqlite_SOURCES = tests/unit/test_sqlite.c \
+	tests/unit/sqlite-fx.h
+tests_unit_test_sqlite_CFLAGS = $(SQLITE_TEST_CFLAGS)
+tests_unit_test_sqlite_LDADD = $(SQLITE_TEST_LDADD)
 tests_unit_test_sqlite_sql_SOURCES = tests/unit/test_sqlite_sql.c \
-	tests/unit/sqlite-fx.h connectors/sqlite/sqlite.c \
-	connectors/sqlite/sql.c connectors/sqlite/map.c
-tests_unit_test_sqlite_sql_CFLAGS = $(tests_unit_test_sqlite_CFLAGS)
-tests_unit_test_sqlite_sql_LDADD = $(tests_unit_test_sqlite_LDADD)
+	tests/unit/sqlite-fx.h
+tests_unit_test_sqlite_sql_CFLAGS = $(SQLITE_TEST_CFLAGS)
+tests_unit_test_sqlite_sql_LDADD = $(SQLITE_TEST_LDADD)
 tests_unit_test_sqlite_map_SOURCES = tests/unit/test_sqlite_map.c \
-	tests/unit/sqlite-fx.h connectors/sqlite/sqlite.c \
-	connectors/sqlite/sql.c connectors/sqlite/map.c
-tests_unit_test_sqlite_map_CFLAGS = $(tests_unit_test_sqlite_CFLAGS)
-tests_unit_test_sqlite_map_LDADD = $(tests_unit_test_sqlite_LDADD)
+	tests/unit/sqlite-fx.h
+tests_unit_test_sqlite_map_CFLAGS = $(SQLITE_TEST_CFLAGS)
+tests_unit_test_sqlite_map_LDADD = $(SQLITE_TEST_LDADD)
 endif
