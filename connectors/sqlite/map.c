@@ -585,102 +585,20 @@ map_write(struct sink *sq, const struct ksink_record *records, size_t count,
 	return KSINK_OK;
 }
 
-/* The CREATE TABLE that a missing table needs, as far as it is known
- * before any record: the key's columns (typed for pk.mode kafka). */
-static void
-create_hint(struct map *mp, const struct ks_mapping_row *row)
-{
-	const struct ks_mapping *m = &mp->m;
-	size_t i, n = row->npk > 0 ? row->npk : m->npk_fields;
-
-	ks_buf_reset(&mp->sql);
-	ks_buf_adds(&mp->sql, "CREATE TABLE ");
-	ks_mapping_ident(&mp->sql, m, row->table);
-	ks_buf_adds(&mp->sql, " (");
-	for (i = 0; i < n; i++) {
-		ks_mapping_ident(&mp->sql, m, row->npk > 0 ?
-		    row->cols[i].name : m->pk_fields[i]);
-		ks_buf_addf(&mp->sql, " %s NOT NULL, ", row->npk > 0 ?
-		    ks_mapping_sql_type(KS_MAP_SQLITE, row->cols[i].type) :
-		    "<type>");
-	}
-	ks_buf_adds(&mp->sql, "<a column per field of the value>");
-	for (i = 0; i < n; i++) {
-		ks_buf_adds(&mp->sql, i == 0 ? ", PRIMARY KEY (" : ", ");
-		ks_mapping_ident(&mp->sql, m, row->npk > 0 ?
-		    row->cols[i].name : m->pk_fields[i]);
-	}
-	ks_buf_adds(&mp->sql, n > 0 ? "))" : ")");
-}
-
-/* At open, without auto.create: the table of table.name.format, or
- * those that records of the topics named in `topics` would go to, must
- * exist. */
+/* Whether table exists, for ks_mapping_tables_exist(). */
 static int
-tables_exist(struct sink *sq, char *errbuf, size_t errlen)
+table_exists(void *arg, const char *name, int *exists, char *errbuf,
+    size_t errlen)
 {
-	struct map *mp = sq->map;
-	const struct ks_mapping *m = &mp->m;
-	struct ksink_record r;
-	struct ks_mapping_row row;
+	struct sink *sq = arg;
 	struct map_table *t;
-	const char *topics, *p, *e;
-	char topic[256];
-	size_t i;
-	int rc, status = KSINK_OK;
+	int rc;
 
-	/* A fixed name, or the topics listed by name. */
-	if (strstr(m->table_format, "${topic}") == NULL)
-		topics = "-";
-	else if ((topics = sq->host->conf_str(sq->ctx, "topics")) == NULL ||
-	    *topics == '^')
-		return KSINK_OK;
-	if (m->auto_create)
-		return KSINK_OK;
-	for (p = topics; status == KSINK_OK && *p; p = *e ? e + 1 : e) {
-		while (*p == ' ')
-			p++;
-		if ((e = strchr(p, ',')) == NULL)
-			e = p + strlen(p);
-		snprintf(topic, sizeof(topic), "%.*s", (int)(e - p), p);
-		for (i = strlen(topic); i > 0 && topic[i - 1] == ' '; i--)
-			topic[i - 1] = '\0';
-		if (*topic == '\0')
-			continue;
-		memset(&r, 0, sizeof(r));
-		memset(&row, 0, sizeof(row));
-		r.topic = topic;
-		r.value = "{}";
-		r.value_len = 2;
-		r.key = "{}";
-		r.key_len = 2;
-		/* The row of an empty record: its table, and the key's
-		 * columns that the options name. */
-		if (ks_mapping_row(m, &r, 0, &row, NULL, 0) != KSINK_OK)
-			row.npk = 0;	/* no key known, nor names */
-		if (row.table == NULL) {
-			ks_mapping_row_free(&row);
-			continue;
-		}
-		if ((t = table_get(sq, row.table, &rc)) == NULL)
-			status = db_error(sq, rc, "reading the columns of a table",
-			    errbuf, errlen);
-		else if (!t->exists) {
-			create_hint(mp, &row);
-			ks_err_set(errbuf, errlen, "sqlite.table.name.format: "
-			    "table \"%s\"%s%s%s does not exist in %s, "
-			    "and sqlite.auto.create is off: create it, as in "
-			    "%s (ksink-mapping(7) gives the column types), or "
-			    "set sqlite.auto.create = true", row.table,
-			    *topics == '-' ? "" : " (for topic ", *topics == '-' ?
-			    "" : topic, *topics == '-' ? "" : ")", sq->path,
-			    mp->sql.p);
-			status = KSINK_CONFIG;
-		}
-		ks_mapping_row_free(&row);
-	}
-	map_forget(sq);
-	return status;
+	if ((t = table_get(sq, name, &rc)) == NULL)
+		return db_error(sq, rc, "reading the columns of a table",
+		    errbuf, errlen);
+	*exists = t->exists;
+	return KSINK_OK;
 }
 
 int
@@ -706,5 +624,9 @@ map_open(struct sink *sq, char *errbuf, size_t errlen)
 	    (status = prepare(sq, &mp->sp_rollback, "ROLLBACK TO ksink_map",
 	    errbuf, errlen)) != KSINK_OK)
 		return status;
-	return tables_exist(sq, errbuf, errlen);
+	/* At open, without auto.create: the tables must exist. */
+	status = ks_mapping_tables_exist(&mp->m, sq->host, sq->ctx, "sqlite",
+	    sq->path, table_exists, sq, errbuf, errlen);
+	map_forget(sq);
+	return status;
 }
