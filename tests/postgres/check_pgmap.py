@@ -24,7 +24,8 @@ without delete.enabled, and skipped), keyed by __connect_topic,
 __connect_partition, __connect_offset, with Note as jsonb.
 
 alerts: TABLE holds the alert pipeline's rows (user, txid) -> value: the
-oracle's last value per key; prints every row it compared.
+oracle's last value per key, where an upsert keeps the columns a record
+does not name; prints every row it compared.
 
 count prints the stored next offset of CONNECTOR's partition 0 (0 before
 any).  Prints a summary line, the problems on stderr, exits 1 on any.
@@ -158,10 +159,19 @@ def kafka(tsv, db, table):
 
 def alerts(tsv, db, table):
     records = oracle.read(tsv, strict=False)
+    # The last value of each key, in record order; an upsert keeps the
+    # columns a record does not name, so each write is merged into the
+    # row of its key, and a tombstone deletes it.
     want = {}
-    for k, v in oracle.last_values(records).items():
-        key = json.loads(k)
-        want[(key["user"], key["txid"])] = json.loads(v)
+    for r in sorted(records, key=lambda r: (r.part, r.off)):
+        key = json.loads(r.key)
+        k = (key["user"], key["txid"])
+        if r.value == "-":
+            want.pop(k, None)
+        else:
+            want.setdefault(k, {}).update(json.loads(r.value))
+    for k in want:
+        want[k] = {c: x for c, x in want[k].items() if x is not None}
     problems = []
     got = {}
     for r in rows(db, table):

@@ -28,7 +28,8 @@ PG_LEDGER_TESTS = \
 	tests/postgres/valgrind.test \
 	tests/postgres/hosts.test \
 	tests/postgres/setup.test \
-	tests/postgres/mapping.test
+	tests/postgres/mapping.test \
+	tests/postgres/alerts.test
 # hosts.test (across hosts: workers in network namespaces of its own; root
 # and ip(8) needed) makes 2 cuts here; `make chaos` has a cell that makes
 # 5 (partition postgres).
