@@ -479,7 +479,11 @@ fit_row(struct pg *pg, struct ks_mapping_row *row,
 		if ((st = ddl_lock(pg, t, errbuf, errlen)) != KSINK_OK)
 			return st;
 		locked = 1;
-		if (!t->exists) {
+		if (t->exists)
+			pg->host->log(pg->ctx, KSINK_LOG_INFO, "table \"%s\" "
+			    "was created by another session meanwhile",
+			    row->table);
+		else {
 			if ((st = ddl(pg, mp->sql.p, errbuf, errlen)) !=
 			    KSINK_OK)
 				return st;
@@ -516,7 +520,11 @@ fit_row(struct pg *pg, struct ks_mapping_row *row,
 				    KS_MAP_POSTGRES, c->type)) == -1)
 					return oom(errbuf, errlen);
 				tc = &t->cols[t->ncols - 1];
-			}
+			} else
+				pg->host->log(pg->ctx, KSINK_LOG_INFO, "column "
+				    "\"%s\" of table \"%s\" was added by "
+				    "another session meanwhile", c->name,
+				    row->table);
 		}
 		if ((st = fit_value(mp, row, c, tc, r, errbuf, errlen)) !=
 		    KSINK_OK)
