@@ -35,6 +35,7 @@
 #include "config.h"
 #endif
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,19 +60,6 @@
 	"ON a.attrelid = t.r AND a.attnum > 0 AND NOT a.attisdropped " \
 	"WHERE t.r IS NOT NULL ORDER BY a.attnum"
 
-struct map_tcol {
-	char *name;
-	char *decl;		/* format_type() */
-	int cls;		/* enum ks_mapping_type */
-};
-
-struct map_table {
-	char *name;
-	int exists;
-	struct map_tcol *cols;
-	size_t ncols;
-};
-
 struct map_stmt {
 	char *key;		/* ks_mapping_sql_key */
 	char name[32];
@@ -86,8 +74,8 @@ struct pgmap {
 	struct ks_mapping m;
 	struct ks_mapping_row *rows;
 	size_t nrows;
-	struct map_table *tables;	/* known on this connection */
-	size_t ntables;
+	struct ks_mapping_tables tables;	/* known on this connection */
+	struct ks_mapping_db db;
 	struct map_stmt *stmts;		/* prepared on this connection */
 	size_t nstmts;
 	unsigned long gen;		/* of the statements' names */
@@ -103,24 +91,6 @@ struct pgmap {
 
 /* ---------------------------------------------------------------- */
 /* The caches                                                        */
-
-static void
-tables_free(struct pgmap *mp)
-{
-	size_t i, j;
-
-	for (i = 0; i < mp->ntables; i++) {
-		for (j = 0; j < mp->tables[i].ncols; j++) {
-			free(mp->tables[i].cols[j].name);
-			free(mp->tables[i].cols[j].decl);
-		}
-		free(mp->tables[i].cols);
-		free(mp->tables[i].name);
-	}
-	free(mp->tables);
-	mp->tables = NULL;
-	mp->ntables = 0;
-}
 
 static void
 stmts_free(struct pgmap *mp)
@@ -140,7 +110,7 @@ stmts_free(struct pgmap *mp)
 static void
 forget(struct pgmap *mp)
 {
-	tables_free(mp);
+	ks_mapping_tables_free(&mp->tables);
 	if (mp->nstmts > 0)
 		mp->dealloc = 1;
 	stmts_free(mp);
@@ -170,7 +140,7 @@ map_disconnected(struct pg *pg)
 {
 	if (pg->map == NULL)
 		return;
-	tables_free(pg->map);
+	ks_mapping_tables_free(&pg->map->tables);
 	stmts_free(pg->map);
 	pg->map->dealloc = 0;
 }
@@ -183,7 +153,7 @@ map_close(struct pg *pg)
 
 	if (mp == NULL)
 		return;
-	tables_free(mp);
+	ks_mapping_tables_free(&mp->tables);
 	stmts_free(mp);
 	for (i = 0; i < mp->nrows; i++)
 		ks_mapping_row_free(&mp->rows[i]);
@@ -223,44 +193,18 @@ table_sql(struct pgmap *mp, const char *table)
 	return mp->name.oom ? NULL : mp->name.p;
 }
 
+/* db->read: the columns of t from the catalogue. */
 static int
-add_tcol(struct map_table *t, const char *name, const char *decl)
+table_read(void *arg, struct ks_mapping_table *t, char *errbuf,
+    size_t errlen)
 {
-	struct map_tcol *c;
-
-	if ((c = realloc(t->cols, (t->ncols + 1) * sizeof(*c))) == NULL)
-		return -1;
-	t->cols = c;
-	c = &c[t->ncols];
-	c->name = strdup(name);
-	c->decl = strdup(decl);
-	if (c->name == NULL || c->decl == NULL) {
-		free(c->name);
-		free(c->decl);
-		return -1;
-	}
-	c->cls = ks_mapping_class(KS_MAP_POSTGRES, decl);
-	t->ncols++;
-	return 0;
-}
-
-/* Reads the columns of t from the catalogue. */
-static int
-table_read(struct pg *pg, struct map_table *t, char *errbuf, size_t errlen)
-{
-	struct pgmap *mp = pg->map;
+	struct pg *pg = arg;
 	PGresult *res;
 	const char *v[1];
 	char what[320];
 	int i, st;
 
-	for (i = 0; (size_t)i < t->ncols; i++) {
-		free(t->cols[i].name);
-		free(t->cols[i].decl);
-	}
-	t->ncols = 0;
-	t->exists = 0;
-	if ((v[0] = table_sql(mp, t->name)) == NULL)
+	if ((v[0] = table_sql(pg->map, t->name)) == NULL)
 		return oom(errbuf, errlen);
 	res = PQexecParams(pg->conn, MAP_INFO, 1, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -272,8 +216,9 @@ table_read(struct pg *pg, struct map_table *t, char *errbuf, size_t errlen)
 	}
 	for (i = 0; i < PQntuples(res); i++) {
 		t->exists = 1;
-		if (!PQgetisnull(res, i, 0) && add_tcol(t, PQgetvalue(res, i,
-		    0), PQgetvalue(res, i, 1)) == -1) {
+		if (!PQgetisnull(res, i, 0) && ks_mapping_tcol_add(t,
+		    KS_MAP_POSTGRES, PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1)) == -1) {
 			PQclear(res);
 			return oom(errbuf, errlen);
 		}
@@ -282,59 +227,16 @@ table_read(struct pg *pg, struct map_table *t, char *errbuf, size_t errlen)
 	return KSINK_OK;
 }
 
-/* What the catalogue has of table name, read once per connection. */
-static int
-table_get(struct pg *pg, const char *name, struct map_table **tp,
-    char *errbuf, size_t errlen)
-{
-	struct pgmap *mp = pg->map;
-	struct map_table *t;
-	size_t i;
-	int st;
-
-	for (i = 0; i < mp->ntables; i++)
-		if (ks_mapping_same_name(&mp->m, mp->tables[i].name, name)) {
-			*tp = &mp->tables[i];
-			return KSINK_OK;
-		}
-	if ((t = realloc(mp->tables, (mp->ntables + 1) * sizeof(*t))) == NULL)
-		return oom(errbuf, errlen);
-	mp->tables = t;
-	t = &mp->tables[mp->ntables];
-	memset(t, 0, sizeof(*t));
-	if ((t->name = strdup(name)) == NULL)
-		return oom(errbuf, errlen);
-	mp->ntables++;
-	if ((st = table_read(pg, t, errbuf, errlen)) != KSINK_OK) {
-		/* Read again next time. */
-		free(t->cols);
-		free(t->name);
-		mp->ntables--;
-		return st;
-	}
-	*tp = t;
-	return KSINK_OK;
-}
-
-static struct map_tcol *
-tcol_find(struct pgmap *mp, struct map_table *t, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < t->ncols; i++)
-		if (ks_mapping_same_name(&mp->m, t->cols[i].name, name))
-			return &t->cols[i];
-	return NULL;
-}
-
 /*
- * Takes the DDL lock of table t for the rest of the transaction, then
- * reads t again: another worker may have made what this one was about to
- * (its transaction held the lock until it committed).
+ * db->lock: the DDL lock of table t for the rest of the transaction;
+ * ks_mapping_fit() then reads t again, since another worker may have
+ * made what this one was about to (its transaction held the lock until
+ * it committed).
  */
 static int
-ddl_lock(struct pg *pg, struct map_table *t, char *errbuf, size_t errlen)
+ddl_lock(void *arg, struct ks_mapping_table *t, char *errbuf, size_t errlen)
 {
+	struct pg *pg = arg;
 	PGresult *res;
 	const char *v[1];
 	int st;
@@ -349,13 +251,14 @@ ddl_lock(struct pg *pg, struct map_table *t, char *errbuf, size_t errlen)
 		return st == KSINK_POISON ? KSINK_FATAL : st;
 	}
 	PQclear(res);
-	return table_read(pg, t, errbuf, errlen);
+	return KSINK_OK;
 }
 
-/* Runs DDL text in the open transaction. */
+/* db->ddl: runs DDL text in the open transaction. */
 static int
-ddl(struct pg *pg, const char *sql, char *errbuf, size_t errlen)
+ddl(void *arg, const char *sql, char *errbuf, size_t errlen)
 {
+	struct pg *pg = arg;
 	int st;
 
 	pg->map->ddl = 1;
@@ -365,176 +268,39 @@ ddl(struct pg *pg, const char *sql, char *errbuf, size_t errlen)
 	return KSINK_OK;
 }
 
-/* The stop of a missing column that must not or cannot be added. */
+/* db->value: a string in a json or jsonb column is a JSON string there. */
 static int
-no_column(struct pgmap *mp, const struct ks_mapping_row *row,
-    const struct ks_mapping_col *c, const struct ksink_record *r,
-    char *errbuf, size_t errlen)
+json_string(void *arg, struct ks_mapping_col *c,
+    const struct ks_mapping_tcol *tc, char *errbuf, size_t errlen)
 {
-	char where[256];
+	struct pgmap *mp = ((struct pg *)arg)->map;
+	size_t at = mp->text.len;
 
-	if (c->pk)
-		ks_err_set(errbuf, errlen, "record %s: table \"%s\" has no "
-		    "column \"%s\" for the key; the key's columns must be the "
-		    "table's primary key: change postgres.pk.fields, or the "
-		    "table", rec(r, where, sizeof(where)), row->table,
-		    c->name);
-	else
-		ks_err_set(errbuf, errlen, "record %s: table \"%s\" has no "
-		    "column \"%s\"; add it with %s; or set "
-		    "postgres.auto.evolve = true, or leave the field out with "
-		    "postgres.fields.exclude", rec(r, where, sizeof(where)),
-		    row->table, c->name, mp->sql.p);
-	return KSINK_FATAL;
-}
-
-/* Checks value c against column tc: a stop when the column would have
- * to be retyped, poison when the value cannot be stored there. */
-static int
-fit_value(struct pgmap *mp, const struct ks_mapping_row *row,
-    struct ks_mapping_col *c, const struct map_tcol *tc,
-    const struct ksink_record *r, char *errbuf, size_t errlen)
-{
-	char where[256];
-
-	switch (ks_mapping_fits(c->type, tc->cls)) {
-	case KS_MAP_RETYPE:
-		ks_err_set(errbuf, errlen, "record %s: field \"%s\" holds a "
-		    "%s (%.40s), but column \"%s\" of table \"%s\" is %s: "
-		    "the column would have to become %s, and ksink never "
-		    "changes a column's type; change it yourself (ALTER "
-		    "TABLE ... ALTER COLUMN ... TYPE %s), or leave the field "
-		    "out with postgres.fields.exclude",
-		    rec(r, where, sizeof(where)), c->name,
-		    ks_mapping_type_name(c->type), c->text, tc->name,
-		    row->table, tc->decl,
-		    ks_mapping_sql_type(KS_MAP_POSTGRES, c->type),
-		    ks_mapping_sql_type(KS_MAP_POSTGRES, c->type));
-		return KSINK_FATAL;
-	case KS_MAP_MISFIT:
-		ks_err_set(errbuf, errlen, "record %s: field \"%s\" holds a "
-		    "%s (%.40s), which column \"%s\" of table \"%s\" (%s) "
-		    "cannot store", rec(r, where, sizeof(where)), c->name,
-		    ks_mapping_type_name(c->type), c->text, tc->name,
-		    row->table, tc->decl);
-		return KSINK_POISON;
-	}
-	/* A string in a json or jsonb column is a JSON string there. */
-	if (tc->cls == KS_MAP_T_JSON && c->type == KS_MAP_T_STRING) {
-		size_t at = mp->text.len;
-
-		ks_json_add_string(&mp->text, c->text, c->len);
-		ks_buf_addc(&mp->text, '\0');
-		if (mp->text.oom)
-			return oom(errbuf, errlen);
-		/* An offset until the batch is sent: the buffer moves. */
-		c->type = KS_MAP_T_JSON;
-		c->text = NULL;
-		c->len = at;
-	}
-	return KSINK_OK;
-}
-
-/*
- * Makes the table of row fit it: creates it (auto.create), adds the
- * columns it lacks (auto.evolve), leaves out the null fields it has no
- * column for, and checks that every value fits its column.  A delete on
- * a table that does not exist has nothing to do: *skip.
- */
-static int
-fit_row(struct pg *pg, struct ks_mapping_row *row,
-    const struct ksink_record *r, int *skip, char *errbuf, size_t errlen)
-{
-	struct pgmap *mp = pg->map;
-	const struct ks_mapping *m = &mp->m;
-	struct ks_mapping_col *c;
-	struct map_table *t;
-	struct map_tcol *tc;
-	char where[256];
-	size_t i, k;
-	int st, locked = 0;
-
-	*skip = 0;
-	if ((st = table_get(pg, row->table, &t, errbuf, errlen)) != KSINK_OK)
-		return st;
-	if (!t->exists && row->op == KS_MAP_OP_DELETE) {
-		*skip = 1;
+	if (tc->cls != KS_MAP_T_JSON || c->type != KS_MAP_T_STRING)
 		return KSINK_OK;
-	}
-	if (!t->exists) {
-		ks_buf_reset(&mp->sql);
-		ks_mapping_sql_create(&mp->sql, m, row);
-		ks_buf_addc(&mp->sql, '\0');
-		if (mp->sql.oom)
-			return oom(errbuf, errlen);
-		if (!m->auto_create) {
-			ks_err_set(errbuf, errlen, "record %s: table \"%s\" "
-			    "does not exist and postgres.auto.create is off; "
-			    "create it, for instance with: %s; or set "
-			    "postgres.auto.create = true",
-			    rec(r, where, sizeof(where)), row->table,
-			    mp->sql.p);
-			return KSINK_FATAL;
-		}
-		if ((st = ddl_lock(pg, t, errbuf, errlen)) != KSINK_OK)
-			return st;
-		locked = 1;
-		if (t->exists)
-			pg->host->log(pg->ctx, KSINK_LOG_INFO, "table \"%s\" "
-			    "was created by another session meanwhile",
-			    row->table);
-		else {
-			if ((st = ddl(pg, mp->sql.p, errbuf, errlen)) !=
-			    KSINK_OK)
-				return st;
-			if ((st = table_read(pg, t, errbuf, errlen)) !=
-			    KSINK_OK)
-				return st;
-		}
-	}
-	for (i = k = 0; i < row->ncols; i++) {
-		c = &row->cols[i];
-		if ((tc = tcol_find(mp, t, c->name)) == NULL) {
-			/* Nothing to store, and NULL is what the row would
-			 * hold anyway. */
-			if (c->type == KS_MAP_T_NULL && !c->pk)
-				continue;
-			ks_buf_reset(&mp->sql);
-			ks_mapping_sql_add_column(&mp->sql, m, row->table, c);
-			ks_buf_addc(&mp->sql, '\0');
-			if (mp->sql.oom)
-				return oom(errbuf, errlen);
-			if (!m->auto_evolve || c->pk)
-				return no_column(mp, row, c, r, errbuf, errlen);
-			if (!locked) {
-				if ((st = ddl_lock(pg, t, errbuf, errlen)) !=
-				    KSINK_OK)
-					return st;
-				locked = 1;
-			}
-			if ((tc = tcol_find(mp, t, c->name)) == NULL) {
-				if ((st = ddl(pg, mp->sql.p, errbuf,
-				    errlen)) != KSINK_OK)
-					return st;
-				if (add_tcol(t, c->name, ks_mapping_sql_type(
-				    KS_MAP_POSTGRES, c->type)) == -1)
-					return oom(errbuf, errlen);
-				tc = &t->cols[t->ncols - 1];
-			} else
-				pg->host->log(pg->ctx, KSINK_LOG_INFO, "column "
-				    "\"%s\" of table \"%s\" was added by "
-				    "another session meanwhile", c->name,
-				    row->table);
-		}
-		if ((st = fit_value(mp, row, c, tc, r, errbuf, errlen)) !=
-		    KSINK_OK)
-			return st;
-		if (k != i)
-			row->cols[k] = *c;
-		k++;
-	}
-	row->ncols = k;
+	ks_json_add_string(&mp->text, c->text, c->len);
+	ks_buf_addc(&mp->text, '\0');
+	if (mp->text.oom)
+		return oom(errbuf, errlen);
+	/* An offset until the batch is sent: the buffer moves. */
+	c->type = KS_MAP_T_JSON;
+	c->text = NULL;
+	c->len = at;
 	return KSINK_OK;
+}
+
+/* db->log */
+static void __attribute__((format(printf, 2, 3)))
+map_log(void *arg, const char *fmt, ...)
+{
+	struct pg *pg = arg;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pg->host->log(pg->ctx, KSINK_LOG_INFO, "%s", msg);
 }
 
 /* ---------------------------------------------------------------- */
@@ -764,8 +530,9 @@ apply_rows(struct pg *pg, const struct ksink_record *records,
 	/* Only what is not skipped (a delete on a missing table) is sent:
 	 * rows[0..k), in order; the skipped ones move behind. */
 	for (nfit = k = 0; nfit < n; nfit++) {
-		if ((fitted = fit_row(pg, &rows[nfit], &records[rows[nfit].index],
-		    &skip, msg, sizeof(msg))) != KSINK_OK)
+		if ((fitted = ks_mapping_fit(&mp->db, &rows[nfit],
+		    &records[rows[nfit].index], &skip, msg, sizeof(msg))) !=
+		    KSINK_OK)
 			break;
 		if (skip)
 			continue;
@@ -903,10 +670,11 @@ table_exists(void *arg, const char *name, int *exists, char *errbuf,
     size_t errlen)
 {
 	struct pg *pg = arg;
-	struct map_table *t;
+	struct ks_mapping_table *t;
 	int st;
 
-	if ((st = table_get(pg, name, &t, errbuf, errlen)) != KSINK_OK)
+	if ((st = ks_mapping_table_get(&pg->map->db, name, &t, errbuf,
+	    errlen)) != KSINK_OK)
 		return st;
 	*exists = t->exists;
 	return KSINK_OK;
@@ -915,8 +683,21 @@ table_exists(void *arg, const char *name, int *exists, char *errbuf,
 int
 map_open(struct pg *pg, char *errbuf, size_t errlen)
 {
-	if ((pg->map = calloc(1, sizeof(*pg->map))) == NULL)
+	struct pgmap *mp;
+
+	if ((mp = pg->map = calloc(1, sizeof(*pg->map))) == NULL)
 		return oom(errbuf, errlen);
+	mp->db.m = &mp->m;
+	mp->db.prefix = "postgres";
+	mp->db.where = "the database";
+	mp->db.tables = &mp->tables;
+	mp->db.sql = &mp->sql;
+	mp->db.arg = pg;
+	mp->db.read = table_read;
+	mp->db.lock = ddl_lock;
+	mp->db.ddl = ddl;
+	mp->db.value = json_string;
+	mp->db.log = map_log;
 	return ks_mapping_conf(&pg->map->m, pg->host, pg->ctx, "postgres",
 	    KS_MAP_POSTGRES, errbuf, errlen);
 }
@@ -929,6 +710,6 @@ map_tables_exist(struct pg *pg, char *errbuf, size_t errlen)
 
 	st = ks_mapping_tables_exist(&pg->map->m, pg->host, pg->ctx,
 	    "postgres", "the database", table_exists, pg, errbuf, errlen);
-	tables_free(pg->map);
+	ks_mapping_tables_free(&pg->map->tables);
 	return st;
 }
