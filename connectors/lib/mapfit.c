@@ -121,8 +121,8 @@ tcol_find(const struct ks_mapping *m, struct ks_mapping_table *t,
 	return NULL;
 }
 
-static const char *
-rec(const struct ksink_record *r, char *buf, size_t len)
+const char *
+ks_mapping_where(const struct ksink_record *r, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%d@%lld", r->topic, (int)r->partition,
 	    (long long)r->offset);
@@ -178,14 +178,14 @@ fit_value(struct ks_mapping_db *db, const struct ks_mapping_row *row,
 		    "the column would have to become %s, and ksink never "
 		    "changes a column's type; change it yourself (%s), or "
 		    "leave the field out with %s.fields.exclude",
-		    rec(r, where, sizeof(where)), c->name,
+		    ks_mapping_where(r, where, sizeof(where)), c->name,
 		    ks_mapping_type_name(c->type), c->text, tc->name,
 		    row->table, decl(m, tc), wider, how, db->prefix);
 		return KSINK_FATAL;
 	case KS_MAP_MISFIT:
 		ks_err_set(errbuf, errlen, "record %s: field \"%s\" holds a "
 		    "%s (%.40s), which column \"%s\" of table \"%s\" (%s) "
-		    "cannot store", rec(r, where, sizeof(where)), c->name,
+		    "cannot store", ks_mapping_where(r, where, sizeof(where)), c->name,
 		    ks_mapping_type_name(c->type), c->text, tc->name,
 		    row->table, decl(m, tc));
 		return KSINK_POISON;
@@ -206,13 +206,13 @@ no_column(struct ks_mapping_db *db, const struct ks_mapping_row *row,
 		ks_err_set(errbuf, errlen, "record %s: table \"%s\" has no "
 		    "column \"%s\" for the key; the key's columns must be the "
 		    "table's primary key: change %s.pk.fields, or the table",
-		    rec(r, where, sizeof(where)), row->table, c->name,
+		    ks_mapping_where(r, where, sizeof(where)), row->table, c->name,
 		    db->prefix);
 	else
 		ks_err_set(errbuf, errlen, "record %s: table \"%s\" has no "
 		    "column \"%s\"; add it with %s; or set %s.auto.evolve = "
 		    "true, or leave the field out with %s.fields.exclude",
-		    rec(r, where, sizeof(where)), row->table, c->name,
+		    ks_mapping_where(r, where, sizeof(where)), row->table, c->name,
 		    db->sql->p, db->prefix, db->prefix);
 	return KSINK_FATAL;
 }
@@ -237,7 +237,7 @@ create(struct ks_mapping_db *db, struct ks_mapping_table *t,
 		ks_err_set(errbuf, errlen, "record %s: table \"%s\" does not "
 		    "exist in %s and %s.auto.create is off; create it, for "
 		    "instance with: %s; or set %s.auto.create = true",
-		    rec(r, where, sizeof(where)), row->table, db->where,
+		    ks_mapping_where(r, where, sizeof(where)), row->table, db->where,
 		    db->prefix, db->sql->p, db->prefix);
 		return KSINK_FATAL;
 	}

@@ -156,6 +156,10 @@ void	ks_mapping_row_free(struct ks_mapping_row *);
 struct ks_mapping_col *ks_mapping_row_col(const struct ks_mapping *,
 	    struct ks_mapping_row *, const char *name);
 
+/* "topic/partition@offset" of r, in buf, for the messages. */
+const char *ks_mapping_where(const struct ksink_record *r, char *buf,
+	    size_t len);
+
 /* Whether two names are the same identifier in the dialect: SQLite's
  * names ignore ASCII case; PostgreSQL's quoted names are exact, and its
  * unquoted names (quote.identifiers off) fold to lower case. */

@@ -168,13 +168,6 @@ map_close(struct pg *pg)
 	pg->map = NULL;
 }
 
-static const char *
-rec(const struct ksink_record *r, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/%d@%lld", r->topic, (int)r->partition,
-	    (long long)r->offset);
-	return buf;
-}
 
 static int
 oom(char *errbuf, size_t errlen)
@@ -354,7 +347,7 @@ stmt_get(struct pg *pg, const struct ks_mapping_row *row,
 		free(s->key);
 		/* Such as an upsert whose key is not the table's (42P10). */
 		snprintf(what, sizeof(what), "record %s: %s",
-		    rec(r, where, sizeof(where)), mp->sql.p);
+		    ks_mapping_where(r, where, sizeof(where)), mp->sql.p);
 		st = result_error(pg, res, what, errbuf, errlen);
 		PQclear(res);
 		ks_err_append(errbuf, errlen, "; check that the table's "
@@ -476,7 +469,7 @@ send_rows(struct pg *pg, const struct ksink_record *records,
 		rs = PQresultStatus(res);
 		if (rs != PGRES_COMMAND_OK && st == KSINK_OK) {
 			snprintf(what, sizeof(what), "record %s: table \"%s\"",
-			    rec(&records[v[k]->index], where, sizeof(where)),
+			    ks_mapping_where(&records[v[k]->index], where, sizeof(where)),
 			    v[k]->table);
 			st = result_error(pg, res, what, errbuf, errlen);
 			*failed = k;

@@ -90,13 +90,6 @@ map_close(struct sink *sq)
 	sq->map = NULL;
 }
 
-static const char *
-rec(const struct ksink_record *r, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/%d@%lld", r->topic, (int)r->partition,
-	    (long long)r->offset);
-	return buf;
-}
 
 static int
 db_error(struct sink *sq, int rc, const char *what, char *errbuf,
@@ -189,7 +182,7 @@ stmt_get(struct sink *sq, const struct ks_mapping_row *row,
 		ks_err_set(errbuf, errlen, "record %s: %s on %s: %s; check that "
 		    "the table's primary key is the mapping's key "
 		    "(sqlite.pk.mode, sqlite.pk.fields)",
-		    rec(r, where, sizeof(where)), mp->sql.p, sq->path,
+		    ks_mapping_where(r, where, sizeof(where)), mp->sql.p, sq->path,
 		    mp->sql.oom ? "out of memory" : sqlite3_errmsg(sq->db));
 		return KSINK_FATAL;
 	}
@@ -243,7 +236,7 @@ apply_row(struct sink *sq, struct ks_mapping_row *row,
 	if (rc == SQLITE_OK)
 		return KSINK_OK;
 	ks_err_set(errbuf, errlen, "record %s: table \"%s\": %s",
-	    rec(r, where, sizeof(where)), row->table, sqlite3_errmsg(sq->db));
+	    ks_mapping_where(r, where, sizeof(where)), row->table, sqlite3_errmsg(sq->db));
 	return sql_classify(rc);
 }
 

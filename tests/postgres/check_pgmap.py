@@ -40,19 +40,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(HERE, "..", "kafka"))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, HERE)
 import oracle  # noqa: E402
 import check_mapping  # noqa: E402
-
-SERVER = os.path.join(HERE, "server.sh")
+from check_pg import psql  # noqa: E402
 TYPES = {"INTEGER": "bigint", "TEXT": "text", "REAL": "double precision"}
-
-
-def psql(db, sql, quiet=False):
-    out = subprocess.run([SERVER, "psql", "-At", "-F", "\t", "-d", db,
-                          "-c", sql], check=True, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL if quiet else None,
-                         universal_newlines=True).stdout
-    return [line.split("\t") for line in out.splitlines() if line]
 
 
 def lit(s):
@@ -107,14 +99,7 @@ def upsert(tsv, db, table):
         for r in rows(db, table):
             row = tuple(r.get(c) for c in names)
             got[row[:2]] = row
-    for k in sorted(set(want) | set(got), key=str):
-        if k not in got:
-            problems.append("missing row %s: %s" % (k, want[k]))
-        elif k not in want:
-            problems.append("deleted row present %s: %s" % (k, got[k]))
-        elif got[k] != want[k]:
-            problems.append("row %s is %s, last value %s"
-                            % (k, got[k], want[k]))
+    problems += check_mapping.compare(want, got)
     return finish("upsert", records, len(want), len(got), problems)
 
 
