@@ -3,7 +3,7 @@
  * connectors/lib/mapopen.c - the table mapping's check at open: without
  * auto.create, the tables that records will go to must exist, and a
  * missing one stops the connector with the CREATE TABLE that auto.create
- * would run as a hint.  The sink tells whether a table exists.
+ * would run as a hint.  The sink's db reads its tables.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -47,14 +47,15 @@ create_hint(struct ks_buf *b, const struct ks_mapping *m,
 /* Checks the table of topic (or of the fixed table.name.format when
  * topic is "-"). */
 static int
-one_table(const struct ks_mapping *m, const char *prefix, const char *where,
-    const char *topic, ks_mapping_exists_fn exists, void *arg,
-    char *errbuf, size_t errlen)
+one_table(struct ks_mapping_db *db, const char *topic, char *errbuf,
+    size_t errlen)
 {
+	const struct ks_mapping *m = db->m;
 	struct ksink_record r;
 	struct ks_mapping_row row;
+	struct ks_mapping_table *t;
 	struct ks_buf hint = { 0 };
-	int status, there = 1;
+	int status;
 
 	memset(&r, 0, sizeof(r));
 	memset(&row, 0, sizeof(row));
@@ -71,16 +72,17 @@ one_table(const struct ks_mapping *m, const char *prefix, const char *where,
 		ks_mapping_row_free(&row);
 		return KSINK_OK;
 	}
-	if ((status = exists(arg, row.table, &there, errbuf, errlen)) ==
-	    KSINK_OK && !there) {
+	if ((status = ks_mapping_table_get(db, row.table, &t, errbuf,
+	    errlen)) == KSINK_OK && !t->exists) {
 		create_hint(&hint, m, &row);
 		ks_err_set(errbuf, errlen, "%s.table.name.format: table "
 		    "\"%s\"%s%s%s does not exist in %s, and %s.auto.create is "
 		    "off: create it, as in %s (ksink-mapping(7) gives the "
-		    "column types), or set %s.auto.create = true", prefix,
+		    "column types), or set %s.auto.create = true", db->prefix,
 		    row.table, *topic == '-' ? "" : " (for topic ",
 		    *topic == '-' ? "" : topic, *topic == '-' ? "" : ")",
-		    where, prefix, hint.oom ? "CREATE TABLE" : hint.p, prefix);
+		    db->where, db->prefix, hint.oom ? "CREATE TABLE" : hint.p,
+		    db->prefix);
 		status = KSINK_CONFIG;
 	}
 	ks_buf_free(&hint);
@@ -89,11 +91,11 @@ one_table(const struct ks_mapping *m, const char *prefix, const char *where,
 }
 
 int
-ks_mapping_tables_exist(const struct ks_mapping *m,
-    const struct ksink_host *host, struct ksink_ctx *ctx, const char *prefix,
-    const char *where, ks_mapping_exists_fn exists, void *arg, char *errbuf,
+ks_mapping_tables_exist(struct ks_mapping_db *db,
+    const struct ksink_host *host, struct ksink_ctx *ctx, char *errbuf,
     size_t errlen)
 {
+	const struct ks_mapping *m = db->m;
 	const char *topics, *p, *e;
 	char topic[256];
 	size_t i;
@@ -116,8 +118,7 @@ ks_mapping_tables_exist(const struct ks_mapping *m,
 		for (i = strlen(topic); i > 0 && topic[i - 1] == ' '; i--)
 			topic[i - 1] = '\0';
 		if (*topic != '\0')
-			status = one_table(m, prefix, where, topic, exists, arg,
-			    errbuf, errlen);
+			status = one_table(db, topic, errbuf, errlen);
 	}
 	return status;
 }

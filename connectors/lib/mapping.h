@@ -294,20 +294,15 @@ int	ks_mapping_fit(struct ks_mapping_db *db, struct ks_mapping_row *row,
 	    const struct ksink_record *r, int *skip, char *errbuf,
 	    size_t errlen);
 
-/* mapopen.c: whether a table exists (*exists set), as the sink reads its
- * database; KSINK_OK, or the failure with errbuf set. */
-typedef int (*ks_mapping_exists_fn)(void *arg, const char *table,
-	    int *exists, char *errbuf, size_t errlen);
 /*
- * At open, without auto.create: the table of a fixed table.name.format,
- * or those that records of the topics listed by name in `topics` go to,
- * must exist; KSINK_CONFIG naming the first that does not, with the
- * CREATE TABLE that auto.create would run (where: the database, for the
- * message), or the failure of exists.
+ * mapopen.c: at open, without auto.create, the table of a fixed
+ * table.name.format, or those that records of the topics listed by name
+ * in `topics` go to, must exist (read through db); KSINK_CONFIG naming
+ * the first that does not, with the CREATE TABLE that auto.create would
+ * run, or the failure of db->read.
  */
-int	ks_mapping_tables_exist(const struct ks_mapping *,
-	    const struct ksink_host *, struct ksink_ctx *, const char *prefix,
-	    const char *where, ks_mapping_exists_fn exists, void *arg,
-	    char *errbuf, size_t errlen);
+int	ks_mapping_tables_exist(struct ks_mapping_db *db,
+	    const struct ksink_host *, struct ksink_ctx *, char *errbuf,
+	    size_t errlen);
 
 #endif

@@ -657,22 +657,6 @@ map_apply(struct pg *pg, const struct ksink_record *records, size_t from,
 /* ---------------------------------------------------------------- */
 /* Open                                                              */
 
-/* Whether table exists, for ks_mapping_tables_exist(). */
-static int
-table_exists(void *arg, const char *name, int *exists, char *errbuf,
-    size_t errlen)
-{
-	struct pg *pg = arg;
-	struct ks_mapping_table *t;
-	int st;
-
-	if ((st = ks_mapping_table_get(&pg->map->db, name, &t, errbuf,
-	    errlen)) != KSINK_OK)
-		return st;
-	*exists = t->exists;
-	return KSINK_OK;
-}
-
 int
 map_open(struct pg *pg, char *errbuf, size_t errlen)
 {
@@ -701,8 +685,8 @@ map_tables_exist(struct pg *pg, char *errbuf, size_t errlen)
 {
 	int st;
 
-	st = ks_mapping_tables_exist(&pg->map->m, pg->host, pg->ctx,
-	    "postgres", "the database", table_exists, pg, errbuf, errlen);
+	st = ks_mapping_tables_exist(&pg->map->db, pg->host, pg->ctx, errbuf,
+	    errlen);
 	ks_mapping_tables_free(&pg->map->tables);
 	return st;
 }

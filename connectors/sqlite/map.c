@@ -373,22 +373,6 @@ map_write(struct sink *sq, const struct ksink_record *records, size_t count,
 	return KSINK_OK;
 }
 
-/* Whether table exists, for ks_mapping_tables_exist(). */
-static int
-table_exists(void *arg, const char *name, int *exists, char *errbuf,
-    size_t errlen)
-{
-	struct sink *sq = arg;
-	struct ks_mapping_table *t;
-	int status;
-
-	if ((status = ks_mapping_table_get(&sq->map->db, name, &t, errbuf,
-	    errlen)) != KSINK_OK)
-		return status;
-	*exists = t->exists;
-	return KSINK_OK;
-}
-
 int
 map_open(struct sink *sq, char *errbuf, size_t errlen)
 {
@@ -421,8 +405,8 @@ map_open(struct sink *sq, char *errbuf, size_t errlen)
 	    errbuf, errlen)) != KSINK_OK)
 		return status;
 	/* At open, without auto.create: the tables must exist. */
-	status = ks_mapping_tables_exist(&mp->m, sq->host, sq->ctx, "sqlite",
-	    sq->path, table_exists, sq, errbuf, errlen);
+	status = ks_mapping_tables_exist(&mp->db, sq->host, sq->ctx, errbuf,
+	    errlen);
 	map_forget(sq);
 	return status;
 }
