@@ -86,11 +86,21 @@ ks_mapping_table_get(struct ks_mapping_db *db, const char *name,
 	size_t i;
 	int st;
 
-	for (i = 0; i < ts->n; i++)
-		if (ks_mapping_same_name(db->m, ts->v[i].name, name)) {
-			*tp = &ts->v[i];
-			return KSINK_OK;
+	for (i = 0; i < ts->n; i++) {
+		t = &ts->v[i];
+		if (!ks_mapping_same_name(db->m, t->name, name))
+			continue;
+		if (t->exists < 0) {
+			ks_mapping_table_clear(t);
+			if ((st = db->read(db->arg, t, errbuf, errlen)) !=
+			    KSINK_OK) {
+				t->exists = -1;
+				return st;
+			}
 		}
+		*tp = t;
+		return KSINK_OK;
+	}
 	if ((t = realloc(ts->v, (ts->n + 1) * sizeof(*t))) == NULL)
 		return oom(errbuf, errlen);
 	ts->v = t;
@@ -140,10 +150,12 @@ lock(struct ks_mapping_db *db, struct ks_mapping_table *t, int *locked,
 	if (*locked || db->lock == NULL)
 		return KSINK_OK;
 	*locked = 1;
-	ks_mapping_table_clear(t);
 	if ((st = db->lock(db->arg, t, errbuf, errlen)) != KSINK_OK)
 		return st;
-	return db->read(db->arg, t, errbuf, errlen);
+	ks_mapping_table_clear(t);
+	if ((st = db->read(db->arg, t, errbuf, errlen)) != KSINK_OK)
+		t->exists = -1;		/* unknown: read again next time */
+	return st;
 }
 
 /* The name of a column's type in a message: as the database declares it

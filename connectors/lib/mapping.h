@@ -236,7 +236,7 @@ struct ks_mapping_tcol {
 
 struct ks_mapping_table {
 	char *name;		/* as the rows name it */
-	int exists;
+	int exists;		/* -1: unknown, read again */
 	struct ks_mapping_tcol *cols;
 	size_t ncols;
 };

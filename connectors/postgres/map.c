@@ -299,6 +299,22 @@ map_log(void *arg, const char *fmt, ...)
 /* ---------------------------------------------------------------- */
 /* The statements                                                    */
 
+/* Whether res failed on a table or column that is gone (42P01, 42703):
+ * changed under this worker, to be read again and the batch retried. */
+static int
+changed(struct pgmap *mp, const PGresult *res, char *errbuf, size_t errlen)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (state == NULL || (strcmp(state, "42P01") != 0 &&
+	    strcmp(state, "42703") != 0))
+		return 0;
+	forget(mp);
+	ks_err_append(errbuf, errlen, "; the table changed under the "
+	    "connector: it is read again and the batch retried");
+	return 1;
+}
+
 /* The prepared DML of row, from the cache or prepared now. */
 static int
 stmt_get(struct pg *pg, const struct ks_mapping_row *row,
@@ -349,6 +365,10 @@ stmt_get(struct pg *pg, const struct ks_mapping_row *row,
 		snprintf(what, sizeof(what), "record %s: %s",
 		    ks_mapping_where(r, where, sizeof(where)), mp->sql.p);
 		st = result_error(pg, res, what, errbuf, errlen);
+		if (changed(mp, res, errbuf, errlen)) {
+			PQclear(res);
+			return KSINK_RETRY;
+		}
 		PQclear(res);
 		ks_err_append(errbuf, errlen, "; check that the table's "
 		    "primary key is the mapping's key (postgres.pk.mode, "
@@ -420,7 +440,6 @@ send_rows(struct pg *pg, const struct ksink_record *records,
 	struct map_sent *sent;
 	struct map_stmt *s = NULL;
 	PGresult *res;
-	const char *state;
 	char what[320], where[256];
 	size_t i, k, c0, bytes;
 	int rs, st = KSINK_OK;
@@ -473,16 +492,8 @@ send_rows(struct pg *pg, const struct ksink_record *records,
 			    v[k]->table);
 			st = result_error(pg, res, what, errbuf, errlen);
 			*failed = k;
-			state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-			if (state != NULL && (strcmp(state, "42P01") == 0 ||
-			    strcmp(state, "42703") == 0)) {
-				/* Changed under this worker: read again. */
-				forget(mp);
-				ks_err_append(errbuf, errlen, "; the table "
-				    "changed under the connector: it is read "
-				    "again and the batch retried");
+			if (changed(mp, res, errbuf, errlen))
 				st = KSINK_RETRY;
-			}
 		}
 		PQclear(res);
 		if (mp->sent[k].sync)
