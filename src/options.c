@@ -93,11 +93,14 @@ const struct ksink_option ks_options_connector[] = {
 	    "failing is retried, with exponential backoff and jitter, "
 	    "before the connector stops; -1 retries forever.  Meanwhile the "
 	    "connector's partitions are paused and the consumer stays in "
-	    "its group." },
+	    "its group.  An attempt that delivered part of the batch before "
+	    "it failed (a sink that delivers as it goes, such as http) "
+	    "starts the time again." },
 	{ .name = "errors.retry.backoff.max.ms", .type = KSINK_OPT_INT,
 	  .def = "10000", .min = 10, .max = 600000,
 	  .doc = "Longest wait between two attempts of a failing batch; the "
-	    "wait starts at 100 ms and doubles." },
+	    "wait starts at 100 ms and doubles, and starts again at 100 ms "
+	    "after an attempt that delivered part of the batch." },
 	{ .name = "stall.warn.ms", .type = KSINK_OPT_INT, .def = "30000",
 	  .min = 1000, .max = 86400000,
 	  .doc = "A partition whose position has not moved for this long "

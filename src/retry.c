@@ -29,6 +29,13 @@ ks_retry_elapsed(const struct ks_retry *r)
 	return ks_util_now_ms() - r->start_ms;
 }
 
+void
+ks_retry_progress(struct ks_retry *r)
+{
+	r->start_ms = ks_util_now_ms();
+	r->delay_ms = KS_RETRY_FIRST_MS;
+}
+
 int64_t
 ks_retry_next(struct ks_retry *r)
 {

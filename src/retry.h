@@ -29,6 +29,9 @@ void	ks_retry_init(struct ks_retry *r, int64_t max_ms, int64_t timeout_ms);
  * timeout_ms has passed since ks_retry_init(). */
 int64_t	ks_retry_next(struct ks_retry *r);
 int64_t	ks_retry_elapsed(const struct ks_retry *r);
+/* After an attempt that failed but made progress: the next wait is the
+ * first step again and timeout_ms counts from now; attempts still count. */
+void	ks_retry_progress(struct ks_retry *r);
 
 /* A sink call: a KSINK_* status, errbuf filled on failure. */
 typedef int (*ks_retry_fn)(void *arg, char *errbuf, size_t errlen);

@@ -418,11 +418,12 @@ on_fail(void *arg, const char *msg)
 /*
  * One attempt at applying recs[0..k) as one atomic step.  Returns a
  * KSINK_* status; *poison counts the records skipped under
- * errors.tolerance = all.
+ * errors.tolerance = all; after KSINK_RETRY, *moved counts the records
+ * that took effect for good all the same (KSINK_CAP_RETRY_PROGRESS).
  */
 static int
-apply(struct ks_worker *w, size_t k, uint64_t *poison, char *ebuf,
-    size_t elen)
+apply(struct ks_worker *w, size_t k, uint64_t *poison, size_t *moved,
+    char *ebuf, size_t elen)
 {
 	struct ksink_offset *offs;
 	size_t i = 0, done, idx;
@@ -430,12 +431,16 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, char *ebuf,
 	int st;
 
 	*poison = 0;
+	*moved = 0;
 	*ebuf = '\0';
 	st = w->desc->begin(w->sink, ebuf, elen);
 	while (st == KSINK_OK && i < k) {
 		done = 0;
 		st = w->desc->write(w->sink, w->q.recs + i, k - i, &done, ebuf,
 		    elen);
+		if (st == KSINK_RETRY &&
+		    (w->desc->caps & KSINK_CAP_RETRY_PROGRESS))
+			*moved = done < k - i ? done : k - i;
 		if (st != KSINK_POISON)
 			break;
 		idx = i + done;
@@ -528,7 +533,7 @@ flush_batch(struct ks_worker *w)
 	int draining = w->phase == PHASE_DRAIN, st, ret;
 	int64_t wait, t0 = 0;
 	struct ks_retry r;
-	size_t k;
+	size_t k, moved, moved_all = 0;
 	uint64_t poison;
 	char ebuf[1024];
 
@@ -543,7 +548,7 @@ flush_batch(struct ks_worker *w)
 		if (!draining)
 			w->phase = PHASE_APPLY;
 		t0 = ks_util_now_ms();
-		st = apply(w, k, &poison, ebuf, sizeof(ebuf));
+		st = apply(w, k, &poison, &moved, ebuf, sizeof(ebuf));
 		if (st == KSINK_OK)
 			break;
 		if (w->phase == PHASE_FAILED) {
@@ -557,6 +562,13 @@ flush_batch(struct ks_worker *w)
 			goto out;
 		}
 		ks_stats_retried(&w->stats);
+		/* Records that took effect are skipped by the next attempt:
+		 * the batch moves, and its backoff starts again.  They add
+		 * up to k at most, so a failing batch still times out. */
+		if (moved > 0 && moved_all < k) {
+			moved_all += moved;
+			ks_retry_progress(&r);
+		}
 		if ((wait = ks_retry_next(&r)) < 0) {
 			fail(w, "sink kept failing for %lld ms "
 			    "(errors.retry.timeout.ms): %s",

@@ -497,10 +497,9 @@ http_begin(void *arg, char *errbuf, size_t errlen)
  * delivered too: the fence skips them when the worker writes them again).
  */
 static int
-http_write(void *arg, const struct ksink_record *recs, size_t count,
+write_records(struct sink *s, const struct ksink_record *recs, size_t count,
     size_t *n_done, char *errbuf, size_t errlen)
 {
-	struct sink *s = arg;
 	struct ks_offcache_entry *f;
 	struct group *g;
 	char poison_msg[1024] = "";
@@ -601,6 +600,24 @@ http_write(void *arg, const struct ksink_record *recs, size_t count,
 	}
 	*n_done = count;
 	return KSINK_OK;
+}
+
+/* A request answered 2xx stays delivered when a later one fails: the
+ * fence skips its records when the worker replays the batch, and the
+ * worker is told of them (KSINK_CAP_RETRY_PROGRESS), so that a receiver
+ * failing some requests does not hold the batch back for ever longer. */
+static int
+http_write(void *arg, const struct ksink_record *recs, size_t count,
+    size_t *n_done, char *errbuf, size_t errlen)
+{
+	struct sink *s = arg;
+	int rc;
+
+	s->delivered = 0;
+	rc = write_records(s, recs, count, n_done, errbuf, errlen);
+	if (rc == KSINK_RETRY)
+		*n_done = s->delivered < count ? s->delivered : count;
+	return rc;
 }
 
 static int
@@ -761,7 +778,7 @@ static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = 2,		/* the lowest with check */
 	.struct_size = sizeof(struct ksink_sink),
-	.caps = KSINK_CAP_ATOMIC_OFFSETS,
+	.caps = KSINK_CAP_ATOMIC_OFFSETS | KSINK_CAP_RETRY_PROGRESS,
 	.name = "http",
 	.version = PACKAGE_VERSION,
 	.description = "HTTP requests, exactly-once with receivers that "

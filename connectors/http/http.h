@@ -111,6 +111,7 @@ struct sink {
 	    *st_pending;
 
 	struct ks_offcache fences;
+	size_t delivered;	/* records answered 2xx in this write() */
 
 	/* The step and write()'s scratch space. */
 	int in_step;

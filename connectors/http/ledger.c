@@ -55,18 +55,11 @@ ledger_open(struct sink *s, char *errbuf, size_t errlen)
 	    " body BLOB NOT NULL, created_ms INTEGER NOT NULL);";
 	char msg[512], pragma[40];
 	sqlite3_stmt *st;
-	int version, rc;
+	int version;
 
-	rc = sqlite3_open_v2(s->state_path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		ks_err_set(errbuf, errlen, "http.state.path %s: %s; check that its "
-		    "directory exists and that ksink may write there (SQLite "
-		    "also writes -wal and -shm files beside it)",
-		    s->state_path, s->db ? sqlite3_errmsg(s->db) :
-		    sqlite3_errstr(rc));
+	if (ks_sqloffsets_opendb(&s->db, "http.state.path", s->state_path,
+	    errbuf, errlen) != SQLITE_OK)
 		return KSINK_FATAL;
-	}
 	sqlite3_extended_result_codes(s->db, 1);
 	/* A process that just died has released its lock; a live one
 	 * keeps it. */

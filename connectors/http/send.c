@@ -34,6 +34,7 @@ deliver(struct sink *s, const struct request *rq, int64_t id,
 		    errlen)) != KSINK_OK)
 			return rc;
 		fence_raise(f, rq->last + 1);
+		s->delivered += rq->nrec;
 		return KSINK_OK;
 	}
 	/* A rejected request took no effect: its intent goes, and the

@@ -39,7 +39,9 @@ CONNECTOR_LIB_TESTS = \
 	tests/unit/test_envelope \
 	tests/unit/test_json \
 	tests/unit/test_mapping \
-	tests/unit/test_sqloffsets
+	tests/unit/test_offcache \
+	tests/unit/test_sqloffsets \
+	tests/unit/test_sqltext
 check_PROGRAMS += $(CONNECTOR_LIB_TESTS)
 TESTS += $(CONNECTOR_LIB_TESTS)
 tests_unit_test_atomicfile_SOURCES = tests/unit/test_atomicfile.c
@@ -62,10 +64,18 @@ tests_unit_test_mapping_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(SQLITE3_CFLAGS)
 tests_unit_test_mapping_LDADD = connectors/lib/libkslib.la \
 	$(SQLITE3_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_offcache_SOURCES = tests/unit/test_offcache.c
+tests_unit_test_offcache_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_unit_test_offcache_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_offcache_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
 tests_unit_test_sqloffsets_SOURCES = tests/unit/test_sqloffsets.c
 tests_unit_test_sqloffsets_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
 tests_unit_test_sqloffsets_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(SQLITE3_CFLAGS)
 tests_unit_test_sqloffsets_LDADD = connectors/lib/libkssql.la \
 	connectors/lib/libkslib.la $(SQLITE3_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_sqltext_SOURCES = tests/unit/test_sqltext.c
+tests_unit_test_sqltext_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_unit_test_sqltext_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_sqltext_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
 endif

@@ -47,6 +47,27 @@ static const char sql_forget[] =
     "DELETE FROM " KS_SQLOFFSETS_TABLE " "
     "WHERE \"connector\" = ?1 AND \"topic\" = ?2 AND \"partition\" = ?3";
 
+/*
+ * Opens, read-write and created when missing, the database at path, which
+ * the option names: on failure errbuf says what to check.  *db is set
+ * even then (sqlite3_open_v2()), for the caller to close.
+ */
+int
+ks_sqloffsets_opendb(sqlite3 **db, const char *option, const char *path,
+    char *errbuf, size_t errlen)
+{
+	int rc;
+
+	rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		ks_err_set(errbuf, errlen, "%s %s: %s; check that its "
+		    "directory exists and that ksink may write there (SQLite "
+		    "also writes -wal and -shm files beside it)", option, path,
+		    *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+	return rc;
+}
+
 static int
 table_exists(sqlite3 *db, const char *name, int *exists)
 {

@@ -2,7 +2,8 @@
 /*
  * connectors/lib/sqloffsets.h - the offsets table of SQLite databases:
  * ksink_offsets(connector, topic, partition, next_offset), one schema for
- * the SQLite sink's database and the HTTP sink's ledger.
+ * the SQLite sink's database and the HTTP sink's ledger, and the opening
+ * of such a database.
  */
 #ifndef KS_SQLOFFSETS_H
 #define KS_SQLOFFSETS_H
@@ -19,6 +20,8 @@ struct ks_sqloffsets {
 	sqlite3_stmt *get, *advance, *set, *forget;
 };
 
+int	ks_sqloffsets_opendb(sqlite3 **db, const char *option,
+	    const char *path, char *errbuf, size_t errlen);
 int	ks_sqloffsets_create(sqlite3 *db, const char *legacy, char *errbuf,
 	    size_t errlen);
 int	ks_sqloffsets_open(struct ks_sqloffsets *, sqlite3 *db,

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/lib/sqltext.c - the text of an SQL option of a sink, given
- * in the INI or in a file; see sqltext.h.
+ * in the INI or in a file, and the first keyword of a statement; see
+ * sqltext.h.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "err.h"
 #include "sqltext.h"
@@ -64,4 +66,21 @@ ks_sqltext_option(const struct ksink_host *host, struct ksink_ctx *ctx,
 	p[n] = '\0';
 	*sql = *buf = p;
 	return KSINK_OK;
+}
+
+const char *
+ks_sqltext_keyword(const char *sql, const char *const *words)
+{
+	const char *s = sql;
+	size_t i, n;
+
+	while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+		s++;
+	for (n = 0; (s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' &&
+	    s[n] <= 'Z'); n++)
+		;
+	for (i = 0; words[i] != NULL; i++)
+		if (strlen(words[i]) == n && strncasecmp(s, words[i], n) == 0)
+			return words[i];
+	return NULL;
 }

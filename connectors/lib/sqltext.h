@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * connectors/lib/sqltext.h - the text of an SQL option of a sink, given
- * in the INI (NAME) or in a file (NAME.file), for the SQL sinks.
+ * connectors/lib/sqltext.h - SQL text helpers of the SQL sinks: the text
+ * of an SQL option, given in the INI (NAME) or in a file (NAME.file), and
+ * the first keyword of a statement.
  */
 #ifndef KS_SQLTEXT_H
 #define KS_SQLTEXT_H
@@ -25,5 +26,12 @@ int	ks_sqltext_option(const struct ksink_host *host,
 	    struct ksink_ctx *ctx, const char *name, int read_file,
 	    const char **sql, char **buf, int *from_file, char *errbuf,
 	    size_t errlen);
+
+/*
+ * The word of the NULL-terminated words[] (compared without case) that is
+ * the first keyword of the statement sql, past leading white space (the
+ * caller skips comments, its dialect's); NULL when it is none of them.
+ */
+const char *ks_sqltext_keyword(const char *sql, const char *const *words);
 
 #endif

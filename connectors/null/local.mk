@@ -2,11 +2,12 @@
 # connectors/null: the null sink (counts and discards; the simplest
 # example and the benchmark baseline), its unit and end-to-end tests, its
 # man page, and ksink-plugins(7), whose example is null.c with the
-# library file it needs (connectors/lib/atomicfile.[ch]), and which
-# tests/e2e/plugin-oot.test builds against the installed header only.
+# library files it needs (connectors/lib/atomicfile.[ch] and
+# connectors/lib/offcache.[ch]), and which tests/e2e/plugin-oot.test
+# builds against the installed header only.
 
-# null.c includes "atomicfile.h" without a directory, as the example
-# does next to its copy of the file.
+# null.c includes "atomicfile.h" and "offcache.h" without a directory, as
+# the example does next to its copies of the files.
 NULL_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/connectors/lib
 pkglib_LTLIBRARIES += connectors/null.la
 connectors_null_la_SOURCES = connectors/null/null.c
@@ -61,7 +62,9 @@ plugin-oot-install:
 # fails when they differ).  NAME:SOURCE pairs.
 PLUGINS_EXAMPLE_FILES = null.c:connectors/null/null.c \
 	atomicfile.h:connectors/lib/atomicfile.h \
-	atomicfile.c:connectors/lib/atomicfile.c
+	atomicfile.c:connectors/lib/atomicfile.c \
+	offcache.h:connectors/lib/offcache.h \
+	offcache.c:connectors/lib/offcache.c
 EXTRA_DIST += tests/e2e/plugins-example.sh
 update-plugins-example:
 	$(AM_V_GEN)page='$(srcdir)/man/ksink-plugins.7'; \

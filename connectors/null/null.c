@@ -11,9 +11,9 @@
  * the counts are exact.  An exclusive lock on STATE.lock keeps a second
  * process away.
  *
- * It needs nothing but <ksink/sink.h> and atomicfile.c, which is built
- * with it.  See ksink-null(7), and ksink-plugins(7), which shows these
- * files.
+ * It needs nothing but <ksink/sink.h>, atomicfile.c and offcache.c, which
+ * are built with it.  See ksink-null(7), and ksink-plugins(7), which shows
+ * these files.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* open_memstream(3) */
@@ -29,6 +29,7 @@
 #include <ksink/sink.h>
 
 #include "atomicfile.h"
+#include "offcache.h"
 
 #define STATE_MAGIC "ksink-null 1"
 
@@ -57,10 +58,11 @@ static const struct ksink_option options[] = {
 	{ .name = NULL }
 };
 
+/* An entry of the partition cache (offcache.c): its head holds the topic,
+ * the partition and the stored next offset (KSINK_OFFSET_NONE if
+ * unknown). */
 struct part {
-	char *topic;
-	int32_t partition;
-	int64_t next;		/* stored; KSINK_OFFSET_NONE if unknown */
+	struct ks_offcache_entry e;
 	uint64_t records, bytes;
 	int64_t s_next;		/* the same, in the open step */
 	uint64_t s_records, s_bytes;
@@ -70,8 +72,7 @@ struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
 	struct ks_atomicfile state;	/* the state file, and its lock */
-	struct part *parts;
-	size_t n, cap, last;
+	struct ks_offcache parts;	/* of struct part */
 	uint64_t s_skipped;			/* in the open step */
 	uint64_t run_records, run_bytes, run_skipped;	/* since open() */
 };
@@ -81,42 +82,35 @@ static struct part *
 part_get(struct sink *ns, const char *topic, int32_t partition)
 {
 	struct part *p;
-	size_t i;
 
-	for (i = 0; i < ns->n; i++) {
-		p = &ns->parts[(ns->last + i) % ns->n];
-		if (p->partition == partition && strcmp(p->topic, topic) == 0) {
-			ns->last = (ns->last + i) % ns->n;
-			return p;
-		}
-	}
-	if (ns->n == ns->cap) {
-		size_t cap = ns->cap ? 2 * ns->cap : 16;
-
-		if ((p = realloc(ns->parts, cap * sizeof(*p))) == NULL)
-			return NULL;
-		ns->parts = p;
-		ns->cap = cap;
-	}
-	p = &ns->parts[ns->n];
-	memset(p, 0, sizeof(*p));
-	if ((p->topic = strdup(topic)) == NULL)
+	if ((p = (struct part *)ks_offcache_find(&ns->parts, topic,
+	    partition)) != NULL)
+		return p;
+	if ((p = (struct part *)ks_offcache_add(&ns->parts, topic, partition,
+	    KSINK_OFFSET_NONE)) == NULL)
 		return NULL;
-	p->partition = partition;
-	p->next = p->s_next = KSINK_OFFSET_NONE;
-	ns->last = ns->n++;
+	p->s_next = KSINK_OFFSET_NONE;
 	return p;
+}
+
+/* The i-th partition of the cache. */
+static struct part *
+part_at(struct sink *ns, size_t i)
+{
+	return (struct part *)ns->parts.v[i];
 }
 
 static void
 step_start(struct sink *ns)
 {
+	struct part *p;
 	size_t i;
 
-	for (i = 0; i < ns->n; i++) {
-		ns->parts[i].s_next = ns->parts[i].next;
-		ns->parts[i].s_records = ns->parts[i].records;
-		ns->parts[i].s_bytes = ns->parts[i].bytes;
+	for (i = 0; i < ns->parts.n; i++) {
+		p = part_at(ns, i);
+		p->s_next = p->e.next;
+		p->s_records = p->records;
+		p->s_bytes = p->bytes;
 	}
 	ns->s_skipped = 0;
 }
@@ -165,7 +159,7 @@ load(struct sink *ns, char *errbuf, size_t errlen)
 			rc = KSINK_FATAL;
 			break;
 		}
-		p->next = next;
+		p->e.next = next;
 		p->records = records;
 		p->bytes = bytes;
 	}
@@ -194,10 +188,10 @@ store(struct sink *ns, char *errbuf, size_t errlen)
 		return KSINK_FATAL;
 	}
 	fprintf(fp, "%s\n", STATE_MAGIC);
-	for (i = 0; i < ns->n; i++) {
-		p = &ns->parts[i];
+	for (i = 0; i < ns->parts.n; i++) {
+		p = part_at(ns, i);
 		fprintf(fp, "%s %" PRId32 " %" PRId64 " %" PRIu64 " %" PRIu64
-		    "\n", p->topic, p->partition, p->s_next, p->s_records,
+		    "\n", p->e.topic, p->e.partition, p->s_next, p->s_records,
 		    p->s_bytes);
 	}
 	rc = ferror(fp);
@@ -210,11 +204,11 @@ store(struct sink *ns, char *errbuf, size_t errlen)
 	free(text);
 	if (rc != KSINK_OK)
 		return rc;
-	for (i = 0; i < ns->n; i++) {
-		p = &ns->parts[i];
+	for (i = 0; i < ns->parts.n; i++) {
+		p = part_at(ns, i);
 		ns->run_records += p->s_records - p->records;
 		ns->run_bytes += p->s_bytes - p->bytes;
-		p->next = p->s_next;
+		p->e.next = p->s_next;
 		p->records = p->s_records;
 		p->bytes = p->s_bytes;
 	}
@@ -225,11 +219,7 @@ store(struct sink *ns, char *errbuf, size_t errlen)
 static void
 null_free(struct sink *ns)
 {
-	size_t i;
-
-	for (i = 0; i < ns->n; i++)
-		free(ns->parts[i].topic);
-	free(ns->parts);
+	ks_offcache_free(&ns->parts);
 	ks_atomicfile_close(&ns->state);	/* releases the lock */
 	free(ns);
 }
@@ -251,6 +241,7 @@ null_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	}
 	ns->host = host;
 	ns->ctx = ctx;
+	ks_offcache_init(&ns->parts, sizeof(struct part));
 
 	/* The directory, to fsync the renames. */
 	if (ks_atomicfile_open(&ns->state, dirname(dir), basename(base), msg,
@@ -282,7 +273,7 @@ null_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	free(dir);
 	free(base);
 	host->log(ctx, KSINK_LOG_DEBUG, "state %s: %zu partitions", path,
-	    ns->n);
+	    ns->parts.n);
 	*sink = ns;
 	return KSINK_OK;
 fail:
@@ -307,7 +298,7 @@ null_load_offsets(void *sink, struct ksink_offset *offsets, size_t count,
 			snprintf(errbuf, errlen, "out of memory");
 			return KSINK_FATAL;
 		}
-		offsets[i].next_offset = p->next;
+		offsets[i].next_offset = p->e.next;
 	}
 	return KSINK_OK;
 }

@@ -379,21 +379,21 @@ resolve_by_offsets(struct pg *pg, char *errbuf, size_t errlen)
 	size_t i;
 	int r = -1;
 
-	for (i = 0; i < pg->nparts && p == NULL; i++)
-		if (pg->parts[i].txn_next >= 0)
-			p = &pg->parts[i];
+	for (i = 0; i < pg->parts.n && p == NULL; i++)
+		if (part_at(pg, i)->txn_next >= 0)
+			p = part_at(pg, i);
 	if (p == NULL)
 		return 0;	/* nothing was applied: as if not committed */
-	snprintf(part, sizeof(part), "%d", (int)p->partition);
+	snprintf(part, sizeof(part), "%d", (int)p->e.partition);
 	v[0] = pg->connector;
-	v[1] = p->topic;
+	v[1] = p->e.topic;
 	v[2] = part;
 	res = PQexecParams(pg->conn, pg->sql.lock, 3, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 		next = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		if (next == p->txn_next)
 			r = 1;
-		else if (next == p->next)
+		else if (next == p->e.next)
 			r = 0;
 	} else
 		result_error(pg, res, "reading postgres.offsets.table", errbuf,

@@ -603,7 +603,7 @@ apply_records(struct pg *pg, const struct ksink_record *records,
 	if ((st = exec_simple(pg, "ROLLBACK TO SAVEPOINT ksink_records",
 	    "ROLLBACK TO SAVEPOINT", errbuf, errlen)) != KSINK_OK)
 		return st == KSINK_POISON ? KSINK_FATAL : st;
-	for (i = 0; i < pg->nparts; i++)
-		pg->parts[i].txn_next = pg->parts[i].sp_next;
+	for (i = 0; i < pg->parts.n; i++)
+		part_at(pg, i)->txn_next = part_at(pg, i)->sp_next;
 	return run_records(pg, records, from, to, bad, errbuf, errlen);
 }

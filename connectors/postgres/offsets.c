@@ -27,10 +27,10 @@ part_cmp(const void *a, const void *b)
 	const struct part *const *x = a, *const *y = b;
 	int c;
 
-	if ((c = strcmp((*x)->topic, (*y)->topic)) != 0)
+	if ((c = strcmp((*x)->e.topic, (*y)->e.topic)) != 0)
 		return c;
-	return (*x)->partition < (*y)->partition ? -1 :
-	    (*x)->partition > (*y)->partition;
+	return (*x)->e.partition < (*y)->e.partition ? -1 :
+	    (*x)->e.partition > (*y)->e.partition;
 }
 
 void
@@ -45,9 +45,9 @@ fence(struct pg *pg, struct part *p, int64_t epoch, int64_t next)
 	    "by another worker (its epoch is %lld, this worker holds %lld; "
 	    "stored next offset %lld, expected %lld); dropping this "
 	    "worker's records of it until it is assigned again "
-	    "(fences so far: %llu)", p->topic, (int)p->partition,
+	    "(fences so far: %llu)", p->e.topic, (int)p->e.partition,
 	    (long long)epoch, (long long)p->epoch, (long long)next,
-	    (long long)p->next, (unsigned long long)pg->fences);
+	    (long long)p->e.next, (unsigned long long)pg->fences);
 }
 
 /* ---------------------------------------------------------------- */
@@ -249,9 +249,9 @@ lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
 		return KSINK_OK;
 	if ((order = calloc(n ? n : 1, sizeof(*order))) == NULL)
 		goto oom;
-	for (i = 0, n = 0; i < pg->nparts; i++)
-		if (pg->parts[i].locked == 2)
-			order[n++] = &pg->parts[i];
+	for (i = 0, n = 0; i < pg->parts.n; i++)
+		if (part_at(pg, i)->locked == 2)
+			order[n++] = part_at(pg, i);
 	qsort(order, n, sizeof(*order), part_cmp);
 
 	/*
@@ -273,10 +273,10 @@ lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
 	v[0] = pg->connector;
 	for (i = 0; i < n; i++) {
 		p = order[i];
-		snprintf(part, sizeof(part), "%d", (int)p->partition);
+		snprintf(part, sizeof(part), "%d", (int)p->e.partition);
 		snprintf(lepoch, sizeof(lepoch), "%lld",
 		    (long long)p->load_epoch);
-		v[1] = p->topic;
+		v[1] = p->e.topic;
 		v[2] = part;
 		v[3] = lepoch;
 		if (send_params(pg, p->epoch != 0 ? pg->sql.lock :
@@ -316,7 +316,7 @@ lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
 					    "and stopped in a batch, until "
 					    "postgres.idle.timeout.ms ends "
 					    "its transaction); retrying",
-					    p->topic, (int)p->partition);
+					    p->e.topic, (int)p->e.partition);
 			}
 			PQclear(res);
 			p->locked = 0;
@@ -339,19 +339,19 @@ lock_parts(struct pg *pg, const struct ksink_record *records, size_t count,
 		} else if (p->epoch == 0) {
 			p->claiming = 1;
 			p->epoch = epoch;
-			p->next = next;
+			p->e.next = next;
 			pg->host->log(pg->ctx, KSINK_LOG_INFO, "claimed %s/%d: "
-			    "epoch %lld, next offset %lld", p->topic,
-			    (int)p->partition, (long long)epoch,
+			    "epoch %lld, next offset %lld", p->e.topic,
+			    (int)p->e.partition, (long long)epoch,
 			    (long long)next);
-		} else if (epoch != p->epoch || next != p->next) {
+		} else if (epoch != p->epoch || next != p->e.next) {
 			if (epoch == p->epoch)
 				pg->host->log(pg->ctx, KSINK_LOG_ERROR, "%s/%d: "
 				    "the stored next offset %lld is not the "
 				    "%lld this worker wrote with epoch %lld; "
 				    "was the offsets table changed by hand?",
-				    p->topic, (int)p->partition,
-				    (long long)next, (long long)p->next,
+				    p->e.topic, (int)p->e.partition,
+				    (long long)next, (long long)p->e.next,
 				    (long long)epoch);
 			fence(pg, p, epoch, next);
 		}
@@ -370,9 +370,9 @@ lost:
 	    errlen);
 	disconnect(pg);
 out:
-	for (i = 0; i < pg->nparts; i++)
-		if (pg->parts[i].locked == 2)
-			pg->parts[i].locked = 0;
+	for (i = 0; i < pg->parts.n; i++)
+		if (part_at(pg, i)->locked == 2)
+			part_at(pg, i)->locked = 0;
 	free(order);
 	return st;
 }

@@ -339,6 +339,7 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	}
 	pg->host = host;
 	pg->ctx = ctx;
+	ks_offcache_init(&pg->parts, sizeof(struct part));
 	s = host->connector_name(ctx);
 	pg->connector = strdup(s ? s : "");
 	s = host->conf_str(ctx, "postgres.offsets.table");

@@ -200,24 +200,12 @@ static const struct ksink_option options[] = {
 struct part *
 part_find(struct pg *pg, const char *topic, int32_t partition)
 {
-	struct part *p;
-	size_t i;
-
-	if (pg->last < pg->nparts) {
-		p = &pg->parts[pg->last];
-		if (p->partition == partition && strcmp(p->topic, topic) == 0)
-			return p;
-	}
-	for (i = 0; i < pg->nparts; i++) {
-		p = &pg->parts[i];
-		if (p->partition == partition && strcmp(p->topic, topic) == 0) {
-			pg->last = i;
-			return p;
-		}
-	}
-	return NULL;
+	return (struct part *)ks_offcache_find(&pg->parts, topic, partition);
 }
 
+/* The partition, added when new; NULL when out of memory.  A struct part
+ * stays where it is until pg_close(): pointers held across a part_get()
+ * of another partition stay valid. */
 struct part *
 part_get(struct pg *pg, const char *topic, int32_t partition)
 {
@@ -225,17 +213,10 @@ part_get(struct pg *pg, const char *topic, int32_t partition)
 
 	if ((p = part_find(pg, topic, partition)) != NULL)
 		return p;
-	if ((p = realloc(pg->parts, (pg->nparts + 1) * sizeof(*p))) == NULL)
+	if ((p = (struct part *)ks_offcache_add(&pg->parts, topic, partition,
+	    -1)) == NULL)
 		return NULL;
-	pg->parts = p;
-	p = &pg->parts[pg->nparts];
-	memset(p, 0, sizeof(*p));
-	if ((p->topic = strdup(topic)) == NULL)
-		return NULL;
-	p->partition = partition;
-	p->next = -1;
 	p->txn_next = -1;
-	pg->last = pg->nparts++;
 	return p;
 }
 
@@ -248,10 +229,10 @@ txn_end(struct pg *pg, int committed)
 	size_t i;
 
 	map_txn_end(pg, committed);
-	for (i = 0; i < pg->nparts; i++) {
-		p = &pg->parts[i];
+	for (i = 0; i < pg->parts.n; i++) {
+		p = part_at(pg, i);
 		if (committed && p->txn_next >= 0)
-			p->next = p->txn_next;
+			p->e.next = p->txn_next;
 		if (p->claiming && !committed)
 			p->epoch = 0;
 		p->claiming = 0;
@@ -261,12 +242,14 @@ txn_end(struct pg *pg, int committed)
 void
 txn_reset(struct pg *pg)
 {
+	struct part *p;
 	size_t i;
 
-	for (i = 0; i < pg->nparts; i++) {
-		pg->parts[i].locked = 0;
-		pg->parts[i].txn_next = -1;
-		pg->parts[i].sp_next = -1;
+	for (i = 0; i < pg->parts.n; i++) {
+		p = part_at(pg, i);
+		p->locked = 0;
+		p->txn_next = -1;
+		p->sp_next = -1;
 	}
 	pg->in_txn = 0;
 	pg->sp = 0;
@@ -354,8 +337,8 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 	    "SAVEPOINT ksink_records", "SAVEPOINT", errbuf, errlen)) !=
 	    KSINK_OK)
 		return st == KSINK_POISON ? KSINK_FATAL : st;
-	for (i = 0; i < pg->nparts; i++)
-		pg->parts[i].sp_next = pg->parts[i].txn_next;
+	for (i = 0; i < pg->parts.n; i++)
+		part_at(pg, i)->sp_next = part_at(pg, i)->txn_next;
 
 	st = (pg->map ? map_apply : apply_records)(pg, records, 0, count,
 	    &bad, errbuf, errlen);
@@ -379,8 +362,8 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 	 * the savepoint and stays; a table or column this one made is
 	 * gone. */
 	map_rolled_back(pg);
-	for (i = 0; i < pg->nparts; i++)
-		pg->parts[i].txn_next = pg->parts[i].sp_next;
+	for (i = 0; i < pg->parts.n; i++)
+		part_at(pg, i)->txn_next = part_at(pg, i)->sp_next;
 	{
 		char ebuf2[512];
 		size_t bad2;
@@ -427,7 +410,7 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 		 * it was applied): left as it is. */
 		if (p == NULL || p->fenced || !p->locked)
 			continue;
-		if (offsets[i].next_offset <= p->next) {
+		if (offsets[i].next_offset <= p->e.next) {
 			p->txn_next = -1;
 			continue;
 		}
@@ -441,11 +424,11 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 	v[0] = pg->connector;
 	for (i = 0; i < n; i++) {
 		p = upd[i];
-		snprintf(part, sizeof(part), "%d", (int)p->partition);
+		snprintf(part, sizeof(part), "%d", (int)p->e.partition);
 		snprintf(next, sizeof(next), "%lld", (long long)p->txn_next);
 		snprintf(epoch, sizeof(epoch), "%lld", (long long)p->epoch);
-		snprintf(expect, sizeof(expect), "%lld", (long long)p->next);
-		v[1] = p->topic;
+		snprintf(expect, sizeof(expect), "%lld", (long long)p->e.next);
+		v[1] = p->e.topic;
 		v[2] = part;
 		v[3] = next;
 		v[4] = epoch;
@@ -473,7 +456,7 @@ pg_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 				ks_err_set(errbuf, errlen, "fenced: "
 				    "%s/%d was taken over by another worker; "
 				    "the batch is applied again without it",
-				    upd[i]->topic, (int)upd[i]->partition);
+				    upd[i]->e.topic, (int)upd[i]->e.partition);
 				st = KSINK_RETRY;
 			}
 		}
@@ -594,9 +577,7 @@ pg_close(void *sink)
 	set_free(&pg->main);
 	set_free(&pg->del);
 	offsets_sql_free(pg);
-	for (i = 0; i < pg->nparts; i++)
-		free(pg->parts[i].topic);
-	free(pg->parts);
+	ks_offcache_free(&pg->parts);
 	ks_buf_free(&pg->hdr);
 	ks_buf_free(&pg->copy);
 	for (i = 0; i < PG_F_COUNT; i++)

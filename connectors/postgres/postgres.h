@@ -19,6 +19,7 @@
 
 #include "ksink/sink.h"
 #include "../lib/buf.h"
+#include "../lib/offcache.h"
 #include "stmt.h"
 
 /* Statements and bytes per pipeline Sync (see run_records()): a chunk
@@ -45,12 +46,11 @@ struct pset {
 	int n;
 };
 
-/* What ksink knows of one partition, across batches. */
+/* What ksink knows of one partition, across batches: an entry of
+ * pg->parts.  e.next is the stored next offset (-1: none). */
 struct part {
-	char *topic;
-	int32_t partition;
+	struct ks_offcache_entry e;	/* first: topic, partition, next */
 	int64_t epoch;		/* the epoch this worker holds; 0: none */
-	int64_t next;		/* the stored next offset (-1: none) */
 	int fenced;		/* another worker took it over */
 	/* this transaction */
 	int locked;		/* row read FOR UPDATE in this transaction */
@@ -90,9 +90,7 @@ struct pg {
 
 	struct pset main, del;
 
-	struct part *parts;
-	size_t nparts;
-	size_t last;		/* cache of the last partition looked up */
+	struct ks_offcache parts; /* of struct part, each allocated once */
 
 	int in_txn;		/* BEGIN sent */
 	int sp;			/* the records' savepoint is set */
@@ -110,6 +108,13 @@ struct pg {
 	struct pgmap *map;	/* the table mapping (map.c), when used */
 	const char *prepared_for; /* the connection statements are prepared on */
 };
+
+/* The i-th partition of pg->parts (see part_get()). */
+static inline struct part *
+part_at(struct pg *pg, size_t i)
+{
+	return (struct part *)pg->parts.v[i];
+}
 
 /* conn.c */
 void	disconnect(struct pg *pg);

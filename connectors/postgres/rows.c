@@ -77,7 +77,7 @@ record_part(struct pg *pg, const struct ksink_record *r)
 	struct part *p;
 
 	p = part_find(pg, r->topic, r->partition);
-	if (p == NULL || p->fenced || !p->locked || r->offset < p->next ||
+	if (p == NULL || p->fenced || !p->locked || r->offset < p->e.next ||
 	    (p->txn_next >= 0 && r->offset < p->txn_next))
 		return NULL;
 	return p;

@@ -15,6 +15,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/err.h"
+#include "../lib/sqltext.h"
 #include "stmt.h"
 
 const char *const pg_field_names[PG_F_COUNT] = {
@@ -34,24 +35,10 @@ ident_char(int c)
 }
 
 /* Statements that would end or split the transaction ksink owns. */
-static const char *
-forbidden(const char *s)
-{
-	static const char *const words[] = {
-		"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE",
-		"START", "PREPARE", "ABORT", "VACUUM", "COPY", NULL
-	};
-	size_t i, n;
-
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	for (n = 0; isalpha((unsigned char)s[n]); n++)
-		;
-	for (i = 0; words[i]; i++)
-		if (strlen(words[i]) == n && strncasecmp(s, words[i], n) == 0)
-			return words[i];
-	return NULL;
-}
+static const char *const forbidden[] = {
+	"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "START",
+	"PREPARE", "ABORT", "VACUUM", "COPY", NULL
+};
 
 /* Whether a statement holds anything but white space and comments (the
  * parser strips the comments). */
@@ -80,7 +67,7 @@ add_stmt(struct pg_stmt_list *l, struct ks_buf *b, int nparams,
 		ks_buf_reset(b);
 		return 0;
 	}
-	if ((word = forbidden(b->p)) != NULL) {
+	if ((word = ks_sqltext_keyword(b->p, forbidden)) != NULL) {
 		ks_err_set(errbuf, errlen, "statement %d: %s is not "
 		    "allowed: ksink runs each batch in a transaction of its "
 		    "own", l->n + 1, word);

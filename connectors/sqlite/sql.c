@@ -19,6 +19,7 @@
 
 #include "../lib/envelope.h"
 #include "../lib/err.h"
+#include "../lib/sqltext.h"
 #include "../lib/utf8.h"
 #include "sqlite.h"
 
@@ -264,25 +265,11 @@ sql_skip(const char *s)
 	}
 }
 
-/* Whether a statement controls the transaction ksink owns. */
-static const char *
-sql_forbidden(const char *sql)
-{
-	static const char *const words[] = {
-		"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE",
-		"ATTACH", "DETACH", "VACUUM", NULL
-	};
-	const char *s = sql_skip(sql);
-	size_t i, n;
-
-	for (n = 0; (s[n] >= 'a' && s[n] <= 'z') ||
-	    (s[n] >= 'A' && s[n] <= 'Z'); n++)
-		;
-	for (i = 0; words[i]; i++)
-		if (strlen(words[i]) == n && strncasecmp(s, words[i], n) == 0)
-			return words[i];
-	return NULL;
-}
+/* Statements that control the transaction ksink owns. */
+static const char *const sql_forbidden[] = {
+	"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ATTACH",
+	"DETACH", "VACUUM", NULL
+};
 
 /* Maps the named parameters of a statement to record fields. */
 static int
@@ -371,7 +358,8 @@ sql_prepare_set(sqlite3 *db, struct stmt_set *set, const char *option,
 		if (st == NULL)
 			break; /* only white space or comments were left */
 		sql = tail;
-		if ((word = sql_forbidden(sqlite3_sql(st))) != NULL) {
+		if ((word = ks_sqltext_keyword(sql_skip(sqlite3_sql(st)),
+		    sql_forbidden)) != NULL) {
 			sqlite3_finalize(st);
 			ks_err_set(errbuf, errlen, "%s: statement %d: %s is not "
 			    "allowed: ksink runs each batch in its own "

@@ -448,13 +448,8 @@ sq_open_db(struct sink *sq, char *errbuf, size_t errlen)
 	    errlen)) != KSINK_OK)
 		goto out;
 
-	rc = sqlite3_open_v2(sq->path, &sq->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		ks_err_set(errbuf, errlen, "sqlite.path %s: %s; check that its "
-		    "directory exists and that ksink may write there (SQLite "
-		    "also writes -wal and -shm files beside it)", sq->path,
-		    sq->db ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc));
+	if (ks_sqloffsets_opendb(&sq->db, "sqlite.path", sq->path, errbuf,
+	    errlen) != SQLITE_OK) {
 		status = KSINK_FATAL;
 		goto out;
 	}

@@ -81,6 +81,14 @@ enum ksink_status {
  * records below its stored next offset inside that step.  A sink without
  * this capability runs only with delivery.guarantee = at_least_once. */
 #define KSINK_CAP_ATOMIC_OFFSETS (1u << 0)
+/* The sink's effects take place as write() goes, each stored with its
+ * offsets (a sink that sends requests one after the other): on
+ * KSINK_RETRY, *n_done is the number of records of the call that took
+ * effect in it for good, and that the sink skips when the batch is
+ * replayed.  The worker then restarts its backoff at the first step: a
+ * batch that moves is not failing.  Without this capability *n_done
+ * means nothing after KSINK_RETRY. */
+#define KSINK_CAP_RETRY_PROGRESS (1u << 1)
 
 /* Offset value meaning "the sink has no stored offset". */
 #define KSINK_OFFSET_NONE ((int64_t)-1)
@@ -246,7 +254,8 @@ struct ksink_sink {
 	 * applied; records before it are applied within the step and the step
 	 * stays usable: the worker may skip the record and call write() again
 	 * with the rest, or call abort().  After KSINK_RETRY or KSINK_FATAL
-	 * the worker calls abort(). */
+	 * the worker calls abort(); see KSINK_CAP_RETRY_PROGRESS for
+	 * *n_done after KSINK_RETRY. */
 	int (*write)(void *sink, const struct ksink_record *records,
 	    size_t count, size_t *n_done, char *errbuf, size_t errlen);
 

@@ -16,7 +16,8 @@
  * zombie fence), appends the rest and raises the offsets, never lowering
  * one.  Whitespace in values is written as '_'; a tombstone as '-'.
  *
- * Scripted behaviour: scripted.retry.commits, scripted.retry.load,
+ * Scripted behaviour: scripted.retry.commits, scripted.retry.writes and
+ * scripted.retry.writes.done, scripted.retry.load,
  * scripted.fatal.load, scripted.poison.value (repeatable),
  * scripted.fatal.batch, scripted.sleep.ms, scripted.sleep.batches and
  * scripted.fence (false turns the fence off, to show that a test of it
@@ -56,6 +57,7 @@ struct scripted {
 	char **poison;
 	size_t npoison;
 	int64_t retry_commits;
+	int64_t retry_writes, retry_writes_done;
 	int64_t retry_load;
 	int fatal_load;
 	int64_t fatal_batch;
@@ -65,6 +67,7 @@ struct scripted {
 	int fence;
 
 	int64_t commits;	/* commit() calls so far */
+	int64_t writes;		/* write() calls so far */
 	int64_t loads;		/* load_offsets() calls so far */
 	int64_t batches;	/* begin() calls so far */
 	int in_step;
@@ -80,6 +83,14 @@ static const struct ksink_option options[] = {
 	{ .name = "scripted.retry.commits", .type = KSINK_OPT_INT, .def = "0",
 	  .min = 0, .max = INT64_MAX,
 	  .doc = "The first this many commits return RETRY." },
+	{ .name = "scripted.retry.writes", .type = KSINK_OPT_INT, .def = "0",
+	  .min = 0, .max = INT64_MAX,
+	  .doc = "The first this many writes return RETRY." },
+	{ .name = "scripted.retry.writes.done", .type = KSINK_OPT_INT,
+	  .def = "0", .min = 0, .max = INT64_MAX,
+	  .doc = "The records such a write says took effect "
+	    "(KSINK_CAP_RETRY_PROGRESS): a claim only, to test the worker's "
+	    "backoff; the step stays all or nothing." },
 	{ .name = "scripted.retry.load", .type = KSINK_OPT_INT, .def = "0",
 	  .min = 0, .max = INT64_MAX,
 	  .doc = "The first this many load_offsets calls return RETRY." },
@@ -264,6 +275,9 @@ s_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 		s->poison[i] = xstrdup(p);
 	}
 	s->retry_commits = host->conf_int(ctx, "scripted.retry.commits");
+	s->retry_writes = host->conf_int(ctx, "scripted.retry.writes");
+	s->retry_writes_done = host->conf_int(ctx,
+	    "scripted.retry.writes.done");
 	s->retry_load = host->conf_int(ctx, "scripted.retry.load");
 	s->fatal_load = host->conf_bool(ctx, "scripted.fatal.load");
 	s->fatal_batch = host->conf_int(ctx, "scripted.fatal.batch");
@@ -346,6 +360,12 @@ s_write(void *sink, const struct ksink_record *records, size_t count,
 		snprintf(errbuf, errlen, "scripted: fatal at batch %lld",
 		    (long long)s->batches);
 		return KSINK_FATAL;
+	}
+	if (s->writes++ < s->retry_writes) {
+		*n_done = (size_t)s->retry_writes_done;
+		snprintf(errbuf, errlen, "scripted: write retry %lld of %lld",
+		    (long long)s->writes, (long long)s->retry_writes);
+		return KSINK_RETRY;
 	}
 	for (i = 0; i < count; i++) {
 		r = &records[i];
@@ -505,7 +525,7 @@ static const struct ksink_sink desc = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = KSINK_ABI_MINOR,
 	.struct_size = sizeof(struct ksink_sink),
-	.caps = KSINK_CAP_ATOMIC_OFFSETS,
+	.caps = KSINK_CAP_ATOMIC_OFFSETS | KSINK_CAP_RETRY_PROGRESS,
 	.name = "scripted",
 	.version = "1",
 	.description = "test sink with scripted failures",

@@ -1008,6 +1008,96 @@ test_retry_statuses(void **state)
 	desc->close(s);
 }
 
+/* A retried batch starts after the requests the receiver answered with
+ * 2xx: they were applied (the ledger advanced, or the receiver stored
+ * their offsets), so only the request in doubt, the failed one and those
+ * after them go again; and the worker hears of them through *n_done
+ * (KSINK_CAP_RETRY_PROGRESS), to restart its backoff.  With the offset
+ * protocol, the receiver's answer at the next assignment decides alone. */
+static void
+resume_case(int offsets_mode)
+{
+	struct ksink_record r[6];
+	char v[6][32], err[1024], h[32];
+	size_t done, i, n0;
+	void *s;
+
+	if (offsets_mode) {
+		conf_reset();
+		conf_set("http.url", url);
+		conf_set("http.offsets.url", offsets_url);
+	}
+	conf_set("http.batch.max.records", "2");
+	conf_set("http.timeout.ms", "1000");
+	s = sink_open();
+	for (i = 0; i < 6; i++) {
+		snprintf(v[i], sizeof(v[i]), "{\"n\":%zu}", i);
+		r[i] = rec("t", 0, 10 + (int64_t)i, v[i]);
+	}
+	assert_int_equal(load_offset(s, "t", 0), KSINK_OFFSET_NONE);
+	n0 = srv_nreqs();
+	/* Attempt 1: 10-11 applied; 12-13 answered too late: in doubt.
+	 * Attempt 2, the same batch: 12-13 again, answered this time, then
+	 * 14-15 refused.  Each delivered 2 records. */
+	for (i = 0; i < 2; i++) {
+		srv_script(200, NULL, ACT_ANSWER, 0);
+		srv_script(i == 0 ? 200 : 503, NULL, i == 0 ? ACT_DELAY :
+		    ACT_ANSWER, 1500);
+		assert_int_equal(step_write(s, r, 6, &done, err,
+		    sizeof(err)), KSINK_RETRY);
+		assert_int_equal(done, 2);
+		desc->abort(s);
+		if (i == 0)	/* the server serves one connection at a time */
+			usleep(600000);
+	}
+	/* And the last: 14-15 only. */
+	assert_int_equal(step(s, r, 6, &done), KSINK_OK);
+	assert_int_equal(done, 6);
+	assert_int_equal(srv_nreqs(), n0 + 5);
+	{
+		static const char *const first[] = { "10", "12", "12", "14",
+		    "14" };
+
+		for (i = 0; i < 5; i++)
+			assert_string_equal(req_header(&srv.reqs[n0 + i],
+			    "Ksink-Offset-First", h, sizeof(h)), first[i]);
+	}
+	if (offsets_mode) {
+		/* Reassigned, and the receiver holds only up to 12 (another
+		 * worker's, or a restored receiver): what it does not hold
+		 * is sent again, whatever this worker saw. */
+		srv.offsets_status = 200;
+		srv.offsets_body = "{\"next_offset\": 12}";
+		assert_int_equal(load_offset(s, "t", 0), 12);
+		n0 = srv_nreqs();
+		assert_int_equal(step(s, r, 6, &done), KSINK_OK);
+		assert_int_equal(srv_nreqs(), n0 + 2);
+		assert_string_equal(req_header(&srv.reqs[n0],
+		    "Ksink-Offset-First", h, sizeof(h)), "12");
+		/* It holds nothing: everything again. */
+		srv.offsets_status = 404;
+		assert_int_equal(load_offset(s, "t", 0), KSINK_OFFSET_NONE);
+		n0 = srv_nreqs();
+		assert_int_equal(step(s, r, 6, &done), KSINK_OK);
+		assert_int_equal(srv_nreqs(), n0 + 3);
+		assert_string_equal(req_header(&srv.reqs[n0],
+		    "Ksink-Offset-First", h, sizeof(h)), "10");
+	} else {
+		assert_int_equal(pending_intents(s), 0);
+		assert_int_equal(load_offset(s, "t", 0), 16);
+	}
+	desc->close(s);
+}
+
+static void
+test_retry_resumes(void **state)
+{
+	(void)state;
+	assert_true(desc->caps & KSINK_CAP_RETRY_PROGRESS);
+	resume_case(0);
+	resume_case(1);
+}
+
 static void
 test_retry_after(void **state)
 {
@@ -1739,6 +1829,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_retry_statuses, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retry_after, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_retry_resumes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poison, setup, teardown),

@@ -2,7 +2,8 @@
 /*
  * tests/unit/test_retry.c - the one backoff policy for sink calls
  * (src/retry.c): waits drawn from [d/2, d] with d doubling from
- * KS_RETRY_FIRST_MS up to the cap, a time bound, and ks_retry_call().
+ * KS_RETRY_FIRST_MS up to the cap, a time bound, its restart after
+ * progress, and ks_retry_call().
  */
 #include "config.h"
 
@@ -91,6 +92,32 @@ test_call(void **state)
 	assert_int_equal(c.n, 1);
 }
 
+/* After progress the next wait is the first step again, the time bound
+ * counts from then, and the attempts still add up. */
+static void
+test_progress(void **state)
+{
+	struct ks_retry r;
+	int64_t w;
+	int i;
+
+	(void)state;
+	ks_retry_init(&r, 60000, -1);
+	for (i = 0; i < 8; i++)
+		(void)ks_retry_next(&r);
+	assert_true(r.delay_ms > 8 * KS_RETRY_FIRST_MS);
+	ks_retry_progress(&r);
+	w = ks_retry_next(&r);
+	assert_true(w >= KS_RETRY_FIRST_MS / 2 && w <= KS_RETRY_FIRST_MS);
+	assert_int_equal(r.attempt, 9);
+	/* A bound long gone by counts again from the progress. */
+	ks_retry_init(&r, 1000, 60000);
+	r.start_ms -= 120000;
+	assert_int_equal(ks_retry_next(&r), -1);
+	ks_retry_progress(&r);
+	assert_true(ks_retry_next(&r) >= 0);
+}
+
 int
 main(void)
 {
@@ -98,6 +125,7 @@ main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_call),
+		cmocka_unit_test(test_progress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tests/unit/test_sqloffsets.c - connectors/lib/sqloffsets.c: the one
- * offsets table, and the move of an older table's rows into it.
+ * offsets table, the move of an older table's rows into it, and the
+ * opening of the database that holds it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -155,6 +158,40 @@ test_migration_atomic(void **state)
 	sqlite3_close(db);
 }
 
+/* Created when missing, read-write; a failure names the option, the
+ * path and what to check. */
+static void
+test_opendb(void **state)
+{
+	char dir[] = "/tmp/ksink-sqloffsets-XXXXXX", path[64], bad[80];
+	sqlite3 *db = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/db", dir);
+	assert_int_equal(ks_sqloffsets_opendb(&db, "sqlite.path", path,
+	    errbuf, sizeof(errbuf)), SQLITE_OK);
+	assert_int_equal(sqlite3_db_readonly(db, "main"), 0);
+	assert_int_equal(ks_sqloffsets_create(db, NULL, errbuf,
+	    sizeof(errbuf)), SQLITE_OK);
+	assert_int_equal(table_count(db, KS_SQLOFFSETS_TABLE), 1);
+	sqlite3_close(db);
+	assert_int_equal(access(path, F_OK), 0);
+
+	snprintf(bad, sizeof(bad), "%s/missing/db", dir);
+	errbuf[0] = '\0';
+	db = NULL;
+	assert_int_not_equal(ks_sqloffsets_opendb(&db, "http.state.path",
+	    bad, errbuf, sizeof(errbuf)), SQLITE_OK);
+	sqlite3_close(db);
+	if (strncmp(errbuf, "http.state.path ", 16) != 0 ||
+	    strstr(errbuf, bad) == NULL ||
+	    strstr(errbuf, "check that its directory exists") == NULL)
+		fail_msg("unclear error: %s", errbuf);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -162,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_get_advance_set),
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_migration_atomic),
+		cmocka_unit_test(test_opendb),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -741,30 +741,40 @@ test_resume_from_sink_not_group(void **state)
 	state_free(&st);
 }
 
+/* Runs the connector with extra settings over 400 records a partition,
+ * which its sink fails `retries` times before it succeeds: every record
+ * applied once, the retries counted, the recovery logged. */
+static void
+run_retried(struct env *e, const char *extra, unsigned long long retries)
+{
+	struct state st;
+	struct run r;
+	char ini[4096], line[64];
+
+	produce_all(e, 400);
+	make_ini(e, ini, sizeof(ini), extra);
+	run_ok(e, &r, ini, total_produced(e));
+	state_read(e, &st);
+	check_exactly_once(e, &st, NULL, NULL);
+	check_unfenced(e, &st);
+	expect(e, r.stats[0].retries == retries, "stats.retries = %llu, "
+	    "expected %llu", (unsigned long long)r.stats[0].retries, retries);
+	snprintf(line, sizeof(line), "sink recovered after %llu attempts",
+	    retries + 1);
+	expect(e, log_has(e, line, NULL), "no line about the recovery");
+	state_free(&st);
+}
+
 /* RETRY a few times, then success: applied once, retries counted. */
 static void
 test_retry_then_ok(void **state)
 {
 	struct env *e = *state;
-	struct state st;
-	struct run r;
-	char ini[4096];
 
-	produce_all(e, 400);
-	make_ini(e, ini, sizeof(ini),
-	    "scripted.retry.commits = 3\n"
-	    "errors.retry.backoff.max.ms = 200\n");
-	run_ok(e, &r, ini, total_produced(e));
-	state_read(e, &st);
-	check_exactly_once(e, &st, NULL, NULL);
-	check_unfenced(e, &st);
-	expect(e, r.stats[0].retries == 3, "stats.retries = %llu, expected 3",
-	    (unsigned long long)r.stats[0].retries);
+	run_retried(e, "scripted.retry.commits = 3\n"
+	    "errors.retry.backoff.max.ms = 200\n", 3);
 	expect(e, log_has(e, "sink failed transiently (attempt 1)",
 	    "commit retry 1 of 3"), "no warning about the first retry");
-	expect(e, log_has(e, "sink recovered after 4 attempts", NULL),
-	    "no line about the recovery");
-	state_free(&st);
 }
 
 /*
@@ -1053,6 +1063,48 @@ test_retry_timeout(void **state)
 	    "errors.retry.timeout.ms"), "no error line about the timeout");
 	/* Not before the timeout (the group join takes some too). */
 	expect(e, ks_util_now_ms() - t0 >= 1500, "failed too early");
+	state_free(&st);
+}
+
+/*
+ * A write that fails after part of the batch took effect (a sink with
+ * KSINK_CAP_RETRY_PROGRESS, such as http sending request after request):
+ * the backoff starts again at its first step, and so does
+ * errors.retry.timeout.ms.  Nine such failures in a row wait under 1 s
+ * in all; without the restart they would wait at least 12.7 s (50 ms
+ * doubling), past the 10 s timeout, and the connector would stop.
+ */
+static void
+test_retry_progress(void **state)
+{
+	run_retried(*state, "scripted.retry.writes = 9\n"
+	    "scripted.retry.writes.done = 1\n"
+	    "errors.retry.timeout.ms = 10000\n"
+	    "errors.retry.backoff.max.ms = 60000\n", 9);
+}
+
+/* A sink that says it moves at every attempt but never succeeds still
+ * times out: what it claims counts up to the batch's size only. */
+static void
+test_retry_progress_bounded(void **state)
+{
+	struct env *e = *state;
+	struct state st;
+	struct run r;
+	char ini[4096];
+
+	produce_all(e, 100);
+	make_ini(e, ini, sizeof(ini),
+	    "scripted.retry.writes = 1000000\n"
+	    "scripted.retry.writes.done = 40\n"
+	    "errors.retry.timeout.ms = 1500\n"
+	    "errors.retry.backoff.max.ms = 200\n");
+	run_fail(e, &r, ini);
+	state_read(e, &st);
+	expect(e, st.n == 0, "%zu records applied by a sink that never "
+	    "committed", st.n);
+	expect(e, log_has(e, "ksink: error: connector c: sink kept failing",
+	    "errors.retry.timeout.ms"), "no error line about the timeout");
 	state_free(&st);
 }
 
@@ -1390,6 +1442,8 @@ main(void)
 		CASE_WITH(test_stop_while_pending, eager),
 		CASE_WITH(test_stop_while_pending, cooperative),
 		CASE(test_retry_timeout),
+		CASE(test_retry_progress),
+		CASE(test_retry_progress_bounded),
 		CASE(test_load_offsets_retry),
 		CASE(test_load_offsets_fatal),
 		CASE(test_poison_none),
