@@ -16,7 +16,9 @@ connectors_lib_libkslib_la_SOURCES = \
 	connectors/lib/err.c connectors/lib/err.h \
 	connectors/lib/json.c connectors/lib/json.h \
 	connectors/lib/mapping.c connectors/lib/mapping.h \
-	connectors/lib/mapreduce.c connectors/lib/mapsql.c \
+	connectors/lib/mapfit.c connectors/lib/mapopen.c \
+	connectors/lib/mapreduce.c \
+	connectors/lib/mapsql.c \
 	connectors/lib/offcache.c connectors/lib/offcache.h \
 	connectors/lib/sqltext.c connectors/lib/sqltext.h \
 	connectors/lib/utf8.c connectors/lib/utf8.h

@@ -156,6 +156,10 @@ void	ks_mapping_row_free(struct ks_mapping_row *);
 struct ks_mapping_col *ks_mapping_row_col(const struct ks_mapping *,
 	    struct ks_mapping_row *, const char *name);
 
+/* "topic/partition@offset" of r, in buf, for the messages. */
+const char *ks_mapping_where(const struct ksink_record *r, char *buf,
+	    size_t len);
+
 /* Whether two names are the same identifier in the dialect: SQLite's
  * names ignore ASCII case; PostgreSQL's quoted names are exact, and its
  * unquoted names (quote.identifiers off) fold to lower case. */
@@ -220,5 +224,85 @@ void	ks_mapping_sql_dml(struct ks_buf *b, const struct ks_mapping *,
 /* The statement cache's key of that DML: op, table and column names. */
 void	ks_mapping_sql_key(struct ks_buf *b, const struct ks_mapping_row *,
 	    int op);
+
+/* mapfit.c: a row fitted to its table. */
+
+/* A column of a table as the database has it. */
+struct ks_mapping_tcol {
+	char *name;
+	char *decl;		/* its declared type, "" for none */
+	int cls;		/* enum ks_mapping_type */
+};
+
+struct ks_mapping_table {
+	char *name;		/* as the rows name it */
+	int exists;		/* -1: unknown, read again */
+	struct ks_mapping_tcol *cols;
+	size_t ncols;
+};
+
+/* The tables a sink knows, read once each until it forgets them. */
+struct ks_mapping_tables {
+	struct ks_mapping_table *v;
+	size_t n;
+};
+
+/* What a sink gives ks_mapping_fit(): its database's side. */
+struct ks_mapping_db {
+	const struct ks_mapping *m;
+	const char *prefix;	/* "sqlite", for the messages */
+	const char *where;	/* the database, for the messages */
+	struct ks_mapping_tables *tables;
+	struct ks_buf *sql;	/* scratch for the DDL's text */
+	void *arg;
+	/* Reads the columns of t->name into t (empty on entry); a table
+	 * that does not exist leaves t->exists 0. */
+	int	(*read)(void *arg, struct ks_mapping_table *t, char *errbuf,
+		    size_t errlen);
+	/* NULL, or takes the lock under which the table's DDL runs (until
+	 * the transaction ends); t is read again after it. */
+	int	(*lock)(void *arg, struct ks_mapping_table *t, char *errbuf,
+		    size_t errlen);
+	/* Runs DDL text in the open transaction. */
+	int	(*ddl)(void *arg, const char *sql, char *errbuf,
+		    size_t errlen);
+	/* NULL, or called for each value that fits its column. */
+	int	(*value)(void *arg, struct ks_mapping_col *,
+		    const struct ks_mapping_tcol *, char *errbuf,
+		    size_t errlen);
+	/* NULL, or logs what another session made meanwhile. */
+	void	(*log)(void *arg, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+};
+
+/* What db knows of table name, read through db->read the first time. */
+int	ks_mapping_table_get(struct ks_mapping_db *db, const char *name,
+	    struct ks_mapping_table **, char *errbuf, size_t errlen);
+int	ks_mapping_tcol_add(struct ks_mapping_table *, int dialect,
+	    const char *name, const char *decl);
+void	ks_mapping_table_clear(struct ks_mapping_table *);
+void	ks_mapping_tables_free(struct ks_mapping_tables *);
+/*
+ * Makes the table of row fit it: creates it (auto.create), adds the
+ * columns it lacks (auto.evolve), leaves out the null fields it has no
+ * column for, and checks every value against its column.  A delete on a
+ * table that does not exist sets *skip.  KSINK_POISON for a value its
+ * column cannot store, KSINK_FATAL for a stop (errbuf naming record r
+ * and the field or column), or the failure of db's functions.
+ */
+int	ks_mapping_fit(struct ks_mapping_db *db, struct ks_mapping_row *row,
+	    const struct ksink_record *r, int *skip, char *errbuf,
+	    size_t errlen);
+
+/*
+ * mapopen.c: at open, without auto.create, the table of a fixed
+ * table.name.format, or those that records of the topics listed by name
+ * in `topics` go to, must exist (read through db); KSINK_CONFIG naming
+ * the first that does not, with the CREATE TABLE that auto.create would
+ * run, or the failure of db->read.
+ */
+int	ks_mapping_tables_exist(struct ks_mapping_db *db,
+	    const struct ksink_host *, struct ksink_ctx *, char *errbuf,
+	    size_t errlen);
 
 #endif

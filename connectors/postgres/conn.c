@@ -146,6 +146,7 @@ disconnect(struct pg *pg)
 		PQfinish(pg->conn);
 	pg->conn = NULL;
 	pg->prepared_for = NULL;
+	map_disconnected(pg);
 	pg->in_txn = 0;
 	pg->sp = 0;
 }
@@ -341,8 +342,8 @@ ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 	if (pg->prepared_for != (const char *)pg->conn) {
 		if ((st = prepare_set(pg, &pg->main, errbuf, errlen)) !=
 		    KSINK_OK || (st = prepare_set(pg, &pg->del, errbuf,
-		    errlen)) != KSINK_OK || (st = copy_setup(pg, errbuf,
-		    errlen)) != KSINK_OK) {
+		    errlen)) != KSINK_OK || (pg->map == NULL &&
+		    (st = copy_setup(pg, errbuf, errlen)) != KSINK_OK)) {
 			if (st == KSINK_RETRY)
 				disconnect(pg);
 			return st;

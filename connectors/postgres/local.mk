@@ -5,6 +5,7 @@
 POSTGRES_SOURCES = connectors/postgres/postgres.c connectors/postgres/open.c \
 	connectors/postgres/conn.c connectors/postgres/offsets.c \
 	connectors/postgres/rows.c connectors/postgres/postgres.h \
+	connectors/postgres/map.c \
 	connectors/postgres/copy.c connectors/postgres/classify.c \
 	connectors/postgres/stmt.c connectors/postgres/stmt.h
 

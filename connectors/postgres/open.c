@@ -23,6 +23,7 @@
 #include "ksink/sink.h"
 #include "../lib/buf.h"
 #include "../lib/err.h"
+#include "../lib/mapping.h"
 #include "../lib/sqltext.h"
 #include "postgres.h"
 
@@ -36,6 +37,10 @@ static const char default_table[] =
     "  value bytea,\n"
     "  headers jsonb,\n"
     "  PRIMARY KEY(topic, \"partition\", \"offset\"))";
+
+static const char mapping_conflict[] = "is set together with options of "
+    "the table mapping (ksink-mapping(7)), which writes rows without SQL: "
+    "keep one or the other";
 
 static const char default_statement[] =
     "INSERT INTO ksink_records(topic, \"partition\", \"offset\", "
@@ -156,17 +161,29 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	const char *conninfo, *sql, *hosts = NULL, *addrs = NULL;
 	const char *sslmode = NULL, *h, *e;
 	char *err = NULL, *buf, ebuf[512];
-	int bad = 0, i, remote = 0;
+	int bad = 0, i, remote = 0, mapping, ff;
 
+	if ((mapping = ks_mapping_wanted(host, ctx, "postgres")) &&
+	    ks_mapping_check(host, ctx, "postgres") != KSINK_OK)
+		bad = 1;
 	for (i = 0; sqlopts[i]; i++) {
 		if (ks_sqltext_option(host, ctx, sqlopts[i], 0, &sql, &buf,
-		    NULL, ebuf, sizeof(ebuf)) != KSINK_OK) {
+		    &ff, ebuf, sizeof(ebuf)) != KSINK_OK) {
 			host->report(ctx, sqlopts[i], "%s", ebuf);
 			bad = 1;
 			continue;
 		}
 		/* postgres.init is plain SQL, run as it is. */
-		if (sql == NULL || strcmp(sqlopts[i], "postgres.init") == 0)
+		if (strcmp(sqlopts[i], "postgres.init") == 0)
+			continue;
+		if (mapping && (sql != NULL || ff)) {
+			snprintf(ebuf, sizeof(ebuf), "%s.file", sqlopts[i]);
+			host->report(ctx, ff ? ebuf : sqlopts[i], "%s",
+			    mapping_conflict);
+			bad = 1;
+			continue;
+		}
+		if (sql == NULL)
 			continue;
 		if (pg_stmt_parse(sql, &l, ebuf, sizeof(ebuf)) == -1) {
 			host->report(ctx, sqlopts[i], "%s", ebuf);
@@ -364,7 +381,16 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	u_stmt = f_stmt ? "postgres.statement.file" : "postgres.statement";
 	u_del = f_del ? "postgres.delete.statement.file" :
 	    "postgres.delete.statement";
-	if ((st = load_set(pg, &pg->main, u_stmt, stmt ? stmt :
+	if (ks_mapping_wanted(host, ctx, "postgres")) {
+		if (stmt != NULL || del != NULL) {
+			ks_err_set(errbuf, errlen, "%s: %s", stmt ? u_stmt :
+			    u_del, mapping_conflict);
+			st = KSINK_CONFIG;
+			goto fail;
+		}
+		if ((st = map_open(pg, errbuf, errlen)) != KSINK_OK)
+			goto fail;
+	} else if ((st = load_set(pg, &pg->main, u_stmt, stmt ? stmt :
 	    default_statement, "s", errbuf, errlen)) != KSINK_OK)
 		goto fail;
 	if (del && (st = load_set(pg, &pg->del, u_del, del, "d", errbuf,
@@ -383,7 +409,7 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 		goto fail;
 	}
 	pg->init_what = u_init;
-	pg->default_table = stmt == NULL;
+	pg->default_table = stmt == NULL && pg->map == NULL;
 	pg->need_setup = 1;
 	if ((st = ensure_conn(pg, errbuf, errlen)) == KSINK_RETRY) {
 		host->log(ctx, KSINK_LOG_WARN, "PostgreSQL cannot be reached "
@@ -391,6 +417,8 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 		    "retrying with back-off", errbuf);
 		st = KSINK_OK;
 	}
+	else if (st == KSINK_OK && pg->map != NULL)
+		st = map_tables_exist(pg, errbuf, errlen);
 	if (st != KSINK_OK)
 		goto fail;
 	free(init_buf);

@@ -42,6 +42,7 @@
 #include "../lib/buf.h"
 #include "../lib/envelope.h"
 #include "../lib/err.h"
+#include "../lib/mapping.h"
 #include "../lib/utf8.h"
 #include "postgres.h"
 
@@ -90,7 +91,9 @@ static const struct ksink_option options[] = {
 		    "is sent in one pipeline; a plain insert or upsert goes "
 		    "through COPY instead (see ksink-postgres(7)).  When "
 		    "neither this option nor "
-		    "postgres.statement.file is set, each record is inserted "
+		    "postgres.statement.file is set, the table mapping "
+		    "applies when one of its options is set "
+		    "(ksink-mapping(7)); otherwise each record is inserted "
 		    "into the table ksink_records, created when missing.",
 	},
 	{
@@ -186,6 +189,7 @@ static const struct ksink_option options[] = {
 		    "only); past it the batch is retried with back-off.  0 "
 		    "means no limit.",
 	},
+	KS_MAPPING_OPTIONS("postgres"),
 	{ .name = NULL }
 };
 
@@ -224,6 +228,7 @@ txn_end(struct pg *pg, int committed)
 	struct part *p;
 	size_t i;
 
+	map_txn_end(pg, committed);
 	for (i = 0; i < pg->parts.n; i++) {
 		p = part_at(pg, i);
 		if (committed && p->txn_next >= 0)
@@ -335,7 +340,8 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 	for (i = 0; i < pg->parts.n; i++)
 		part_at(pg, i)->sp_next = part_at(pg, i)->txn_next;
 
-	st = apply_records(pg, records, 0, count, &bad, errbuf, errlen);
+	st = (pg->map ? map_apply : apply_records)(pg, records, 0, count,
+	    &bad, errbuf, errlen);
 	if (st == KSINK_OK) {
 		*n_done = count;
 		return KSINK_OK;
@@ -353,15 +359,17 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 		return st2 == KSINK_POISON ? KSINK_FATAL : st2;
 	}
 	/* What earlier write() calls of this transaction applied is before
-	 * the savepoint and stays. */
+	 * the savepoint and stays; a table or column this one made is
+	 * gone. */
+	map_rolled_back(pg);
 	for (i = 0; i < pg->parts.n; i++)
 		part_at(pg, i)->txn_next = part_at(pg, i)->sp_next;
 	{
 		char ebuf2[512];
 		size_t bad2;
 
-		st2 = apply_records(pg, records, 0, bad, &bad2, ebuf2,
-		    sizeof(ebuf2));
+		st2 = (pg->map ? map_apply : apply_records)(pg, records, 0,
+		    bad, &bad2, ebuf2, sizeof(ebuf2));
 		if (st2 != KSINK_OK) {
 			ks_err_set(errbuf, errlen, "%s", ebuf2);
 			*n_done = bad2;
@@ -565,6 +573,7 @@ pg_close(void *sink)
 		pg_abort(pg);
 	disconnect(pg);
 	copy_free(pg);
+	map_close(pg);
 	set_free(&pg->main);
 	set_free(&pg->del);
 	offsets_sql_free(pg);

@@ -6,7 +6,8 @@
  * locks and the fence; open.c the configuration, check() and open();
  * conn.c the connection, SQLSTATE classes and the in-doubt COMMIT; rows.c
  * a batch's records, pipelined; copy.c the same through COPY; classify.c
- * which statements COPY can apply.  Private to the plugin.
+ * which statements COPY can apply; map.c the table mapping.  Private to
+ * the plugin.
  */
 #ifndef KS_POSTGRES_H
 #define KS_POSTGRES_H
@@ -104,6 +105,7 @@ struct pg {
 				 * which pg_setup() creates */
 	struct copy *cp;	/* the COPY path (copy.c), NULL before */
 	struct ks_buf pbuf[PG_F_COUNT];
+	struct pgmap *map;	/* the table mapping (map.c), when used */
 	const char *prepared_for; /* the connection statements are prepared on */
 };
 
@@ -129,6 +131,16 @@ int	pg_check(const struct ksink_host *host, struct ksink_ctx *ctx);
 int	pg_open(const struct ksink_host *host, struct ksink_ctx *ctx,
 	    void **sink, char *errbuf, size_t errlen);
 int	pg_setup(struct pg *pg, char *errbuf, size_t errlen);
+
+/* map.c: the table mapping mode (ksink-mapping(7)) */
+int	map_apply(struct pg *pg, const struct ksink_record *records,
+	    size_t from, size_t to, size_t *bad, char *errbuf, size_t errlen);
+void	map_close(struct pg *pg);
+void	map_disconnected(struct pg *pg);
+int	map_open(struct pg *pg, char *errbuf, size_t errlen);
+void	map_rolled_back(struct pg *pg);
+int	map_tables_exist(struct pg *pg, char *errbuf, size_t errlen);
+void	map_txn_end(struct pg *pg, int committed);
 
 /* offsets.c */
 int	create_offsets(struct pg *pg, char *errbuf, size_t errlen);

@@ -46,27 +46,11 @@ prepare(struct sink *sq, sqlite3_stmt **st, const char *sql, char *errbuf,
 	return KSINK_OK;
 }
 
-static void
-tables_free(struct map *mp)
-{
-	size_t i, j;
-
-	for (i = 0; i < mp->ntables; i++) {
-		for (j = 0; j < mp->tables[i].ncols; j++)
-			free(mp->tables[i].cols[j].name);
-		free(mp->tables[i].cols);
-		free(mp->tables[i].name);
-	}
-	free(mp->tables);
-	mp->tables = NULL;
-	mp->ntables = 0;
-}
-
 void
 map_forget(struct sink *sq)
 {
 	if (sq->map != NULL)
-		tables_free(sq->map);
+		ks_mapping_tables_free(&sq->map->tables);
 }
 
 static void
@@ -91,7 +75,7 @@ map_close(struct sink *sq)
 
 	if (mp == NULL)
 		return;
-	tables_free(mp);
+	ks_mapping_tables_free(&mp->tables);
 	stmts_free(mp);
 	for (i = 0; i < mp->nrows; i++)
 		ks_mapping_row_free(&mp->rows[i]);
@@ -106,83 +90,6 @@ map_close(struct sink *sq)
 	sq->map = NULL;
 }
 
-static int
-add_tcol(struct map_table *t, const char *name, int cls)
-{
-	struct map_tcol *c;
-
-	if ((c = realloc(t->cols, (t->ncols + 1) * sizeof(*c))) == NULL)
-		return -1;
-	t->cols = c;
-	if ((c[t->ncols].name = strdup(name)) == NULL)
-		return -1;
-	c[t->ncols++].cls = cls;
-	return 0;
-}
-
-/* What the database has of table name, read once per transaction; NULL
- * with *rcp set on failure. */
-static struct map_table *
-table_get(struct sink *sq, const char *name, int *rcp)
-{
-	struct map *mp = sq->map;
-	struct map_table *t;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < mp->ntables; i++)
-		if (ks_mapping_same_name(&mp->m, mp->tables[i].name, name))
-			return &mp->tables[i];
-	if ((t = realloc(mp->tables, (mp->ntables + 1) * sizeof(*t))) ==
-	    NULL) {
-		*rcp = SQLITE_NOMEM;
-		return NULL;
-	}
-	mp->tables = t;
-	t = &mp->tables[mp->ntables];
-	memset(t, 0, sizeof(*t));
-	if ((t->name = strdup(name)) == NULL) {
-		*rcp = SQLITE_NOMEM;
-		return NULL;
-	}
-	mp->ntables++;
-	sqlite3_bind_text(mp->info, 1, name, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(mp->info)) == SQLITE_ROW) {
-		t->exists = 1;
-		if (add_tcol(t, (const char *)sqlite3_column_text(mp->info, 0),
-		    ks_mapping_class(KS_MAP_SQLITE, (const char *)
-		    sqlite3_column_text(mp->info, 1))) == -1) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-	}
-	sqlite3_reset(mp->info);
-	sqlite3_clear_bindings(mp->info);
-	if (rc != SQLITE_DONE) {
-		*rcp = rc;
-		return NULL;
-	}
-	return t;
-}
-
-static struct map_tcol *
-tcol_find(struct sink *sq, struct map_table *t, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < t->ncols; i++)
-		if (ks_mapping_same_name(&sq->map->m, t->cols[i].name, name))
-			return &t->cols[i];
-	return NULL;
-}
-
-static const char *
-rec(const struct ksink_record *r, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/%d@%lld", r->topic, (int)r->partition,
-	    (long long)r->offset);
-	return buf;
-}
 
 static int
 db_error(struct sink *sq, int rc, const char *what, char *errbuf,
@@ -193,10 +100,38 @@ db_error(struct sink *sq, int rc, const char *what, char *errbuf,
 	return sql_classify(rc) == KSINK_RETRY ? KSINK_RETRY : KSINK_FATAL;
 }
 
-/* Runs DDL text in the open transaction. */
+/* db->read: the columns of t, read once per transaction. */
 static int
-ddl(struct sink *sq, const char *sql, char *errbuf, size_t errlen)
+table_read(void *arg, struct ks_mapping_table *t, char *errbuf,
+    size_t errlen)
 {
+	struct sink *sq = arg;
+	struct map *mp = sq->map;
+	int rc;
+
+	sqlite3_bind_text(mp->info, 1, t->name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(mp->info)) == SQLITE_ROW) {
+		t->exists = 1;
+		if (ks_mapping_tcol_add(t, KS_MAP_SQLITE, (const char *)
+		    sqlite3_column_text(mp->info, 0), (const char *)
+		    sqlite3_column_text(mp->info, 1)) == -1) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(mp->info);
+	sqlite3_clear_bindings(mp->info);
+	if (rc != SQLITE_DONE)
+		return db_error(sq, rc, "reading the columns of a table",
+		    errbuf, errlen);
+	return KSINK_OK;
+}
+
+/* db->ddl: runs DDL text in the open transaction. */
+static int
+ddl(void *arg, const char *sql, char *errbuf, size_t errlen)
+{
+	struct sink *sq = arg;
 	int rc;
 
 	if ((rc = sqlite3_exec(sq->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
@@ -205,130 +140,7 @@ ddl(struct sink *sq, const char *sql, char *errbuf, size_t errlen)
 		return sql_classify(rc) == KSINK_RETRY ? KSINK_RETRY :
 		    KSINK_FATAL;
 	}
-	return KSINK_OK;
-}
-
-/*
- * Makes the table of row fit it: creates it (auto.create), adds the
- * columns it lacks (auto.evolve), leaves out the null fields it has no
- * column for, and checks that every value fits its column.
- */
-static int
-fit_table(struct sink *sq, struct ks_mapping_row *row,
-    const struct ksink_record *r, char *errbuf, size_t errlen)
-{
-	struct map *mp = sq->map;
-	const struct ks_mapping *m = &mp->m;
-	struct ks_mapping_col *c;
-	struct map_table *t;
-	struct map_tcol *tc;
-	char where[256];
-	size_t i, k;
-	int rc, status;
-
-	if ((t = table_get(sq, row->table, &rc)) == NULL)
-		return db_error(sq, rc, "reading the columns of a table",
-		    errbuf, errlen);
-	if (!t->exists) {
-		ks_buf_reset(&mp->sql);
-		ks_mapping_sql_create(&mp->sql, m, row);
-		if (mp->sql.oom)
-			return db_error(sq, SQLITE_NOMEM, "CREATE TABLE",
-			    errbuf, errlen);
-		if (!m->auto_create) {
-			ks_err_set(errbuf, errlen, "record %s: table \"%s\" does "
-			    "not exist in %s and sqlite.auto.create is off; "
-			    "create it, for instance with: %s; or set "
-			    "sqlite.auto.create = true",
-			    rec(r, where, sizeof(where)), row->table, sq->path,
-			    mp->sql.p);
-			return KSINK_FATAL;
-		}
-		if ((status = ddl(sq, mp->sql.p, errbuf, errlen)) != KSINK_OK)
-			return status;
-		sq->host->log(sq->ctx, KSINK_LOG_INFO, "%s: %s", sq->path,
-		    mp->sql.p);
-		t->exists = 1;
-		for (i = 0; i < row->ncols; i++)
-			if (row->cols[i].type != KS_MAP_T_NULL &&
-			    add_tcol(t, row->cols[i].name, ks_mapping_class(
-			    KS_MAP_SQLITE, ks_mapping_sql_type(KS_MAP_SQLITE,
-			    row->cols[i].type))) == -1)
-				return db_error(sq, SQLITE_NOMEM, "CREATE TABLE",
-				    errbuf, errlen);
-	}
-	for (i = k = 0; i < row->ncols; i++) {
-		c = &row->cols[i];
-		if ((tc = tcol_find(sq, t, c->name)) == NULL) {
-			/* Nothing to store, and NULL is what the row would
-			 * hold anyway. */
-			if (c->type == KS_MAP_T_NULL && !c->pk)
-				continue;
-			ks_buf_reset(&mp->sql);
-			ks_mapping_sql_add_column(&mp->sql, m, row->table, c);
-			if (mp->sql.oom)
-				return db_error(sq, SQLITE_NOMEM, "ALTER TABLE",
-				    errbuf, errlen);
-			if (!m->auto_evolve || c->pk) {
-				if (c->pk)
-					ks_err_set(errbuf, errlen, "record %s: table "
-					    "\"%s\" has no column \"%s\" for the "
-					    "key; the key's columns must be the "
-					    "table's primary key: change "
-					    "sqlite.pk.fields, or the table",
-					    rec(r, where, sizeof(where)), row->table,
-					    c->name);
-				else
-					ks_err_set(errbuf, errlen, "record %s: table "
-					    "\"%s\" has no column \"%s\"; add it "
-					    "with %s; or set sqlite.auto.evolve = "
-					    "true, or leave the field out with "
-					    "sqlite.fields.exclude",
-					    rec(r, where, sizeof(where)), row->table,
-					    c->name, mp->sql.p);
-				return KSINK_FATAL;
-			}
-			if ((status = ddl(sq, mp->sql.p, errbuf, errlen)) !=
-			    KSINK_OK)
-				return status;
-			sq->host->log(sq->ctx, KSINK_LOG_INFO, "%s: %s",
-			    sq->path, mp->sql.p);
-			if (add_tcol(t, c->name, ks_mapping_class(KS_MAP_SQLITE,
-			    ks_mapping_sql_type(KS_MAP_SQLITE, c->type))) == -1)
-				return db_error(sq, SQLITE_NOMEM, "ALTER TABLE",
-				    errbuf, errlen);
-		} else {
-			switch (ks_mapping_fits(c->type, tc->cls)) {
-			case KS_MAP_RETYPE:
-				ks_err_set(errbuf, errlen, "record %s: field \"%s\" "
-				    "holds a %s (%.40s), but column \"%s\" of "
-				    "table \"%s\" is %s: the column would have "
-				    "to become %s, and ksink never changes a "
-				    "column's type; change it yourself (SQLite: "
-				    "rebuild the table), or leave the field out "
-				    "with sqlite.fields.exclude",
-				    rec(r, where, sizeof(where)), c->name,
-				    ks_mapping_type_name(c->type), c->text,
-				    tc->name, row->table,
-				    ks_mapping_type_name(tc->cls),
-				    ks_mapping_sql_type(KS_MAP_SQLITE, c->type));
-				return KSINK_FATAL;
-			case KS_MAP_MISFIT:
-				ks_err_set(errbuf, errlen, "record %s: field \"%s\" "
-				    "holds a %s (%.40s), which column \"%s\" of "
-				    "table \"%s\" (%s) cannot store",
-				    rec(r, where, sizeof(where)), c->name,
-				    ks_mapping_type_name(c->type), c->text,
-				    tc->name, row->table,
-				    ks_mapping_type_name(tc->cls));
-				return KSINK_POISON;
-			}
-		}
-		if (k != i)
-			row->cols[k] = *c;
-		k++;
-	}
-	row->ncols = k;
+	sq->host->log(sq->ctx, KSINK_LOG_INFO, "%s: %s", sq->path, sql);
 	return KSINK_OK;
 }
 
@@ -370,7 +182,7 @@ stmt_get(struct sink *sq, const struct ks_mapping_row *row,
 		ks_err_set(errbuf, errlen, "record %s: %s on %s: %s; check that "
 		    "the table's primary key is the mapping's key "
 		    "(sqlite.pk.mode, sqlite.pk.fields)",
-		    rec(r, where, sizeof(where)), mp->sql.p, sq->path,
+		    ks_mapping_where(r, where, sizeof(where)), mp->sql.p, sq->path,
 		    mp->sql.oom ? "out of memory" : sqlite3_errmsg(sq->db));
 		return KSINK_FATAL;
 	}
@@ -378,9 +190,6 @@ stmt_get(struct sink *sq, const struct ks_mapping_row *row,
 	*stp = s->st;
 	return KSINK_OK;
 }
-
-static int	fit_row(struct sink *, struct ks_mapping_row *,
-		    const struct ksink_record *, int *, char *, size_t);
 
 static int
 apply_row(struct sink *sq, struct ks_mapping_row *row,
@@ -395,8 +204,8 @@ apply_row(struct sink *sq, struct ks_mapping_row *row,
 	int skip;
 
 	/* Nothing to delete from a table that does not exist. */
-	if ((status = fit_row(sq, row, r, &skip, errbuf, errlen)) != KSINK_OK ||
-	    skip)
+	if ((status = ks_mapping_fit(&sq->map->db, row, r, &skip, errbuf,
+	    errlen)) != KSINK_OK || skip)
 		return status;
 	if ((status = stmt_get(sq, row, r, &st, errbuf, errlen)) != KSINK_OK)
 		return status;
@@ -427,30 +236,8 @@ apply_row(struct sink *sq, struct ks_mapping_row *row,
 	if (rc == SQLITE_OK)
 		return KSINK_OK;
 	ks_err_set(errbuf, errlen, "record %s: table \"%s\": %s",
-	    rec(r, where, sizeof(where)), row->table, sqlite3_errmsg(sq->db));
+	    ks_mapping_where(r, where, sizeof(where)), row->table, sqlite3_errmsg(sq->db));
 	return sql_classify(rc);
-}
-
-/* fit_table() for a row that may be a delete on a table that does not
- * exist, which has nothing to fit. */
-static int
-fit_row(struct sink *sq, struct ks_mapping_row *row,
-    const struct ksink_record *r, int *skip, char *errbuf, size_t errlen)
-{
-	struct map_table *t;
-	int rc;
-
-	*skip = 0;
-	if (row->op == KS_MAP_OP_DELETE) {
-		if ((t = table_get(sq, row->table, &rc)) == NULL)
-			return db_error(sq, rc, "reading the columns of a table",
-			    errbuf, errlen);
-		if (!t->exists) {
-			*skip = 1;
-			return KSINK_OK;
-		}
-	}
-	return fit_table(sq, row, r, errbuf, errlen);
 }
 
 /*
@@ -472,8 +259,9 @@ apply_rows(struct sink *sq, const struct ksink_record *records,
 	char msg[1024] = "";
 
 	for (nfit = 0; nfit < n; nfit++)
-		if ((fitted = fit_row(sq, &rows[nfit], &records[rows[nfit].index],
-		    &skip, msg, sizeof(msg))) != KSINK_OK)
+		if ((fitted = ks_mapping_fit(&mp->db, &rows[nfit],
+		    &records[rows[nfit].index], &skip, msg, sizeof(msg))) !=
+		    KSINK_OK)
 			break;
 	if (fitted != KSINK_OK && fitted != KSINK_POISON) {
 		ks_err_set(errbuf, errlen, "%s", msg);
@@ -585,104 +373,6 @@ map_write(struct sink *sq, const struct ksink_record *records, size_t count,
 	return KSINK_OK;
 }
 
-/* The CREATE TABLE that a missing table needs, as far as it is known
- * before any record: the key's columns (typed for pk.mode kafka). */
-static void
-create_hint(struct map *mp, const struct ks_mapping_row *row)
-{
-	const struct ks_mapping *m = &mp->m;
-	size_t i, n = row->npk > 0 ? row->npk : m->npk_fields;
-
-	ks_buf_reset(&mp->sql);
-	ks_buf_adds(&mp->sql, "CREATE TABLE ");
-	ks_mapping_ident(&mp->sql, m, row->table);
-	ks_buf_adds(&mp->sql, " (");
-	for (i = 0; i < n; i++) {
-		ks_mapping_ident(&mp->sql, m, row->npk > 0 ?
-		    row->cols[i].name : m->pk_fields[i]);
-		ks_buf_addf(&mp->sql, " %s NOT NULL, ", row->npk > 0 ?
-		    ks_mapping_sql_type(KS_MAP_SQLITE, row->cols[i].type) :
-		    "<type>");
-	}
-	ks_buf_adds(&mp->sql, "<a column per field of the value>");
-	for (i = 0; i < n; i++) {
-		ks_buf_adds(&mp->sql, i == 0 ? ", PRIMARY KEY (" : ", ");
-		ks_mapping_ident(&mp->sql, m, row->npk > 0 ?
-		    row->cols[i].name : m->pk_fields[i]);
-	}
-	ks_buf_adds(&mp->sql, n > 0 ? "))" : ")");
-}
-
-/* At open, without auto.create: the table of table.name.format, or
- * those that records of the topics named in `topics` would go to, must
- * exist. */
-static int
-tables_exist(struct sink *sq, char *errbuf, size_t errlen)
-{
-	struct map *mp = sq->map;
-	const struct ks_mapping *m = &mp->m;
-	struct ksink_record r;
-	struct ks_mapping_row row;
-	struct map_table *t;
-	const char *topics, *p, *e;
-	char topic[256];
-	size_t i;
-	int rc, status = KSINK_OK;
-
-	/* A fixed name, or the topics listed by name. */
-	if (strstr(m->table_format, "${topic}") == NULL)
-		topics = "-";
-	else if ((topics = sq->host->conf_str(sq->ctx, "topics")) == NULL ||
-	    *topics == '^')
-		return KSINK_OK;
-	if (m->auto_create)
-		return KSINK_OK;
-	for (p = topics; status == KSINK_OK && *p; p = *e ? e + 1 : e) {
-		while (*p == ' ')
-			p++;
-		if ((e = strchr(p, ',')) == NULL)
-			e = p + strlen(p);
-		snprintf(topic, sizeof(topic), "%.*s", (int)(e - p), p);
-		for (i = strlen(topic); i > 0 && topic[i - 1] == ' '; i--)
-			topic[i - 1] = '\0';
-		if (*topic == '\0')
-			continue;
-		memset(&r, 0, sizeof(r));
-		memset(&row, 0, sizeof(row));
-		r.topic = topic;
-		r.value = "{}";
-		r.value_len = 2;
-		r.key = "{}";
-		r.key_len = 2;
-		/* The row of an empty record: its table, and the key's
-		 * columns that the options name. */
-		if (ks_mapping_row(m, &r, 0, &row, NULL, 0) != KSINK_OK)
-			row.npk = 0;	/* no key known, nor names */
-		if (row.table == NULL) {
-			ks_mapping_row_free(&row);
-			continue;
-		}
-		if ((t = table_get(sq, row.table, &rc)) == NULL)
-			status = db_error(sq, rc, "reading the columns of a table",
-			    errbuf, errlen);
-		else if (!t->exists) {
-			create_hint(mp, &row);
-			ks_err_set(errbuf, errlen, "sqlite.table.name.format: "
-			    "table \"%s\"%s%s%s does not exist in %s, "
-			    "and sqlite.auto.create is off: create it, as in "
-			    "%s (ksink-mapping(7) gives the column types), or "
-			    "set sqlite.auto.create = true", row.table,
-			    *topics == '-' ? "" : " (for topic ", *topics == '-' ?
-			    "" : topic, *topics == '-' ? "" : ")", sq->path,
-			    mp->sql.p);
-			status = KSINK_CONFIG;
-		}
-		ks_mapping_row_free(&row);
-	}
-	map_forget(sq);
-	return status;
-}
-
 int
 map_open(struct sink *sq, char *errbuf, size_t errlen)
 {
@@ -694,6 +384,14 @@ map_open(struct sink *sq, char *errbuf, size_t errlen)
 		return KSINK_FATAL;
 	}
 	sq->map = mp;
+	mp->db.m = &mp->m;
+	mp->db.prefix = "sqlite";
+	mp->db.where = sq->path;
+	mp->db.tables = &mp->tables;
+	mp->db.sql = &mp->sql;
+	mp->db.arg = sq;
+	mp->db.read = table_read;
+	mp->db.ddl = ddl;
 	if ((status = ks_mapping_conf(&mp->m, sq->host, sq->ctx, "sqlite",
 	    KS_MAP_SQLITE, errbuf, errlen)) != KSINK_OK)
 		return status;
@@ -706,5 +404,9 @@ map_open(struct sink *sq, char *errbuf, size_t errlen)
 	    (status = prepare(sq, &mp->sp_rollback, "ROLLBACK TO ksink_map",
 	    errbuf, errlen)) != KSINK_OK)
 		return status;
-	return tables_exist(sq, errbuf, errlen);
+	/* At open, without auto.create: the tables must exist. */
+	status = ks_mapping_tables_exist(&mp->db, sq->host, sq->ctx, errbuf,
+	    errlen);
+	map_forget(sq);
+	return status;
 }

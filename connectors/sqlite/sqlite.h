@@ -60,19 +60,7 @@ struct bound {
 	size_t hdr_len;
 };
 
-/* The table mapping (map.c): a column of a table as the database has it. */
-struct map_tcol {
-	char *name;
-	int cls;		/* enum ks_mapping_type */
-};
-
-struct map_table {
-	char *name;
-	int exists;
-	struct map_tcol *cols;
-	size_t ncols;
-};
-
+/* The table mapping (map.c). */
 struct map_stmt {
 	char *key;		/* ks_mapping_sql_key */
 	sqlite3_stmt *st;
@@ -82,8 +70,8 @@ struct map {
 	struct ks_mapping m;
 	struct ks_mapping_row *rows;
 	size_t nrows;		/* allocated */
-	struct map_table *tables;	/* known in this transaction */
-	size_t ntables;
+	struct ks_mapping_tables tables;	/* known in this transaction */
+	struct ks_mapping_db db;
 	struct map_stmt *stmts;
 	size_t nstmts;
 	sqlite3_stmt *info;	/* the columns of a table */

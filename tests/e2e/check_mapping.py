@@ -69,6 +69,20 @@ def flat(key, value):
     return tuple(row.get(c) for c, _ in COLUMNS)
 
 
+def compare(want, got):
+    """The problems of the rows got {key: row} against want {key: row}."""
+    problems = []
+    for k in sorted(set(want) | set(got), key=str):
+        if k not in got:
+            problems.append("missing row %s: %s" % (k, want[k]))
+        elif k not in want:
+            problems.append("deleted row present %s: %s" % (k, got[k]))
+        elif got[k] != want[k]:
+            problems.append("row %s is %s, last value %s"
+                            % (k, got[k], want[k]))
+    return problems
+
+
 def check(tsv, db, table):
     records = oracle.read(tsv, strict=False)
     want = {flat(k, v)[:2]: flat(k, v)
@@ -90,14 +104,7 @@ def check(tsv, db, table):
         cols = ", ".join('"%s"' % c for c, _ in COLUMNS)
         for row in con.execute('SELECT %s FROM "%s"' % (cols, table)):
             got[row[:2]] = row
-    for k in sorted(set(want) | set(got), key=str):
-        if k not in got:
-            problems.append("missing row %s: %s" % (k, want[k]))
-        elif k not in want:
-            problems.append("deleted row present %s: %s" % (k, got[k]))
-        elif got[k] != want[k]:
-            problems.append("row %s is %s, last value %s"
-                            % (k, got[k], want[k]))
+    problems += compare(want, got)
     last = oracle.last_offsets(records)
     for part, off in last.items():
         r = con.execute("SELECT next_offset FROM ksink_offsets "

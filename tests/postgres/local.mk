@@ -27,13 +27,18 @@ PG_LEDGER_TESTS = \
 	tests/postgres/outbox.test \
 	tests/postgres/valgrind.test \
 	tests/postgres/hosts.test \
-	tests/postgres/setup.test
+	tests/postgres/setup.test \
+	tests/postgres/mapping.test \
+	tests/postgres/alerts.test \
+	tests/postgres/connect.test
 # hosts.test (across hosts: workers in network namespaces of its own; root
 # and ip(8) needed) makes 2 cuts here; `make chaos` has a cell that makes
 # 5 (partition postgres).
 KAFKA_TESTS += $(PG_LEDGER_TESTS)
 POSTGRES_TESTS += $(PG_LEDGER_TESTS)
-dist_check_SCRIPTS += tests/postgres/check_pg.py
+dist_check_SCRIPTS += tests/postgres/check_pg.py \
+	tests/postgres/check_pgmap.py tests/postgres/connect2ksink.py
+EXTRA_DIST += tests/postgres/jdbc-sink.properties
 EXTRA_DIST += tests/postgres/pg-common.sh \
 	tests/postgres/slowlink.py \
 	tests/postgres/proxy.py

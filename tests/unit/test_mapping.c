@@ -835,6 +835,162 @@ test_reduce_same_result(void **state)
 	}
 }
 
+/* ---- ks_mapping_fit() against a fake catalogue ---- */
+
+/* The table as the database has it, and what another session makes
+ * while this one waits for the DDL lock. */
+static int fake_exists, fake_other_creates, fake_other_adds;
+static char fake_cols[8][2][32];	/* name, type */
+static int fake_ncols;
+static char ddl_run[1024], logged[512];
+
+static void
+fake_col(const char *name, const char *type)
+{
+	snprintf(fake_cols[fake_ncols][0], 32, "%s", name);
+	snprintf(fake_cols[fake_ncols][1], 32, "%s", type);
+	fake_ncols++;
+}
+
+static int
+f_read(void *arg, struct ks_mapping_table *t, char *eb, size_t el)
+{
+	int i;
+
+	(void)arg; (void)eb; (void)el;
+	t->exists = fake_exists;
+	for (i = 0; fake_exists && i < fake_ncols; i++)
+		if (ks_mapping_tcol_add(t, KS_MAP_POSTGRES, fake_cols[i][0],
+		    fake_cols[i][1]) == -1)
+			return KSINK_FATAL;
+	return KSINK_OK;
+}
+
+static int
+f_lock(void *arg, struct ks_mapping_table *t, char *eb, size_t el)
+{
+	(void)arg; (void)t; (void)eb; (void)el;
+	if (fake_other_creates) {
+		fake_exists = 1;
+		fake_col("id", "text");
+		fake_col("n", "bigint");
+	}
+	if (fake_other_adds)
+		fake_col("late", "text");
+	return KSINK_OK;
+}
+
+static int
+f_ddl(void *arg, const char *sql, char *eb, size_t el)
+{
+	size_t n = strlen(ddl_run);
+
+	(void)arg; (void)eb; (void)el;
+	snprintf(ddl_run + n, sizeof(ddl_run) - n, "%s;", sql);
+	return KSINK_OK;
+}
+
+static void
+f_log(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(logged);
+
+	(void)arg;
+	va_start(ap, fmt);
+	vsnprintf(logged + n, sizeof(logged) - n, fmt, ap);
+	va_end(ap);
+}
+
+static int
+fit(struct ks_mapping_db *db, const char *key, const char *value)
+{
+	struct ks_mapping_row row = { 0 };
+	struct ksink_record r = record(key, value, 7);
+	int st, skip;
+
+	errbuf[0] = '\0';
+	if ((st = ks_mapping_row(db->m, &r, 0, &row, errbuf,
+	    sizeof(errbuf))) == KSINK_OK)
+		st = ks_mapping_fit(db, &row, &r, &skip, errbuf,
+		    sizeof(errbuf));
+	ks_mapping_row_free(&row);
+	return st;
+}
+
+static void
+test_fit(void **state)
+{
+	struct ks_mapping m;
+	struct ks_mapping_tables tables = { 0 };
+	struct ks_buf sql = { 0 };
+	struct ks_mapping_db db = {
+		.m = &m, .prefix = "postgres", .where = "the database",
+		.tables = &tables, .sql = &sql, .read = f_read,
+		.lock = f_lock, .ddl = f_ddl, .log = f_log,
+	};
+
+	(void)state;
+	conf(&m, (const char *const[]){ "sqlite.pk.mode=record_key",
+	    "sqlite.pk.fields=id", "sqlite.insert.mode=upsert",
+	    "sqlite.auto.create=true", "sqlite.auto.evolve=true", NULL },
+	    KS_MAP_POSTGRES);
+
+	/* Missing when read, made by another session while this one
+	 * waited for the lock: read again, no CREATE. */
+	fake_exists = fake_ncols = 0;
+	fake_other_creates = 1;
+	fake_other_adds = 0;
+	ddl_run[0] = logged[0] = '\0';
+	assert_int_equal(fit(&db, "\"a\"", "{\"n\":1}"), KSINK_OK);
+	assert_string_equal(ddl_run, "");
+	assert_non_null(strstr(logged, "table \"orders\" was created by "
+	    "another session meanwhile"));
+
+	/* A column the other session added meanwhile: no ALTER. */
+	fake_other_creates = 0;
+	fake_other_adds = 1;
+	logged[0] = '\0';
+	assert_int_equal(fit(&db, "\"a\"", "{\"late\":\"x\"}"), KSINK_OK);
+	assert_string_equal(ddl_run, "");
+	assert_non_null(strstr(logged, "column \"late\" of table \"orders\" "
+	    "was added by another session meanwhile"));
+
+	/* A column nobody made: added, once. */
+	fake_other_adds = 0;
+	assert_int_equal(fit(&db, "\"a\"", "{\"more\":true}"), KSINK_OK);
+	assert_string_equal(ddl_run, "ALTER TABLE \"orders\" ADD COLUMN "
+	    "\"more\" boolean;");
+	assert_int_equal(fit(&db, "\"a\"", "{\"more\":false}"), KSINK_OK);
+	assert_string_equal(ddl_run, "ALTER TABLE \"orders\" ADD COLUMN "
+	    "\"more\" boolean;");
+
+	/* A fraction for a bigint: a stop naming both types; a string
+	 * for it: poison naming record and field. */
+	assert_int_equal(fit(&db, "\"a\"", "{\"n\":1.5}"), KSINK_FATAL);
+	assert_non_null(strstr(errbuf, "record orders/2@7: field \"n\" holds "
+	    "a number (1.5), but column \"n\" of table \"orders\" is bigint: "
+	    "the column would have to become double precision"));
+	assert_non_null(strstr(errbuf, "ALTER TABLE ... ALTER COLUMN ... TYPE "
+	    "double precision"));
+	assert_int_equal(fit(&db, "\"a\"", "{\"n\":\"x\"}"), KSINK_POISON);
+	assert_non_null(strstr(errbuf, "record orders/2@7: field \"n\" holds "
+	    "a string (x), which column \"n\" of table \"orders\" (bigint) "
+	    "cannot store"));
+	ks_mapping_tables_free(&tables);
+
+	/* Missing, and nobody makes it: created by the row. */
+	fake_exists = fake_ncols = 0;
+	ddl_run[0] = '\0';
+	assert_int_equal(fit(&db, "\"b\"", "{\"n\":2,\"s\":\"t\"}"),
+	    KSINK_OK);
+	assert_string_equal(ddl_run, "CREATE TABLE \"orders\" (\"id\" text "
+	    "NOT NULL, \"n\" bigint, \"s\" text, PRIMARY KEY (\"id\"));");
+	ks_mapping_tables_free(&tables);
+	ks_mapping_free(&m);
+	ks_buf_free(&sql);
+}
+
 int
 main(void)
 {
@@ -850,6 +1006,7 @@ main(void)
 		cmocka_unit_test(test_sql_text),
 		cmocka_unit_test(test_reduce_cases),
 		cmocka_unit_test(test_reduce_same_result),
+		cmocka_unit_test(test_fit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
