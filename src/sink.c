@@ -49,6 +49,7 @@ static const size_t min_size[] = {
 	KSINK_SINK_SIZE_1_0,
 	KSINK_SINK_SIZE_1_1,
 	KSINK_SINK_SIZE_1_2,
+	KSINK_SINK_SIZE_1_3,
 };
 _Static_assert(KS_ARRAY_SIZE(min_size) == KSINK_ABI_MINOR + 1,
     "a minimal descriptor size for every minor version");
@@ -485,6 +486,16 @@ ks_sink_check(const char *conf_path, const struct ks_section *sec,
 	return st == KSINK_OK && reports == 0 ? 0 : -1;
 }
 
+/* What the converters made of r: nothing yet, as no connector has a
+ * converter other than bytes. */
+static const struct ksink_decoded *
+host_decoded(struct ksink_ctx *ctx, const struct ksink_record *r)
+{
+	(void)ctx;
+	(void)r;
+	return NULL;
+}
+
 const struct ksink_host ks_sink_host = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = KSINK_ABI_MINOR,
@@ -498,4 +509,5 @@ const struct ksink_host ks_sink_host = {
 	.connector_name = host_connector_name,
 	.report = host_report,
 	.count = host_count,
+	.decoded = host_decoded,
 };

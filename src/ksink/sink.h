@@ -12,7 +12,8 @@
  * KSINK_ABI_MAJOR or whose abi_minor is newer than its own.  A plugin
  * declares the LOWEST minor that has every member it sets: 0 when it sets
  * nothing after close, 1 when it sets reset_offsets, 2 when it sets
- * check; so a rebuild against a newer header does not lock it out of an
+ * check (ABI 1.3 adds only a host service, so a plugin never needs to
+ * declare 3); so a rebuild against a newer header does not lock it out of an
  * older daemon.  struct_size is always sizeof(struct ksink_sink) of the
  * header it was built with.
  *
@@ -51,7 +52,7 @@ extern "C" {
 #endif
 
 #define KSINK_ABI_MAJOR 1
-#define KSINK_ABI_MINOR 2
+#define KSINK_ABI_MINOR 3
 
 /* How far a structure reaches through member m: the struct_size that
  * one must have for m to be there. */
@@ -158,6 +159,73 @@ struct ksink_offset {
 	int64_t next_offset; /* KSINK_OFFSET_NONE: unknown */
 };
 
+/* ---- ABI 1.3: records a converter decoded (ksink-converters(7)) ---- */
+
+/* The type of a field of a decoded key or value. */
+enum ksink_field_type {
+	KSINK_FIELD_BOOLEAN = 1,
+	KSINK_FIELD_INT32 = 2,		/* Avro int, Connect int8/16/32 */
+	KSINK_FIELD_INT64 = 3,
+	KSINK_FIELD_FLOAT32 = 4,
+	KSINK_FIELD_FLOAT64 = 5,
+	KSINK_FIELD_STRING = 6,		/* Avro string and enum */
+	KSINK_FIELD_BYTES = 7,		/* Avro bytes and fixed: base64 */
+	KSINK_FIELD_RECORD = 8,		/* its fields name it as parent */
+	KSINK_FIELD_ARRAY = 9,		/* a JSON array */
+	KSINK_FIELD_MAP = 10,		/* a JSON object */
+	KSINK_FIELD_DECIMAL = 11,	/* "-12.30": precision, scale */
+	KSINK_FIELD_DATE = 12,		/* "2024-02-29" */
+	KSINK_FIELD_TIME_MILLIS = 13,	/* "13:45:00.123" */
+	KSINK_FIELD_TIME_MICROS = 14,	/* "13:45:00.123456" */
+	KSINK_FIELD_TIMESTAMP_MILLIS = 15, /* "2024-02-29T13:45:00.123Z" */
+	KSINK_FIELD_TIMESTAMP_MICROS = 16, /* "2024-02-29T13:45:00.123456Z" */
+	KSINK_FIELD_UUID = 17		/* "0b0e...": a string */
+};
+
+/* Field flags. */
+#define KSINK_FIELD_OPTIONAL (1u << 0)	/* may be null (a union with null) */
+
+/*
+ * One field of the schema of a decoded key or value (frozen).  A schema
+ * is a list of fields in which each field of a record names the index of
+ * that record's own entry as its parent (-1: a field of the top record),
+ * parents before their fields.  A key or value whose schema is not a
+ * record is one entry, with name "" and parent -1.  The JSON text the
+ * sink gets renders each type as ksink-converters(7) says.
+ */
+struct ksink_field {
+	const char *name;
+	int32_t parent;
+	int32_t type;		/* enum ksink_field_type */
+	uint32_t flags;		/* KSINK_FIELD_* */
+	int32_t precision;	/* KSINK_FIELD_DECIMAL, else 0 */
+	int32_t scale;		/* KSINK_FIELD_DECIMAL, else 0 */
+	const char *default_json; /* the schema's default as JSON, or NULL */
+};
+
+/*
+ * What a converter made of one record (host->decoded()).  Append-only:
+ * a reader looks at a member only within struct_size.  With a converter
+ * other than bytes, the record's key or value is the decoded JSON text
+ * (ksink-converters(7)); the bytes read from Kafka are here.  Pointers
+ * live as long as the record's.
+ */
+struct ksink_decoded {
+	uint32_t struct_size;
+	int32_t key_schema_id;		/* registry id, -1 when none */
+	int32_t value_schema_id;
+	const void *key_raw;		/* as read from Kafka */
+	size_t key_raw_len;
+	const void *value_raw;
+	size_t value_raw_len;
+	/* The schemas, when the converter had one (avro, json with
+	 * schemas.enable); NULL and 0 otherwise. */
+	const struct ksink_field *key_fields;
+	size_t key_field_count;
+	const struct ksink_field *value_fields;
+	size_t value_field_count;
+};
+
 /* Opaque handle of one connector instance, given to open(). */
 struct ksink_ctx;
 
@@ -213,6 +281,15 @@ struct ksink_host {
 	 * characters, such as "fenced"; a connector counts at most 16
 	 * different names.  Thread-safe; cheap enough for every batch. */
 	void (*count)(struct ksink_ctx *ctx, const char *event, uint64_t n);
+
+	/* ---- ABI 1.3 (test with KSINK_HOST_HAS(host, decoded)) ---- */
+
+	/* What the connector's converters made of record r, one of the
+	 * records the current write() was given; NULL when neither key
+	 * nor value has a converter other than bytes.  Call it only from
+	 * write(), for its own records. */
+	const struct ksink_decoded *(*decoded)(struct ksink_ctx *ctx,
+	    const struct ksink_record *r);
 };
 
 /* Whether host h has member m (for members added after ABI 1.0). */
@@ -301,6 +378,7 @@ struct ksink_sink {
 #define KSINK_SINK_SIZE_1_1 \
 	KSINK_SIZE_THROUGH(struct ksink_sink, reset_offsets)
 #define KSINK_SINK_SIZE_1_2 KSINK_SIZE_THROUGH(struct ksink_sink, check)
+#define KSINK_SINK_SIZE_1_3 KSINK_SINK_SIZE_1_2
 
 /* Whether descriptor d has member m: declared by its minor version and
  * within its struct_size.  For members added after ABI 1.0. */

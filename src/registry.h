@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * registry.h - a client of a Confluent-compatible Schema Registry: the
+ * writer schema of an id, with libcurl.  No cache here: the converters
+ * keep what they fetched (ids never change).
+ */
+#ifndef KS_REGISTRY_H
+#define KS_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum ks_registry_auth { KS_REG_AUTH_NONE, KS_REG_AUTH_USER_INFO,
+	KS_REG_AUTH_URL };
+
+struct ks_registry_conf {
+	const char *urls;		/* comma-separated, tried in turn */
+	int auth;			/* enum ks_registry_auth */
+	const char *user_info;		/* "user:password", a secret */
+	const char *bearer_token;	/* a secret, or NULL */
+	const char *ca, *cert, *key;	/* PEM files, or NULL */
+	long timeout_ms;
+};
+
+struct ks_registry;
+
+/* Copies conf.  KSINK_CONFIG with errbuf naming what is wrong (a URL
+ * that is not http(s), USER_INFO without user info, ...). */
+int	ks_registry_new(struct ks_registry **out,
+	    const struct ks_registry_conf *conf, char *errbuf, size_t errlen);
+void	ks_registry_free(struct ks_registry *);
+
+/*
+ * GET <url>/schemas/ids/<id>: sets *type ("AVRO", also when the answer
+ * has no schemaType) and the schema's text in schema.  KSINK_OK;
+ * KSINK_RETRY when no URL answers or they answer 5xx or 429 (every URL is
+ * tried first); KSINK_POISON when the id is unknown (404); KSINK_FATAL on
+ * 401/403 or another answer, errbuf naming the URL without credentials.
+ */
+int	ks_registry_fetch(struct ks_registry *, int32_t id,
+	    struct ks_util_buf *schema, char *type, size_t typelen,
+	    char *errbuf, size_t errlen);
+
+#endif
