@@ -163,6 +163,7 @@ struct ksink_offset {
 
 /* The type of a field of a decoded key or value. */
 enum ksink_field_type {
+	KSINK_FIELD_ANY = 0,		/* a union of several types: any JSON */
 	KSINK_FIELD_BOOLEAN = 1,
 	KSINK_FIELD_INT32 = 2,		/* Avro int, Connect int8/16/32 */
 	KSINK_FIELD_INT64 = 3,
