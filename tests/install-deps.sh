@@ -3,7 +3,8 @@
 # Installs, from Debian packages, what building ksink needs; with --test,
 # also what its test suite needs (Java and Maven for the Kafka broker the
 # end-to-end tests run, PostgreSQL 15 for the postgres sink's tests, a
-# Java compiler for the tests' own Kafka clients, Python for the checkers,
+# Java compiler for the tests' own Kafka clients, Python for the checkers
+# (python3-avro and python3-confluent-kafka for the Avro producer and oracle),
 # mandoc for the man pages, ip(8) for the network namespaces of
 # tests/postgres/hosts.test); with --deb, also what building and checking
 # the Debian packages needs (make check-deb: debhelper, lintian,
@@ -17,7 +18,8 @@ build=(gcc libc6-dev make autoconf automake libtool pkg-config
 	libmicrohttpd-dev libpq-dev)
 test=(libcmocka-dev mandoc sqlite3 python3 maven default-jdk-headless ca-certificates curl valgrind
 	kcat procps util-linux iproute2
-	postgresql-15 postgresql-client-15 passwd)
+	postgresql-15 postgresql-client-15 passwd
+	python3-avro python3-confluent-kafka)
 deb=(dpkg-dev debhelper fakeroot lintian git systemd adduser)
 
 want=("${build[@]}")

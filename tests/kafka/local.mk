@@ -24,6 +24,12 @@ EXTRA_DIST += tests/kafka/pom.xml tests/kafka/lib.sh tests/kafka/daemon.sh \
 	tests/kafka/ledger.sh tests/kafka/oracle.py tests/kafka/SlowLeader.java \
 	tests/kafka/LIBRDKAFKA.md
 
+# The Avro producer and oracle of the converters' tests (tests/avro), in
+# Python with python3-avro and python3-confluent-kafka: the oracle decodes
+# independently of the avro-c the daemon uses.
+dist_check_SCRIPTS += tests/kafka/avroproducer.py tests/kafka/avrooracle.py
+EXTRA_DIST += tests/kafka/avrolib.py
+
 SCRIPT_TESTS += tests/kafka/stop.test
 tests/kafka/stop.log: $(KAFKA_TESTS:.test=.log)
 
