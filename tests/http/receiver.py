@@ -6,7 +6,9 @@ Applies the records of each request in one SQLite transaction:
 
   applied(seq, topic, partition, offset, id, user, amount, key)
       one row per applied record, in the order they were applied
-      (duplicates show up as several rows);
+      (duplicates show up as several rows); column envelope holds the
+      record's key, value and their encodings as received (JSON, for the
+      converters' tests), null for the value body format;
   balances(user, amount)
       the sum of "amount" per "user" of the applied records.
 
@@ -48,7 +50,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS applied (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
-    id TEXT, user TEXT, amount INTEGER, key TEXT);
+    id TEXT, user TEXT, amount INTEGER, key TEXT, envelope TEXT);
 CREATE TABLE IF NOT EXISTS balances (
     user TEXT PRIMARY KEY, amount INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -121,9 +123,10 @@ class Receiver:
                     v.get("amount")
             self.db.execute(
                 "INSERT INTO applied (topic, partition, offset, id, user, "
-                "amount, key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "amount, key, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (r["topic"], r["partition"], r["offset"],
-                 None if ident is None else str(ident), user, amount, key))
+                 None if ident is None else str(ident), user, amount, key,
+                 r.get("envelope")))
             if user is not None and isinstance(amount, int):
                 self.db.execute(
                     "INSERT INTO balances (user, amount) VALUES (?, ?) "
@@ -261,7 +264,10 @@ def parse_records(headers, body):
                                      "string")}]
         return [{"topic": e["topic"], "partition": e["partition"],
                  "offset": e["offset"],
-                 "value": decode(e["value"], e.get("value_encoding"))}
+                 "value": decode(e["value"], e.get("value_encoding")),
+                 "envelope": json.dumps(
+                     {k: e.get(k) for k in ("key", "key_encoding", "value",
+                                            "value_encoding")})}
                 for e in envs]
     except (ValueError, KeyError, TypeError) as e:
         raise BadRequest("cannot parse the body: %s" % e)

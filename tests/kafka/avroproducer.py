@@ -10,6 +10,7 @@ usage: avroproducer.py -b BOOTSTRAP -t TOPIC -g REGISTRY_URL -n RECORDS
            [-s SEED] [-f FIRST_SEQ] [-r RATE_PER_SEC] [-u USERS]
            [-K record|string|none] [-E EVOLVE_AT_SEQ] [-D TOMBSTONE_PERCENT]
            [-I HEADER_ID_PERCENT] [-x POISON_EACH] [-S IDS_FILE]
+           [-L IDS_FILE]
 
 The topic is created (replication factor 1, PARTITIONS partitions, default
 3) unless it exists.  RECORDS records in total (committed and aborted) go
@@ -27,7 +28,10 @@ record, an enum, a double, seq and a boolean; a few of them are edge cases
 (before 1970, amounts under 1 in absolute value).  From record
 EVOLVE_AT_SEQ on (-E) the values are written with the second version of
 the schema, which adds the optional field "channel": a new id.  The
-schemas are registered under TOPIC-value (and TOPIC-key) when first used.
+schemas are registered under TOPIC-key and TOPIC-value at the start, the
+key's first, then the first version (unless -E is FIRST_SEQ), then the
+second (when -E falls among the records): a consumer meets the second id only from EVOLVE_AT_SEQ
+on.
 
 Keys (-K): record (default), the Avro record {"user": "uK"}; string, the
 Avro string "uK"; none, no key.  -D makes about TOMBSTONE_PERCENT % of
@@ -41,8 +45,9 @@ body, a wrong magic byte (1), and a value of 3 bytes (too short for the
 prefix).  Their keys are valid.
 
 -S appends a line "SUBJECT<TAB>ID<TAB>SCHEMA" to IDS_FILE for every
-schema registered, in order: a test that restarts a registry with
-in-memory storage registers them again in that order.
+schema registered, in order.  -L reads such a file and uses its ids
+without asking the registry: records can be written while the registry
+is down.
 
 The committed, aborted and poison counts are printed to stderr at the end;
 they are informational: tests compare the sink with the oracle
@@ -90,12 +95,19 @@ def create_topic(bootstrap, topic, partitions):
 class Schemas:
     """The ids of the schemas, registered when first used."""
 
-    def __init__(self, reg, topic, ids_file):
+    def __init__(self, reg, topic, ids_file, known):
         self.reg = reg
         self.topic = topic
         self.ids_file = ids_file
         self.ids = {}
         self.parsed = {}
+        if known:
+            with open(known) as f:
+                for line in f:
+                    subject, sid, text = line.rstrip("\n").split("\t", 2)
+                    self.ids[(subject, text)] = int(sid)
+                    self.parsed[(subject, text)] = \
+                        avrolib.avro.schema.parse(text)
 
     def get(self, subject, text):
         k = (subject, text)
@@ -167,6 +179,7 @@ def main():
     ap.add_argument("-I", type=int, default=0, dest="header_pct")
     ap.add_argument("-x", type=int, default=0, dest="poison")
     ap.add_argument("-S", default=None, dest="ids_file")
+    ap.add_argument("-L", default=None, dest="known")
     o = ap.parse_args()
     if o.records < 0 or o.partitions < 1 or o.max_txn < 1 or o.users < 1:
         die("bad -n, -p, -m or -u")
@@ -174,7 +187,8 @@ def main():
     rnd = random.Random(seed * 7919 + o.first)
 
     create_topic(o.bootstrap, o.topic, o.partitions)
-    schemas = Schemas(avrolib.Registry(o.registry), o.topic, o.ids_file)
+    schemas = Schemas(avrolib.Registry(o.registry), o.topic, o.ids_file,
+                      o.known)
     p = Producer({"bootstrap.servers": o.bootstrap,
                   "transactional.id": "ksink-avroproducer-%s-%d-%d"
                   % (o.topic, seed, os.getpid()),
@@ -197,6 +211,12 @@ def main():
 
     seq = o.first
     end = o.first + o.records
+    if o.records > 0 or o.poison > 0:
+        key_bytes("u0")
+        if o.evolve_at is None or o.evolve_at > o.first or o.poison > 0:
+            schemas.get(o.topic + "-value", avrolib.value_schema(1))
+        if o.evolve_at is not None and o.evolve_at < end:
+            schemas.get(o.topic + "-value", avrolib.value_schema(2))
     committed = aborted = 0
     poison_left = [(kind, i) for i in range(o.poison)
                    for kind in ("unknown-id", "truncated", "magic", "short")]
