@@ -161,6 +161,200 @@ ks_check_group(const struct ks_conf *conf, const struct ks_section *s,
 	}
 }
 
+/* ---- converters (ksink-converters(7)) ---- */
+
+static const char *const converters[] = { "bytes", "string", "json",
+    "avro" };
+
+/* Kafka Connect's converter classes, and ksink's names for them. */
+static const struct {
+	const char *cls, *name;
+} connect_converters[] = {
+	{ "ByteArrayConverter", "bytes" },
+	{ "StringConverter", "string" },
+	{ "JsonConverter", "json" },
+	{ "AvroConverter", "avro" },
+};
+
+/* key of sec when it is set to something, else NULL. */
+static const struct ks_kv *
+set_kv(const struct ks_section *sec, const char *key)
+{
+	const struct ks_kv *kv = ks_conf_kv(sec, key);
+
+	return kv != NULL && *kv->value != '\0' ? kv : NULL;
+}
+
+/* X.converter + sub (the full key) of side X. */
+static const struct ks_kv *
+conv_kv(const struct ks_section *sec, const char *side, const char *sub,
+    char *key, size_t len)
+{
+	snprintf(key, len, "%s.converter%s", side, sub);
+	return set_kv(sec, key);
+}
+
+/* The converter's name: one of converters[], or an error. */
+static int
+check_converter_name(const struct ks_conf *conf, const struct ks_kv *kv,
+    struct ks_errors *errs)
+{
+	size_t i;
+
+	for (i = 0; i < KS_ARRAY_SIZE(converters); i++)
+		if (strcmp(kv->value, converters[i]) == 0)
+			return 0;
+	for (i = 0; i < KS_ARRAY_SIZE(connect_converters); i++)
+		if (strstr(kv->value, connect_converters[i].cls) != NULL) {
+			ks_errors_add(errs, "%s:%d: %s = %s: ksink calls this "
+			    "converter %s; write %s = %s", conf->path,
+			    kv->line, kv->key, kv->value,
+			    connect_converters[i].name, kv->key,
+			    connect_converters[i].name);
+			return -1;
+		}
+	ks_errors_add(errs, "%s:%d: %s = %s is not a converter ksink has; "
+	    "use bytes, string, json or avro (Protobuf and JSON Schema are "
+	    "not supported)", conf->path, kv->line, kv->key, kv->value);
+	return -1;
+}
+
+/* Each URL of the list is http:// or https://, with a host.  The URL is
+ * not quoted: it may hold a password. */
+static void
+check_registry_urls(const struct ks_conf *conf, const struct ks_kv *kv,
+    struct ks_errors *errs)
+{
+	const char *p = kv->value, *end, *host;
+	size_t n = 0, len;
+
+	for (; *p != '\0'; p = *end ? end + 1 : end) {
+		p += strspn(p, " \t");
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		n++;
+		host = NULL;
+		if (len > 7 && strncmp(p, "http://", 7) == 0)
+			host = p + 7;
+		else if (len > 8 && strncmp(p, "https://", 8) == 0)
+			host = p + 8;
+		if (host == NULL || host >= p + len || *host == '/')
+			ks_errors_add(errs, "%s:%d: %s: URL %zu of the list is "
+			    "not http://HOST[:PORT][/PATH] nor https://...; "
+			    "list the registry's URLs separated by commas",
+			    conf->path, kv->line, kv->key, n);
+	}
+	if (n == 0)
+		ks_errors_add(errs, "%s:%d: %s lists no URL", conf->path,
+		    kv->line, kv->key);
+}
+
+/* A file ksink reads when the connector starts. */
+static void
+check_readable(const struct ks_conf *conf, const struct ks_kv *kv,
+    struct ks_errors *errs)
+{
+	if (kv != NULL && access(kv->value, R_OK) == -1)
+		ks_errors_add(errs, "%s:%d: %s = %s cannot be read: %s",
+		    conf->path, kv->line, kv->key, kv->value, strerror(errno));
+}
+
+/* The keys that only the avro converter uses. */
+static const char *const registry_keys[] = { ".schema.registry.url",
+    ".basic.auth.credentials.source", ".basic.auth.user.info",
+    ".basic.auth.user.info.file", ".bearer.auth.token.file",
+    ".schema.registry.ssl.ca.location",
+    ".schema.registry.ssl.certificate.location",
+    ".schema.registry.ssl.key.location",
+    ".schema.registry.timeout.ms" };
+
+/* The converter of one side, X = "key" or "value", and its keys. */
+static void
+check_converter(const struct ks_conf *conf, const struct ks_section *sec,
+    const char *side, struct ks_errors *errs)
+{
+	const struct ks_kv *ckv, *kv, *src, *ui, *uif, *tok, *cert, *key;
+	const char *name = "bytes";
+	char k[128], k2[128];
+	int b, line;
+	size_t i;
+
+	if ((ckv = conv_kv(sec, side, "", k, sizeof(k))) != NULL) {
+		if (check_converter_name(conf, ckv, errs) == -1)
+			return;
+		name = ckv->value;
+	}
+	line = ckv != NULL ? ckv->line : sec->line;
+	kv = conv_kv(sec, side, ".schemas.enable", k, sizeof(k));
+	if (kv != NULL && ks_util_parse_bool(kv->value, &b) == 0 && b &&
+	    strcmp(name, "json") != 0)
+		ks_errors_add(errs, "%s:%d: %s applies to %s.converter = "
+		    "json only, and %s.converter is %s; remove it, or set "
+		    "%s.converter = json", conf->path, kv->line, k, side, side,
+		    name, side);
+	if (strcmp(name, "avro") != 0) {
+		for (i = 0; i < KS_ARRAY_SIZE(registry_keys); i++)
+			if ((kv = conv_kv(sec, side, registry_keys[i], k,
+			    sizeof(k))) != NULL)
+				ks_errors_add(errs, "%s:%d: %s applies to "
+				    "%s.converter = avro only, and "
+				    "%s.converter is %s; remove it, or set "
+				    "%s.converter = avro", conf->path,
+				    kv->line, k, side, side, name, side);
+		return;
+	}
+	if ((kv = conv_kv(sec, side, ".schema.registry.url", k,
+	    sizeof(k))) == NULL)
+		ks_errors_add(errs, "%s:%d: %s.converter = avro needs the "
+		    "Schema Registry: set %s as http://HOST:PORT", conf->path,
+		    line, side, k);
+	else
+		check_registry_urls(conf, kv, errs);
+
+	src = conv_kv(sec, side, ".basic.auth.credentials.source", k,
+	    sizeof(k));
+	ui = conv_kv(sec, side, ".basic.auth.user.info", k, sizeof(k));
+	uif = conv_kv(sec, side, ".basic.auth.user.info.file", k2, sizeof(k2));
+	if (ui != NULL && uif != NULL)
+		ks_errors_add(errs, "%s:%d: %s and %s are both set; keep one",
+		    conf->path, uif->line, k, k2);
+	if (src != NULL && strcmp(src->value, "USER_INFO") == 0) {
+		if (ui == NULL && uif == NULL)
+			ks_errors_add(errs, "%s:%d: %s = USER_INFO needs the "
+			    "user and password: set %s (user:password) or %s",
+			    conf->path, src->line, src->key, k, k2);
+	} else if (ui != NULL || uif != NULL) {
+		kv = ui != NULL ? ui : uif;
+		ks_errors_add(errs, "%s:%d: %s is used only with "
+		    "%s.converter.basic.auth.credentials.source = USER_INFO; "
+		    "set that, or put user:password@ in the URL", conf->path,
+		    kv->line, kv->key, side);
+	}
+	tok = conv_kv(sec, side, ".bearer.auth.token.file", k, sizeof(k));
+	if (tok != NULL && (ui != NULL || uif != NULL))
+		ks_errors_add(errs, "%s:%d: %s and basic authentication "
+		    "(%s) are both set; keep one", conf->path, tok->line, k,
+		    (ui != NULL ? ui : uif)->key);
+	cert = conv_kv(sec, side, ".schema.registry.ssl.certificate.location",
+	    k, sizeof(k));
+	key = conv_kv(sec, side, ".schema.registry.ssl.key.location", k2,
+	    sizeof(k2));
+	if (cert != NULL && key == NULL)
+		ks_errors_add(errs, "%s:%d: %s needs its private key: set %s",
+		    conf->path, cert->line, k, k2);
+	else if (key != NULL && cert == NULL)
+		ks_errors_add(errs, "%s:%d: %s needs its certificate: set %s",
+		    conf->path, key->line, k2, k);
+	check_readable(conf, uif, errs);
+	check_readable(conf, tok, errs);
+	check_readable(conf, conv_kv(sec, side,
+	    ".schema.registry.ssl.ca.location", k, sizeof(k)), errs);
+	check_readable(conf, cert, errs);
+	check_readable(conf, key, errs);
+}
+
 /* The first key holding a secret in sec, or NULL. */
 static const struct ks_kv *
 find_secret(const struct ks_section *sec, const struct ksink_option *opts)
@@ -177,6 +371,15 @@ find_secret(const struct ks_section *sec, const struct ksink_option *opts)
 			return kv;
 		if ((o = ks_options_find(opts, kv->key)) != NULL &&
 		    (o->flags & KSINK_OPT_SECRET))
+			return kv;
+		if (sec->kind == KS_SEC_CONNECTOR &&
+		    (o = ks_options_find(ks_options_connector, kv->key)) !=
+		    NULL && (o->flags & KSINK_OPT_SECRET))
+			return kv;
+		/* http://user:password@host/ */
+		if (sec->kind == KS_SEC_CONNECTOR && strstr(kv->key,
+		    ".converter.schema.registry.url") != NULL &&
+		    strchr(kv->value, '@') != NULL)
 			return kv;
 	}
 	return NULL;
@@ -241,6 +444,8 @@ ks_check_connector(const struct ks_conf *conf, const struct ks_section *sec,
 
 	check_brokers(conf, sec, errs);
 	check_topics(conf, sec, errs);
+	check_converter(conf, sec, "key", errs);
+	check_converter(conf, sec, "value", errs);
 	if (rkconf != NULL)
 		check_client(conf, sec, rkconf, errs);
 	if (desc != NULL && !(desc->caps & KSINK_CAP_ATOMIC_OFFSETS) &&

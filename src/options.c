@@ -43,6 +43,69 @@ const struct ksink_option ks_options_worker[] = {
 	{ .name = NULL }
 };
 
+/*
+ * The converters of a record's key (X = "key") and value (X = "value"),
+ * as Kafka Connect spells them; ksink-converters(7).  The rules between
+ * them are check.c's.
+ */
+#define CONVERTER_OPTIONS(X) \
+	{ .name = X ".converter", .type = KSINK_OPT_STRING, .def = "bytes", \
+	  .doc = "How the " X " of each record is read: bytes hands the " \
+	    "sink the bytes as they are; string a UTF-8 text, as a JSON " \
+	    "string; json a JSON text, as it is; avro an Avro body in the " \
+	    "Schema Registry wire format, decoded with its writer schema " \
+	    "into JSON.  The sink gets the JSON text; a " X " that does not " \
+	    "decode is a poison record.  Protobuf and JSON Schema are not " \
+	    "supported." }, \
+	{ .name = X ".converter.schemas.enable", .type = KSINK_OPT_BOOL, \
+	  .def = "false", \
+	  .doc = "With " X ".converter = json: each " X " is Kafka " \
+	    "Connect's envelope {\"schema\": ..., \"payload\": ...}, and " \
+	    "the sink gets the payload rendered by its schema, with the " \
+	    "schema's fields." }, \
+	{ .name = X ".converter.schema.registry.url", \
+	  .type = KSINK_OPT_STRING, .def = "", \
+	  .doc = "With " X ".converter = avro (required then): the Schema " \
+	    "Registry, as comma-separated http or https URLs tried in " \
+	    "turn, where the writer schema of each id is fetched once and " \
+	    "kept.  A URL may hold user:password@ (with " \
+	    X ".converter.basic.auth.credentials.source = URL)." }, \
+	{ .name = X ".converter.basic.auth.credentials.source", \
+	  .type = KSINK_OPT_ENUM, .def = "URL", .values = "URL|USER_INFO", \
+	  .doc = "Where the registry's basic authentication comes from: URL " \
+	    "takes user:password@ from the URL, if any; USER_INFO takes " \
+	    X ".converter.basic.auth.user.info or its .file form." }, \
+	{ .name = X ".converter.basic.auth.user.info", \
+	  .type = KSINK_OPT_STRING, .flags = KSINK_OPT_SECRET, \
+	  .doc = "user:password for the registry, with " \
+	    X ".converter.basic.auth.credentials.source = USER_INFO." }, \
+	{ .name = X ".converter.basic.auth.user.info.file", \
+	  .type = KSINK_OPT_PATH, \
+	  .doc = "A file whose first line is user:password for the " \
+	    "registry, instead of " X ".converter.basic.auth.user.info." }, \
+	{ .name = X ".converter.bearer.auth.token.file", \
+	  .type = KSINK_OPT_PATH, \
+	  .doc = "A file whose first line is a bearer token sent to the " \
+	    "registry (Authorization: Bearer), instead of basic " \
+	    "authentication." }, \
+	{ .name = X ".converter.schema.registry.ssl.ca.location", \
+	  .type = KSINK_OPT_PATH, \
+	  .doc = "PEM file of the certificate authorities that the " \
+	    "registry's https certificate is checked against, instead of " \
+	    "the system's." }, \
+	{ .name = X ".converter.schema.registry.ssl.certificate.location", \
+	  .type = KSINK_OPT_PATH, \
+	  .doc = "PEM file of the client certificate shown to the " \
+	    "registry; needs the .ssl.key.location of the same " X "." }, \
+	{ .name = X ".converter.schema.registry.ssl.key.location", \
+	  .type = KSINK_OPT_PATH, \
+	  .doc = "PEM file of the client certificate's private key." }, \
+	{ .name = X ".converter.schema.registry.timeout.ms", \
+	  .type = KSINK_OPT_INT, .def = "10000", .min = 100, .max = 600000, \
+	  .doc = "Longest time in milliseconds one request to the registry " \
+	    "may take; a registry that does not answer in time is " \
+	    "retried as errors.retry.timeout.ms says." }
+
 const struct ksink_option ks_options_connector[] = {
 	{ .name = "type", .type = KSINK_OPT_STRING,
 	  .flags = KSINK_OPT_REQUIRED,
@@ -108,6 +171,8 @@ const struct ksink_option ks_options_connector[] = {
 	    "transaction of its producer; read_committed reading stops at "
 	    "such a transaction until it ends, and ksink then warns, once "
 	    "per stall, and says when it moves again." },
+	CONVERTER_OPTIONS("key"),
+	CONVERTER_OPTIONS("value"),
 	{ .name = "delivery.guarantee", .type = KSINK_OPT_ENUM,
 	  .def = "exactly_once", .values = "exactly_once|at_least_once",
 	  .doc = "exactly_once runs only sinks that store offsets "
