@@ -29,7 +29,8 @@ one row per key of the oracle's last values, each column equal to the
 rendering of its field (place flattened to place_city, place_zip; a
 column the value lacks is NULL).  pg also checks the column types
 (information_schema): numeric, timestamp with time zone, date, time, uuid,
-boolean, double precision, integer or bigint, text, and that the primary
+boolean, double precision, integer (an Avro int), bigint (a long),
+text, and that the primary
 key is (user).  Timestamps are compared to the microsecond in UTC.
 
 dlq: every poison record of the oracle is in DLQ_TOPIC exactly once with
@@ -72,7 +73,7 @@ PG_TYPES = {
     "txid": ("uuid",),
     "note": ("text",),
     "place_city": ("text",),
-    "place_zip": ("integer", "bigint"),
+    "place_zip": ("integer",),
     "status": ("text",),
     "score": ("double precision",),
     "seq": ("bigint",),
@@ -229,8 +230,12 @@ def cmd_sqlite(tsv, db, table):
     records = avrooracle.read(tsv)
     c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
     c.row_factory = sqlite3.Row
-    got = {r["user"]: dict(r) for r in
-           c.execute('SELECT * FROM "%s"' % table.replace('"', '""'))}
+    try:
+        got = {r["user"]: dict(r) for r in
+               c.execute('SELECT * FROM "%s"' % table.replace('"', '""'))}
+    except sqlite3.Error as e:
+        return finish("sqlite", [("oracle", len(records))],
+                      ["table %s: %s" % (table, e)])
     problems, n = compare_rows(records, got)
     return finish("sqlite", [("oracle", len(records)), ("keys", n),
                              ("rows", len(got))], problems)
@@ -308,6 +313,10 @@ def cmd_dlq(tsv, bootstrap, topic):
         if h not in want:
             problems.append("dead letter %d@%d is not a poison record: %s"
                             % (p, o, h))
+        elif (None if key is None else key.hex()) not in \
+                [r["key_raw"] for r in want[h]]:
+            problems.append("dead letter %d@%d: key %s, not the poison "
+                            "record's" % (p, o, key))
         elif seen[h] > len(want[h]):
             problems.append("dead letter %s twice" % h[:40])
     for h, rs in want.items():

@@ -7,7 +7,8 @@
 
 AVRO_TESTS = \
 	tests/avro/sinks.test \
-	tests/avro/registry-down.test
+	tests/avro/registry-down.test \
+	tests/avro/auth.test
 AVRO_PG_TESTS = tests/avro/pg.test
 KAFKA_TESTS += $(AVRO_TESTS) $(AVRO_PG_TESTS)
 REGISTRY_TESTS += $(AVRO_TESTS) $(AVRO_PG_TESTS)

@@ -13,6 +13,7 @@ order:
    "key": RENDERING, "key_id": ID,
    "value": RENDERING, "value_id": ID,
    "raw": HEX,              the value's bytes (null for a tombstone)
+   "key_raw": HEX,          the key's bytes (null for a null key)
    "poison": WHY}           present when the value does not decode
 A null key or value renders as null; a key that is not Avro is an error.
 
@@ -95,7 +96,8 @@ def main():
             o.bootstrap, o.topic, o.wait):
         r = {"part": part, "off": off, "key": None, "key_id": None,
              "value": None, "value_id": None,
-             "raw": None if value is None else value.hex()}
+             "raw": None if value is None else value.hex(),
+             "key_raw": None if key is None else key.hex()}
         if key is not None:
             try:
                 r["key_id"], r["key"] = decode_one(
