@@ -28,10 +28,9 @@ pk.mode record_key, delete.enabled, flatten, auto.create, auto.evolve):
 one row per key of the oracle's last values, each column equal to the
 rendering of its field (place flattened to place_city, place_zip; a
 column the value lacks is NULL).  pg also checks the column types
-(information_schema): numeric, timestamp with time zone, date, time, uuid,
-boolean, double precision, integer (an Avro int), bigint (a long),
-text, and that the primary
-key is (user).  Timestamps are compared to the microsecond in UTC.
+(information_schema): numeric, timestamp with time zone, date, time,
+uuid, boolean, double precision, integer (an Avro int), bigint (a long),
+text, and that the primary key is (user).  Timestamps are compared to the microsecond in UTC.
 
 dlq: every poison record of the oracle is in DLQ_TOPIC exactly once with
 its raw bytes (key and value), and nothing else is.
