@@ -27,7 +27,9 @@ sqlite, pg: TABLE was written by the table mapping (insert.mode upsert,
 pk.mode record_key, delete.enabled, flatten, auto.create, auto.evolve):
 one row per key of the oracle's last values, each column equal to the
 rendering of its field (place flattened to place_city, place_zip; a
-column the value lacks is NULL).  pg also checks the column types
+column the value lacks is NULL), the primary key (user), only the
+optional fields nullable.  sqlite checks the declared types: NUMERIC,
+INTEGER, REAL, BOOLEAN and TEXT (dates, times, timestamps, uuids).  pg also checks the column types
 (information_schema): numeric, timestamp with time zone, date, time,
 uuid, boolean, double precision, integer (an Avro int), bigint (a long),
 text, and that the primary key is (user).  Timestamps are compared to the microsecond in UTC.
@@ -80,6 +82,11 @@ PG_TYPES = {
     "channel": ("text",),
 }
 NULLABLE = ("note", "channel")
+# SQLite's declared types (ksink-mapping(7)): dates, times, timestamps
+# and uuids are their ISO text.
+SQLITE_TYPES = {c: "TEXT" for c in PG_TYPES}
+SQLITE_TYPES.update({"amount": "NUMERIC", "place_zip": "INTEGER",
+                     "score": "REAL", "seq": "INTEGER", "paid": "BOOLEAN"})
 
 
 def finish(what, counts, problems):
@@ -229,13 +236,28 @@ def cmd_sqlite(tsv, db, table):
     records = avrooracle.read(tsv)
     c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
     c.row_factory = sqlite3.Row
+    q = table.replace('"', '""')
     try:
         got = {r["user"]: dict(r) for r in
-               c.execute('SELECT * FROM "%s"' % table.replace('"', '""'))}
+               c.execute('SELECT * FROM "%s"' % q)}
+        cols = {r["name"]: r for r in
+                c.execute('PRAGMA table_info("%s")' % q)}
     except sqlite3.Error as e:
         return finish("sqlite", [("oracle", len(records))],
                       ["table %s: %s" % (table, e)])
-    problems, n = compare_rows(records, got)
+    problems = []
+    for col, t in SQLITE_TYPES.items():
+        if col not in cols or cols[col]["type"] != t:
+            problems.append("column %s is %s, expected %s" % (
+                col, cols[col]["type"] if col in cols else "missing", t))
+        elif (col in NULLABLE) == bool(cols[col]["notnull"]):
+            problems.append("column %s is %snullable" % (
+                col, "not " if col in NULLABLE else ""))
+    if [c for c in cols if cols[c]["pk"]] != ["user"]:
+        problems.append("primary key %s, expected (user)"
+                        % [c for c in cols if cols[c]["pk"]])
+    p2, n = compare_rows(records, got)
+    problems += p2
     return finish("sqlite", [("oracle", len(records)), ("keys", n),
                              ("rows", len(got))], problems)
 
@@ -272,9 +294,10 @@ def cmd_pg(tsv, db, table):
     nulls = dict(psql(db, "SELECT column_name, is_nullable FROM "
                       "information_schema.columns WHERE table_name = %s"
                       % lit(table)))
-    for c in NULLABLE:
-        if nulls.get(c) != "YES":
-            problems.append("column %s is not nullable" % c)
+    for c in PG_TYPES:
+        if c in nulls and (nulls[c] == "YES") != (c in NULLABLE):
+            problems.append("column %s is %snullable" % (
+                c, "not " if c in NULLABLE else ""))
     exprs = []
     for c in types:
         q = '"%s"' % c
