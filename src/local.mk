@@ -7,6 +7,7 @@ src_libksink_a_SOURCES = \
 	src/batch.c src/batch.h \
 	src/check.c src/check.h \
 	src/conf.c src/conf.h \
+	src/convert.c src/convert.h \
 	src/consumer.c src/consumer.h \
 	src/demo.c src/demo.h \
 	src/dlq.c src/dlq.h \
@@ -15,6 +16,7 @@ src_libksink_a_SOURCES = \
 	src/offsets_cli.c \
 	src/options.c src/options.h \
 	src/retry.c src/retry.h \
+	src/schemas.c src/schemas.h \
 	src/sink.c src/sink.h \
 	src/stats.c src/stats.h \
 	src/status.c src/status.h \
@@ -32,7 +34,7 @@ ksink_SOURCES = src/main.c
 ksink_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
 ksink_LDADD = $(KSINK_CORE_LIBS)
 
-KSINK_CORE_LIBS = src/libksink.a $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS) \
+KSINK_CORE_LIBS = src/libksink.a connectors/lib/libkslib.la $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS) \
 	$(MHD_LIBS) $(LIBCURL_LIBS) $(AVRO_LIBS) $(JANSSON_LIBS)
 
 ksinkincludedir = $(includedir)/ksink

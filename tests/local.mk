@@ -74,6 +74,7 @@ CORE_UNIT_TESTS = \
 	tests/unit/test_sink \
 	tests/unit/test_util \
 	tests/unit/test_worker \
+	tests/unit/test_worker_convert \
 	tests/unit/test_worker_retry
 check_PROGRAMS += $(CORE_UNIT_TESTS)
 TESTS += $(CORE_UNIT_TESTS)
@@ -100,6 +101,10 @@ tests_unit_test_worker_SOURCES = tests/unit/test_worker.c \
 	tests/unit/worker-fx.h
 tests_unit_test_worker_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_worker_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_worker_convert_SOURCES = tests/unit/test_worker_convert.c \
+	tests/unit/worker-fx.h
+tests_unit_test_worker_convert_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_worker_convert_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_worker_retry_SOURCES = tests/unit/test_worker_retry.c \
 	tests/unit/worker-fx.h
 tests_unit_test_worker_retry_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
