@@ -69,6 +69,7 @@ if HAVE_CMOCKA
 # cmocka tests of the core, one per module, linked against src/libksink.a.
 CORE_UNIT_TESTS = \
 	tests/unit/test_conf \
+	tests/unit/test_convert \
 	tests/unit/test_options \
 	tests/unit/test_retry \
 	tests/unit/test_sink \
@@ -85,6 +86,9 @@ CORE_TEST_LDADD = $(KSINK_CORE_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
 tests_unit_test_conf_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_convert_SOURCES = tests/unit/test_convert.c
+tests_unit_test_convert_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_convert_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_options_SOURCES = tests/unit/test_options.c
 tests_unit_test_options_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_options_LDADD = $(CORE_TEST_LDADD)
