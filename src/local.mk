@@ -14,6 +14,7 @@ src_libksink_a_SOURCES = \
 	src/offsets.c src/offsets.h \
 	src/offsets_cli.c \
 	src/options.c src/options.h \
+	src/registry.c src/registry.h \
 	src/retry.c src/retry.h \
 	src/sink.c src/sink.h \
 	src/stats.c src/stats.h \
@@ -23,7 +24,7 @@ src_libksink_a_SOURCES = \
 	src/waker.c src/waker.h \
 	src/worker.c src/worker.h
 src_libksink_a_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(INIH_CFLAGS) $(SQLITE3_CFLAGS) \
-	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) \
+	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) $(JANSSON_CFLAGS) \
 	-DPKGLIBDIR='"$(pkglibdir)"'
 
 # A daemon, with its page in section 8: installed in sbindir.
@@ -33,7 +34,7 @@ ksink_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
 ksink_LDADD = $(KSINK_CORE_LIBS)
 
 KSINK_CORE_LIBS = src/libksink.a $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS) \
-	$(MHD_LIBS) $(LIBCURL_LIBS)
+	$(MHD_LIBS) $(LIBCURL_LIBS) $(JANSSON_LIBS)
 
 ksinkincludedir = $(includedir)/ksink
 ksinkinclude_HEADERS = src/ksink/sink.h
