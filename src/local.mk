@@ -24,7 +24,7 @@ src_libksink_a_SOURCES = \
 	src/waker.c src/waker.h \
 	src/worker.c src/worker.h
 src_libksink_a_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(INIH_CFLAGS) $(SQLITE3_CFLAGS) \
-	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) $(JANSSON_CFLAGS) \
+	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) $(AVRO_CFLAGS) $(JANSSON_CFLAGS) \
 	-DPKGLIBDIR='"$(pkglibdir)"'
 
 # A daemon, with its page in section 8: installed in sbindir.
@@ -34,7 +34,7 @@ ksink_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
 ksink_LDADD = $(KSINK_CORE_LIBS)
 
 KSINK_CORE_LIBS = src/libksink.a $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS) \
-	$(MHD_LIBS) $(LIBCURL_LIBS) $(JANSSON_LIBS)
+	$(MHD_LIBS) $(LIBCURL_LIBS) $(AVRO_LIBS) $(JANSSON_LIBS)
 
 ksinkincludedir = $(includedir)/ksink
 ksinkinclude_HEADERS = src/ksink/sink.h
