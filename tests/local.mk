@@ -68,6 +68,7 @@ tests_plugins_scripted_la_LDFLAGS = $(FIXTURE_FLAGS)
 if HAVE_CMOCKA
 # cmocka tests of the core, one per module, linked against src/libksink.a.
 CORE_UNIT_TESTS = \
+	tests/unit/test_avrodec \
 	tests/unit/test_conf \
 	tests/unit/test_convert \
 	tests/unit/test_options \
@@ -83,6 +84,10 @@ TESTS += $(CORE_UNIT_TESTS)
 CORE_TEST_CPPFLAGS = $(src_libksink_a_CPPFLAGS) $(CMOCKA_CFLAGS)
 CORE_TEST_LDADD = $(KSINK_CORE_LIBS) $(CMOCKA_LIBS)
 
+tests_unit_test_avrodec_SOURCES = tests/unit/test_avrodec.c \
+	tests/unit/avro-fx.h
+tests_unit_test_avrodec_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_avrodec_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
 tests_unit_test_conf_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
