@@ -30,3 +30,13 @@ REGISTRY_CLIENT_TESTS = \
 	tests/registry/tls.test
 REGISTRY_TESTS += $(REGISTRY_CLIENT_TESTS)
 SCRIPT_TESTS += $(REGISTRY_CLIENT_TESTS)
+
+if HAVE_CMOCKA
+# The avro converter and its schema cache against the real registry.
+check_PROGRAMS += tests/registry/convreg
+tests_registry_convreg_SOURCES = tests/registry/convreg.c
+tests_registry_convreg_CPPFLAGS = $(src_libksink_a_CPPFLAGS) $(CMOCKA_CFLAGS)
+tests_registry_convreg_LDADD = $(KSINK_CORE_LIBS) $(CMOCKA_LIBS)
+REGISTRY_TESTS += tests/registry/convert.test
+SCRIPT_TESTS += tests/registry/convert.test
+endif
