@@ -11,6 +11,7 @@ src_libksink_a_SOURCES = \
 	src/convert.c src/convert.h \
 	src/consumer.c src/consumer.h \
 	src/demo.c src/demo.h \
+	src/cjson.c src/cjson.h \
 	src/dlq.c src/dlq.h \
 	src/fields.c src/fields.h \
 	src/log.c src/log.h \
