@@ -214,6 +214,51 @@ test_arena(void **state)
 	}
 }
 
+/* json with schemas.enable: the payload rendered by its schema, the
+ * schema's fields through decoded(), for the key and the value; an
+ * envelope without payload is poison.  Twice, as two batches. */
+static void
+test_connect_json(void **state)
+{
+	struct ks_convert *c = conv_of(*state, "value.converter = json\n"
+	    "value.converter.schemas.enable = true\n"
+	    "key.converter = json\nkey.converter.schemas.enable = true\n");
+	static const char env[] = "{\"schema\":{\"type\":\"struct\","
+	    "\"fields\":[{\"field\":\"id\",\"type\":\"int32\"},"
+	    "{\"field\":\"note\",\"type\":\"string\",\"optional\":true}],"
+	    "\"optional\":false},\"payload\":{\"id\":5,\"note\":null}}",
+	    key[] = "{\"schema\":{\"type\":\"int64\"},\"payload\":42}",
+	    bad[] = "{\"schema\":{\"type\":\"int64\"}}";
+	const struct ksink_decoded *d;
+	struct ksink_record r[2];
+	char err[512];
+	size_t k;
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		rec(&r[0], 50, key, strlen(key), env, strlen(env));
+		rec(&r[1], 51, bad, strlen(bad), env, strlen(env));
+		ks_convert_begin(c, r, 2);
+		assert_int_equal(ks_convert_decode(c, 0, &k, err,
+		    sizeof(err)), KSINK_POISON);
+		assert_int_equal(k, 1);
+		assert_non_null(strstr(err, "key of t/3@51 cannot be decoded "
+		    "by key.converter: "));
+		assert_text(&r[0], 1, "{\"id\":5,\"note\":null}");
+		assert_text(&r[0], 0, "42");
+		assert_non_null(d = ks_convert_decoded(c, &r[0]));
+		assert_int_equal(d->value_field_count, 2);
+		assert_string_equal(d->value_fields[1].name, "note");
+		assert_int_equal(d->value_fields[1].type, KSINK_FIELD_STRING);
+		assert_true(d->value_fields[1].flags & KSINK_FIELD_OPTIONAL);
+		assert_int_equal(d->key_field_count, 1);
+		assert_string_equal(d->key_fields[0].name, "");
+		assert_int_equal(d->key_fields[0].type, KSINK_FIELD_INT64);
+		assert_int_equal(d->value_schema_id, -1);
+		assert_text(&r[1], 0, bad);
+	}
+}
+
 /* avro: what is wrong with the prefix or the header is poison, before
  * any registry is asked; the id is read from the prefix, or from the
  * header in decimal, 4 or 8 bytes (the registry at port 1 of the
@@ -300,6 +345,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_string, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poison, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arena, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_json, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_wire, setup, teardown),
 	};
 
