@@ -4,24 +4,33 @@
 noinst_LIBRARIES += src/libksink.a
 src_libksink_a_SOURCES = \
 	src/admin.c src/admin.h \
+	src/avrodec.c src/avrodec.h src/avronode.h src/avroschema.c \
 	src/batch.c src/batch.h \
 	src/check.c src/check.h \
 	src/conf.c src/conf.h \
+	src/convert.c src/convert.h \
 	src/consumer.c src/consumer.h \
 	src/demo.c src/demo.h \
+	src/cjson.c src/cjson.h \
 	src/dlq.c src/dlq.h \
+	src/fields.c src/fields.h \
 	src/log.c src/log.h \
 	src/offsets.c src/offsets.h \
 	src/offsets_cli.c \
 	src/options.c src/options.h \
+	src/registry.c src/registry.h \
+	src/render.c src/render.h \
 	src/retry.c src/retry.h \
+	src/schemas.c src/schemas.h \
 	src/sink.c src/sink.h \
 	src/stats.c src/stats.h \
 	src/status.c src/status.h \
 	src/testing.h \
 	src/util.c src/util.h \
 	src/waker.c src/waker.h \
-	src/worker.c src/worker.h
+	src/worker.c src/worker.h \
+	connectors/lib/base64.c connectors/lib/buf.c connectors/lib/json.c \
+	connectors/lib/utf8.c
 src_libksink_a_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(INIH_CFLAGS) $(SQLITE3_CFLAGS) \
 	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) $(AVRO_CFLAGS) $(JANSSON_CFLAGS) \
 	-DPKGLIBDIR='"$(pkglibdir)"'

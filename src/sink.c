@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "conf.h"
+#include "convert.h"
 #include "log.h"
 #include "options.h"
 #include "sink.h"
@@ -42,6 +43,8 @@ struct ksink_ctx {
 	int count_warned;
 	/* ks_sink_ctx_test(): the settings it owns. */
 	struct ks_conf *conf;
+	/* The connector's converters; NULL: bytes for key and value. */
+	const struct ks_convert *conv;
 };
 
 /* The descriptor size each minor version needs, by minor. */
@@ -281,6 +284,12 @@ ks_sink_ctx_set_stats(struct ksink_ctx *ctx, struct ks_stats *stats)
 	ctx->stats = stats;
 }
 
+void
+ks_sink_ctx_set_convert(struct ksink_ctx *ctx, const struct ks_convert *conv)
+{
+	ctx->conv = conv;
+}
+
 int
 ks_sink_validate(const struct ks_conf *conf, const struct ks_section *sec,
     const struct ksink_sink *desc, struct ks_errors *errs)
@@ -486,14 +495,13 @@ ks_sink_check(const char *conf_path, const struct ks_section *sec,
 	return st == KSINK_OK && reports == 0 ? 0 : -1;
 }
 
-/* What the converters made of r: nothing yet, as no connector has a
- * converter other than bytes. */
+/* What the converters made of r, a record of the current write(). */
 static const struct ksink_decoded *
 host_decoded(struct ksink_ctx *ctx, const struct ksink_record *r)
 {
-	(void)ctx;
-	(void)r;
-	return NULL;
+	if (ctx == NULL || ctx->conv == NULL || r == NULL)
+		return NULL;
+	return ks_convert_decoded(ctx->conv, r);
 }
 
 const struct ksink_host ks_sink_host = {

@@ -31,6 +31,10 @@ void	ks_sink_ctx_free(struct ksink_ctx *ctx);
 /* Where the context's host->count() adds up (the connector's figures). */
 struct ks_stats;
 void	ks_sink_ctx_set_stats(struct ksink_ctx *ctx, struct ks_stats *stats);
+/* Whose records host->decoded() answers about (NULL: none). */
+struct ks_convert;
+void	ks_sink_ctx_set_convert(struct ksink_ctx *ctx,
+	    const struct ks_convert *conv);
 
 /* Checks the keys of a connector's section against our table and its
  * plugin's (desc; NULL when the plugin could not be loaded, whose keys

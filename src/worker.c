@@ -56,6 +56,7 @@
 #include "check.h"
 #include "conf.h"
 #include "consumer.h"
+#include "convert.h"
 #include "dlq.h"
 #include "log.h"
 #include "options.h"
@@ -92,6 +93,7 @@ struct ks_worker {
 	int opened;		/* open() succeeded: close() is owed */
 	struct ks_consumer *consumer;
 	struct ks_dlq *dlq;	/* NULL: none */
+	struct ks_convert *conv; /* NULL: key and value are bytes */
 
 	int64_t max_records;
 	int64_t max_bytes;
@@ -107,6 +109,15 @@ struct ks_worker {
 	atomic_int stop;
 
 	struct ks_batch q;	/* polled messages; the batch is the head */
+	/* The head batch's decoding: the next record to decode, and the
+	 * records the converters refused (by index, ascending), which
+	 * apply() skips as it skips the sink's poison records. */
+	size_t dec_next;
+	struct dec_poison {
+		size_t idx;
+		char *why;
+	} *dp;
+	size_t ndp, dp_cap;
 
 	struct ks_stats stats;	/* read by the admin endpoint too */
 
@@ -293,6 +304,13 @@ ks_worker_open(struct ks_worker *w, int *config_error, char *errbuf,
 	int st;
 
 	*config_error = 0;
+	if ((st = ks_convert_new(w->sec, &w->conv, err, sizeof(err))) !=
+	    KSINK_OK) {
+		*config_error = st == KSINK_CONFIG;
+		ks_util_errf(errbuf, errlen, "%s: %s", w->who, err);
+		return -1;
+	}
+	ks_sink_ctx_set_convert(w->ctx, w->conv);
 	st = w->desc->open(&ks_sink_host, w->ctx, &w->sink, err, sizeof(err));
 	if (st != KSINK_OK) {
 		*config_error = st == KSINK_CONFIG;
@@ -416,6 +434,47 @@ on_fail(void *arg, const char *msg)
 /* ---- one batch ---- */
 
 /*
+ * A record that can never be applied, refused by the sink or by the
+ * converters (why): errors.tolerance = none stops the connector
+ * (KSINK_POISON, the step aborted); all skips it, after sending it as read
+ * from Kafka to the dead letter queue (KSINK_OK; KSINK_RETRY when it
+ * cannot be sent).
+ */
+static int
+skip_poison(struct ks_worker *w, size_t idx, const char *why, char *ebuf,
+    size_t elen)
+{
+	const struct ksink_record *r = &w->q.recs[idx];
+	struct ksink_record raw;
+	char what[1200], msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", why);
+	what[0] = '\0';
+	if (w->log_messages) {
+		what[0] = ' ';
+		ks_batch_describe(r, what + 1, sizeof(what) - 1);
+	}
+	if (!w->tolerance_all) {
+		if (w->desc->abort)
+			w->desc->abort(w->sink);
+		fail(w, "record %s/%d@%lld cannot be applied: %s;%s fix "
+		    "the record or the sink's settings, or set "
+		    "errors.tolerance = all to skip such records",
+		    r->topic, r->partition, (long long)r->offset, msg, what);
+		return KSINK_POISON;
+	}
+	ks_log_msg(KSINK_LOG_WARN, w->who, "skipping record "
+	    "%s/%d@%lld (errors.tolerance = all%s): %s;%s",
+	    r->topic, r->partition, (long long)r->offset, w->dlq ?
+	    ", sent to the dead letter queue" : "", msg, what);
+	ks_convert_raw(w->conv, r, &raw);
+	if (w->dlq != NULL && ks_dlq_produce(w->dlq, &raw, msg, ebuf,
+	    elen) == -1)
+		return KSINK_RETRY;
+	return KSINK_OK;
+}
+
+/*
  * One attempt at applying recs[0..k) as one atomic step.  Returns a
  * KSINK_* status; *poison counts the records skipped under
  * errors.tolerance = all; after KSINK_RETRY, *moved counts the records
@@ -426,8 +485,8 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, size_t *moved,
     char *ebuf, size_t elen)
 {
 	struct ksink_offset *offs;
-	size_t i = 0, done, idx;
-	char what[1200];
+	size_t i = 0, done, idx, end, dp = 0;
+	const char *why;
 	int st;
 
 	*poison = 0;
@@ -435,51 +494,42 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, size_t *moved,
 	*ebuf = '\0';
 	st = w->desc->begin(w->sink, ebuf, elen);
 	while (st == KSINK_OK && i < k) {
-		done = 0;
-		st = w->desc->write(w->sink, w->q.recs + i, k - i, &done, ebuf,
-		    elen);
-		if (st == KSINK_RETRY &&
-		    (w->desc->caps & KSINK_CAP_RETRY_PROGRESS))
-			*moved = done < k - i ? done : k - i;
-		if (st != KSINK_POISON)
+		/* The records up to the next one the converters refused. */
+		while (dp < w->ndp && w->dp[dp].idx < i)
+			dp++;
+		end = dp < w->ndp ? w->dp[dp].idx : k;
+		if (i < end) {
+			done = 0;
+			st = w->desc->write(w->sink, w->q.recs + i, end - i,
+			    &done, ebuf, elen);
+			if (st == KSINK_RETRY &&
+			    (w->desc->caps & KSINK_CAP_RETRY_PROGRESS))
+				*moved = i + (done < end - i ? done : end - i);
+			if (st == KSINK_OK) {
+				i = end;
+				continue;
+			}
+			if (st != KSINK_POISON)
+				break;
+			idx = i + done;
+			if (idx >= end) {
+				ks_util_errf(ebuf, elen, "sink reported a "
+				    "poison record past the end of the batch");
+				st = KSINK_FATAL;
+				break;
+			}
+			why = ebuf;
+		} else {
+			idx = i;
+			why = w->dp[dp].why;
+		}
+		if ((st = skip_poison(w, idx, why, ebuf, elen)) != KSINK_OK)
 			break;
-		idx = i + done;
-		if (idx >= k) {
-			ks_util_errf(ebuf, elen, "sink reported a poison "
-			    "record past the end of the batch");
-			st = KSINK_FATAL;
-			break;
-		}
-		what[0] = '\0';
-		if (w->log_messages) {
-			what[0] = ' ';
-			ks_batch_describe(&w->q.recs[idx], what + 1,
-			    sizeof(what) - 1);
-		}
-		if (!w->tolerance_all) {
-			if (w->desc->abort)
-				w->desc->abort(w->sink);
-			fail(w, "record %s/%d@%lld cannot be applied: %s;%s fix "
-			    "the record or the sink's settings, or set "
-			    "errors.tolerance = all to skip such records",
-			    w->q.recs[idx].topic, w->q.recs[idx].partition,
-			    (long long)w->q.recs[idx].offset, ebuf, what);
-			return KSINK_POISON;
-		}
-		ks_log_msg(KSINK_LOG_WARN, w->who, "skipping record "
-		    "%s/%d@%lld (errors.tolerance = all%s): %s;%s",
-		    w->q.recs[idx].topic, w->q.recs[idx].partition,
-		    (long long)w->q.recs[idx].offset, w->dlq ?
-		    ", sent to the dead letter queue" : "", ebuf, what);
-		if (w->dlq != NULL && ks_dlq_produce(w->dlq, &w->q.recs[idx],
-		    ebuf, ebuf, elen) == -1) {
-			st = KSINK_RETRY;
-			break;
-		}
 		(*poison)++;
 		i = idx + 1;
-		st = KSINK_OK;
 	}
+	if (st == KSINK_POISON)
+		return st;	/* skip_poison() failed the connector */
 	/* A skipped record's offset is stored only once its dead letter
 	 * is safe with the broker. */
 	if (st == KSINK_OK && w->dlq != NULL && *poison > 0 &&
@@ -498,6 +548,52 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, size_t *moved,
 	if (st != KSINK_OK && w->desc->abort)
 		w->desc->abort(w->sink);
 	return st;
+}
+
+/* The head batch of k records is new: nothing of it decoded yet. */
+static void
+decode_begin(struct ks_worker *w, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < w->ndp; i++)
+		free(w->dp[i].why);
+	w->ndp = 0;
+	w->dec_next = 0;
+	if (w->conv != NULL)
+		ks_convert_begin(w->conv, w->q.recs, k);
+}
+
+/*
+ * Decodes what the converters have not done yet of the head batch of k
+ * records, once for all the attempts at it.  KSINK_OK when every record
+ * is decoded or refused (kept in w->dp for apply()); KSINK_RETRY or
+ * KSINK_FATAL with ebuf filled, the next attempt going on from there.
+ */
+static int
+decode(struct ks_worker *w, size_t k, char *ebuf, size_t elen)
+{
+	size_t at;
+	int st;
+
+	while (w->conv != NULL && w->dec_next < k) {
+		st = ks_convert_decode(w->conv, w->dec_next, &at, ebuf, elen);
+		w->dec_next = at;
+		if (st == KSINK_OK)
+			break;
+		if (st != KSINK_POISON)
+			return st;
+		if (w->ndp == w->dp_cap) {
+			w->dp_cap = w->dp_cap ? 2 * w->dp_cap : 16;
+			w->dp = ks_util_xrealloc(w->dp,
+			    w->dp_cap * sizeof(*w->dp));
+		}
+		w->dp[w->ndp].idx = at;
+		w->dp[w->ndp++].why = ks_util_strdup(ebuf);
+		w->dec_next = at + 1;
+	}
+	*ebuf = '\0';
+	return KSINK_OK;
 }
 
 /* BACKOFF: waits ms while serving the consumer.  0 when the wait ran
@@ -531,6 +627,7 @@ static int
 flush_batch(struct ks_worker *w)
 {
 	int draining = w->phase == PHASE_DRAIN, st, ret;
+	const char *what = "sink";
 	int64_t wait, t0 = 0;
 	struct ks_retry r;
 	size_t k, moved, moved_all = 0;
@@ -543,12 +640,19 @@ flush_batch(struct ks_worker *w)
 	if (k == 0)
 		return 1;
 	ks_batch_build(&w->q, k);
+	decode_begin(w, k);
 	ks_retry_init(&r, w->backoff_max_ms, w->retry_timeout_ms);
 	for (;;) {
 		if (!draining)
 			w->phase = PHASE_APPLY;
 		t0 = ks_util_now_ms();
-		st = apply(w, k, &poison, &moved, ebuf, sizeof(ebuf));
+		moved = 0;
+		/* what: whose failure this is, or the last one was. */
+		if ((st = decode(w, k, ebuf, sizeof(ebuf))) != KSINK_OK)
+			what = "converter";
+		else if ((st = apply(w, k, &poison, &moved, ebuf,
+		    sizeof(ebuf))) != KSINK_OK)
+			what = "sink";
 		if (st == KSINK_OK)
 			break;
 		if (w->phase == PHASE_FAILED) {
@@ -556,7 +660,7 @@ flush_batch(struct ks_worker *w)
 			goto out;
 		}
 		if (st != KSINK_RETRY) {
-			fail(w, "sink failed (%s): %s", ksink_status_name(st),
+			fail(w, "%s failed (%s): %s", what, ksink_status_name(st),
 			    *ebuf ? ebuf : "no detail");
 			ret = -1;
 			goto out;
@@ -570,8 +674,8 @@ flush_batch(struct ks_worker *w)
 			ks_retry_progress(&r);
 		}
 		if ((wait = ks_retry_next(&r)) < 0) {
-			fail(w, "sink kept failing for %lld ms "
-			    "(errors.retry.timeout.ms): %s",
+			fail(w, "%s kept failing for %lld ms "
+			    "(errors.retry.timeout.ms): %s", what,
 			    (long long)ks_retry_elapsed(&r), ebuf);
 			ret = -1;
 			goto out;
@@ -584,8 +688,9 @@ flush_batch(struct ks_worker *w)
 			goto out;
 		}
 		ks_log_msg(r.attempt == 1 ? KSINK_LOG_WARN : KSINK_LOG_DEBUG,
-		    w->who, "sink failed transiently (attempt %d): %s; "
-		    "retrying in %lld ms", r.attempt, ebuf, (long long)wait);
+		    w->who, "%s failed transiently (attempt %d): %s; "
+		    "retrying in %lld ms", what, r.attempt, ebuf,
+		    (long long)wait);
 		if (draining) {
 			ks_util_sleep_ms(wait);
 			continue;
@@ -600,8 +705,8 @@ flush_batch(struct ks_worker *w)
 		}
 	}
 	if (r.attempt > 0)
-		ks_log_msg(KSINK_LOG_INFO, w->who, "sink recovered after %d "
-		    "attempts", r.attempt + 1);
+		ks_log_msg(KSINK_LOG_INFO, w->who, "%s recovered after %d "
+		    "attempts", what, r.attempt + 1);
 	ks_consumer_commit(w->consumer, w->q.parts, w->q.nparts);
 	ks_stats_batch(&w->stats, k, poison, w->dlq != NULL ? poison : 0,
 	    ks_util_now_ms() - t0, w->q.parts, w->q.nparts);
@@ -759,6 +864,9 @@ ks_worker_free(struct ks_worker *w)
 	ks_consumer_free(w->consumer);
 	ks_worker_close(w);
 	ks_dlq_free(w->dlq);
+	decode_begin(w, 0);
+	free(w->dp);
+	ks_convert_free(w->conv);
 	ks_sink_ctx_free(w->ctx);
 	ks_sink_unload(w->plugin);
 	ks_stats_destroy(&w->stats);

@@ -68,12 +68,16 @@ tests_plugins_scripted_la_LDFLAGS = $(FIXTURE_FLAGS)
 if HAVE_CMOCKA
 # cmocka tests of the core, one per module, linked against src/libksink.a.
 CORE_UNIT_TESTS = \
+	tests/unit/test_avrodec \
+	tests/unit/test_cjson \
 	tests/unit/test_conf \
+	tests/unit/test_convert \
 	tests/unit/test_options \
 	tests/unit/test_retry \
 	tests/unit/test_sink \
 	tests/unit/test_util \
 	tests/unit/test_worker \
+	tests/unit/test_worker_convert \
 	tests/unit/test_worker_retry
 check_PROGRAMS += $(CORE_UNIT_TESTS)
 TESTS += $(CORE_UNIT_TESTS)
@@ -81,9 +85,19 @@ TESTS += $(CORE_UNIT_TESTS)
 CORE_TEST_CPPFLAGS = $(src_libksink_a_CPPFLAGS) $(CMOCKA_CFLAGS)
 CORE_TEST_LDADD = $(KSINK_CORE_LIBS) $(CMOCKA_LIBS)
 
+tests_unit_test_avrodec_SOURCES = tests/unit/test_avrodec.c \
+	tests/unit/avro-fx.h
+tests_unit_test_avrodec_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_avrodec_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_cjson_SOURCES = tests/unit/test_cjson.c
+tests_unit_test_cjson_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_cjson_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
 tests_unit_test_conf_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_convert_SOURCES = tests/unit/test_convert.c
+tests_unit_test_convert_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_convert_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_options_SOURCES = tests/unit/test_options.c
 tests_unit_test_options_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_options_LDADD = $(CORE_TEST_LDADD)
@@ -100,6 +114,10 @@ tests_unit_test_worker_SOURCES = tests/unit/test_worker.c \
 	tests/unit/worker-fx.h
 tests_unit_test_worker_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_worker_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_worker_convert_SOURCES = tests/unit/test_worker_convert.c \
+	tests/unit/worker-fx.h
+tests_unit_test_worker_convert_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_worker_convert_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_worker_retry_SOURCES = tests/unit/test_worker_retry.c \
 	tests/unit/worker-fx.h
 tests_unit_test_worker_retry_CPPFLAGS = $(CORE_TEST_CPPFLAGS)

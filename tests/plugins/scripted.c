@@ -14,7 +14,8 @@
  * write() only gathers the batch.  commit() is the atomic step: under the
  * lock it reads the stored offsets, skips every record below them (the
  * zombie fence), appends the rest and raises the offsets, never lowering
- * one.  Whitespace in values is written as '_'; a tombstone as '-'.
+ * one.  Whitespace in values is written as '_'; a tombstone as '-'; a
+ * value that a converter decoded as DECODED~RAW (host->decoded()).
  *
  * Scripted behaviour: scripted.retry.commits, scripted.retry.writes and
  * scripted.retry.writes.done, scripted.retry.load,
@@ -339,12 +340,38 @@ s_begin(void *sink, char *errbuf, size_t errlen)
 	return KSINK_OK;
 }
 
+/* A value as the state file holds it: whitespace and NUL as '_', a
+ * tombstone as '-', an empty value as '_'. */
+static char *
+text(const void *p, size_t len)
+{
+	char *t;
+	size_t j;
+
+	if (p == NULL)
+		return xstrdup("-");
+	if (len == 0)
+		return xstrdup("_");
+	if ((t = malloc(len + 1)) == NULL)
+		abort();
+	for (j = 0; j < len; j++) {
+		char c = ((const char *)p)[j];
+
+		t[j] = (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		    c == '\0') ? '_' : c;
+	}
+	t[len] = '\0';
+	return t;
+}
+
 static int
 s_write(void *sink, const struct ksink_record *records, size_t count,
     size_t *n_done, char *errbuf, size_t errlen)
 {
 	struct scripted *s = sink;
+	const struct ksink_decoded *dec;
 	const struct ksink_record *r;
+	char *raw, *both;
 	struct rec *d;
 	size_t i, j;
 
@@ -387,23 +414,17 @@ s_write(void *sink, const struct ksink_record *records, size_t count,
 		d->topic = xstrdup(r->topic);
 		d->partition = r->partition;
 		d->offset = r->offset;
-		if (r->value == NULL)
-			d->value = xstrdup("-");
-		else {
-			if ((d->value = malloc(r->value_len + 1)) == NULL)
+		d->value = text(r->value, r->value_len);
+		/* A converter decoded it: VALUE~RAW, RAW as read from
+		 * Kafka (ABI 1.3). */
+		if (KSINK_HOST_HAS(s->host, decoded) &&
+		    (dec = s->host->decoded(s->ctx, r)) != NULL) {
+			raw = text(dec->value_raw, dec->value_raw_len);
+			if (asprintf(&both, "%s~%s", d->value, raw) == -1)
 				abort();
-			for (j = 0; j < r->value_len; j++) {
-				char c = ((const char *)r->value)[j];
-
-				d->value[j] = (c == ' ' || c == '\t' ||
-				    c == '\n' || c == '\r' || c == '\0') ?
-				    '_' : c;
-			}
-			d->value[r->value_len] = '\0';
-			if (r->value_len == 0) {
-				free(d->value);
-				d->value = xstrdup("_");
-			}
+			free(d->value);
+			free(raw);
+			d->value = both;
 		}
 	}
 	*n_done = count;

@@ -11,7 +11,32 @@
 # after it.
 
 dist_check_SCRIPTS += tests/registry/registry.sh tests/registry/stop.test
-EXTRA_DIST += tests/registry/lib.sh
+EXTRA_DIST += tests/registry/lib.sh tests/registry/authproxy.py
 
 TESTS += tests/registry/stop.test
 tests/registry/stop.log: $(REGISTRY_TESTS:.test=.log)
+
+# The registry client on the command line.
+check_PROGRAMS += tests/registry/regfetch
+tests_registry_regfetch_SOURCES = tests/registry/regfetch.c
+tests_registry_regfetch_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
+tests_registry_regfetch_LDADD = $(KSINK_CORE_LIBS)
+
+# The client against the real registry (and tests/registry/authproxy.py
+# in front of it for authentication and client certificates).
+REGISTRY_CLIENT_TESTS = \
+	tests/registry/fetch.test \
+	tests/registry/auth.test \
+	tests/registry/tls.test
+REGISTRY_TESTS += $(REGISTRY_CLIENT_TESTS)
+SCRIPT_TESTS += $(REGISTRY_CLIENT_TESTS)
+
+if HAVE_CMOCKA
+# The avro converter and its schema cache against the real registry.
+check_PROGRAMS += tests/registry/convreg
+tests_registry_convreg_SOURCES = tests/registry/convreg.c
+tests_registry_convreg_CPPFLAGS = $(src_libksink_a_CPPFLAGS) $(CMOCKA_CFLAGS)
+tests_registry_convreg_LDADD = $(KSINK_CORE_LIBS) $(CMOCKA_LIBS)
+REGISTRY_TESTS += tests/registry/convert.test
+SCRIPT_TESTS += tests/registry/convert.test
+endif
