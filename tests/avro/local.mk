@@ -16,10 +16,10 @@ POSTGRES_TESTS += $(AVRO_PG_TESTS)
 dist_check_SCRIPTS += tests/avro/check_avro.py tests/avro/forward.py
 EXTRA_DIST += tests/avro/lib.sh
 
-# The issue-sized kill run: 20 SIGKILLs over 3 x 10,000 records into
-# PostgreSQL; not part of make check, which makes 3 over 3 x 400.
+# The issue-sized kill run: 20 SIGKILLs over 21 x 1,500 records into
+# PostgreSQL; not part of make check, which makes 3 over 4 x 300.
 check-avro-long:
-	$(MAKE) $(AM_MAKEFLAGS) check AVRO_RECORDS=10000 AVRO_KILLS=20 \
+	$(MAKE) $(AM_MAKEFLAGS) check AVRO_RECORDS=1500 AVRO_KILLS=20 \
 	    TESTS="$(AVRO_PG_TESTS) tests/registry/stop.test tests/postgres/stop.test tests/kafka/stop.test" \
 	    KAFKA_TESTS="$(AVRO_PG_TESTS)" POSTGRES_TESTS="$(AVRO_PG_TESTS)" \
 	    REGISTRY_TESTS="$(AVRO_PG_TESTS)"
