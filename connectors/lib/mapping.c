@@ -10,11 +10,13 @@
 #endif
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "err.h"
 #include "json.h"
@@ -349,6 +351,54 @@ ks_mapping_row_free(struct ks_mapping_row *row)
 }
 
 int
+ks_mapping_rows_grow(struct ks_mapping_rows *rows, size_t n)
+{
+	struct ks_mapping_row *v;
+
+	if (n <= rows->n)
+		return 0;
+	if ((v = realloc(rows->v, n * sizeof(*v))) == NULL)
+		return -1;
+	memset(v + rows->n, 0, (n - rows->n) * sizeof(*v));
+	rows->v = v;
+	rows->n = n;
+	return 0;
+}
+
+void
+ks_mapping_rows_free(struct ks_mapping_rows *rows)
+{
+	size_t i;
+
+	for (i = 0; i < rows->n; i++)
+		ks_mapping_row_free(&rows->v[i]);
+	free(rows->v);
+	rows->v = NULL;
+	rows->n = 0;
+}
+
+void
+ks_mapping_schema_get(const struct ksink_host *host, struct ksink_ctx *ctx,
+    const struct ksink_record *r, struct ks_mapping_schema *s)
+{
+	const struct ksink_decoded *d;
+
+	memset(s, 0, sizeof(*s));
+	if (!KSINK_HOST_HAS(host, decoded) || host->decoded == NULL ||
+	    (d = host->decoded(ctx, r)) == NULL || d->struct_size <
+	    KSINK_SIZE_THROUGH(struct ksink_decoded, value_field_count))
+		return;
+	if (d->key_fields != NULL && d->key_field_count > 0) {
+		s->key = d->key_fields;
+		s->nkey = d->key_field_count;
+	}
+	if (d->value_fields != NULL && d->value_field_count > 0) {
+		s->value = d->value_fields;
+		s->nvalue = d->value_field_count;
+	}
+}
+
+int
 ks_mapping_same_name(const struct ks_mapping *m, const char *a,
     const char *b)
 {
@@ -396,7 +446,15 @@ struct build {
 	size_t errlen;
 	const char *what;	/* "key" or "value" */
 	int pk;			/* the columns made now are the key's */
+	/* The schema of the key or value being read (NULL: none), and
+	 * which of its fields the record named. */
+	const struct ksink_field *f;
+	size_t nf;
+	unsigned char *seen;
 };
+
+/* The parent of the members of an object that no schema describes. */
+#define NOSCHEMA (-2)
 
 static int
 poison(struct build *b, const char *fmt, ...)
@@ -506,6 +564,21 @@ decode_string(struct ks_json_scan *s, struct ks_buf *o, int *nul)
 	s->p = p + 1;
 }
 
+int
+ks_mapping_json_string(struct ks_buf *o, const char *text, size_t n)
+{
+	struct ks_json_scan s;
+	int nul;
+
+	if (n < 2 || *text != '"' || !ks_json_valid(text, n))
+		return -1;
+	memset(&s, 0, sizeof(s));
+	s.p = (const unsigned char *)text;
+	s.end = s.p + n;
+	decode_string(&s, o, &nul);
+	return nul || s.p != s.end ? -1 : 0;
+}
+
 static int
 add_col(struct build *b, size_t name_off, int type, size_t text_off,
     size_t len)
@@ -530,6 +603,7 @@ add_col(struct build *b, size_t name_off, int type, size_t text_off,
 	c = &row->cols[row->ncols];
 	memset(c, 0, sizeof(*c));
 	c->type = type;
+	c->decl = type;
 	c->len = len;
 	c->pk = b->pk;
 	b->name_off[row->ncols] = name_off;
@@ -566,9 +640,10 @@ wanted(struct build *b, const char *name)
 	return 1;
 }
 
-/* One scalar, array or unflattened object as column name_off. */
+/* One scalar, array or unflattened object as column name_off; with
+ * as_json, any value but null as its JSON text. */
 static int
-scalar(struct build *b, struct ks_json_scan *s, size_t name_off)
+scalar(struct build *b, struct ks_json_scan *s, size_t name_off, int as_json)
 {
 	struct ks_buf *a = &b->row->arena;
 	const unsigned char *from = s->p;
@@ -577,7 +652,7 @@ scalar(struct build *b, struct ks_json_scan *s, size_t name_off)
 	char *end;
 
 	off = a->len;
-	switch (*s->p) {
+	switch (as_json && *s->p != 'n' ? '[' : *s->p) {
 	case '"':
 		decode_string(s, a, &nul);
 		if (nul)
@@ -629,23 +704,208 @@ scalar(struct build *b, struct ks_json_scan *s, size_t name_off)
 	return KSINK_OK;
 }
 
-/* The members of the object at s->p, as columns named prefix_off's name
- * (if any), the delimiter, and the member's name. */
+/* Whether a field's value is a column of JSON text. */
 static int
-object(struct build *b, struct ks_json_scan *s, size_t prefix_off, int top)
+json_kind(const struct ksink_field *f)
+{
+	return ks_mapping_field_type(f) == KS_MAP_T_JSON;
+}
+
+/* Whether text[0..n) is a decimal's rendering: -?[0-9]+(.[0-9]+)? */
+static int
+decimal_text(const char *t, size_t n)
+{
+	size_t i = 0, d;
+
+	if (i < n && t[i] == '-')
+		i++;
+	for (d = i; i < n && t[i] >= '0' && t[i] <= '9'; i++)
+		;
+	if (i == d)
+		return 0;
+	if (i < n && t[i] == '.') {
+		for (d = ++i; i < n && t[i] >= '0' && t[i] <= '9'; i++)
+			;
+		if (i == d)
+			return 0;
+	}
+	return i == n;
+}
+
+/*
+ * Makes the last column field f's: the column's type from the schema,
+ * NOT NULL when f is required and no record around it (opt) may be null,
+ * its default; the value, read as JSON, checked against the type and
+ * turned into it (a float's "NaN", bytes' base64).
+ */
+static int
+typed(struct build *b, const struct ksink_field *f, int opt)
+{
+	size_t ci = b->row->ncols - 1;
+	struct ks_mapping_col *c = &b->row->cols[ci];
+	char *t = b->row->arena.p + b->text_off[ci];
+	const char *name = arena_str(b, b->name_off[ci]);
+	int want = ks_mapping_field_type(f), ok;
+	long n;
+
+	c->decl = want;
+	c->notnull = !(f->flags & KSINK_FIELD_OPTIONAL) && !opt;
+	c->precision = f->precision;
+	c->scale = f->scale;
+	c->def = f->default_json;
+	if (c->type == KS_MAP_T_NULL) {
+		if (c->notnull)
+			return poison(b, "%s field \"%s\" is null, but its "
+			    "schema makes it required", b->what, name);
+		return KSINK_OK;
+	}
+	switch (want) {
+	case KS_MAP_T_INTEGER:
+	case KS_MAP_T_INT32:
+		ok = c->type == KS_MAP_T_INTEGER;
+		if (ok && want == KS_MAP_T_INT32 && (c->i < INT32_MIN ||
+		    c->i > INT32_MAX))
+			return poison(b, "%s field \"%s\": %s does not fit in "
+			    "the 32-bit integer of its schema", b->what, name,
+			    t);
+		break;
+	case KS_MAP_T_NUMBER:
+	case KS_MAP_T_FLOAT32:
+		ok = c->type == KS_MAP_T_INTEGER || c->type == KS_MAP_T_NUMBER;
+		if (c->type == KS_MAP_T_STRING && (strcmp(t, "NaN") == 0 ||
+		    strcmp(t, "Infinity") == 0 ||
+		    strcmp(t, "-Infinity") == 0)) {
+			c->d = *t == 'N' ? NAN : *t == '-' ? -INFINITY :
+			    INFINITY;
+			ok = 1;
+		}
+		break;
+	case KS_MAP_T_BYTES:
+		ok = c->type == KS_MAP_T_STRING &&
+		    (n = ks_base64_decode(t, t, c->len)) >= 0;
+		if (ok)
+			c->len = (size_t)n;
+		break;
+	case KS_MAP_T_DECIMAL:
+		ok = c->type == KS_MAP_T_STRING && decimal_text(t, c->len);
+		break;
+	case KS_MAP_T_STRING:
+	case KS_MAP_T_DATE:
+	case KS_MAP_T_TIME:
+	case KS_MAP_T_TIMESTAMP:
+	case KS_MAP_T_UUID:
+		ok = c->type == KS_MAP_T_STRING && c->len > 0;
+		break;
+	default:
+		ok = c->type == want;
+		break;
+	}
+	if (!ok)
+		return poison(b, "%s field \"%s\": its schema makes it a %s, "
+		    "but the value is a %s (%.40s)", b->what, name,
+		    ks_mapping_type_name(want), ks_mapping_type_name(c->type),
+		    c->type == KS_MAP_T_BOOLEAN ? (c->i ? "true" : "false") :
+		    t);
+	c->type = want;
+	return KSINK_OK;
+}
+
+/* The index of the field of record parent named name, or -1. */
+static int
+field_of(struct build *b, int parent, const char *name)
+{
+	size_t j;
+
+	if (parent == NOSCHEMA || b->f == NULL)
+		return -1;
+	for (j = 0; j < b->nf; j++)
+		if (b->f[j].parent == parent && b->f[j].name != NULL &&
+		    strcmp(b->f[j].name, name) == 0)
+			return (int)j;
+	return -1;
+}
+
+/* A column's name: prefix_off's name and the delimiter (unless top), and
+ * the member's name, in the arena; *member_off is where that starts. */
+static size_t
+col_name(struct build *b, size_t prefix_off, int top, size_t *member_off)
 {
 	struct ks_buf *a = &b->row->arena;
-	size_t name_off;
-	int nul, rc;
+	size_t name_off = a->len;
+
+	if (!top) {
+		ks_buf_adds(a, arena_str(b, prefix_off));
+		ks_buf_adds(a, b->m->delimiter);
+	}
+	*member_off = a->len;
+	return name_off;
+}
+
+static int
+unplain(struct build *b, size_t name_off)
+{
+	return poison(b, "%s field \"%s\" is not a plain identifier and "
+	    "quote.identifiers is off: turn it on, or leave the field out "
+	    "with fields.exclude", b->what, arena_str(b, name_off));
+}
+
+/*
+ * Null columns for the fields of record parent of the schema (those the
+ * record did not name, with only_unseen), under prefix_off: a record's
+ * fields each, with flatten, the others as one column each.
+ */
+static int
+null_cols(struct build *b, int parent, size_t prefix_off, int top, int opt,
+    int only_unseen)
+{
+	struct ks_buf *a = &b->row->arena;
+	const struct ksink_field *f;
+	size_t j, name_off, member_off;
+	int rc;
+
+	for (j = 0; j < b->nf; j++) {
+		f = &b->f[j];
+		if (f->parent != parent || f->name == NULL || *f->name == '\0' ||
+		    (only_unseen && b->seen[j]))
+			continue;
+		name_off = col_name(b, prefix_off, top, &member_off);
+		ks_buf_adds(a, f->name);
+		ks_buf_addc(a, '\0');
+		if (a->oom)
+			return KSINK_FATAL;
+		if (f->type == KSINK_FIELD_RECORD && b->m->flatten)
+			rc = null_cols(b, (int)j, name_off, 0, 1, 0);
+		else if (!wanted(b, arena_str(b, name_off)))
+			rc = KSINK_OK;
+		else if (!b->m->quote && !ks_mapping_plain(arena_str(b,
+		    name_off)))
+			rc = unplain(b, name_off);
+		else if ((rc = add_col(b, name_off, KS_MAP_T_NULL, 0, 0)) ==
+		    KSINK_OK)
+			rc = typed(b, f, opt);
+		if (rc != KSINK_OK)
+			return rc;
+	}
+	return KSINK_OK;
+}
+
+/* The members of the object at s->p, as columns named prefix_off's name
+ * (if any), the delimiter, and the member's name.  parent is the index
+ * in the schema of the record the object is (-1: the top one), or
+ * NOSCHEMA; opt, whether that record or one around it may be null. */
+static int
+object(struct build *b, struct ks_json_scan *s, size_t prefix_off, int top,
+    int parent, int opt)
+{
+	struct ks_buf *a = &b->row->arena;
+	const struct ksink_field *f;
+	size_t name_off, member_off;
+	int nul, rc, fi;
 
 	s->p++;		/* { */
 	ks_json_scan_ws(s);
 	while (*s->p != '}') {
-		name_off = a->len;
-		if (!top) {
-			ks_buf_adds(a, arena_str(b, prefix_off));
-			ks_buf_adds(a, b->m->delimiter);
-		}
+		name_off = col_name(b, prefix_off, top, &member_off);
 		decode_string(s, a, &nul);
 		ks_buf_addc(a, '\0');
 		if (a->oom)
@@ -658,19 +918,29 @@ object(struct build *b, struct ks_json_scan *s, size_t prefix_off, int top)
 		ks_json_scan_ws(s);
 		s->p++;		/* : */
 		ks_json_scan_ws(s);
-		if (*s->p == '{' && b->m->flatten)
-			rc = object(b, s, name_off, 0);
-		else if (!wanted(b, arena_str(b, name_off))) {
+		f = NULL;
+		if ((fi = field_of(b, parent, arena_str(b, member_off))) >= 0) {
+			f = &b->f[fi];
+			b->seen[fi] = 1;
+		}
+		if (*s->p == '{' && b->m->flatten && (f == NULL ||
+		    f->type == KSINK_FIELD_RECORD))
+			rc = object(b, s, name_off, 0, f ? fi : NOSCHEMA,
+			    opt || (f && (f->flags & KSINK_FIELD_OPTIONAL)));
+		else if (*s->p == 'n' && b->m->flatten && f != NULL &&
+		    f->type == KSINK_FIELD_RECORD) {
+			/* A null record: its fields are null. */
+			rc = ks_json_scan_value(s) == -1 ? KSINK_FATAL :
+			    null_cols(b, fi, name_off, 0, 1, 0);
+		} else if (!wanted(b, arena_str(b, name_off))) {
 			rc = ks_json_scan_value(s) == -1 ? KSINK_FATAL :
 			    KSINK_OK;
 		} else if (!b->m->quote && !ks_mapping_plain(arena_str(b,
 		    name_off)))
-			return poison(b, "%s field \"%s\" is not a plain "
-			    "identifier and quote.identifiers is off: turn "
-			    "it on, or leave the field out with "
-			    "fields.exclude", b->what, arena_str(b, name_off));
-		else
-			rc = scalar(b, s, name_off);
+			return unplain(b, name_off);
+		else if ((rc = scalar(b, s, name_off, f && json_kind(f))) ==
+		    KSINK_OK && f != NULL)
+			rc = typed(b, f, opt);
 		if (rc != KSINK_OK)
 			return rc;
 		ks_json_scan_ws(s);
@@ -680,6 +950,35 @@ object(struct build *b, struct ks_json_scan *s, size_t prefix_off, int top)
 		}
 	}
 	s->p++;
+	/* The fields of the schema that the record left out. */
+	if (parent != NOSCHEMA && b->f != NULL)
+		return null_cols(b, parent, prefix_off, top, opt, 1);
+	return KSINK_OK;
+}
+
+/* The schema f[0..n) for what comes next: NULL for none; a schema that
+ * is not a record's is one entry named "" (*prim). */
+static int
+set_schema(struct build *b, const struct ksink_field *f, size_t n,
+    const struct ksink_field **prim)
+{
+	unsigned char *seen;
+
+	*prim = NULL;
+	b->f = NULL;
+	b->nf = 0;
+	if (f == NULL || n == 0)
+		return KSINK_OK;
+	if (f[0].parent == -1 && f[0].name != NULL && *f[0].name == '\0') {
+		*prim = &f[0];
+		return KSINK_OK;
+	}
+	if ((seen = realloc(b->seen, n)) == NULL)
+		return KSINK_FATAL;
+	memset(seen, 0, n);
+	b->seen = seen;
+	b->f = f;
+	b->nf = n;
 	return KSINK_OK;
 }
 
@@ -721,12 +1020,13 @@ table_name(struct build *b)
 	return KSINK_OK;
 }
 
-/* The key's columns from a record key. */
+/* The key's columns from a record key, of schema f[0..nf). */
 static int
-key_cols(struct build *b)
+key_cols(struct build *b, const struct ksink_field *f, size_t nf)
 {
 	const struct ks_mapping *m = b->m;
 	const struct ksink_record *r = b->r;
+	const struct ksink_field *prim;
 	struct ks_json_scan s;
 	size_t off;
 	int rc;
@@ -736,10 +1036,11 @@ key_cols(struct build *b)
 	if (r->key == NULL)
 		return poison(b, "the record has no key, and pk.mode "
 		    "record_key takes the row's key from it");
-	if ((rc = start(b, r->key, r->key_len, &s)) != KSINK_OK)
+	if ((rc = start(b, r->key, r->key_len, &s)) != KSINK_OK ||
+	    (rc = set_schema(b, f, nf, &prim)) != KSINK_OK)
 		return rc;
 	if (*s.p == '{')
-		return object(b, &s, 0, 1);
+		return object(b, &s, 0, 1, b->f ? -1 : NOSCHEMA, 0);
 	if (*s.p == '[')
 		return poison(b, "the key is a JSON array: pk.mode record_key "
 		    "takes an object or a single value");
@@ -752,7 +1053,10 @@ key_cols(struct build *b)
 	ks_buf_addc(&b->row->arena, '\0');
 	if (b->row->arena.oom)
 		return KSINK_FATAL;
-	return scalar(b, &s, off);
+	if ((rc = scalar(b, &s, off, prim && json_kind(prim))) != KSINK_OK ||
+	    prim == NULL)
+		return rc;
+	return typed(b, prim, 0);
 }
 
 static int
@@ -839,12 +1143,24 @@ int
 ks_mapping_row(const struct ks_mapping *m, const struct ksink_record *r,
     size_t index, struct ks_mapping_row *row, char *errbuf, size_t errlen)
 {
+	return ks_mapping_row_schema(m, r, NULL, index, row, errbuf, errlen);
+}
+
+int
+ks_mapping_row_schema(const struct ks_mapping *m, const struct ksink_record *r,
+    const struct ks_mapping_schema *sch, size_t index,
+    struct ks_mapping_row *row, char *errbuf, size_t errlen)
+{
+	static const struct ks_mapping_schema none;
 	struct build b = { .m = m, .r = r, .row = row, .errbuf = errbuf,
 	    .errlen = errlen };
+	const struct ksink_field *prim;
 	struct ks_json_scan s;
 	size_t i, j, nkey = 0;
 	int rc;
 
+	if (sch == NULL)
+		sch = &none;
 	ks_buf_reset(&row->arena);
 	free(row->table);
 	row->table = NULL;
@@ -864,7 +1180,7 @@ ks_mapping_row(const struct ks_mapping *m, const struct ksink_record *r,
 	if (m->pk_mode == KS_MAP_PK_KAFKA)
 		rc = kafka_cols(&b);
 	else if (m->pk_mode == KS_MAP_PK_RECORD_KEY)
-		rc = key_cols(&b);
+		rc = key_cols(&b, sch->key, sch->nkey);
 	if (rc != KSINK_OK)
 		goto out;
 	/* Only the key fields that pk.fields names are the key. */
@@ -884,7 +1200,9 @@ ks_mapping_row(const struct ks_mapping *m, const struct ksink_record *r,
 		}
 		row->op = KS_MAP_OP_DELETE;
 	} else {
-		if ((rc = start(&b, r->value, r->value_len, &s)) != KSINK_OK)
+		if ((rc = start(&b, r->value, r->value_len, &s)) != KSINK_OK ||
+		    (rc = set_schema(&b, sch->value, sch->nvalue, &prim)) !=
+		    KSINK_OK)
 			goto out;
 		if (*s.p != '{') {
 			rc = poison(&b, "the value is not a JSON object: the "
@@ -892,7 +1210,8 @@ ks_mapping_row(const struct ks_mapping *m, const struct ksink_record *r,
 			    "fields");
 			goto out;
 		}
-		if ((rc = object(&b, &s, 0, 1)) != KSINK_OK)
+		if ((rc = object(&b, &s, 0, 1, b.f ? -1 : NOSCHEMA, 0)) !=
+		    KSINK_OK)
 			goto out;
 	}
 	if (m->pk_mode == KS_MAP_PK_RECORD_VALUE) {
@@ -934,6 +1253,7 @@ ks_mapping_row(const struct ks_mapping *m, const struct ksink_record *r,
 out:
 	free(b.name_off);
 	free(b.text_off);
+	free(b.seen);
 	if (rc == KSINK_FATAL)
 		ks_err_set(errbuf, errlen, "record %s/%d@%lld: out of memory",
 		    r->topic, (int)r->partition, (long long)r->offset);
