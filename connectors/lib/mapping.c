@@ -801,9 +801,10 @@ typed(struct build *b, const struct ksink_field *f, int opt)
 		break;
 	}
 	if (!ok)
-		return poison(b, "%s field \"%s\": its schema makes it a %s, "
-		    "but the value is a %s (%.40s)", b->what, name,
-		    ks_mapping_type_name(want), ks_mapping_type_name(c->type),
+		return poison(b, "%s field \"%s\": its schema says %s, but "
+		    "the value is %s %s (%.40s)", b->what, name,
+		    ks_mapping_type_name(want), c->type == KS_MAP_T_INTEGER ?
+		    "an" : "a", ks_mapping_type_name(c->type),
 		    c->type == KS_MAP_T_BOOLEAN ? (c->i ? "true" : "false") :
 		    t);
 	c->type = want;
