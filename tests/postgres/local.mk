@@ -54,3 +54,14 @@ check-postgres-long:
 	    TESTS="$(PG_LONG_TESTS) tests/postgres/stop.test tests/kafka/stop.test" \
 	    KAFKA_TESTS="$(PG_LONG_TESTS)" POSTGRES_TESTS="$(PG_LONG_TESTS)"
 .PHONY: check-postgres-long
+
+# The table mapping with a record's schema: typed.c drives the sink (built
+# in) with a host whose decoded() gives every type; typed.test reads the
+# table back with psql.  No broker.
+check_PROGRAMS += tests/postgres/typed
+tests_postgres_typed_SOURCES = tests/postgres/typed.c $(POSTGRES_SOURCES)
+tests_postgres_typed_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS)
+tests_postgres_typed_LDADD = connectors/lib/libkslib.la $(KSINK_CORE_LIBS) \
+	$(LIBPQ_LIBS)
+SCRIPT_TESTS += tests/postgres/typed.test
+POSTGRES_TESTS += tests/postgres/typed.test
