@@ -159,12 +159,14 @@ lock(struct ks_mapping_db *db, struct ks_mapping_table *t, int *locked,
 }
 
 /* The name of a column's type in a message: as the database declares it
- * (PostgreSQL's format_type()), or its class (SQLite's affinity). */
+ * (PostgreSQL's format_type()), or its class (SQLite's affinity), as a
+ * JSON value (type vt) saw it before schemas. */
 static const char *
-decl(const struct ks_mapping *m, const struct ks_mapping_tcol *tc)
+decl(const struct ks_mapping *m, const struct ks_mapping_tcol *tc, int vt)
 {
 	return m->dialect == KS_MAP_POSTGRES && *tc->decl ? tc->decl :
-	    ks_mapping_type_name(tc->cls);
+	    ks_mapping_type_name(vt < KS_MAP_T_ANY ?
+	    ks_mapping_json_class(tc->cls) : tc->cls);
 }
 
 /* Checks value c against column tc: a stop when the column would have
@@ -203,14 +205,14 @@ fit_value(struct ks_mapping_db *db, const struct ks_mapping_row *row,
 		    "leave the field out with %s.fields.exclude",
 		    ks_mapping_where(r, where, sizeof(where)), c->name,
 		    ks_mapping_type_name(c->type), shown, tc->name,
-		    row->table, decl(m, tc), wider, how, db->prefix);
+		    row->table, decl(m, tc, c->type), wider, how, db->prefix);
 		return KSINK_FATAL;
 	case KS_MAP_MISFIT:
 		ks_err_set(errbuf, errlen, "record %s: field \"%s\" holds a "
 		    "%s (%s), which column \"%s\" of table \"%s\" (%s) "
 		    "cannot store", ks_mapping_where(r, where, sizeof(where)), c->name,
 		    ks_mapping_type_name(c->type), shown, tc->name,
-		    row->table, decl(m, tc));
+		    row->table, decl(m, tc, c->type));
 		return KSINK_POISON;
 	}
 	return db->value ? db->value(db->arg, c, tc, errbuf, errlen) :

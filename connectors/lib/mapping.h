@@ -240,6 +240,9 @@ int	ks_mapping_field_type(const struct ksink_field *f);
 int	ks_mapping_json_string(struct ks_buf *o, const char *text, size_t n);
 /* The class of a column from its declared type in the dialect. */
 int	ks_mapping_class(int dialect, const char *decl);
+/* What a class after KS_MAP_T_ANY was before schemas (as a JSON value
+ * sees it): integer, number or any. */
+int	ks_mapping_json_class(int ct);
 /* What a value of type vt does to a column of class ct. */
 int	ks_mapping_fits(int vt, int ct);
 /* Whether name can be written as an identifier without quotes:

@@ -165,8 +165,8 @@ ks_mapping_class(int dialect, const char *decl)
 
 /* What the classes after KS_MAP_T_ANY were before schemas: a JSON value
  * does to them what it did then. */
-static int
-old_class(int ct)
+int
+ks_mapping_json_class(int ct)
 {
 	switch (ct) {
 	case KS_MAP_T_INT32: return KS_MAP_T_INTEGER;
@@ -217,7 +217,7 @@ int
 ks_mapping_fits(int vt, int ct)
 {
 	if (vt < KS_MAP_T_ANY)
-		return fits_json(vt, old_class(ct));
+		return fits_json(vt, ks_mapping_json_class(ct));
 	if (vt == ct || ct == KS_MAP_T_ANY)
 		return KS_MAP_FIT;
 	if (vt == KS_MAP_T_BYTES)
