@@ -59,7 +59,8 @@ check-postgres-long:
 # in) with a host whose decoded() gives every type; typed.test reads the
 # table back with psql.  No broker.
 check_PROGRAMS += tests/postgres/typed
-tests_postgres_typed_SOURCES = tests/postgres/typed.c $(POSTGRES_SOURCES)
+tests_postgres_typed_SOURCES = tests/postgres/typed.c \
+	tests/unit/decoded-fx.h $(POSTGRES_SOURCES)
 tests_postgres_typed_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS)
 tests_postgres_typed_LDADD = connectors/lib/libkslib.la $(KSINK_CORE_LIBS) \
 	$(LIBPQ_LIBS)

@@ -24,6 +24,8 @@
 #include "sink.h"
 #include "testing.h"
 
+#include "../unit/decoded-fx.h"
+
 #define OPT KSINK_FIELD_OPTIONAL
 
 static const struct ksink_field key_schema[] = {
@@ -60,18 +62,9 @@ static const struct ksink_field value_schema[] = {
 static const struct ksink_decoded *
 decoded(struct ksink_ctx *ctx, const struct ksink_record *r)
 {
-	static struct ksink_decoded d;
-
 	(void)ctx;
-	memset(&d, 0, sizeof(d));
-	d.struct_size = sizeof(d);
-	d.key_schema_id = 1;
-	d.value_schema_id = r->offset < 2 ? 2 : 3;
-	d.key_fields = key_schema;
-	d.key_field_count = 1;
-	d.value_fields = value_schema;
-	d.value_field_count = r->offset < 2 ? NV1 : NV2;
-	return &d;
+	return fx_decoded(key_schema, 1, value_schema, r->offset < 2 ? NV1 :
+	    NV2, r->offset >= 2);
 }
 
 static const char *const values[] = {

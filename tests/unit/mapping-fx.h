@@ -205,4 +205,43 @@ f_log(void *arg, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The fake catalogue as a ks_mapping_db for m. */
+static __attribute__((unused)) struct ks_mapping_db
+fake_db(struct ks_mapping *m, struct ks_mapping_tables *tables,
+    struct ks_buf *sql)
+{
+	struct ks_mapping_db db = {
+		.m = m, .prefix = "postgres", .where = "the database",
+		.tables = tables, .sql = sql, .read = f_read,
+		.lock = f_lock, .ddl = f_ddl, .log = f_log,
+	};
+
+	return db;
+}
+
+/* The record of key and value (schema s, or NULL) fitted to its table
+ * through db: the status, errbuf for the message. */
+static __attribute__((unused)) int
+fit_schema(struct ks_mapping_db *db, const char *key, const char *value,
+    const struct ks_mapping_schema *s)
+{
+	struct ks_mapping_row row = { 0 };
+	struct ksink_record r = record(key, value, 7);
+	int st, skip;
+
+	errbuf[0] = '\0';
+	if ((st = ks_mapping_row_schema(db->m, &r, s, 0, &row, errbuf,
+	    sizeof(errbuf))) == KSINK_OK)
+		st = ks_mapping_fit(db, &row, &r, &skip, errbuf,
+		    sizeof(errbuf));
+	ks_mapping_row_free(&row);
+	return st;
+}
+
+static __attribute__((unused)) int
+fit(struct ks_mapping_db *db, const char *key, const char *value)
+{
+	return fit_schema(db, key, value, NULL);
+}
+
 #endif

@@ -188,33 +188,13 @@ test_sql_text(void **state)
 
 /* ---- ks_mapping_fit() against the fake catalogue ---- */
 
-static int
-fit(struct ks_mapping_db *db, const char *key, const char *value)
-{
-	struct ks_mapping_row row = { 0 };
-	struct ksink_record r = record(key, value, 7);
-	int st, skip;
-
-	errbuf[0] = '\0';
-	if ((st = ks_mapping_row(db->m, &r, 0, &row, errbuf,
-	    sizeof(errbuf))) == KSINK_OK)
-		st = ks_mapping_fit(db, &row, &r, &skip, errbuf,
-		    sizeof(errbuf));
-	ks_mapping_row_free(&row);
-	return st;
-}
-
 static void
 test_fit(void **state)
 {
 	struct ks_mapping m;
 	struct ks_mapping_tables tables = { 0 };
 	struct ks_buf sql = { 0 };
-	struct ks_mapping_db db = {
-		.m = &m, .prefix = "postgres", .where = "the database",
-		.tables = &tables, .sql = &sql, .read = f_read,
-		.lock = f_lock, .ddl = f_ddl, .log = f_log,
-	};
+	struct ks_mapping_db db = fake_db(&m, &tables, &sql);
 
 	(void)state;
 	conf(&m, (const char *const[]){ "sqlite.pk.mode=record_key",

@@ -412,18 +412,9 @@ static int
 typed_fit(struct ks_mapping_db *db, const char *value,
     const struct ksink_field *vf, size_t nvf)
 {
-	struct ks_mapping_row row = { 0 };
-	struct ksink_record r = record("\"a\"", value, 7);
 	struct ks_mapping_schema s = { NULL, vf, 0, nvf };
-	int st, skip;
 
-	errbuf[0] = '\0';
-	if ((st = ks_mapping_row_schema(db->m, &r, &s, 0, &row, errbuf,
-	    sizeof(errbuf))) == KSINK_OK)
-		st = ks_mapping_fit(db, &row, &r, &skip, errbuf,
-		    sizeof(errbuf));
-	ks_mapping_row_free(&row);
-	return st;
+	return fit_schema(db, "\"a\"", value, &s);
 }
 
 /* auto.evolve adds the columns of a grown schema, nullable, null or not;
@@ -447,11 +438,7 @@ test_evolve_and_columns(void **state)
 	struct ks_mapping m;
 	struct ks_mapping_tables tables = { 0 };
 	struct ks_buf sql = { 0 };
-	struct ks_mapping_db db = {
-		.m = &m, .prefix = "postgres", .where = "the database",
-		.tables = &tables, .sql = &sql, .read = f_read,
-		.lock = f_lock, .ddl = f_ddl, .log = f_log,
-	};
+	struct ks_mapping_db db = fake_db(&m, &tables, &sql);
 
 	(void)state;
 	conf(&m, (const char *const[]){ "sqlite.pk.mode=record_key",

@@ -29,6 +29,7 @@
 #include "sink.h"
 #include "testing.h"
 
+#include "decoded-fx.h"
 #include "sqlite-fx.h"
 
 static struct ksink_record
@@ -277,18 +278,9 @@ static const struct ksink_field v1[] = {
 static const struct ksink_decoded *
 fake_decoded(struct ksink_ctx *ctx, const struct ksink_record *r)
 {
-	static struct ksink_decoded d;
-
 	(void)ctx;
-	memset(&d, 0, sizeof(d));
-	d.struct_size = sizeof(d);
-	d.key_schema_id = 1;
-	d.value_schema_id = r->offset < 2 ? 2 : 3;
-	d.key_fields = key_schema;
-	d.key_field_count = 1;
-	d.value_fields = v1;
-	d.value_field_count = r->offset < 2 ? 10 : 11;
-	return &d;
+	return fx_decoded(key_schema, 1, v1, r->offset < 2 ? 10 : 11,
+	    r->offset >= 2);
 }
 
 static const struct ksink_decoded *
