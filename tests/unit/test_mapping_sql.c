@@ -257,7 +257,6 @@ test_fit(void **state)
 	ks_buf_free(&sql);
 }
 
-
 int
 main(void)
 {
