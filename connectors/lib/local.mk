@@ -17,7 +17,7 @@ connectors_lib_libkslib_la_SOURCES = \
 	connectors/lib/json.c connectors/lib/json.h \
 	connectors/lib/mapping.c connectors/lib/mapping.h \
 	connectors/lib/mapfit.c connectors/lib/mapopen.c \
-	connectors/lib/mapreduce.c \
+	connectors/lib/mapreduce.c connectors/lib/maprow.c \
 	connectors/lib/mapsql.c \
 	connectors/lib/offcache.c connectors/lib/offcache.h \
 	connectors/lib/sqltext.c connectors/lib/sqltext.h \

@@ -156,6 +156,8 @@ int	ks_mapping_conf(struct ks_mapping *m, const struct ksink_host *,
 int	ks_mapping_check(const struct ksink_host *, struct ksink_ctx *,
 	    const char *prefix);
 void	ks_mapping_free(struct ks_mapping *);
+/* Whether s is one of v[0..n). */
+int	ks_mapping_in_list(char *const *v, size_t n, const char *s);
 
 /* The schemas of a record's key and value (NULL, 0: none), from its
  * converters (ksink-converters(7)). */

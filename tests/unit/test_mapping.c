@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * tests/unit/test_mapping.c - connectors/lib/mapping.c: the table mapping's
- * options and their rules, and a record as a row (flatten,
- * include/exclude, the pk modes, the errors).  The SQL text is
+ * tests/unit/test_mapping.c - connectors/lib/mapping.c and maprow.c: the
+ * table mapping's options and their rules, and a record as a row
+ * (flatten, include/exclude, the pk modes, the errors).  The SQL text is
  * test_mapping_sql.c's, the reduction test_mapping_reduce.c's, the
  * columns from a schema test_mapping_typed.c's.
  */
