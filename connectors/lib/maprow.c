@@ -472,6 +472,8 @@ typed(struct build *b, const struct ksink_field *f, int opt)
 		ok = c->type == KS_MAP_T_STRING && decimal_text(t, c->len);
 		break;
 	case KS_MAP_T_STRING:
+		ok = c->type == KS_MAP_T_STRING;
+		break;
 	case KS_MAP_T_DATE:
 	case KS_MAP_T_TIME:
 	case KS_MAP_T_TIMESTAMP:

@@ -107,6 +107,23 @@ test_every_type(void **state)
 	assert_int_equal(row.cols[2].i, 9007199254740993LL);
 	assert_true(isnan(row.cols[4].d));
 	assert_int_equal(row.cols[6].len, 3);
+	/* An empty string is a string; an empty date is no date. */
+	{
+		static const struct ksink_field str[] = {
+			F("s", -1, STRING, 0), F("dt", -1, DATE, OPT),
+		};
+
+		assert_int_equal(typed_row(&m, NULL, NULL, 0,
+		    "{\"s\":\"\",\"dt\":null}", str, 2, &row), KSINK_OK);
+		assert_string_equal(show(&row), "s:string=|dt:null=");
+		assert_int_equal(typed_row(&m, NULL, NULL, 0,
+		    "{\"s\":\"\",\"dt\":\"\"}", str, 2, &row),
+		    KSINK_POISON);
+		assert_non_null(strstr(errbuf, "field \"dt\": its schema says "
+		    "date, but the value is a string ()"));
+		assert_int_equal(typed_row(&m, NULL, NULL, 0, every_json, every,
+		    NEVERY, &row), KSINK_OK);
+	}
 	assert_string_equal(create(&m, &row), "CREATE TABLE \"orders\" ("
 	    "\"b\" boolean NOT NULL, \"i\" integer NOT NULL, "
 	    "\"l\" bigint NOT NULL, \"f\" real NOT NULL, "
