@@ -2,11 +2,11 @@
 /*
  * tests/postgres/typed.c - the PostgreSQL sink's table mapping with a
  * record's schema, on a real server, for tests/postgres/typed.test: the
- * sink (connectors/postgres, built in) is driven through its descriptor
- * and the daemon's host services, with a decoded() that gives every
- * record the schema of a table below, as a converter would.
+ * sink (postgres.so, loaded as the daemon loads it) is driven through its
+ * descriptor and the daemon's host services, with a decoded() that gives
+ * every record the schema of a table below, as a converter would.
  *
- *	typed CONNINFO PASSWORD_FILE
+ *	typed POSTGRES_SO CONNINFO PASSWORD_FILE
  *
  * Writes three batches to table "typed" (auto.create, auto.evolve,
  * upsert by a uuid key): two records of every type (a field null in the
@@ -15,6 +15,7 @@
  * back with psql.  Exits 0, or 1 with the failure on stderr.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,7 @@ int
 main(int argc, char **argv)
 {
 	struct ksink_host host = ks_sink_host;
+	ksink_sink_entry_fn entry;
 	const struct ksink_sink *d;
 	struct ksink_offset off = { "typed", 0, KSINK_OFFSET_NONE };
 	struct ksink_ctx *ctx;
@@ -154,12 +156,21 @@ main(int argc, char **argv)
 	void *sink = NULL;
 	int rc = 1;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: typed CONNINFO PASSWORD_FILE\n");
+	void *so;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: typed POSTGRES_SO CONNINFO "
+		    "PASSWORD_FILE\n");
 		return 2;
 	}
-	if (asprintf(&s_conn, "postgres.conninfo=%s", argv[1]) == -1 ||
-	    asprintf(&s_pass, "postgres.password.file=%s", argv[2]) == -1)
+	if ((so = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL)) == NULL ||
+	    (entry = (ksink_sink_entry_fn)dlsym(so, KSINK_SINK_ENTRY)) ==
+	    NULL) {
+		fprintf(stderr, "%s: %s\n", argv[1], dlerror());
+		return 1;
+	}
+	if (asprintf(&s_conn, "postgres.conninfo=%s", argv[2]) == -1 ||
+	    asprintf(&s_pass, "postgres.password.file=%s", argv[3]) == -1)
 		return 1;
 	const char *const settings[] = { s_conn, s_pass, "topics=typed",
 	    "postgres.table.name.format=${topic}",
@@ -168,7 +179,7 @@ main(int argc, char **argv)
 	    "postgres.auto.evolve=true", NULL };
 
 	host.decoded = decoded;
-	d = ksink_sink_entry(&host);
+	d = entry(&host);
 	if ((ctx = ks_sink_ctx_test(d, "typed", settings, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "settings: %s\n", err);
@@ -192,5 +203,6 @@ out:
 	ks_sink_ctx_free(ctx);
 	free(s_conn);
 	free(s_pass);
+	dlclose(so);
 	return rc;
 }
