@@ -25,7 +25,7 @@ The checkers import this module (sys.path: this directory):
                      {key JSON text: rendered value} of the good records,
                      a tombstone removing its key: what a table upserted
                      by key with deletes holds
-  report(prog, kind, items)  the first problems, on stderr
+  report(prog, kind, items)  the first problems, on stderr (oracle.py's)
 """
 
 import argparse
@@ -36,8 +36,7 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import avrolib  # noqa: E402
-
-SHOW = 5
+from oracle import report  # noqa: E402,F401
 
 
 def key_text(k):
@@ -68,14 +67,6 @@ def last_values(records):
         else:
             out[k] = r["value"]
     return out
-
-
-def report(prog, kind, items):
-    for item in items[:SHOW]:
-        print("%s: %s: %s" % (prog, kind, item), file=sys.stderr)
-    if len(items) > SHOW:
-        print("%s: %s: ... %d more" % (prog, kind, len(items) - SHOW),
-              file=sys.stderr)
 
 
 def decode_one(reg, data, hid):
