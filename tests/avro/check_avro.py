@@ -8,6 +8,7 @@ usage: check_avro.py file ORACLE.jsonl FILE...
        check_avro.py http ORACLE.jsonl RECEIVER.db TOPIC
        check_avro.py sqlite ORACLE.jsonl DB TABLE
        check_avro.py pg ORACLE.jsonl DB TABLE
+       check_avro.py pgall ORACLE.jsonl DB TABLE
        check_avro.py dlq ORACLE.jsonl BOOTSTRAP DLQ_TOPIC
        check_avro.py count-file FILE...
        check_avro.py count-http RECEIVER.db
@@ -33,6 +34,10 @@ INTEGER, REAL, BOOLEAN and TEXT (dates, times, timestamps, uuids).  pg also chec
 (information_schema): numeric, timestamp with time zone, date, time,
 uuid, boolean, double precision, integer (an Avro int), bigint (a long),
 text, and that the primary key is (user).  Timestamps are compared to the microsecond in UTC.
+
+pgall: TABLE was written with insert.mode insert and pk.mode kafka: one
+row per record that is not a tombstone, exactly once, with its id and
+amount.
 
 dlq: every poison record of the oracle is in DLQ_TOPIC exactly once with
 its raw bytes (key and value), and nothing else is.
@@ -319,6 +324,34 @@ def cmd_pg(tsv, db, table):
                          ("rows", len(got))], problems)
 
 
+def cmd_pgall(tsv, db, table):
+    """TABLE written with insert.mode insert, pk.mode kafka: one row per
+    record that is not a tombstone, with its id and amount."""
+    records = avrooracle.read(tsv)
+    want = {(r["part"], r["off"]): (r["value"]["id"],
+                                    decimal.Decimal(r["value"]["amount"]))
+            for r in avrooracle.good(records) if r["value"] is not None}
+    got = {}
+    problems = []
+    for p, o, i, a in psql(db, 'SELECT __connect_partition, '
+                           '__connect_offset, id, amount::text FROM "%s"'
+                           % table):
+        k = (int(p), int(o))
+        if k in got:
+            problems.append("record %d@%d twice" % k)
+        got[k] = (i, decimal.Decimal(a))
+    for k in sorted(set(want) | set(got)):
+        if k not in got:
+            problems.append("record %d@%d missing" % k)
+        elif k not in want:
+            problems.append("row %d@%d is no committed record" % k)
+        elif got[k] != want[k]:
+            problems.append("record %d@%d is %s, the oracle says %s"
+                            % (k + (got[k], want[k])))
+    return finish("pg-all", [("oracle", len(want)), ("rows", len(got))],
+                  problems)
+
+
 def cmd_dlq(tsv, bootstrap, topic):
     sys.path.insert(0, os.path.join(HERE, "..", "kafka"))
     import avrolib
@@ -415,7 +448,7 @@ def cmd_good(tsv):
 
 def main(argv):
     cmds = {"file": cmd_file, "http": cmd_http, "sqlite": cmd_sqlite,
-            "pg": cmd_pg, "dlq": cmd_dlq, "count-file": cmd_count_file,
+            "pg": cmd_pg, "pgall": cmd_pgall, "dlq": cmd_dlq, "count-file": cmd_count_file,
             "count-http": cmd_count_http, "count-pg": cmd_count_pg,
             "caught-up": cmd_caught_up,
             "good": cmd_good}
