@@ -5,7 +5,7 @@
  *
  * The body comes from Kafka and may be anything, so this walker checks
  * every length and count against the bytes left before it acts on it,
- * bounds nesting (KS_AVRO_MAX_DEPTH) and the items that take no bytes
+ * bounds nesting (KS_AVRO_MAX_DEPTH) and the values that take no bytes
  * (KS_AVRO_MAX_EMPTY), and allocates nothing but the output, whose size
  * is bounded by the body's.  avro-c's own reader is not used on bodies:
  * it allocates what a length says before it reads (a 6-byte body makes
@@ -30,7 +30,7 @@ struct dec {
 	char *errbuf;
 	size_t errlen;
 	int depth;
-	size_t empty;			/* items that took no bytes */
+	size_t empty;			/* values that took no bytes */
 	const char *path[KS_AVRO_MAX_DEPTH + 1];	/* field names */
 };
 
@@ -241,12 +241,9 @@ block(struct dec *d, size_t min, size_t *count)
 	if (min > 0 && (uint64_t)c > left / min)
 		return fail(d, "block of %" PRId64 " items beyond the %zu "
 		    "bytes left", c, left);
-	if (min == 0) {
-		if ((uint64_t)c > KS_AVRO_MAX_EMPTY - d->empty)
-			return fail(d, "more than %d items of no bytes",
-			    KS_AVRO_MAX_EMPTY);
-		d->empty += (size_t)c;
-	}
+	if (min == 0 && (uint64_t)c > KS_AVRO_MAX_EMPTY - d->empty)
+		return fail(d, "more than %d values of no bytes",
+		    KS_AVRO_MAX_EMPTY);
 	*count = (size_t)c;
 	return 0;
 }
@@ -359,6 +356,13 @@ decode(struct dec *d, const struct ks_avro_node *n)
 		return decode_value(d, n);
 	if (d->depth >= KS_AVRO_MAX_DEPTH)
 		return fail(d, "nested deeper than %d", KS_AVRO_MAX_DEPTH);
+	/* Values that take no bytes (nulls, empty records) are bounded, so
+	 * that neither an array of them nor a schema that nests records of
+	 * them (each field's type the same record twice) makes output from
+	 * nothing. */
+	if (n->minsize == 0 && ++d->empty > KS_AVRO_MAX_EMPTY)
+		return fail(d, "more than %d values of no bytes",
+		    KS_AVRO_MAX_EMPTY);
 	d->depth++;
 	d->path[d->depth] = NULL;
 	rc = decode_value(d, n);
