@@ -6,7 +6,7 @@ POSTGRES_SOURCES = connectors/postgres/postgres.c connectors/postgres/open.c \
 	connectors/postgres/conn.c connectors/postgres/offsets.c \
 	connectors/postgres/rows.c connectors/postgres/postgres.h \
 	connectors/postgres/map.c connectors/postgres/mapcol.c \
-	connectors/postgres/mapcol.h \
+	connectors/postgres/mapcol.h connectors/postgres/mapname.c \
 	connectors/postgres/copy.c connectors/postgres/classify.c \
 	connectors/postgres/stmt.c connectors/postgres/stmt.h
 
