@@ -42,8 +42,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(HERE, "..", "kafka"))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, HERE)
 import oracle  # noqa: E402
+import check_mapping  # noqa: E402
 from check_pg import psql  # noqa: E402
 from check_pgmap import columns, lit, rows  # noqa: E402
 
@@ -83,24 +85,13 @@ def finish(what, records, want, got, problems):
     return 1 if problems else 0
 
 
-def compare(want, got, problems):
-    for k in sorted(set(want) | set(got)):
-        if k not in got:
-            problems.append("missing row %s: %s" % (k, want[k]))
-        elif k not in want:
-            problems.append("row of no record %s: %s" % (k, got[k]))
-        elif got[k] != want[k]:
-            problems.append("row %s is %s, expected %s"
-                            % (k, got[k], want[k]))
-
-
 def upsert(tsv, db, table):
     records = oracle.read(tsv)
     problems = []
     shape(db, table, ["user", "amount"], ["user"], problems)
     want = last_amounts(records)
     got = {r["user"]: r["amount"] for r in rows(db, '"%s"' % table)}
-    compare(want, got, problems)
+    problems += check_mapping.compare(want, got)
     return finish("upsert", records, len(want), len(got), problems)
 
 
@@ -111,7 +102,7 @@ def update(tsv, db, table, seeded):
     want = {u: (last.get(u, 0), "seed") for u in seeded.split(",")}
     got = {r["user"]: (r["amount"], r["id"])
            for r in rows(db, '"%s"' % table)}
-    compare(want, got, problems)
+    problems += check_mapping.compare(want, got)
     touched = sum(1 for u in want if u in last)
     print("update: %d seeded rows, %d of them updated, %d users of the "
           "topic without a row" % (len(want), touched,
