@@ -6,8 +6,8 @@
 # (/apis/ccompat/v7: POST /subjects/S/versions registers a schema and
 # answers its id, GET /schemas/ids/ID answers it).
 #
-# Usage: registry.sh fetch|start [--tls CERT KEY]|url|status|stop|kill9|
-#                    pause|resume
+# Usage: registry.sh fetch|start [--tls CERT KEY]|url|status|stop|restart|
+#                    kill9|pause|resume
 #
 #   fetch    copy io.apicurio:apicurio-registry-app:2.6.13.Final (classifier
 #            all, type tar.gz: a Quarkus runner jar and its lib/) from
@@ -33,7 +33,12 @@
 #            exit 1 otherwise.
 #   stop     stop the registry (SIGTERM, SIGKILL after 20 s) and delete the
 #            state directory's files.
-#   kill9    kill -9 the registry (its schemas are lost with it).
+#   restart  start the registry again on the same port and with the same
+#            options (after kill9, or stopping it with SIGTERM first when
+#            it runs), so that clients keep their URL.  Its schemas are
+#            lost with the old process unless REGISTRY_DATASOURCE_URL
+#            (below) keeps them in a file.
+#   kill9    kill -9 the registry; its port and options stay recorded.
 #   pause, resume
 #            SIGSTOP and SIGCONT the registry: while paused its port
 #            accepts connections (the kernel's backlog) but nothing
@@ -42,7 +47,7 @@
 # Environment:
 #   KSINK_REGISTRY_CACHE   cache of the unpacked application
 #                          (default ${XDG_CACHE_HOME:-$HOME/.cache}/ksink/apicurio-2.6.13)
-#   KSINK_REGISTRY_STATE   state directory: pid, url, options, registry.log,
+#   KSINK_REGISTRY_STATE   state directory: pid, url, port, options, registry.log,
 #                          lock (default $top_builddir/tests/registry/run,
 #                          or ${TMPDIR:-/tmp}/ksink-registry-UID outside
 #                          make check); a test that needs a registry of its
@@ -51,6 +56,10 @@
 #   KSINK_REGISTRY_JAVA_OPTS  JVM options (default: a 384 MB heap, C1 only)
 #   KSINK_REGISTRY_START_TIMEOUT  seconds to wait for it (default 90)
 #   JAVA, MVN, PYTHON3     the programs to use
+#   REGISTRY_DATASOURCE_URL  read by Apicurio itself: e.g.
+#                          jdbc:h2:file:DIR/registry keeps the schemas in
+#                          an H2 database file across restarts (default:
+#                          in memory)
 #
 # Inside `make check` the shared registry is started by the first test that
 # needs it (tests/registry/lib.sh) and stopped by tests/registry/stop.test,
@@ -198,38 +207,16 @@ kill_recorded()
 		fi
 		echo "$me: stopped registry $pid" >&2
 	fi
-	rm -f "$STATE/pid" "$STATE/url" "$STATE/options"
+	rm -f "$STATE/pid"
 }
 
-cmd_start()
+# Start the JVM on $port with the options in $tls_cert and $tls_key, and
+# wait until it answers.
+launch()
 {
-	tls_cert= tls_key=
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--tls)
-			[ $# -ge 3 ] || die "usage: $me start [--tls CERT KEY]"
-			[ -r "$2" ] || die "cannot read the certificate $2"
-			[ -r "$3" ] || die "cannot read the key $3"
-			tls_cert=$(abspath "$2")
-			tls_key=$(abspath "$3")
-			shift 3
-			;;
-		*) die "usage: $me start [--tls CERT KEY]" ;;
-		esac
-	done
-	options="tls=$tls_cert $tls_key"
-	lock_state
-	if pid=$(registry_pid) && [ -r "$STATE/url" ] &&
-	    [ "$(cat "$STATE/options" 2>/dev/null)" = "$options" ] &&
-	    probe "$(cat "$STATE/url")"; then
-		cat "$STATE/url"
-		return 0
-	fi
-	kill_recorded
 	command -v "$JAVA" >/dev/null 2>&1 || die "java not found"
 	command -v "$PYTHON3" >/dev/null 2>&1 || die "python3 not found"
 	cmd_fetch
-	port=$(free_port) || exit 1
 	if [ -n "$tls_cert" ]; then
 		url=https://127.0.0.1:$port/apis/ccompat/v7
 		set -- -Dquarkus.http.insecure-requests=disabled \
@@ -240,7 +227,9 @@ cmd_start()
 		url=http://127.0.0.1:$port/apis/ccompat/v7
 		set -- -Dquarkus.http.port="$port"
 	fi
-	echo "$options" >"$STATE/options"
+	printf '%s\n%s\n' "$tls_cert" "$tls_key" >"$STATE/options"
+	echo "$port" >"$STATE/port"
+	rm -f "$STATE/url"
 	echo "=== $(date '+%Y-%m-%d %H:%M:%S') starting the registry on $url" >>"$STATE/registry.log"
 	# setsid: the registry outlives the test that started it and does not
 	# get the signals sent to that test's process group.
@@ -273,6 +262,47 @@ cmd_start()
 	done
 }
 
+cmd_start()
+{
+	tls_cert= tls_key=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--tls)
+			[ $# -ge 3 ] || die "usage: $me start [--tls CERT KEY]"
+			[ -r "$2" ] || die "cannot read the certificate $2"
+			[ -r "$3" ] || die "cannot read the key $3"
+			tls_cert=$(abspath "$2")
+			tls_key=$(abspath "$3")
+			shift 3
+			;;
+		*) die "usage: $me start [--tls CERT KEY]" ;;
+		esac
+	done
+	lock_state
+	if pid=$(registry_pid) && [ -r "$STATE/url" ] &&
+	    [ "$(cat "$STATE/options" 2>/dev/null)" = "$(printf '%s\n%s' "$tls_cert" "$tls_key")" ] &&
+	    probe "$(cat "$STATE/url")"; then
+		cat "$STATE/url"
+		return 0
+	fi
+	kill_recorded
+	port=$(free_port) || exit 1
+	launch
+}
+
+cmd_restart()
+{
+	[ -d "$STATE" ] || die "no registry recorded in $STATE: run '$me start' first"
+	lock_state
+	[ -r "$STATE/port" ] && [ -r "$STATE/options" ] ||
+		die "no registry recorded in $STATE: run '$me start' first"
+	kill_recorded
+	port=$(cat "$STATE/port")
+	tls_cert=$(sed -n 1p "$STATE/options")
+	tls_key=$(sed -n 2p "$STATE/options")
+	launch
+}
+
 cmd_url()
 {
 	registry_pid >/dev/null && [ -r "$STATE/url" ] ||
@@ -296,7 +326,8 @@ cmd_stop()
 	[ -d "$STATE" ] || return 0
 	lock_state
 	kill_recorded
-	rm -f "$STATE/registry.log" "$STATE/lock"
+	rm -f "$STATE/registry.log" "$STATE/lock" "$STATE/url" \
+	    "$STATE/options" "$STATE/port"
 	rmdir "$STATE" 2>/dev/null
 	return 0
 }
@@ -308,7 +339,7 @@ cmd_signal()
 	kill "-$1" "$pid" || die "cannot send SIG$1 to $pid"
 	if [ "$1" = 9 ]; then
 		wait_gone 10 "$pid" || die "registry $pid survived SIGKILL"
-		rm -f "$STATE/pid" "$STATE/url" "$STATE/options"
+		rm -f "$STATE/pid"
 	fi
 }
 
@@ -320,11 +351,12 @@ start) cmd_start "$@" ;;
 url) cmd_url ;;
 status) cmd_status ;;
 stop) cmd_stop ;;
+restart) cmd_restart ;;
 kill9) cmd_signal 9 ;;
 pause) cmd_signal STOP ;;
 resume) cmd_signal CONT ;;
 *)
-	echo "usage: $me fetch|start [--tls CERT KEY]|url|status|stop|kill9|pause|resume" >&2
+	echo "usage: $me fetch|start [--tls CERT KEY]|url|status|stop|restart|kill9|pause|resume" >&2
 	exit 2
 	;;
 esac
