@@ -87,27 +87,13 @@ STOP_TIMEOUT=20
 RUNNER=$CACHE/app/apicurio-registry-app-$APICURIO_VERSION-runner.jar
 
 me=registry.sh
-
-die()
-{
-	echo "$me: $*" >&2
-	exit 1
-}
+scriptdir=$(cd "$(dirname "$0")" && pwd)
+. "$scriptdir/../kafka/service.sh"
 
 # The pid of the recorded registry when that process is still ours.
 registry_pid()
 {
-	[ -r "$STATE/pid" ] || return 1
-	pid=$(cat "$STATE/pid" 2>/dev/null)
-	case $pid in
-	''|*[!0-9]*) return 1 ;;
-	esac
-	kill -0 "$pid" 2>/dev/null || return 1
-	if [ -r "/proc/$pid/cmdline" ]; then
-		tr '\0' ' ' <"/proc/$pid/cmdline" |
-		    grep -q -- "-Dksink.registry.state=$STATE " || return 1
-	fi
-	echo "$pid"
+	recorded_pid "-Dksink.registry.state=$STATE "
 }
 
 # Succeeds once GET $1/subjects answers 200 (any certificate accepted: the
@@ -130,33 +116,20 @@ EOF
 
 cmd_fetch()
 {
-	[ -f "$CACHE/app/.complete" ] && return 0
-	command -v "$MVN" >/dev/null 2>&1 ||
-		die "mvn not found: install Maven, or unpack $ARTIFACT into $CACHE/app and touch $CACHE/app/.complete"
-	mkdir -p "$CACHE" || die "cannot create $CACHE"
-	(
-		flock -w 900 8 || die "timed out waiting for the lock on $CACHE/lock"
-		[ -f "$CACHE/app/.complete" ] && exit 0
-		rm -rf "$CACHE/dl" "$CACHE/app.tmp"
-		echo "$me: copying $ARTIFACT into $CACHE" >&2
-		# From the cache directory: no project's pom.xml around.
-		if ! (cd "$CACHE" && "$MVN" -q -B dependency:copy \
-		    -Dartifact="$ARTIFACT" -DoutputDirectory="$CACHE/dl" \
-		    >"$CACHE/mvn.log" 2>&1); then
-			tail -n 30 "$CACHE/mvn.log" >&2
-			die "mvn dependency:copy $ARTIFACT failed (log: $CACHE/mvn.log)"
-		fi
-		tgz=$CACHE/dl/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz
-		[ -s "$tgz" ] || die "mvn did not copy $tgz"
-		mkdir -p "$CACHE/app.tmp" &&
-		    tar -xzf "$tgz" -C "$CACHE/app.tmp" ||
-			die "cannot unpack $tgz into $CACHE/app.tmp"
-		[ -f "$CACHE/app.tmp/${RUNNER##*/}" ] ||
-			die "$tgz holds no ${RUNNER##*/}"
-		touch "$CACHE/app.tmp/.complete"
-		rm -rf "$CACHE/app" "$CACHE/dl"
-		mv "$CACHE/app.tmp" "$CACHE/app"
-	) 8>"$CACHE/lock" || exit 1
+	fill_cache "$CACHE/app" "$ARTIFACT, unpacked," copy_app
+}
+
+copy_app()
+{
+	rm -rf "$CACHE/dl"
+	# From the cache directory: no project's pom.xml around.
+	(cd "$CACHE" && mvn_logged dependency:copy -Dartifact="$ARTIFACT" \
+	    -DoutputDirectory="$CACHE/dl") || exit 1
+	tgz=$CACHE/dl/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz
+	[ -s "$tgz" ] || die "mvn did not copy $tgz"
+	tar -xzf "$tgz" -C "$1" || die "cannot unpack $tgz into $1"
+	[ -f "$1/${RUNNER##*/}" ] || die "$tgz holds no ${RUNNER##*/}"
+	rm -rf "$CACHE/dl"
 }
 
 free_port()
@@ -166,25 +139,6 @@ import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])' || die "cannot pick a free port with $PYTHON3"
-}
-
-lock_state()
-{
-	mkdir -p "$STATE" || die "cannot create $STATE"
-	exec 9>>"$STATE/lock"
-	flock -w 600 9 || die "timed out waiting for the lock on $STATE/lock"
-}
-
-# Wait up to $1 seconds for process $2 to go away.
-wait_gone()
-{
-	n=0
-	while kill -0 "$2" 2>/dev/null; do
-		[ "$n" -ge $(($1 * 10)) ] && return 1
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 0
 }
 
 abspath()
@@ -198,13 +152,7 @@ abspath()
 kill_recorded()
 {
 	if pid=$(registry_pid); then
-		kill -CONT "$pid" 2>/dev/null
-		kill -TERM "$pid" 2>/dev/null
-		if ! wait_gone "$STOP_TIMEOUT" "$pid"; then
-			echo "$me: registry $pid ignored SIGTERM for ${STOP_TIMEOUT}s, killing it" >&2
-			kill -9 "$pid" 2>/dev/null
-			wait_gone 10 "$pid"
-		fi
+		stop_pid "$pid" registry
 		echo "$me: stopped registry $pid" >&2
 	fi
 	rm -f "$STATE/pid"
