@@ -139,7 +139,7 @@ parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
     size_t errlen)
 {
 	CURLU *h;
-	char *text, *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	char *text, *scheme = NULL, *host = NULL, *shown = NULL;
 	char *user = NULL, *pass = NULL, *query = NULL, *frag = NULL;
 	char masked[256];
 	int rc = -1;
@@ -161,8 +161,6 @@ parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
 	}
 	curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
 	curl_url_get(h, CURLUPART_HOST, &host, 0);
-	curl_url_get(h, CURLUPART_PORT, &port, 0);
-	curl_url_get(h, CURLUPART_PATH, &path, 0);
 	curl_url_get(h, CURLUPART_USER, &user, 0);
 	curl_url_get(h, CURLUPART_PASSWORD, &pass, 0);
 	curl_url_get(h, CURLUPART_QUERY, &query, 0);
@@ -208,12 +206,15 @@ parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
 		add_secret(r, dec);
 		curl_free(dec);
 	}
-	n = strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) +
-	    (path ? strlen(path) : 0) + 8;
-	u->shown = ks_util_xmalloc(n);
-	snprintf(u->shown, n, "%s://%s%s%s%s", scheme, host, port ? ":" : "",
-	    port ? port : "", path != NULL && strcmp(path, "/") != 0 ?
-	    path : "");
+	/* The shown URL: the same without its user information. */
+	if (curl_url_set(h, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_URL, &shown, 0) != CURLUE_OK) {
+		ks_util_errf(errbuf, errlen, "schema registry URL %s: cannot "
+		    "be used by libcurl", masked);
+		goto out;
+	}
+	u->shown = ks_util_strdup(shown);
 	n = strlen(u->shown);
 	while (n > 0 && u->shown[n - 1] == '/')
 		u->shown[--n] = '\0';
@@ -227,8 +228,7 @@ out:
 	free(text);
 	curl_free(scheme);
 	curl_free(host);
-	curl_free(port);
-	curl_free(path);
+	curl_free(shown);
 	curl_free(user);
 	curl_free(pass);
 	curl_free(query);
