@@ -97,21 +97,18 @@ scrub(const struct ks_registry *r, char *s)
 }
 
 /*
- * What a message may say of a URL that does not parse: the user
- * information (anything before the last '@' of the authority) is masked.
+ * What a message may say of a URL that libcurl does not take, or that is
+ * refused: everything between the scheme and the last '@' is masked (a
+ * password may hold a '/' or a '?' that ends the authority too early).
  */
 static void
 mask_url(const char *url, char *out, size_t outlen)
 {
-	const char *auth, *end, *at, *p;
+	const char *auth, *at;
 
 	auth = strstr(url, "://");
 	auth = auth != NULL ? auth + 3 : url;
-	end = auth + strcspn(auth, "/?#");
-	at = NULL;
-	for (p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
+	at = strrchr(auth, '@');
 	if (at == NULL)
 		snprintf(out, outlen, "\"%s\"", url);
 	else
