@@ -17,8 +17,11 @@
 #            $STATE/url), e.g. http://127.0.0.1:40123/apis/ccompat/v7.
 #            The first call fetches; the registry listens on 127.0.0.1 on
 #            a free port, keeps its schemas in memory (an in-memory H2
-#            database: a new registry starts empty) and answers within
-#            about 6 s on an idle machine (JVM start).  A recorded live
+#            database: a new registry starts empty) and answers after
+#            about 2 s over HTTP and 3 s over HTTPS on an idle 2-core
+#            machine, 6 to 10 s on a busy one (the JVM's start, with the
+#            C1 compiler only; it says how long in its message and in
+#            registry.log, "started in").  A recorded live
 #            registry started with the same options is reused; another
 #            is replaced.  Concurrent calls are serialised with flock(1).
 #            --tls CERT KEY: HTTPS only, with the server certificate CERT
