@@ -5,7 +5,7 @@
  *
  * The body comes from Kafka and may be anything, so this walker checks
  * every length and count against the bytes left before it acts on it,
- * bounds nesting (KS_AVRO_MAX_DEPTH) and the items that take no bytes
+ * bounds nesting (KS_AVRO_MAX_DEPTH) and the values that take no bytes
  * (KS_AVRO_MAX_EMPTY), and allocates nothing but the output, whose size
  * is bounded by the body's.  avro-c's own reader is not used on bodies:
  * it allocates what a length says before it reads (a 6-byte body makes
@@ -30,7 +30,7 @@ struct dec {
 	char *errbuf;
 	size_t errlen;
 	int depth;
-	size_t empty;			/* items that took no bytes */
+	size_t empty;			/* values that took no bytes */
 	const char *path[KS_AVRO_MAX_DEPTH + 1];	/* field names */
 };
 
@@ -42,27 +42,14 @@ fail(struct dec *d, const char *fmt, ...)
 static int
 fail(struct dec *d, const char *fmt, ...)
 {
-	char what[160], path[160];
-	size_t n = 0;
+	char what[200];
 	va_list ap;
-	int i;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	path[0] = '\0';
-	for (i = 1; i <= d->depth && i <= KS_AVRO_MAX_DEPTH; i++) {
-		if (d->path[i] == NULL || n >= sizeof(path) - 1)
-			continue;
-		n += (size_t)snprintf(path + n, sizeof(path) - n, "%s%s",
-		    n > 0 && d->path[i][0] != '[' ? "." : "", d->path[i]);
-	}
-	if (n > 0)
-		ks_util_errf(d->errbuf, d->errlen, "field %s: %s (at byte %zu)",
-		    path, what, (size_t)(d->p - d->start));
-	else
-		ks_util_errf(d->errbuf, d->errlen, "%s (at byte %zu)", what,
-		    (size_t)(d->p - d->start));
+	ks_fields_errf(d->errbuf, d->errlen, d->path, d->depth,
+	    "%s (at byte %zu)", what, (size_t)(d->p - d->start));
 	return -1;
 }
 
@@ -105,6 +92,17 @@ read_int(struct dec *d, int64_t *v, const char *what)
 		return -1;
 	if (*v < INT32_MIN || *v > INT32_MAX)
 		return fail(d, "%s %" PRId64 " out of an int's range", what, *v);
+	return 0;
+}
+
+/* An enum's symbol or a union's branch: 0 to count - 1. */
+static int
+read_index(struct dec *d, int64_t *v, size_t count, const char *what)
+{
+	if (read_long(d, v, what) == -1)
+		return -1;
+	if (*v < 0 || (uint64_t)*v >= count)
+		return fail(d, "%s %" PRId64 " of %zu", what, *v, count);
 	return 0;
 }
 
@@ -243,12 +241,9 @@ block(struct dec *d, size_t min, size_t *count)
 	if (min > 0 && (uint64_t)c > left / min)
 		return fail(d, "block of %" PRId64 " items beyond the %zu "
 		    "bytes left", c, left);
-	if (min == 0) {
-		if ((uint64_t)c > KS_AVRO_MAX_EMPTY - d->empty)
-			return fail(d, "more than %d items of no bytes",
-			    KS_AVRO_MAX_EMPTY);
-		d->empty += (size_t)c;
-	}
+	if (min == 0 && (uint64_t)c > KS_AVRO_MAX_EMPTY - d->empty)
+		return fail(d, "more than %d values of no bytes",
+		    KS_AVRO_MAX_EMPTY);
 	*count = (size_t)c;
 	return 0;
 }
@@ -335,11 +330,8 @@ decode_value(struct dec *d, const struct ks_avro_node *n)
 	case KA_FIXED:
 		return decode_blob(d, n);
 	case KA_ENUM:
-		if (read_int(d, &v, "enum index") == -1)
+		if (read_index(d, &v, n->n, "enum index") == -1)
 			return -1;
-		if (v < 0 || (uint64_t)v >= n->n)
-			return fail(d, "enum index %" PRId64 " of %zu symbols",
-			    v, n->n);
 		ks_util_buf_add(d->out, n->labels[v], strlen(n->labels[v]));
 		return 0;
 	case KA_RECORD:
@@ -348,11 +340,8 @@ decode_value(struct dec *d, const struct ks_avro_node *n)
 	case KA_MAP:
 		return decode_array(d, n);
 	case KA_UNION:
-		if (read_long(d, &v, "union branch") == -1)
+		if (read_index(d, &v, n->n, "union branch") == -1)
 			return -1;
-		if (v < 0 || (uint64_t)v >= n->n)
-			return fail(d, "union branch %" PRId64 " of %zu", v,
-			    n->n);
 		return decode(d, n->sub[v]);
 	}
 	return fail(d, "unknown type");
@@ -367,6 +356,13 @@ decode(struct dec *d, const struct ks_avro_node *n)
 		return decode_value(d, n);
 	if (d->depth >= KS_AVRO_MAX_DEPTH)
 		return fail(d, "nested deeper than %d", KS_AVRO_MAX_DEPTH);
+	/* Values that take no bytes (nulls, empty records) are bounded, so
+	 * that neither an array of them nor a schema that nests records of
+	 * them (each field's type the same record twice) makes output from
+	 * nothing. */
+	if (n->minsize == 0 && ++d->empty > KS_AVRO_MAX_EMPTY)
+		return fail(d, "more than %d values of no bytes",
+		    KS_AVRO_MAX_EMPTY);
 	d->depth++;
 	d->path[d->depth] = NULL;
 	rc = decode_value(d, n);

@@ -11,8 +11,8 @@
 
 #include "fields.h"
 
-/* The deepest nesting a body may have, and the most items of arrays
- * whose items take no bytes (null, empty records) one body may hold. */
+/* The deepest nesting a body may have, and the most values that take no
+ * bytes (nulls, records of nulls) one body may hold. */
 #define KS_AVRO_MAX_DEPTH	128
 #define KS_AVRO_MAX_EMPTY	65536
 /* The most entries a schema's field list may have. */

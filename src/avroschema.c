@@ -13,7 +13,6 @@
 #include <avro.h>
 #include <jansson.h>
 #include <inttypes.h>
-#include <math.h>
 #include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,29 +407,6 @@ default_bytes(json_t *v, unsigned char **out)
 }
 
 static int
-default_number(struct ks_util_buf *b, int kind, json_t *v)
-{
-	const char *s = json_string_value(v);
-	double d;
-
-	if (json_is_number(v))
-		d = json_number_value(v);
-	else if (s != NULL && strcmp(s, "NaN") == 0)
-		d = NAN;
-	else if (s != NULL && strcmp(s, "Infinity") == 0)
-		d = INFINITY;
-	else if (s != NULL && strcmp(s, "-Infinity") == 0)
-		d = -INFINITY;
-	else
-		return -1;
-	if (kind == KA_FLOAT)
-		ks_render_float(b, (float)d);
-	else
-		ks_render_double(b, d);
-	return 0;
-}
-
-static int
 default_integer(struct ks_util_buf *b, const struct ks_avro_node *n,
     json_t *v)
 {
@@ -571,7 +547,7 @@ render_default(struct ks_util_buf *b, const struct ks_avro_node *n, json_t *v,
 		return default_integer(b, n, v);
 	case KA_FLOAT:
 	case KA_DOUBLE:
-		return default_number(b, n->kind, v);
+		return ks_render_json_real(b, v, n->kind == KA_FLOAT);
 	case KA_STRING:
 		if (!json_is_string(v))
 			return -1;
@@ -612,6 +588,36 @@ render_default(struct ks_util_buf *b, const struct ks_avro_node *n, json_t *v,
 
 /* ---- the field list (sink.h) ---- */
 
+static const int kind_field[] = {
+	[KA_NULL] = KSINK_FIELD_ANY,
+	[KA_BOOLEAN] = KSINK_FIELD_BOOLEAN,
+	[KA_INT] = KSINK_FIELD_INT32,
+	[KA_LONG] = KSINK_FIELD_INT64,
+	[KA_FLOAT] = KSINK_FIELD_FLOAT32,
+	[KA_DOUBLE] = KSINK_FIELD_FLOAT64,
+	[KA_STRING] = KSINK_FIELD_STRING,
+	[KA_BYTES] = KSINK_FIELD_BYTES,
+	[KA_FIXED] = KSINK_FIELD_BYTES,
+	[KA_ENUM] = KSINK_FIELD_STRING,
+	[KA_RECORD] = KSINK_FIELD_RECORD,
+	[KA_ARRAY] = KSINK_FIELD_ARRAY,
+	[KA_MAP] = KSINK_FIELD_MAP,
+	[KA_UNION] = KSINK_FIELD_ANY,
+};
+
+static const int logical_field[] = {
+	[KL_DECIMAL] = KSINK_FIELD_DECIMAL,
+	[KL_DATE] = KSINK_FIELD_DATE,
+	[KL_TIME_MILLIS] = KSINK_FIELD_TIME_MILLIS,
+	[KL_TIME_MICROS] = KSINK_FIELD_TIME_MICROS,
+	[KL_TIMESTAMP_MILLIS] = KSINK_FIELD_TIMESTAMP_MILLIS,
+	[KL_TIMESTAMP_MICROS] = KSINK_FIELD_TIMESTAMP_MICROS,
+	/* No zone: not a timestamptz, a string. */
+	[KL_LOCAL_TIMESTAMP_MILLIS] = KSINK_FIELD_STRING,
+	[KL_LOCAL_TIMESTAMP_MICROS] = KSINK_FIELD_STRING,
+	[KL_UUID] = KSINK_FIELD_UUID,
+};
+
 /* The type and flags of the field list's entry for a value of n, and the
  * node whose fields follow it (a record, or NULL). */
 static void
@@ -637,41 +643,12 @@ field_type(const struct ks_avro_node *n, int *type, unsigned *flags,
 		}
 		n = one;
 	}
-	switch (n->kind) {
-	case KA_NULL:
-		*type = KSINK_FIELD_ANY;
+	if (n->kind == KA_NULL)
 		*flags |= KSINK_FIELD_OPTIONAL;
-		return;
-	case KA_BOOLEAN: *type = KSINK_FIELD_BOOLEAN; return;
-	case KA_FLOAT: *type = KSINK_FIELD_FLOAT32; return;
-	case KA_DOUBLE: *type = KSINK_FIELD_FLOAT64; return;
-	case KA_ENUM: *type = KSINK_FIELD_STRING; return;
-	case KA_ARRAY: *type = KSINK_FIELD_ARRAY; return;
-	case KA_MAP: *type = KSINK_FIELD_MAP; return;
-	case KA_RECORD:
-		*type = KSINK_FIELD_RECORD;
+	*type = n->logical != KL_NONE ? logical_field[n->logical] :
+	    kind_field[n->kind];
+	if (n->kind == KA_RECORD)
 		*rec = n;
-		return;
-	}
-	switch (n->logical) {
-	case KL_DECIMAL: *type = KSINK_FIELD_DECIMAL; return;
-	case KL_DATE: *type = KSINK_FIELD_DATE; return;
-	case KL_TIME_MILLIS: *type = KSINK_FIELD_TIME_MILLIS; return;
-	case KL_TIME_MICROS: *type = KSINK_FIELD_TIME_MICROS; return;
-	case KL_TIMESTAMP_MILLIS: *type = KSINK_FIELD_TIMESTAMP_MILLIS; return;
-	case KL_TIMESTAMP_MICROS: *type = KSINK_FIELD_TIMESTAMP_MICROS; return;
-	case KL_UUID: *type = KSINK_FIELD_UUID; return;
-	case KL_LOCAL_TIMESTAMP_MILLIS:
-	case KL_LOCAL_TIMESTAMP_MICROS:
-		*type = KSINK_FIELD_STRING;	/* no zone: no timestamptz */
-		return;
-	}
-	switch (n->kind) {
-	case KA_INT: *type = KSINK_FIELD_INT32; return;
-	case KA_LONG: *type = KSINK_FIELD_INT64; return;
-	case KA_STRING: *type = KSINK_FIELD_STRING; return;
-	default: *type = KSINK_FIELD_BYTES; return;	/* bytes, fixed */
-	}
 }
 
 static const struct ks_avro_node *

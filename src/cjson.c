@@ -17,7 +17,6 @@
 
 #include <jansson.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,29 +76,17 @@ static int
 fail(struct cj *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Sets errbuf to "schema|payload field a.b: what"; -1. */
+/* Sets errbuf to "field a.b: what"; -1. */
 static int
 fail(struct cj *c, const char *fmt, ...)
 {
-	char what[160], path[160];
-	size_t n = 0;
+	char what[200];
 	va_list ap;
-	int i;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	path[0] = '\0';
-	for (i = 1; i <= c->depth && i <= CJ_MAX_DEPTH; i++) {
-		if (c->path[i] == NULL || n >= sizeof(path) - 1)
-			continue;
-		n += (size_t)snprintf(path + n, sizeof(path) - n, "%s%s",
-		    n > 0 && c->path[i][0] != '[' ? "." : "", c->path[i]);
-	}
-	if (n > 0)
-		ks_util_errf(c->errbuf, c->errlen, "field %s: %s", path, what);
-	else
-		ks_util_errf(c->errbuf, c->errlen, "%s", what);
+	ks_fields_errf(c->errbuf, c->errlen, c->path, c->depth, "%s", what);
 	return -1;
 }
 
@@ -273,29 +260,6 @@ render_int(struct cj *c, const struct cj_schema *s, json_t *p)
 }
 
 static int
-render_real(struct cj *c, const struct cj_schema *s, json_t *p)
-{
-	const char *t = json_string_value(p);
-	double d;
-
-	if (json_is_number(p))
-		d = json_number_value(p);
-	else if (t != NULL && strcmp(t, "NaN") == 0)
-		d = NAN;
-	else if (t != NULL && strcmp(t, "Infinity") == 0)
-		d = INFINITY;
-	else if (t != NULL && strcmp(t, "-Infinity") == 0)
-		d = -INFINITY;
-	else
-		return fail(c, "not a number");
-	if (s->type == CJ_FLOAT32)
-		ks_render_float(c->out, (float)d);
-	else
-		ks_render_double(c->out, d);
-	return 0;
-}
-
-static int
 render_bytes(struct cj *c, const struct cj_schema *s, json_t *p)
 {
 	unsigned char *b;
@@ -429,7 +393,9 @@ render(struct cj *c, json_t *js, json_t *p)
 		switch (s.type) {
 		case CJ_FLOAT32:
 		case CJ_FLOAT64:
-			rc = render_real(c, &s, p);
+			rc = ks_render_json_real(c->out, p,
+			    s.type == CJ_FLOAT32) == 0 ? 0 :
+			    fail(c, "not a number");
 			break;
 		case CJ_BOOLEAN:
 			if (!json_is_boolean(p))

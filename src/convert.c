@@ -139,19 +139,24 @@ side_str(const struct ks_section *sec, const struct side *s,
 	return ks_conf_str(sec, ks_options_connector, key);
 }
 
-/* The first line of file path, for a secret: never quoted. */
+/* The first line of the file that key X.converter.SUB names, if set,
+ * in *out: a secret, never quoted.  -1 with errbuf filled. */
 static int
-read_first_line(const char *key, const char *path, char **out, char *errbuf,
-    size_t errlen)
+read_first_line(const struct ks_section *sec, const struct side *s,
+    const char *sub, char **out, char *errbuf, size_t errlen)
 {
+	const char *path = side_str(sec, s, sub);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	FILE *fp;
 
+	*out = NULL;
+	if (path == NULL || *path == '\0')
+		return 0;
 	if ((fp = fopen(path, "r")) == NULL) {
-		ks_util_errf(errbuf, errlen, "%s = %s cannot be read: %s", key,
-		    path, strerror(errno));
+		ks_util_errf(errbuf, errlen, "%s.converter%s = %s cannot be "
+		    "read: %s", s->name, sub, path, strerror(errno));
 		return -1;
 	}
 	n = getline(&line, &cap, fp);
@@ -160,12 +165,20 @@ read_first_line(const char *key, const char *path, char **out, char *errbuf,
 		line[--n] = '\0';
 	if (n <= 0) {
 		free(line);
-		ks_util_errf(errbuf, errlen, "%s = %s: the file's first line "
-		    "is empty", key, path);
+		ks_util_errf(errbuf, errlen, "%s.converter%s = %s: the file's "
+		    "first line is empty", s->name, sub, path);
 		return -1;
 	}
 	*out = line;
 	return 0;
+}
+
+static void
+free_secret(char *p)
+{
+	if (p != NULL)
+		explicit_bzero(p, strlen(p));
+	free(p);
 }
 
 static int
@@ -174,45 +187,30 @@ side_registry(const struct ks_section *sec, struct side *s, char *errbuf,
 {
 	struct ks_registry_conf rc = { 0 };
 	char *user_info = NULL, *token = NULL, key[128];
-	const char *v;
 	int st = KSINK_CONFIG;
 
 	rc.urls = side_str(sec, s, ".schema.registry.url");
 	rc.auth = strcmp(side_str(sec, s, ".basic.auth.credentials.source"),
 	    "USER_INFO") == 0 ? KS_REG_AUTH_USER_INFO : KS_REG_AUTH_URL;
-	rc.user_info = side_str(sec, s, ".basic.auth.user.info");
-	snprintf(key, sizeof(key), "%s.converter.basic.auth.user.info.file",
-	    s->name);
-	if ((v = side_str(sec, s, ".basic.auth.user.info.file")) != NULL &&
-	    *v != '\0') {
-		if (read_first_line(key, v, &user_info, errbuf, errlen) == -1)
-			goto out;
-		rc.user_info = user_info;
-	}
-	snprintf(key, sizeof(key), "%s.converter.bearer.auth.token.file",
-	    s->name);
-	if ((v = side_str(sec, s, ".bearer.auth.token.file")) != NULL &&
-	    *v != '\0') {
-		if (read_first_line(key, v, &token, errbuf, errlen) == -1)
-			goto out;
-		rc.bearer_token = token;
-	}
+	if (read_first_line(sec, s, ".basic.auth.user.info.file", &user_info,
+	    errbuf, errlen) == -1 || read_first_line(sec, s,
+	    ".bearer.auth.token.file", &token, errbuf, errlen) == -1)
+		goto out;
+	rc.user_info = user_info != NULL ? user_info :
+	    side_str(sec, s, ".basic.auth.user.info");
+	rc.bearer_token = token;
 	rc.ca = side_str(sec, s, ".schema.registry.ssl.ca.location");
 	rc.cert = side_str(sec, s, ".schema.registry.ssl.certificate.location");
 	rc.key = side_str(sec, s, ".schema.registry.ssl.key.location");
-	rc.timeout_ms = (long)ks_conf_int(sec, ks_options_connector,
-	    (snprintf(key, sizeof(key), "%s.converter.schema.registry."
-	    "timeout.ms", s->name), key));
+	snprintf(key, sizeof(key), "%s.converter.schema.registry.timeout.ms",
+	    s->name);
+	rc.timeout_ms = (long)ks_conf_int(sec, ks_options_connector, key);
 	if ((st = ks_registry_new(&s->reg, &rc, errbuf, errlen)) == KSINK_OK)
 		s->schemas = ks_schemas_get(rc.urls);
 out:
 	/* ks_registry_new() copied them. */
-	if (user_info != NULL)
-		explicit_bzero(user_info, strlen(user_info));
-	if (token != NULL)
-		explicit_bzero(token, strlen(token));
-	free(user_info);
-	free(token);
+	free_secret(user_info);
+	free_secret(token);
 	return st;
 }
 

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "fields.h"
@@ -44,4 +46,32 @@ ks_fields_free(struct ks_fields *f)
 	free(f->v);
 	f->v = NULL;
 	f->n = f->cap = 0;
+}
+
+void
+ks_fields_errf(char *errbuf, size_t errlen, const char *const *names,
+    int depth, const char *fmt, ...)
+{
+	char what[256], path[160];
+	size_t n = 0;
+	va_list ap;
+	int i, w;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	path[0] = '\0';
+	for (i = 1; i <= depth; i++) {
+		if (names[i] == NULL || n >= sizeof(path) - 1)
+			continue;
+		w = snprintf(path + n, sizeof(path) - n, "%s%s", n > 0 &&
+		    names[i][0] != '[' ? "." : "", names[i]);
+		if (w > 0)
+			n = n + (size_t)w >= sizeof(path) ? sizeof(path) - 1 :
+			    n + (size_t)w;
+	}
+	if (n > 0)
+		ks_util_errf(errbuf, errlen, "field %s: %s", path, what);
+	else
+		ks_util_errf(errbuf, errlen, "%s", what);
 }

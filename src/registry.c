@@ -97,21 +97,18 @@ scrub(const struct ks_registry *r, char *s)
 }
 
 /*
- * What a message may say of a URL that does not parse: the user
- * information (anything before the last '@' of the authority) is masked.
+ * What a message may say of a URL that libcurl does not take, or that is
+ * refused: everything between the scheme and the last '@' is masked (a
+ * password may hold a '/' or a '?' that ends the authority too early).
  */
 static void
 mask_url(const char *url, char *out, size_t outlen)
 {
-	const char *auth, *end, *at, *p;
+	const char *auth, *at;
 
 	auth = strstr(url, "://");
 	auth = auth != NULL ? auth + 3 : url;
-	end = auth + strcspn(auth, "/?#");
-	at = NULL;
-	for (p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
+	at = strrchr(auth, '@');
 	if (at == NULL)
 		snprintf(out, outlen, "\"%s\"", url);
 	else
@@ -139,7 +136,7 @@ parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
     size_t errlen)
 {
 	CURLU *h;
-	char *text, *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	char *text, *scheme = NULL, *host = NULL, *shown = NULL;
 	char *user = NULL, *pass = NULL, *query = NULL, *frag = NULL;
 	char masked[256];
 	int rc = -1;
@@ -161,8 +158,6 @@ parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
 	}
 	curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
 	curl_url_get(h, CURLUPART_HOST, &host, 0);
-	curl_url_get(h, CURLUPART_PORT, &port, 0);
-	curl_url_get(h, CURLUPART_PATH, &path, 0);
 	curl_url_get(h, CURLUPART_USER, &user, 0);
 	curl_url_get(h, CURLUPART_PASSWORD, &pass, 0);
 	curl_url_get(h, CURLUPART_QUERY, &query, 0);
@@ -208,12 +203,15 @@ parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
 		add_secret(r, dec);
 		curl_free(dec);
 	}
-	n = strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) +
-	    (path ? strlen(path) : 0) + 8;
-	u->shown = ks_util_xmalloc(n);
-	snprintf(u->shown, n, "%s://%s%s%s%s", scheme, host, port ? ":" : "",
-	    port ? port : "", path != NULL && strcmp(path, "/") != 0 ?
-	    path : "");
+	/* The shown URL: the same without its user information. */
+	if (curl_url_set(h, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_URL, &shown, 0) != CURLUE_OK) {
+		ks_util_errf(errbuf, errlen, "schema registry URL %s: cannot "
+		    "be used by libcurl", masked);
+		goto out;
+	}
+	u->shown = ks_util_strdup(shown);
 	n = strlen(u->shown);
 	while (n > 0 && u->shown[n - 1] == '/')
 		u->shown[--n] = '\0';
@@ -227,8 +225,7 @@ out:
 	free(text);
 	curl_free(scheme);
 	curl_free(host);
-	curl_free(port);
-	curl_free(path);
+	curl_free(shown);
 	curl_free(user);
 	curl_free(pass);
 	curl_free(query);

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,36 +95,57 @@ nonfinite(struct ks_util_buf *b, double v)
 	return 1;
 }
 
-void
-ks_render_double(struct ks_util_buf *b, double v)
+/* The shortest of %.1g .. %.{max}g that reads back as v (as a float when
+ * single). */
+static void
+shortest(struct ks_util_buf *b, double v, int single)
 {
 	char s[40];
 	int p, n = 0;
 
 	if (nonfinite(b, v))
 		return;
-	for (p = 1; p <= 17; p++) {
+	for (p = 1; p <= (single ? 9 : 17); p++) {
 		n = snprintf(s, sizeof(s), "%.*g", p, v);
-		if (strtod(s, NULL) == v)
+		if (single ? strtof(s, NULL) == (float)v : strtod(s, NULL) == v)
 			break;
 	}
 	ks_util_buf_add(b, s, (size_t)n);
 }
 
 void
+ks_render_double(struct ks_util_buf *b, double v)
+{
+	shortest(b, v, 0);
+}
+
+void
 ks_render_float(struct ks_util_buf *b, float v)
 {
-	char s[40];
-	int p, n = 0;
+	shortest(b, v, 1);
+}
 
-	if (nonfinite(b, v))
-		return;
-	for (p = 1; p <= 9; p++) {
-		n = snprintf(s, sizeof(s), "%.*g", p, (double)v);
-		if (strtof(s, NULL) == v)
-			break;
-	}
-	ks_util_buf_add(b, s, (size_t)n);
+int
+ks_render_json_real(struct ks_util_buf *b, json_t *v, int single)
+{
+	const char *s = json_string_value(v);
+	double d;
+
+	if (json_is_number(v))
+		d = json_number_value(v);
+	else if (s != NULL && strcmp(s, "NaN") == 0)
+		d = NAN;
+	else if (s != NULL && strcmp(s, "Infinity") == 0)
+		d = INFINITY;
+	else if (s != NULL && strcmp(s, "-Infinity") == 0)
+		d = -INFINITY;
+	else
+		return -1;
+	if (single)
+		shortest(b, (float)d, 1);
+	else
+		shortest(b, d, 0);
+	return 0;
 }
 
 /*

@@ -25,6 +25,11 @@ void	ks_render_int(struct ks_util_buf *, int64_t);
  * infinities as the strings "NaN", "Infinity" and "-Infinity". */
 void	ks_render_double(struct ks_util_buf *, double);
 void	ks_render_float(struct ks_util_buf *, float);
+/* A JSON number, or one of those three strings, as a double or (single)
+ * a float; -1 when v is neither (nothing appended). */
+struct json_t;
+int	ks_render_json_real(struct ks_util_buf *, struct json_t *v,
+	    int single);
 
 /*
  * A decimal whose unscaled value is the n bytes at be (two's complement,

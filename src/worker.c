@@ -646,6 +646,7 @@ flush_batch(struct ks_worker *w)
 		if (!draining)
 			w->phase = PHASE_APPLY;
 		t0 = ks_util_now_ms();
+		(void)ks_sink_ctx_retry_after(w->ctx);
 		moved = 0;
 		/* what: whose failure this is, or the last one was. */
 		if ((st = decode(w, k, ebuf, sizeof(ebuf))) != KSINK_OK)
@@ -673,7 +674,13 @@ flush_batch(struct ks_worker *w)
 			moved_all += moved;
 			ks_retry_progress(&r);
 		}
-		if ((wait = ks_retry_next(&r)) < 0) {
+		/* A wait the sink was told (Retry-After) is not a failure
+		 * of its own: it does not lengthen the backoff. */
+		if ((wait = ks_sink_ctx_retry_after(w->ctx)) >= 0)
+			wait = ks_retry_asked(&r, wait);
+		else
+			wait = ks_retry_next(&r);
+		if (wait < 0) {
 			fail(w, "%s kept failing for %lld ms "
 			    "(errors.retry.timeout.ms): %s", what,
 			    (long long)ks_retry_elapsed(&r), ebuf);

@@ -46,6 +46,7 @@ import http.client
 import http.server
 import json
 import os
+import socket
 import ssl
 import sys
 import threading
@@ -154,6 +155,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_DELETE = handle_any
 
 
+class Server(http.server.ThreadingHTTPServer):
+    """With TLS, the handshake runs in the request's thread; a failed one
+    (a missing or untrusted client certificate) is followed by reading
+    what the client still sends until it closes, so that its kernel does
+    not get a reset before it read the alert (TLS 1.3 clients send their
+    request before the server has judged their certificate)."""
+
+    daemon_threads = True
+    ctx = None
+
+    def finish_request(self, request, client_address):
+        if self.ctx is not None:
+            tls = self.ctx.wrap_socket(request, server_side=True,
+                                       do_handshake_on_connect=False)
+            try:
+                tls.settimeout(30)
+                tls.do_handshake()
+            except (ssl.SSLError, OSError):
+                raw = socket.socket(fileno=os.dup(tls.fileno()))
+                raw.settimeout(2)
+                try:
+                    while raw.recv(65536):
+                        pass
+                except OSError:
+                    pass
+                raw.close()
+                tls.close()
+                return
+            request = tls
+        self.RequestHandlerClass(request, client_address, self)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--upstream", required=True)
@@ -168,8 +201,7 @@ def main():
     o.basic = first_line(o.basic) if o.basic else None
     o.bearer = first_line(o.bearer) if o.bearer else None
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", 0), Handler)
     srv.opts = o
     srv.log_lock = threading.Lock()
     if o.tls:
@@ -178,7 +210,7 @@ def main():
         if o.client_ca:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(o.client_ca)
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.ctx = ctx
     port = srv.server_address[1]
     if o.port_file:
         tmp = o.port_file + ".tmp"

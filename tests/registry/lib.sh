@@ -20,9 +20,11 @@
 #                            (…/apis/ccompat/v7) and REGISTRY_SH
 #   registry_private DIR [--tls CERT KEY]
 #                            start a registry of the test's own, with its
-#                            state in DIR (stopped at exit), and print its
-#                            URL: for a test that stops or pauses it, or
-#                            serves HTTPS
+#                            state in DIR (stopped at exit), and set
+#                            PRIVATE_URL to its URL: for a test that stops
+#                            or pauses it, or serves HTTPS.  Not in $(...):
+#                            the stop at exit must be registered in the
+#                            test's shell
 #   registry_register URL SUBJECT SCHEMA [CURLOPT...]
 #                            register the Avro schema SCHEMA (its JSON
 #                            text) under SUBJECT and print its id
@@ -64,9 +66,10 @@ registry_private()
 	_rg_dir=$1
 	shift
 	at_exit "KSINK_REGISTRY_STATE='$_rg_dir' \"\$REGISTRY_SH\" stop >/dev/null 2>&1"
-	if ! KSINK_REGISTRY_STATE=$_rg_dir "$REGISTRY_SH" start "$@"; then
+	if ! PRIVATE_URL=$(KSINK_REGISTRY_STATE=$_rg_dir "$REGISTRY_SH" start "$@"); then
 		_ks_unavailable "cannot start an Apicurio Registry with $REGISTRY_SH (see the messages above)"
 	fi
+	[ -n "$PRIVATE_URL" ] || _ks_unavailable "$REGISTRY_SH start printed no URL"
 }
 
 registry_register()

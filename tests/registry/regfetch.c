@@ -103,18 +103,16 @@ main(int argc, char **argv)
 	    id < 0 || id > INT32_MAX)
 		usage();
 	rc = ks_registry_new(&r, &conf, errbuf, sizeof(errbuf));
-	if (rc != KSINK_OK) {
-		printf("%s %s\n", names[rc], errbuf);
-		return rc;
+	if (rc == KSINK_OK) {
+		while (n-- > 0)
+			rc = ks_registry_fetch(r, (int32_t)id, &schema, type,
+			    sizeof(type), errbuf, sizeof(errbuf));
+		ks_registry_free(r);
 	}
-	while (n-- > 0)
-		rc = ks_registry_fetch(r, (int32_t)id, &schema, type,
-		    sizeof(type), errbuf, sizeof(errbuf));
 	if (rc == KSINK_OK)
 		printf("OK %s\n%.*s\n", type, (int)schema.len, schema.p);
 	else
 		printf("%s %s\n", names[rc], errbuf);
-	ks_registry_free(r);
 	ks_util_buf_free(&schema);
 	free((char *)conf.user_info);
 	free((char *)conf.bearer_token);

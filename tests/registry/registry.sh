@@ -6,8 +6,8 @@
 # (/apis/ccompat/v7: POST /subjects/S/versions registers a schema and
 # answers its id, GET /schemas/ids/ID answers it).
 #
-# Usage: registry.sh fetch|start [--tls CERT KEY]|url|status|stop|kill9|
-#                    pause|resume
+# Usage: registry.sh fetch|start [--tls CERT KEY]|url|status|stop|restart|
+#                    kill9|pause|resume
 #
 #   fetch    copy io.apicurio:apicurio-registry-app:2.6.13.Final (classifier
 #            all, type tar.gz: a Quarkus runner jar and its lib/) from
@@ -17,8 +17,11 @@
 #            $STATE/url), e.g. http://127.0.0.1:40123/apis/ccompat/v7.
 #            The first call fetches; the registry listens on 127.0.0.1 on
 #            a free port, keeps its schemas in memory (an in-memory H2
-#            database: a new registry starts empty) and answers within
-#            about 6 s on an idle machine (JVM start).  A recorded live
+#            database: a new registry starts empty) and answers after
+#            about 2 s over HTTP and 3 s over HTTPS on an idle 2-core
+#            machine, 6 to 10 s on a busy one (the JVM's start, with the
+#            C1 compiler only; it says how long in its message and in
+#            registry.log, "started in").  A recorded live
 #            registry started with the same options is reused; another
 #            is replaced.  Concurrent calls are serialised with flock(1).
 #            --tls CERT KEY: HTTPS only, with the server certificate CERT
@@ -33,7 +36,12 @@
 #            exit 1 otherwise.
 #   stop     stop the registry (SIGTERM, SIGKILL after 20 s) and delete the
 #            state directory's files.
-#   kill9    kill -9 the registry (its schemas are lost with it).
+#   restart  start the registry again on the same port and with the same
+#            options (after kill9, or stopping it with SIGTERM first when
+#            it runs), so that clients keep their URL.  Its schemas are
+#            lost with the old process unless REGISTRY_DATASOURCE_URL
+#            (below) keeps them in a file.
+#   kill9    kill -9 the registry; its port and options stay recorded.
 #   pause, resume
 #            SIGSTOP and SIGCONT the registry: while paused its port
 #            accepts connections (the kernel's backlog) but nothing
@@ -42,7 +50,7 @@
 # Environment:
 #   KSINK_REGISTRY_CACHE   cache of the unpacked application
 #                          (default ${XDG_CACHE_HOME:-$HOME/.cache}/ksink/apicurio-2.6.13)
-#   KSINK_REGISTRY_STATE   state directory: pid, url, options, registry.log,
+#   KSINK_REGISTRY_STATE   state directory: pid, url, port, options, registry.log,
 #                          lock (default $top_builddir/tests/registry/run,
 #                          or ${TMPDIR:-/tmp}/ksink-registry-UID outside
 #                          make check); a test that needs a registry of its
@@ -51,6 +59,10 @@
 #   KSINK_REGISTRY_JAVA_OPTS  JVM options (default: a 384 MB heap, C1 only)
 #   KSINK_REGISTRY_START_TIMEOUT  seconds to wait for it (default 90)
 #   JAVA, MVN, PYTHON3     the programs to use
+#   REGISTRY_DATASOURCE_URL  read by Apicurio itself: e.g.
+#                          jdbc:h2:file:DIR/registry keeps the schemas in
+#                          an H2 database file across restarts (default:
+#                          in memory)
 #
 # Inside `make check` the shared registry is started by the first test that
 # needs it (tests/registry/lib.sh) and stopped by tests/registry/stop.test,
@@ -78,27 +90,13 @@ STOP_TIMEOUT=20
 RUNNER=$CACHE/app/apicurio-registry-app-$APICURIO_VERSION-runner.jar
 
 me=registry.sh
-
-die()
-{
-	echo "$me: $*" >&2
-	exit 1
-}
+scriptdir=$(cd "$(dirname "$0")" && pwd)
+. "$scriptdir/../kafka/service.sh"
 
 # The pid of the recorded registry when that process is still ours.
 registry_pid()
 {
-	[ -r "$STATE/pid" ] || return 1
-	pid=$(cat "$STATE/pid" 2>/dev/null)
-	case $pid in
-	''|*[!0-9]*) return 1 ;;
-	esac
-	kill -0 "$pid" 2>/dev/null || return 1
-	if [ -r "/proc/$pid/cmdline" ]; then
-		tr '\0' ' ' <"/proc/$pid/cmdline" |
-		    grep -q -- "-Dksink.registry.state=$STATE " || return 1
-	fi
-	echo "$pid"
+	recorded_pid "-Dksink.registry.state=$STATE "
 }
 
 # Succeeds once GET $1/subjects answers 200 (any certificate accepted: the
@@ -121,33 +119,20 @@ EOF
 
 cmd_fetch()
 {
-	[ -f "$CACHE/app/.complete" ] && return 0
-	command -v "$MVN" >/dev/null 2>&1 ||
-		die "mvn not found: install Maven, or unpack $ARTIFACT into $CACHE/app and touch $CACHE/app/.complete"
-	mkdir -p "$CACHE" || die "cannot create $CACHE"
-	(
-		flock -w 900 8 || die "timed out waiting for the lock on $CACHE/lock"
-		[ -f "$CACHE/app/.complete" ] && exit 0
-		rm -rf "$CACHE/dl" "$CACHE/app.tmp"
-		echo "$me: copying $ARTIFACT into $CACHE" >&2
-		# From the cache directory: no project's pom.xml around.
-		if ! (cd "$CACHE" && "$MVN" -q -B dependency:copy \
-		    -Dartifact="$ARTIFACT" -DoutputDirectory="$CACHE/dl" \
-		    >"$CACHE/mvn.log" 2>&1); then
-			tail -n 30 "$CACHE/mvn.log" >&2
-			die "mvn dependency:copy $ARTIFACT failed (log: $CACHE/mvn.log)"
-		fi
-		tgz=$CACHE/dl/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz
-		[ -s "$tgz" ] || die "mvn did not copy $tgz"
-		mkdir -p "$CACHE/app.tmp" &&
-		    tar -xzf "$tgz" -C "$CACHE/app.tmp" ||
-			die "cannot unpack $tgz into $CACHE/app.tmp"
-		[ -f "$CACHE/app.tmp/${RUNNER##*/}" ] ||
-			die "$tgz holds no ${RUNNER##*/}"
-		touch "$CACHE/app.tmp/.complete"
-		rm -rf "$CACHE/app" "$CACHE/dl"
-		mv "$CACHE/app.tmp" "$CACHE/app"
-	) 8>"$CACHE/lock" || exit 1
+	fill_cache "$CACHE/app" "$ARTIFACT, unpacked," copy_app
+}
+
+copy_app()
+{
+	rm -rf "$CACHE/dl"
+	# From the cache directory: no project's pom.xml around.
+	(cd "$CACHE" && mvn_logged dependency:copy -Dartifact="$ARTIFACT" \
+	    -DoutputDirectory="$CACHE/dl") || exit 1
+	tgz=$CACHE/dl/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz
+	[ -s "$tgz" ] || die "mvn did not copy $tgz"
+	tar -xzf "$tgz" -C "$1" || die "cannot unpack $tgz into $1"
+	[ -f "$1/${RUNNER##*/}" ] || die "$tgz holds no ${RUNNER##*/}"
+	rm -rf "$CACHE/dl"
 }
 
 free_port()
@@ -157,25 +142,6 @@ import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])' || die "cannot pick a free port with $PYTHON3"
-}
-
-lock_state()
-{
-	mkdir -p "$STATE" || die "cannot create $STATE"
-	exec 9>>"$STATE/lock"
-	flock -w 600 9 || die "timed out waiting for the lock on $STATE/lock"
-}
-
-# Wait up to $1 seconds for process $2 to go away.
-wait_gone()
-{
-	n=0
-	while kill -0 "$2" 2>/dev/null; do
-		[ "$n" -ge $(($1 * 10)) ] && return 1
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 0
 }
 
 abspath()
@@ -189,47 +155,19 @@ abspath()
 kill_recorded()
 {
 	if pid=$(registry_pid); then
-		kill -CONT "$pid" 2>/dev/null
-		kill -TERM "$pid" 2>/dev/null
-		if ! wait_gone "$STOP_TIMEOUT" "$pid"; then
-			echo "$me: registry $pid ignored SIGTERM for ${STOP_TIMEOUT}s, killing it" >&2
-			kill -9 "$pid" 2>/dev/null
-			wait_gone 10 "$pid"
-		fi
+		stop_pid "$pid" registry
 		echo "$me: stopped registry $pid" >&2
 	fi
-	rm -f "$STATE/pid" "$STATE/url" "$STATE/options"
+	rm -f "$STATE/pid"
 }
 
-cmd_start()
+# Start the JVM on $port with the options in $tls_cert and $tls_key, and
+# wait until it answers.
+launch()
 {
-	tls_cert= tls_key=
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--tls)
-			[ $# -ge 3 ] || die "usage: $me start [--tls CERT KEY]"
-			[ -r "$2" ] || die "cannot read the certificate $2"
-			[ -r "$3" ] || die "cannot read the key $3"
-			tls_cert=$(abspath "$2")
-			tls_key=$(abspath "$3")
-			shift 3
-			;;
-		*) die "usage: $me start [--tls CERT KEY]" ;;
-		esac
-	done
-	options="tls=$tls_cert $tls_key"
-	lock_state
-	if pid=$(registry_pid) && [ -r "$STATE/url" ] &&
-	    [ "$(cat "$STATE/options" 2>/dev/null)" = "$options" ] &&
-	    probe "$(cat "$STATE/url")"; then
-		cat "$STATE/url"
-		return 0
-	fi
-	kill_recorded
 	command -v "$JAVA" >/dev/null 2>&1 || die "java not found"
 	command -v "$PYTHON3" >/dev/null 2>&1 || die "python3 not found"
 	cmd_fetch
-	port=$(free_port) || exit 1
 	if [ -n "$tls_cert" ]; then
 		url=https://127.0.0.1:$port/apis/ccompat/v7
 		set -- -Dquarkus.http.insecure-requests=disabled \
@@ -240,7 +178,9 @@ cmd_start()
 		url=http://127.0.0.1:$port/apis/ccompat/v7
 		set -- -Dquarkus.http.port="$port"
 	fi
-	echo "$options" >"$STATE/options"
+	printf '%s\n%s\n' "$tls_cert" "$tls_key" >"$STATE/options"
+	echo "$port" >"$STATE/port"
+	rm -f "$STATE/url"
 	echo "=== $(date '+%Y-%m-%d %H:%M:%S') starting the registry on $url" >>"$STATE/registry.log"
 	# setsid: the registry outlives the test that started it and does not
 	# get the signals sent to that test's process group.
@@ -273,6 +213,47 @@ cmd_start()
 	done
 }
 
+cmd_start()
+{
+	tls_cert= tls_key=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--tls)
+			[ $# -ge 3 ] || die "usage: $me start [--tls CERT KEY]"
+			[ -r "$2" ] || die "cannot read the certificate $2"
+			[ -r "$3" ] || die "cannot read the key $3"
+			tls_cert=$(abspath "$2")
+			tls_key=$(abspath "$3")
+			shift 3
+			;;
+		*) die "usage: $me start [--tls CERT KEY]" ;;
+		esac
+	done
+	lock_state
+	if pid=$(registry_pid) && [ -r "$STATE/url" ] &&
+	    [ "$(cat "$STATE/options" 2>/dev/null)" = "$(printf '%s\n%s' "$tls_cert" "$tls_key")" ] &&
+	    probe "$(cat "$STATE/url")"; then
+		cat "$STATE/url"
+		return 0
+	fi
+	kill_recorded
+	port=$(free_port) || exit 1
+	launch
+}
+
+cmd_restart()
+{
+	[ -d "$STATE" ] || die "no registry recorded in $STATE: run '$me start' first"
+	lock_state
+	[ -r "$STATE/port" ] && [ -r "$STATE/options" ] ||
+		die "no registry recorded in $STATE: run '$me start' first"
+	kill_recorded
+	port=$(cat "$STATE/port")
+	tls_cert=$(sed -n 1p "$STATE/options")
+	tls_key=$(sed -n 2p "$STATE/options")
+	launch
+}
+
 cmd_url()
 {
 	registry_pid >/dev/null && [ -r "$STATE/url" ] ||
@@ -296,7 +277,8 @@ cmd_stop()
 	[ -d "$STATE" ] || return 0
 	lock_state
 	kill_recorded
-	rm -f "$STATE/registry.log" "$STATE/lock"
+	rm -f "$STATE/registry.log" "$STATE/lock" "$STATE/url" \
+	    "$STATE/options" "$STATE/port"
 	rmdir "$STATE" 2>/dev/null
 	return 0
 }
@@ -308,7 +290,7 @@ cmd_signal()
 	kill "-$1" "$pid" || die "cannot send SIG$1 to $pid"
 	if [ "$1" = 9 ]; then
 		wait_gone 10 "$pid" || die "registry $pid survived SIGKILL"
-		rm -f "$STATE/pid" "$STATE/url" "$STATE/options"
+		rm -f "$STATE/pid"
 	fi
 }
 
@@ -320,11 +302,12 @@ start) cmd_start "$@" ;;
 url) cmd_url ;;
 status) cmd_status ;;
 stop) cmd_stop ;;
+restart) cmd_restart ;;
 kill9) cmd_signal 9 ;;
 pause) cmd_signal STOP ;;
 resume) cmd_signal CONT ;;
 *)
-	echo "usage: $me fetch|start [--tls CERT KEY]|url|status|stop|kill9|pause|resume" >&2
+	echo "usage: $me fetch|start [--tls CERT KEY]|url|status|stop|restart|kill9|pause|resume" >&2
 	exit 2
 	;;
 esac

@@ -330,6 +330,28 @@ test_uuid(void **state)
 	    "\"0b0e9c2a-4f6e-4d3b-9a1c-2f3e4d5c6b7a\"");
 }
 
+/* An array of records Rk of two fields of type Rk-1; R0 has two nulls. */
+static const char *
+doubling(int levels)
+{
+	static char js[4096];
+	char rec[4000], inner[4000];
+	int k, n;
+
+	n = snprintf(rec, sizeof(rec), "{\"type\":\"record\",\"name\":\"R0\","
+	    "\"fields\":[{\"name\":\"a\",\"type\":\"null\"},{\"name\":"
+	    "\"b\",\"type\":\"null\"}]}");
+	for (k = 1; k <= levels; k++) {
+		memcpy(inner, rec, (size_t)n + 1);
+		n = snprintf(rec, sizeof(rec), "{\"type\":\"record\",\"name\":"
+		    "\"R%d\",\"fields\":[{\"name\":\"a\",\"type\":%s},"
+		    "{\"name\":\"b\",\"type\":\"R%d\"}]}", k, inner, k - 1);
+		assert_true(n < (int)sizeof(rec));
+	}
+	snprintf(js, sizeof(js), "{\"type\":\"array\",\"items\":%s}", rec);
+	return js;
+}
+
 static void
 test_poison(void **state)
 {
@@ -375,7 +397,7 @@ test_poison(void **state)
 	 * avro-c would allocate and loop over it. */
 	ENC(e_long(&e, INT64_MAX / 2); e_long(&e, 0));
 	dec_bad("{\"type\":\"array\",\"items\":\"null\"}", &e,
-	    "items of no bytes");
+	    "values of no bytes");
 	ENC(e_long(&e, 1000); e_long(&e, 1); e_long(&e, 0));
 	dec_bad("{\"type\":\"array\",\"items\":\"long\"}", &e,
 	    "block of 1000 items beyond the 2 bytes left");
@@ -385,6 +407,11 @@ test_poison(void **state)
 	ENC(e_long(&e, -1); e_long(&e, 99); e_long(&e, 1));
 	dec_bad("{\"type\":\"array\",\"items\":\"int\"}", &e,
 	    "block size 99 beyond");
+	/* Records of records of nulls, each level twice the one below
+	 * (within an array, so that the field list stays short): 2^20
+	 * nulls from three bytes. */
+	ENC(e_long(&e, 1); e_long(&e, 0));
+	dec_bad(doubling(20), &e, "values of no bytes");
 	/* Nesting beyond the limit, through a recursive union. */
 	ENC(for (i = 0; i < 200; i++) e_long(&e, 1); e_long(&e, 0));
 	dec_bad("{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":"

@@ -362,6 +362,8 @@ main(void)
 		CASE_WITH(test_two_workers, cooperative),
 	};
 
+	/* What worker-fx.h has that these cases do not need. */
+	(void)check_stopped_at;
 	return worker_fx_run("test_worker", tests,
 	    sizeof(tests) / sizeof(tests[0]));
 }

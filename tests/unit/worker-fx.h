@@ -409,6 +409,22 @@ check_exactly_once(const struct env *e, const struct state *st,
 		    (long long)st->next[p], (long long)e->produced[p]);
 }
 
+/* A connector stopped at the poison record p@off: nothing of partition
+ * p from it on applied, nor its offset stored. */
+static void
+check_stopped_at(const struct env *e, const struct state *st, int p,
+    int64_t off)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		expect(e, st->recs[i].partition != p ||
+		    st->recs[i].offset < off, "t/%d@%lld applied past the "
+		    "poison record", p, (long long)st->recs[i].offset);
+	expect(e, st->next[p] <= off, "offset of t/%d stored past the poison "
+	    "record: %lld", p, (long long)st->next[p]);
+}
+
 /*
  * A worker alone must never hand the sink a record below the sink's
  * stored offsets: the fence would hide that it started at the wrong
