@@ -49,6 +49,15 @@ ks_retry_next(struct ks_retry *r)
 	return wait;
 }
 
+int64_t
+ks_retry_asked(struct ks_retry *r, int64_t ms)
+{
+	r->attempt++;
+	if (r->timeout_ms >= 0 && ks_retry_elapsed(r) >= r->timeout_ms)
+		return -1;
+	return ms;
+}
+
 int
 ks_retry_call(ks_retry_fn fn, void *arg, const char *who, const char *what,
     char *errbuf, size_t errlen)

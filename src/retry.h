@@ -32,6 +32,9 @@ int64_t	ks_retry_elapsed(const struct ks_retry *r);
 /* After an attempt that failed but made progress: the next wait is the
  * first step again and timeout_ms counts from now; attempts still count. */
 void	ks_retry_progress(struct ks_retry *r);
+/* After a failed attempt whose sink asked to come back in ms: ms, or -1
+ * when timeout_ms has passed; the backoff's next step stays as it was. */
+int64_t	ks_retry_asked(struct ks_retry *r, int64_t ms);
 
 /* A sink call: a KSINK_* status, errbuf filled on failure. */
 typedef int (*ks_retry_fn)(void *arg, char *errbuf, size_t errlen);

@@ -40,6 +40,8 @@ struct ksink_ctx {
 	/* Where host->count() adds up; NULL: nowhere (ksink offsets). */
 	struct ks_stats *stats;
 	int count_warned;
+	/* host->retry_after() of the current attempt, -1: none. */
+	int64_t retry_after_ms;
 	/* ks_sink_ctx_test(): the settings it owns. */
 	struct ks_conf *conf;
 };
@@ -261,6 +263,7 @@ ks_sink_ctx_new(const char *connector, const struct ks_section *sec,
 		ctx->who = ks_util_strdup(connector);
 	ctx->sec = sec;
 	ctx->opts = pl->desc->options;
+	ctx->retry_after_ms = -1;
 	return ctx;
 }
 
@@ -496,6 +499,23 @@ host_decoded(struct ksink_ctx *ctx, const struct ksink_record *r)
 	return NULL;
 }
 
+/* The wait the sink asks for before the next attempt of a batch. */
+static void
+host_retry_after(struct ksink_ctx *ctx, int64_t ms)
+{
+	if (ctx != NULL)
+		ctx->retry_after_ms = ms < 0 ? -1 : ms;
+}
+
+int64_t
+ks_sink_ctx_retry_after(struct ksink_ctx *ctx)
+{
+	int64_t ms = ctx->retry_after_ms;
+
+	ctx->retry_after_ms = -1;
+	return ms;
+}
+
 const struct ksink_host ks_sink_host = {
 	.abi_major = KSINK_ABI_MAJOR,
 	.abi_minor = KSINK_ABI_MINOR,
@@ -510,4 +530,5 @@ const struct ksink_host ks_sink_host = {
 	.report = host_report,
 	.count = host_count,
 	.decoded = host_decoded,
+	.retry_after = host_retry_after,
 };

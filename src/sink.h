@@ -32,6 +32,10 @@ void	ks_sink_ctx_free(struct ksink_ctx *ctx);
 struct ks_stats;
 void	ks_sink_ctx_set_stats(struct ksink_ctx *ctx, struct ks_stats *stats);
 
+/* The wait the sink asked for in its last attempt (host->retry_after()),
+ * or -1; either way forgotten, so that the next attempt starts clean. */
+int64_t	ks_sink_ctx_retry_after(struct ksink_ctx *ctx);
+
 /* Checks the keys of a connector's section against our table and its
  * plugin's (desc; NULL when the plugin could not be loaded, whose keys
  * are then left alone), as ks_conf_validate().  Returns the number of

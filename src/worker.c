@@ -548,6 +548,7 @@ flush_batch(struct ks_worker *w)
 		if (!draining)
 			w->phase = PHASE_APPLY;
 		t0 = ks_util_now_ms();
+		(void)ks_sink_ctx_retry_after(w->ctx);
 		st = apply(w, k, &poison, &moved, ebuf, sizeof(ebuf));
 		if (st == KSINK_OK)
 			break;
@@ -569,7 +570,13 @@ flush_batch(struct ks_worker *w)
 			moved_all += moved;
 			ks_retry_progress(&r);
 		}
-		if ((wait = ks_retry_next(&r)) < 0) {
+		/* A wait the sink was told (Retry-After) is not a failure
+		 * of its own: it does not lengthen the backoff. */
+		if ((wait = ks_sink_ctx_retry_after(w->ctx)) >= 0)
+			wait = ks_retry_asked(&r, wait);
+		else
+			wait = ks_retry_next(&r);
+		if (wait < 0) {
 			fail(w, "sink kept failing for %lld ms "
 			    "(errors.retry.timeout.ms): %s",
 			    (long long)ks_retry_elapsed(&r), ebuf);

@@ -513,6 +513,7 @@ write_records(struct sink *s, const struct ksink_record *recs, size_t count,
 	if (s->not_before != 0 && ks_clock_mono_ms() < s->not_before) {
 		ks_err_set(errbuf, errlen, "waiting %" PRId64 " ms more as the "
 		    "receiver asked (Retry-After)", s->not_before - ks_clock_mono_ms());
+		retry_after_hint(s);
 		return KSINK_RETRY;
 	}
 	s->not_before = 0;

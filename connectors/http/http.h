@@ -143,6 +143,7 @@ void	idempotency_key(const char *connector, const char *topic,
 
 /* request.c */
 int	classify_status(const struct sink *s, long code);
+void	retry_after_hint(struct sink *s);
 int	classify_curl(CURLcode rc);
 size_t	on_body(char *data, size_t size, size_t n, void *arg);
 void	quote_response(struct sink *s, char *out, size_t outlen, size_t max);

@@ -120,6 +120,19 @@ add_header(struct curl_slist *l, int *oom, const char *fmt, ...)
  * FATAL) with *code the HTTP status (0 on a transport error) and errbuf
  * describing a failure.  rq == NULL: a GET of url (the offset protocol).
  */
+/* Tells the worker when the receiver's Retry-After ends, so that it
+ * comes back then instead of at its next backoff step. */
+void
+retry_after_hint(struct sink *s)
+{
+	int64_t left;
+
+	if (s->not_before == 0 || !KSINK_HOST_HAS(s->host, retry_after))
+		return;
+	left = s->not_before - ks_clock_mono_ms();
+	s->host->retry_after(s->ctx, left > 0 ? left : 0);
+}
+
 int
 perform(struct sink *s, const char *url, const char *url_log,
     const struct request *rq, long *code, char *errbuf, size_t errlen)
@@ -218,6 +231,7 @@ perform(struct sink *s, const char *url, const char *url_log,
 			wait = s->retry_after_max_ms;
 		if (wait > 0)
 			s->not_before = ks_clock_mono_ms() + wait;
+		retry_after_hint(s);
 	}
 	quote_response(s, quoted, sizeof(quoted), s->log_body_max);
 	if (rq != NULL)

@@ -271,7 +271,7 @@ notice(void *arg, const PGresult *res)
 int
 ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 {
-	const char *kw[6], *val[6];
+	const char *kw[10], *val[10];
 	char ctimeout[32], settings[160], *p;
 	int n = 0, st;
 
@@ -287,6 +287,13 @@ ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 		snprintf(ctimeout, sizeof(ctimeout), "%lld",
 		    (long long)((pg->connect_ms + 999) / 1000));
 		kw[n] = "fallback_application_name"; val[n++] = "ksink";
+		/* TCP keepalives, so that a link that died while the
+		 * worker waits for an answer ends the call within about
+		 * 25 s: before dbname, so that the conninfo overrides
+		 * them (ksink-postgres(7), "Several hosts"). */
+		kw[n] = "keepalives_idle"; val[n++] = "10";
+		kw[n] = "keepalives_interval"; val[n++] = "5";
+		kw[n] = "keepalives_count"; val[n++] = "3";
 		kw[n] = "dbname"; val[n++] = pg->conninfo ? pg->conninfo : "";
 		kw[n] = "connect_timeout"; val[n++] = ctimeout;
 		if (pg->password) {

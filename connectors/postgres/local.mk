@@ -5,7 +5,8 @@
 POSTGRES_SOURCES = connectors/postgres/postgres.c connectors/postgres/open.c \
 	connectors/postgres/conn.c connectors/postgres/offsets.c \
 	connectors/postgres/rows.c connectors/postgres/postgres.h \
-	connectors/postgres/map.c \
+	connectors/postgres/map.c connectors/postgres/mapcol.c \
+	connectors/postgres/mapcol.h connectors/postgres/mapname.c \
 	connectors/postgres/copy.c connectors/postgres/classify.c \
 	connectors/postgres/stmt.c connectors/postgres/stmt.h
 
@@ -37,4 +38,14 @@ tests_unit_test_postgres_stmt_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
 tests_unit_test_postgres_stmt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_postgres_stmt_LDADD = connectors/lib/libkslib.la \
 	$(CMOCKA_LIBS)
+# The column of a row the server refused, from the error's fields.
+check_PROGRAMS += tests/unit/test_postgres_mapcol
+TESTS += tests/unit/test_postgres_mapcol
+tests_unit_test_postgres_mapcol_SOURCES = tests/unit/test_postgres_mapcol.c \
+	connectors/postgres/mapcol.c
+tests_unit_test_postgres_mapcol_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_unit_test_postgres_mapcol_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(LIBPQ_CFLAGS)
+tests_unit_test_postgres_mapcol_LDADD = connectors/lib/libkslib.la \
+	$(LIBPQ_LIBS) $(CMOCKA_LIBS)
 endif

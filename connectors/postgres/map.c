@@ -50,6 +50,7 @@
 #include "../lib/err.h"
 #include "../lib/json.h"
 #include "../lib/mapping.h"
+#include "mapcol.h"
 #include "postgres.h"
 
 /* Prepared statements kept at most; past it, the cache starts over. */
@@ -520,6 +521,9 @@ send_rows(struct pg *pg, const struct ksink_record *records,
 			*failed = k;
 			if (changed(mp, res, errbuf, errlen))
 				st = KSINK_RETRY;
+			else if (st == KSINK_POISON)
+				map_error_append(res, v[k], &mp->tables,
+				    &mp->m, errbuf, errlen);
 		}
 		PQclear(res);
 		if (mp->sent[k].sync)

@@ -166,6 +166,8 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 	if ((mapping = ks_mapping_wanted(host, ctx, "postgres")) &&
 	    ks_mapping_check(host, ctx, "postgres") != KSINK_OK)
 		bad = 1;
+	if (mapping && map_check_names(host, ctx))
+		bad = 1;
 	for (i = 0; sqlopts[i]; i++) {
 		if (ks_sqltext_option(host, ctx, sqlopts[i], 0, &sql, &buf,
 		    &ff, ebuf, sizeof(ebuf)) != KSINK_OK) {

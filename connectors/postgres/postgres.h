@@ -138,6 +138,9 @@ int	map_apply(struct pg *pg, const struct ksink_record *records,
 void	map_close(struct pg *pg);
 void	map_disconnected(struct pg *pg);
 int	map_open(struct pg *pg, char *errbuf, size_t errlen);
+/* mapname.c: PostgreSQL's rules for the mapping's table names, reported
+ * through host->report(); 1 when any is broken. */
+int	map_check_names(const struct ksink_host *, struct ksink_ctx *);
 void	map_rolled_back(struct pg *pg);
 int	map_tables_exist(struct pg *pg, char *errbuf, size_t errlen);
 void	map_txn_end(struct pg *pg, int committed);

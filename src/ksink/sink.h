@@ -291,6 +291,17 @@ struct ksink_host {
 	 * write(), for its own records. */
 	const struct ksink_decoded *(*decoded)(struct ksink_ctx *ctx,
 	    const struct ksink_record *r);
+
+	/* ---- ABI 1.3 too (test with KSINK_HOST_HAS(host, retry_after)) ---- */
+
+	/* Called by a callback of a batch (write(), commit(), begin()) that
+	 * then returns KSINK_RETRY, when the system it writes to said when
+	 * to come back (an HTTP Retry-After): the worker waits ms
+	 * milliseconds before the next attempt, instead of the next step of
+	 * its backoff, which this wait does not lengthen.
+	 * errors.retry.timeout.ms still bounds the batch's attempts.  The
+	 * last call of an attempt counts; ms < 0 takes it back. */
+	void (*retry_after)(struct ksink_ctx *ctx, int64_t ms);
 };
 
 /* Whether host h has member m (for members added after ABI 1.0). */

@@ -7,7 +7,7 @@
  * usage: txproducer -b BOOTSTRAP -t TOPIC -n RECORDS [-p PARTITIONS]
  *            [-a ABORT_PERCENT] [-m MAX_TXN_RECORDS] [-s SEED]
  *            [-r RATE_PER_SEC] [-u USERS] [-T TXN_TIMEOUT_MS] [-z BYTES]
- *            [-k] [-R]
+ *            [-k] [-K] [-R]
  *        txproducer -H -b BOOTSTRAP -t TOPIC [-n RECORDS] ...
  *
  * The topic is created (replication factor 1, PARTITIONS partitions,
@@ -22,7 +22,9 @@
  * balance.  Values contain no tab nor newline.  -k adds the headers
  * "trace" (SEQ) and "source" (txproducer).  -r limits the rate in records
  * per second (0, the default, means unlimited).  -T sets the producer's
- * transaction.timeout.ms.
+ * transaction.timeout.ms.  -K puts every record of user uK in partition
+ * K modulo the partition count, as a producer that partitions by key
+ * would, so that the last value of a key is that of one partition.
  *
  * -z pads every value to BYTES bytes (for benchmarks) with one more field,
  *	{"id":"SEED-SEQ","user":"uK","amount":N,"pad":"xxx..."}
@@ -70,6 +72,7 @@ struct opts {
 	long rate;
 	int users;
 	int headers;
+	int keyed;		/* -K: the partition count, or 0 */
 	int hang;
 	int resilient;
 	long txn_timeout_ms;
@@ -109,7 +112,7 @@ usage(void)
 	    " [-a ABORT_PERCENT]\n"
 	    "           [-m MAX_TXN_RECORDS] [-s SEED] [-r RATE_PER_SEC]"
 	    " [-u USERS]\n"
-	    "           [-T TXN_TIMEOUT_MS] [-z BYTES] [-k] [-R] [-H]\n",
+	    "           [-T TXN_TIMEOUT_MS] [-z BYTES] [-k] [-K] [-R] [-H]\n",
 	    progname);
 	exit(2);
 }
@@ -312,6 +315,8 @@ produce_one(rd_kafka_t *rk, int partition, long seq)
 	if (amount >= 0)
 		amount++;
 	snprintf(key, sizeof(key), "u%d", user);
+	if (o.keyed > 0)
+		partition = user % o.keyed;
 	if (value_cap < need) {
 		if ((value = realloc(value, need)) == NULL)
 			die("out of memory");
@@ -423,7 +428,7 @@ main(int argc, char **argv)
 	int parts, do_abort, c, seed_given = 0;
 	double start;
 
-	while ((c = getopt(argc, argv, "a:b:Hkm:n:p:r:Rs:t:T:u:z:")) != -1) {
+	while ((c = getopt(argc, argv, "a:b:HkKm:n:p:r:Rs:t:T:u:z:")) != -1) {
 		switch (c) {
 		case 'a':
 			o.abort_pct = (int)num_arg(c, optarg, 0, 100);
@@ -436,6 +441,9 @@ main(int argc, char **argv)
 			break;
 		case 'k':
 			o.headers = 1;
+			break;
+		case 'K':
+			o.keyed = 1;
 			break;
 		case 'm':
 			o.max_txn = num_arg(c, optarg, 1, 1000000);
@@ -488,6 +496,8 @@ main(int argc, char **argv)
 
 	rk = make_producer();
 	parts = ensure_topic(rk);
+	if (o.keyed)
+		o.keyed = parts;
 	init_txns(rk);
 	if (o.hang)
 		hang(rk, parts);

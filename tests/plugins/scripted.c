@@ -17,7 +17,8 @@
  * one.  Whitespace in values is written as '_'; a tombstone as '-'.
  *
  * Scripted behaviour: scripted.retry.commits, scripted.retry.writes and
- * scripted.retry.writes.done, scripted.retry.load,
+ * scripted.retry.writes.done, scripted.retry.after.ms (a retried write
+ * asks the worker to come back then, as http's Retry-After), scripted.retry.load,
  * scripted.fatal.load, scripted.poison.value (repeatable),
  * scripted.fatal.batch, scripted.sleep.ms, scripted.sleep.batches and
  * scripted.fence (false turns the fence off, to show that a test of it
@@ -57,7 +58,7 @@ struct scripted {
 	char **poison;
 	size_t npoison;
 	int64_t retry_commits;
-	int64_t retry_writes, retry_writes_done;
+	int64_t retry_writes, retry_writes_done, retry_after_ms;
 	int64_t retry_load;
 	int fatal_load;
 	int64_t fatal_batch;
@@ -91,6 +92,11 @@ static const struct ksink_option options[] = {
 	  .doc = "The records such a write says took effect "
 	    "(KSINK_CAP_RETRY_PROGRESS): a claim only, to test the worker's "
 	    "backoff; the step stays all or nothing." },
+	{ .name = "scripted.retry.after.ms", .type = KSINK_OPT_INT,
+	  .def = "-1", .min = -1, .max = INT64_MAX,
+	  .doc = "A write that returns RETRY asks the worker to come back "
+	    "after this many milliseconds (host->retry_after); -1: it does "
+	    "not ask." },
 	{ .name = "scripted.retry.load", .type = KSINK_OPT_INT, .def = "0",
 	  .min = 0, .max = INT64_MAX,
 	  .doc = "The first this many load_offsets calls return RETRY." },
@@ -278,6 +284,7 @@ s_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 	s->retry_writes = host->conf_int(ctx, "scripted.retry.writes");
 	s->retry_writes_done = host->conf_int(ctx,
 	    "scripted.retry.writes.done");
+	s->retry_after_ms = host->conf_int(ctx, "scripted.retry.after.ms");
 	s->retry_load = host->conf_int(ctx, "scripted.retry.load");
 	s->fatal_load = host->conf_bool(ctx, "scripted.fatal.load");
 	s->fatal_batch = host->conf_int(ctx, "scripted.fatal.batch");
@@ -363,6 +370,9 @@ s_write(void *sink, const struct ksink_record *records, size_t count,
 	}
 	if (s->writes++ < s->retry_writes) {
 		*n_done = (size_t)s->retry_writes_done;
+		if (s->retry_after_ms >= 0 &&
+		    KSINK_HOST_HAS(s->host, retry_after))
+			s->host->retry_after(s->ctx, s->retry_after_ms);
 		snprintf(errbuf, errlen, "scripted: write retry %lld of %lld",
 		    (long long)s->writes, (long long)s->retry_writes);
 		return KSINK_RETRY;

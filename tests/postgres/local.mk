@@ -29,6 +29,7 @@ PG_LEDGER_TESTS = \
 	tests/postgres/hosts.test \
 	tests/postgres/setup.test \
 	tests/postgres/mapping.test \
+	tests/postgres/mapping-modes.test \
 	tests/postgres/alerts.test \
 	tests/postgres/connect.test
 # hosts.test (across hosts: workers in network namespaces of its own; root
@@ -37,7 +38,8 @@ PG_LEDGER_TESTS = \
 KAFKA_TESTS += $(PG_LEDGER_TESTS)
 POSTGRES_TESTS += $(PG_LEDGER_TESTS)
 dist_check_SCRIPTS += tests/postgres/check_pg.py \
-	tests/postgres/check_pgmap.py tests/postgres/connect2ksink.py
+	tests/postgres/check_pgmap.py tests/postgres/check_pgmodes.py \
+	tests/postgres/connect2ksink.py
 EXTRA_DIST += tests/postgres/jdbc-sink.properties
 EXTRA_DIST += tests/postgres/pg-common.sh \
 	tests/postgres/slowlink.py \

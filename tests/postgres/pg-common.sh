@@ -21,6 +21,9 @@
 #                          must exit 0
 #   pg_wait_progress SECS  wait until the database has more records than
 #                          when the last ksink was started
+#   pg_keepalive SLOT      wait until ksink SLOT holds a TCP connection to
+#                          the server whose keepalive timer is under a
+#                          minute (ss -o; the system's default is 2 h)
 #   pg_finish              oracle, catch up, SIGTERM every ksink once it
 #                          blocks SIGTERM (each must exit 0), compare
 # PG_PLUGIN (default postgres) is the connector's type; PG_EXTRA is added
@@ -117,6 +120,22 @@ _pg_progressed()
 pg_wait_progress()
 {
 	wait_for "$1" _pg_progressed
+}
+
+_pg_keepalive_seen()
+{
+	ss -tnopH state established "( dport = :$PG_PORT )" 2>/dev/null |
+	    grep "pid=$_pg_ka_pid," | grep -Eq 'timer:\(keepalive,[0-9.]+(ms|s|sec),'
+}
+
+pg_keepalive()
+{
+	eval "_pg_ka_pid=\$PG_PID_$1"
+	if wait_for 20 _pg_keepalive_seen; then
+		echo "ksink $1 (pid $_pg_ka_pid): its connection to PostgreSQL has a keepalive timer under a minute"
+	else
+		fail "ksink $1 (pid $_pg_ka_pid) holds no connection to port $PG_PORT with a keepalive timer under a minute: $(ss -tnopH state established "( dport = :$PG_PORT )" 2>&1)"
+	fi
 }
 
 _pg_caught_up()

@@ -442,7 +442,7 @@ test_retry_after(void **state)
 	struct ksink_record r[1];
 	char err[1024];
 	size_t done;
-	int64_t t0;
+	int64_t t0, asked;
 	void *s;
 
 	(void)state;
@@ -453,10 +453,15 @@ test_retry_after(void **state)
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
 	assert_non_null(strstr(err, "Retry-After"));
+	/* The worker is told to come back in 1 s, not at its backoff. */
+	asked = ks_sink_ctx_retry_after(ctxs[nctx - 1]);
+	assert_true(asked > 0 && asked <= 1000);
 	desc->abort(s);
-	/* Too early: nothing is sent. */
+	/* Too early: nothing is sent, and the rest of the wait is asked. */
 	assert_int_equal(step_write(s, r, 1, &done, err, sizeof(err)),
 	    KSINK_RETRY);
+	asked = ks_sink_ctx_retry_after(ctxs[nctx - 1]);
+	assert_true(asked >= 0 && asked <= 1000);
 	desc->abort(s);
 	assert_int_equal(srv_nreqs(), 1);
 	while (ks_clock_mono_ms() - t0 < 1050)

@@ -353,6 +353,26 @@ test_retry_progress(void **state)
 	    "errors.retry.backoff.max.ms = 60000\n", 9);
 }
 
+/*
+ * A write that fails and asks to come back after 40 ms (an http sink
+ * told Retry-After): the worker waits 40 ms each time, and the waits do
+ * not lengthen its backoff.  Eight such failures wait 320 ms in all;
+ * were they backoff steps (100 ms doubling), they would wait at least
+ * 12.7 s, past the 5 s timeout, and the connector would stop.
+ */
+static void
+test_retry_after(void **state)
+{
+	struct env *e = *state;
+
+	run_retried(e, "scripted.retry.writes = 8\n"
+	    "scripted.retry.after.ms = 40\n"
+	    "errors.retry.timeout.ms = 5000\n"
+	    "errors.retry.backoff.max.ms = 60000\n", 8);
+	expect(e, log_has(e, "sink failed transiently (attempt 1)",
+	    "retrying in 40 ms"), "the first wait is not the one asked for");
+}
+
 /* A sink that says it moves at every attempt but never succeeds still
  * times out: what it claims counts up to the batch's size only. */
 static void
@@ -498,6 +518,7 @@ main(void)
 		CASE(test_retry_timeout),
 		CASE(test_retry_progress),
 		CASE(test_retry_progress_bounded),
+		CASE(test_retry_after),
 		CASE(test_poison_none),
 		CASE(test_poison_all),
 		CASE(test_fatal),
