@@ -37,7 +37,8 @@ Keys (-K): record (default), the Avro record {"user": "uK"}; string, the
 Avro string "uK"; none, no key.  -D makes about TOMBSTONE_PERCENT % of
 the records tombstones (null value, the key kept).  -I puts the schema id
 of about HEADER_ID_PERCENT % of the values in a header __value_schema_id
-(ASCII decimal) instead of the prefix.
+(ASCII decimal) instead of the prefix, and that of their keys in a
+header __key_schema_id (4 bytes, big-endian).
 
 -x POISON_EACH writes that many records of each of four kinds that do not
 decode, each in a committed transaction: an unknown schema id, a truncated
@@ -60,6 +61,7 @@ import datetime
 import decimal
 import os
 import random
+import struct
 import sys
 import time
 import uuid
@@ -197,12 +199,18 @@ def main():
                   "transaction.timeout.ms": TXN_TIMEOUT * 1000})
     p.init_transactions(TXN_TIMEOUT)
 
-    def key_bytes(user):
+    def key_bytes(user, headers=None):
+        """The key in the wire format; with HEADERS (a list), the bare
+        body, its id appended to HEADERS as __key_schema_id (4 bytes)."""
         if o.key == "none":
             return None
         sid, sch = schemas.get(o.topic + "-key", avrolib.KEY_SCHEMAS[o.key])
         datum = {"user": user} if o.key == "record" else user
-        return avrolib.wire(sid, avrolib.encode(sch, datum))
+        body = avrolib.encode(sch, datum)
+        if headers is not None:
+            headers.append(("__key_schema_id", struct.pack(">I", sid)))
+            return body
+        return avrolib.wire(sid, body)
 
     def partition_of(user):
         # A key lives in one partition: the last value per key is then
@@ -243,6 +251,7 @@ def main():
                 if rnd.randrange(100) < o.header_pct:
                     value = body
                     headers = [("__value_schema_id", str(sid).encode())]
+                    key = key_bytes(user, headers)
                 else:
                     value = avrolib.wire(sid, body)
             p.produce(o.topic, value=value, key=key,
