@@ -20,6 +20,7 @@
 #include "config.h"
 #endif
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,7 +221,14 @@ apply_row(struct sink *sq, struct ks_mapping_row *row,
 			break;
 		case KS_MAP_T_NUMBER:
 		case KS_MAP_T_FLOAT32:
-			rc = sqlite3_bind_double(st, (int)i + 1, c->d);
+			/* SQLite stores a NaN bound as a double as NULL: bound
+			 * as the text "NaN", which a REAL column keeps as it
+			 * is, as ksink-converters(7) renders it. */
+			if (isnan(c->d))
+				rc = sqlite3_bind_text(st, (int)i + 1, "NaN", 3,
+				    SQLITE_STATIC);
+			else
+				rc = sqlite3_bind_double(st, (int)i + 1, c->d);
 			break;
 		case KS_MAP_T_BYTES:
 			rc = sqlite3_bind_blob64(st, (int)i + 1, c->text, c->len,

@@ -208,7 +208,10 @@ def norm(col, x):
         head, frac = s.split(".")
         return head + "." + (frac + "000000")[:6]
     if col == "score":
-        return float(x)
+        x = float(x)
+        if x != x or x in (float("inf"), float("-inf")):
+            return repr(x)
+        return x
     if col == "paid":
         return x in (True, 1, "t", "true", "1")
     if col in ("place_zip", "seq"):

@@ -10,7 +10,7 @@ usage: avroproducer.py -b BOOTSTRAP -t TOPIC -g REGISTRY_URL -n RECORDS
            [-s SEED] [-f FIRST_SEQ] [-r RATE_PER_SEC] [-u USERS]
            [-K record|string|none] [-E EVOLVE_AT_SEQ] [-D TOMBSTONE_PERCENT]
            [-I HEADER_ID_PERCENT] [-x POISON_EACH] [-S IDS_FILE]
-           [-L IDS_FILE]
+           [-L IDS_FILE] [-N]
 
 The topic is created (replication factor 1, PARTITIONS partitions, default
 3) unless it exists.  RECORDS records in total (committed and aborted) go
@@ -44,6 +44,8 @@ header __key_schema_id (4 bytes, big-endian).
 decode, each in a committed transaction: an unknown schema id, a truncated
 body, a wrong magic byte (1), and a value of 3 bytes (too short for the
 prefix).  Their keys are valid.
+
+-N makes about one score in 50 NaN, Infinity or -Infinity.
 
 -S appends a line "SUBJECT<TAB>ID<TAB>SCHEMA" to IDS_FILE for every
 schema registered, in order.  -L reads such a file and uses its ids
@@ -123,7 +125,7 @@ class Schemas:
         return self.ids[k], self.parsed[k]
 
 
-def value_datum(rnd, seed, seq, users, version):
+def value_datum(rnd, seed, seq, users, version, o_special=False):
     user = "u%d" % rnd.randrange(users)
     cents = 0
     while cents == 0:
@@ -150,7 +152,9 @@ def value_datum(rnd, seed, seq, users, version):
                                       "Zürich", "Oslo"]),
                   "zip": rnd.randrange(100000)},
         "status": rnd.choice(["NEW", "PAID", "REFUNDED"]),
-        "score": rnd.randrange(-400, 400) / 4.0,
+        "score": rnd.choice((float("nan"), float("inf"), float("-inf")))
+        if o_special and rnd.randrange(50) == 0
+        else rnd.randrange(-400, 400) / 4.0,
         "seq": seq,
         "paid": rnd.randrange(2) == 1,
     }
@@ -180,6 +184,7 @@ def main():
     ap.add_argument("-D", type=int, default=0, dest="tombstone_pct")
     ap.add_argument("-I", type=int, default=0, dest="header_pct")
     ap.add_argument("-x", type=int, default=0, dest="poison")
+    ap.add_argument("-N", action="store_true", dest="special")
     ap.add_argument("-S", default=None, dest="ids_file")
     ap.add_argument("-L", default=None, dest="known")
     o = ap.parse_args()
@@ -239,7 +244,8 @@ def main():
         for _ in range(n):
             version = 2 if o.evolve_at is not None and \
                 seq >= o.evolve_at else 1
-            user, v = value_datum(rnd, seed, seq, o.users, version)
+            user, v = value_datum(rnd, seed, seq, o.users, version,
+                                  o.special)
             key = key_bytes(user)
             headers = None
             if rnd.randrange(100) < o.tombstone_pct:
