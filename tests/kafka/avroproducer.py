@@ -45,7 +45,8 @@ decode, each in a committed transaction: an unknown schema id, a truncated
 body, a wrong magic byte (1), and a value of 3 bytes (too short for the
 prefix).  Their keys are valid.
 
--N makes about one score in 50 NaN, Infinity or -Infinity.
+-N makes the score of every record whose SEQ is 7 modulo 40 NaN,
+Infinity or -Infinity, in turns.
 
 -S appends a line "SUBJECT<TAB>ID<TAB>SCHEMA" to IDS_FILE for every
 schema registered, in order.  -L reads such a file and uses its ids
@@ -152,8 +153,8 @@ def value_datum(rnd, seed, seq, users, version, o_special=False):
                                       "Zürich", "Oslo"]),
                   "zip": rnd.randrange(100000)},
         "status": rnd.choice(["NEW", "PAID", "REFUNDED"]),
-        "score": rnd.choice((float("nan"), float("inf"), float("-inf")))
-        if o_special and rnd.randrange(50) == 0
+        "score": (float("nan"), float("inf"), float("-inf"))[seq // 40 % 3]
+        if o_special and seq % 40 == 7
         else rnd.randrange(-400, 400) / 4.0,
         "seq": seq,
         "paid": rnd.randrange(2) == 1,
