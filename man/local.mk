@@ -5,6 +5,8 @@
 # example plugin of ksink-sink(3) is built and loaded.
 
 dist_man_MANS += man/ksink.8 man/ksink.ini.5 man/ksink-sink.3
+# The converters the worker runs for every sink.
+dist_man_MANS += man/ksink-converters.7
 
 # The checks read the list of all pages, whoever added them.
 AM_TESTS_ENVIRONMENT += \

@@ -22,4 +22,11 @@ int32_t	ks_fields_add(struct ks_fields *f, const char *name, int32_t parent,
 	    const char *default_json);
 void	ks_fields_free(struct ks_fields *f);
 
+/* Sets errbuf to "field PATH: " and the message, PATH joining those of
+ * names[1..depth] that are not NULL ("a.b", "a[]"); to the message alone
+ * when none is. */
+void	ks_fields_errf(char *errbuf, size_t errlen, const char *const *names,
+	    int depth, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+
 #endif

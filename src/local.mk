@@ -4,16 +4,20 @@
 noinst_LIBRARIES += src/libksink.a
 src_libksink_a_SOURCES = \
 	src/admin.c src/admin.h \
+	src/avrodec.c src/avrodec.h src/avronode.h src/avroschema.c \
 	src/batch.c src/batch.h \
 	src/check.c src/check.h \
 	src/conf.c src/conf.h \
 	src/consumer.c src/consumer.h \
 	src/demo.c src/demo.h \
+	src/cjson.c src/cjson.h \
 	src/dlq.c src/dlq.h \
+	src/fields.c src/fields.h \
 	src/log.c src/log.h \
 	src/offsets.c src/offsets.h \
 	src/offsets_cli.c \
 	src/options.c src/options.h \
+	src/render.c src/render.h \
 	src/retry.c src/retry.h \
 	src/sink.c src/sink.h \
 	src/stats.c src/stats.h \
@@ -21,9 +25,10 @@ src_libksink_a_SOURCES = \
 	src/testing.h \
 	src/util.c src/util.h \
 	src/waker.c src/waker.h \
-	src/worker.c src/worker.h
+	src/worker.c src/worker.h \
+	connectors/lib/base64.c connectors/lib/buf.c connectors/lib/utf8.c
 src_libksink_a_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(INIH_CFLAGS) $(SQLITE3_CFLAGS) \
-	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) \
+	$(MHD_CFLAGS) $(LIBCURL_CFLAGS) $(AVRO_CFLAGS) $(JANSSON_CFLAGS) \
 	-DPKGLIBDIR='"$(pkglibdir)"'
 
 # A daemon, with its page in section 8: installed in sbindir.
@@ -33,7 +38,7 @@ ksink_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
 ksink_LDADD = $(KSINK_CORE_LIBS)
 
 KSINK_CORE_LIBS = src/libksink.a $(RDKAFKA_LIBS) $(INIH_LIBS) $(SQLITE3_LIBS) \
-	$(MHD_LIBS) $(LIBCURL_LIBS)
+	$(MHD_LIBS) $(LIBCURL_LIBS) $(AVRO_LIBS) $(JANSSON_LIBS)
 
 ksinkincludedir = $(includedir)/ksink
 ksinkinclude_HEADERS = src/ksink/sink.h

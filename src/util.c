@@ -213,6 +213,22 @@ ks_util_buf_printf(struct ks_util_buf *b, const char *fmt, ...)
 	}
 }
 
+/* Appends n bytes; the text stays NUL-terminated. */
+void
+ks_util_buf_add(struct ks_util_buf *b, const void *p, size_t n)
+{
+	if (b->p == NULL || b->cap - b->len <= n) {
+		if (n > SIZE_MAX / 2 - b->len - 1)
+			oom();
+		b->cap = (b->len + n + 1) * 2;
+		b->p = ks_util_xrealloc(b->p, b->cap);
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
 /* Appends s as a JSON string, quotes included. */
 void
 ks_util_buf_json_str(struct ks_util_buf *b, const char *s)

@@ -36,6 +36,7 @@ struct ks_util_buf {
 
 void	ks_util_buf_printf(struct ks_util_buf *b, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	ks_util_buf_add(struct ks_util_buf *b, const void *p, size_t n);
 void	ks_util_buf_json_str(struct ks_util_buf *b, const char *s);
 void	ks_util_buf_free(struct ks_util_buf *b);
 

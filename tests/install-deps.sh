@@ -3,7 +3,8 @@
 # Installs, from Debian packages, what building ksink needs; with --test,
 # also what its test suite needs (Java and Maven for the Kafka broker the
 # end-to-end tests run, PostgreSQL 15 for the postgres sink's tests, a
-# Java compiler for the tests' own Kafka clients, Python for the checkers,
+# Java compiler for the tests' own Kafka clients, Python for the checkers
+# (with its Avro and Kafka clients: the Avro test producer and oracle),
 # mandoc for the man pages, ip(8) for the network namespaces of
 # tests/postgres/hosts.test); with --deb, also what building and checking
 # the Debian packages needs (make check-deb: debhelper, lintian,
@@ -14,9 +15,9 @@ cd "$(dirname "$0")/.."
 
 build=(gcc libc6-dev make autoconf automake libtool pkg-config
 	librdkafka-dev libinih-dev libsqlite3-dev libcurl4-openssl-dev
-	libmicrohttpd-dev libpq-dev)
+	libmicrohttpd-dev libpq-dev libavro-dev libjansson-dev)
 test=(libcmocka-dev mandoc sqlite3 python3 maven default-jdk-headless ca-certificates curl valgrind
-	kcat procps util-linux iproute2
+	kcat procps util-linux iproute2 python3-avro python3-confluent-kafka
 	postgresql-15 postgresql-client-15 passwd)
 deb=(dpkg-dev debhelper fakeroot lintian git systemd adduser)
 

@@ -68,6 +68,8 @@ tests_plugins_scripted_la_LDFLAGS = $(FIXTURE_FLAGS)
 if HAVE_CMOCKA
 # cmocka tests of the core, one per module, linked against src/libksink.a.
 CORE_UNIT_TESTS = \
+	tests/unit/test_avrodec \
+	tests/unit/test_cjson \
 	tests/unit/test_conf \
 	tests/unit/test_options \
 	tests/unit/test_retry \
@@ -81,6 +83,13 @@ TESTS += $(CORE_UNIT_TESTS)
 CORE_TEST_CPPFLAGS = $(src_libksink_a_CPPFLAGS) $(CMOCKA_CFLAGS)
 CORE_TEST_LDADD = $(KSINK_CORE_LIBS) $(CMOCKA_LIBS)
 
+tests_unit_test_avrodec_SOURCES = tests/unit/test_avrodec.c \
+	tests/unit/avro-fx.h
+tests_unit_test_avrodec_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_avrodec_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_cjson_SOURCES = tests/unit/test_cjson.c
+tests_unit_test_cjson_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_cjson_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
 tests_unit_test_conf_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
@@ -108,3 +117,11 @@ endif
 
 # The daemon's command line on bad configuration files.
 SCRIPT_TESTS += tests/unit/cli.test
+
+# The avro converter's decoder against Python's Avro library.
+check_PROGRAMS += tests/unit/avrocat
+tests_unit_avrocat_SOURCES = tests/unit/avrocat.c
+tests_unit_avrocat_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
+tests_unit_avrocat_LDADD = $(KSINK_CORE_LIBS)
+SCRIPT_TESTS += tests/unit/avro-python.test
+dist_noinst_SCRIPTS += tests/unit/avro_python.py

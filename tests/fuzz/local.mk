@@ -9,13 +9,13 @@
 
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
-FUZZ_TARGETS = conf envelope file_manifest http_body sqlite_bind
+FUZZ_TARGETS = avro conf envelope file_manifest http_body sqlite_bind
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fsanitize-recover=undefined
 FUZZ_CPPFLAGS = -DHAVE_CONFIG_H -I$(top_builddir) -I$(top_srcdir)/src \
 	-I$(top_srcdir)/tests/fuzz
 
-FUZZ_BINS = tests/fuzz/fuzz_conf tests/fuzz/fuzz_envelope \
+FUZZ_BINS = tests/fuzz/fuzz_avro tests/fuzz/fuzz_conf tests/fuzz/fuzz_envelope \
 	tests/fuzz/fuzz_file_manifest tests/fuzz/fuzz_http_body \
 	tests/fuzz/fuzz_sqlite_bind
 FUZZ_H = $(top_srcdir)/tests/fuzz/fuzz.h $(top_builddir)/config.h
@@ -55,6 +55,19 @@ FUZZ_HOST_CFLAGS = $(RDKAFKA_CFLAGS) $(INIH_CFLAGS)
 FUZZ_HOST_LIBS = $(RDKAFKA_LIBS) $(INIH_LIBS) $(LIBS)
 FUZZ_SQLITE = $(top_srcdir)/connectors/sqlite/sqlite.c \
 	$(top_srcdir)/connectors/sqlite/sql.c
+
+# The Avro converter: the daemon's decoder with what it needs.
+FUZZ_AVRO = $(top_srcdir)/src/avroschema.c $(top_srcdir)/src/avrodec.c \
+	$(top_srcdir)/src/render.c $(top_srcdir)/src/fields.c \
+	$(top_srcdir)/src/util.c $(top_srcdir)/connectors/lib/base64.c \
+	$(top_srcdir)/connectors/lib/buf.c $(top_srcdir)/connectors/lib/utf8.c
+
+tests/fuzz/fuzz_avro: $(top_srcdir)/tests/fuzz/fuzz_avro.c $(FUZZ_H) \
+	    $(FUZZ_AVRO)
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CPPFLAGS) $(AVRO_CFLAGS) \
+	    $(JANSSON_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_avro.c \
+	    $(FUZZ_AVRO) $(AVRO_LIBS) $(JANSSON_LIBS)
 
 tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_H) \
 	    $(FUZZ_CORE)
@@ -114,9 +127,11 @@ fuzz-regress: fuzz-build
 
 EXTRA_DIST += tests/fuzz/README tests/fuzz/fuzz.h tests/fuzz/run.sh \
 	tests/fuzz/seeds.py tests/fuzz/known.supp tests/fuzz/conf.dict \
-	tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_envelope.c \
+	tests/fuzz/avro.dict \
+	tests/fuzz/fuzz_avro.c tests/fuzz/fuzz_conf.c \
+	tests/fuzz/fuzz_envelope.c \
 	tests/fuzz/fuzz_file_manifest.c tests/fuzz/fuzz_http_body.c \
 	tests/fuzz/fuzz_sqlite_bind.c tests/fuzz/corpus tests/fuzz/crashes
-CLEANFILES += $(FUZZ_BINS) tests/fuzz/conf.log tests/fuzz/envelope.log \
+CLEANFILES += $(FUZZ_BINS) tests/fuzz/avro.log tests/fuzz/conf.log tests/fuzz/envelope.log \
 	tests/fuzz/file_manifest.log tests/fuzz/http_body.log \
 	tests/fuzz/sqlite_bind.log

@@ -20,6 +20,20 @@ def blob(b):
     return u16(len(b)) + b
 
 
+def zz(n):
+    """An Avro long: zigzag, then a varint."""
+    u = (n << 1) ^ (n >> 63)
+    out = b""
+    while u > 0x7F:
+        out += bytes([(u & 0x7F) | 0x80])
+        u >>= 7
+    return out + bytes([u])
+
+
+def astr(b):
+    return zz(len(b)) + b
+
+
 def record(topic=b"t", partition=0, ts=1700000000000, key=b"k",
            value=b'{"a":1}', headers=()):
     flags = 0
@@ -134,6 +148,28 @@ def main():
               b"{topic}-{partition}.txt\nformat value\nfile t-0.txt 0 - - - "
               b"- -\nfile %2e%2e%2fx 0 - - - - -\n")
     seeds["file_manifest"] = fm
+
+    # fuzz_avro: a schema of the target's table (its index), then a body.
+    seeds["avro"] = [
+        bytes([0]) + zz(-1), bytes([0]) + zz(2 ** 63 - 1),
+        bytes([1]) + astr("h\u00e9\n\"".encode()),
+        bytes([2]) + zz(0), bytes([2]) + zz(1) + zz(-7),
+        bytes([2]) + zz(2) + struct.pack("<d", 2.5),
+        bytes([2]) + zz(3) + astr(b"s"), bytes([2]) + zz(4) + astr(b"\xff"),
+        bytes([2]) + zz(5) + b"\x01", bytes([2]) + zz(6) + b"\0\0\xc0\x7f",
+        bytes([3]) + astr(b"\xfb\x32") + zz(1) + astr(b"\x00") + zz(0),
+        bytes([4]) + zz(-1) + zz(49500123) + zz(0) + zz(-1) +
+        zz(1709214300123456) + zz(0) +
+        astr(b"0b0e9c2a-4f6e-4d3b-9a1c-2f3e4d5c6b7a") + b"\xff" * 9,
+        bytes([5]) + zz(1) + zz(2) + astr(b"k") + zz(1) + zz(2) +
+        astr(b"n") + zz(0) + zz(0) + zz(0),
+        bytes([6]) + zz(-2) + zz(2) + zz(0) + zz(1) + zz(0),
+        bytes([7]) + zz(0),
+        bytes([8]) + struct.pack("<f", 0.1) + struct.pack("<d", -0.0) +
+        bytes(range(16)) + astr(b"\x00\x01"),
+        bytes([0xff]) + blob(b'{"type":"enum","name":"E","symbols":'
+                              b'["A","B"]}') + zz(1),
+    ]
 
     for target, items in seeds.items():
         d = os.path.join(root, target)
