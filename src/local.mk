@@ -17,6 +17,7 @@ src_libksink_a_SOURCES = \
 	src/offsets.c src/offsets.h \
 	src/offsets_cli.c \
 	src/options.c src/options.h \
+	src/registry.c src/registry.h \
 	src/render.c src/render.h \
 	src/retry.c src/retry.h \
 	src/sink.c src/sink.h \

@@ -27,17 +27,29 @@ struct ks_registry_conf {
 struct ks_registry;
 
 /* Copies conf.  KSINK_CONFIG with errbuf naming what is wrong (a URL
- * that is not http(s), USER_INFO without user info, ...). */
+ * that is not http(s), USER_INFO without user info, ...).  Credentials in
+ * a URL are used with KS_REG_AUTH_URL and KS_REG_AUTH_NONE (libcurl takes
+ * them from the URL), refused with USER_INFO or a bearer token.
+ * timeout_ms <= 0: 10000. */
 int	ks_registry_new(struct ks_registry **out,
 	    const struct ks_registry_conf *conf, char *errbuf, size_t errlen);
 void	ks_registry_free(struct ks_registry *);
 
 /*
  * GET <url>/schemas/ids/<id>: sets *type ("AVRO", also when the answer
- * has no schemaType) and the schema's text in schema.  KSINK_OK;
- * KSINK_RETRY when no URL answers or they answer 5xx or 429 (every URL is
- * tried first); KSINK_POISON when the id is unknown (404); KSINK_FATAL on
- * 401/403 or another answer, errbuf naming the URL without credentials.
+ * has no schemaType) and the schema's text in schema (replacing what it
+ * held).  KSINK_OK; KSINK_RETRY when no URL answers or they answer 5xx,
+ * 429 or 408 (every URL is tried first, in turn, on each fetch; a
+ * transport error or one of these moves on to the next); KSINK_POISON
+ * when the id is unknown (404 with the registries' error_code 40403);
+ * KSINK_FATAL on 401/403 or another answer (a 404 without 40403 is a URL
+ * that is not the registry's API), and when no URL answers and one of
+ * them failed in a way that only the operator can mend: the registry's
+ * certificate does not verify with the CA (ssl.ca.location), the registry
+ * refuses the client certificate or its absence, a PEM file is unusable.
+ * errbuf names the URL, never the credentials (user information in a URL,
+ * the user info, the token).  Thread-safe: fetches of one object are
+ * serialised; they reuse its connection.
  */
 int	ks_registry_fetch(struct ks_registry *, int32_t id,
 	    struct ks_util_buf *schema, char *type, size_t typelen,

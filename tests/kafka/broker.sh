@@ -92,28 +92,12 @@ HOST=${KSINK_KAFKA_HOST:-127.0.0.1}
 STOP_TIMEOUT=30
 
 me=broker.sh
-
-die()
-{
-	echo "$me: $*" >&2
-	exit 1
-}
+. "$scriptdir/service.sh"
 
 # The pid of the recorded broker when that process is still our broker.
 broker_pid()
 {
-	[ -r "$STATE/pid" ] || return 1
-	pid=$(cat "$STATE/pid" 2>/dev/null)
-	case $pid in
-	''|*[!0-9]*) return 1 ;;
-	esac
-	kill -0 "$pid" 2>/dev/null || return 1
-	# Make sure the pid was not reused by something else.
-	if [ -r "/proc/$pid/cmdline" ]; then
-		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kafka.Kafka $STATE/server.properties" ||
-			return 1
-	fi
-	echo "$pid"
+	recorded_pid "kafka.Kafka $STATE/server.properties"
 }
 
 # A Kafka Metadata (v0) request; succeeds once the broker answers and lists
@@ -144,26 +128,14 @@ EOF
 
 fetch_jars()
 {
-	[ -f "$CACHE/libs/.complete" ] && return 0
-	command -v "$MVN" >/dev/null 2>&1 ||
-		die "mvn not found: install Maven, or fill $CACHE/libs with the Kafka $KAFKA_VERSION jars and touch $CACHE/libs/.complete"
-	mkdir -p "$CACHE" || die "cannot create $CACHE"
-	(
-		flock -w 600 8 || die "timed out waiting for the lock on $CACHE/lock"
-		[ -f "$CACHE/libs/.complete" ] && exit 0
-		rm -rf "$CACHE/libs.tmp"
-		echo "$me: copying the Kafka $KAFKA_VERSION jars into $CACHE/libs" >&2
-		if ! "$MVN" -q -B -f "$POM" dependency:copy-dependencies \
-		    -DoutputDirectory="$CACHE/libs.tmp" >"$CACHE/mvn.log" 2>&1; then
-			tail -n 30 "$CACHE/mvn.log" >&2
-			die "mvn dependency:copy-dependencies failed (log: $CACHE/mvn.log)"
-		fi
-		ls "$CACHE/libs.tmp"/kafka_2.13-$KAFKA_VERSION.jar >/dev/null 2>&1 ||
-			die "mvn did not copy kafka_2.13-$KAFKA_VERSION.jar"
-		touch "$CACHE/libs.tmp/.complete"
-		rm -rf "$CACHE/libs"
-		mv "$CACHE/libs.tmp" "$CACHE/libs"
-	) 8>"$CACHE/lock" || exit 1
+	fill_cache "$CACHE/libs" "the Kafka $KAFKA_VERSION jars" copy_jars
+}
+
+copy_jars()
+{
+	mvn_logged -f "$POM" dependency:copy-dependencies -DoutputDirectory="$1"
+	ls "$1"/kafka_2.13-$KAFKA_VERSION.jar >/dev/null 2>&1 ||
+		die "mvn did not copy kafka_2.13-$KAFKA_VERSION.jar"
 }
 
 write_properties()
@@ -266,25 +238,6 @@ launch()
 	done
 }
 
-# Wait up to $1 seconds for process $2 to go away.
-wait_gone()
-{
-	n=0
-	while kill -0 "$2" 2>/dev/null; do
-		[ "$n" -ge $(($1 * 10)) ] && return 1
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 0
-}
-
-lock_state()
-{
-	mkdir -p "$STATE" || die "cannot create $STATE"
-	exec 9>>"$STATE/lock"
-	flock -w 600 9 || die "timed out waiting for the lock on $STATE/lock"
-}
-
 cmd_start()
 {
 	lock_state
@@ -329,11 +282,7 @@ cmd_restart()
 	[ -r "$STATE/server.properties" ] && [ -d "$STATE/data" ] ||
 		die "no broker recorded in $STATE: run '$me start' first"
 	if pid=$(broker_pid); then
-		kill -TERM "$pid"
-		if ! wait_gone "$STOP_TIMEOUT" "$pid"; then
-			kill -9 "$pid" 2>/dev/null
-			wait_gone 10 "$pid"
-		fi
+		stop_pid "$pid" broker
 	fi
 	launch
 	cat "$STATE/bootstrap"
@@ -354,12 +303,7 @@ cmd_stop()
 	[ -d "$STATE" ] || return 0
 	lock_state
 	if pid=$(broker_pid); then
-		kill -TERM "$pid"
-		if ! wait_gone "$STOP_TIMEOUT" "$pid"; then
-			echo "$me: broker $pid ignored SIGTERM for ${STOP_TIMEOUT}s, killing it" >&2
-			kill -9 "$pid" 2>/dev/null
-			wait_gone 10 "$pid"
-		fi
+		stop_pid "$pid" broker
 		echo "$me: stopped broker $pid" >&2
 	fi
 	rm -rf "$STATE/data" "$STATE/pid" "$STATE/bootstrap" \

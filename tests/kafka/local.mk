@@ -40,3 +40,6 @@ SCRIPT_TESTS += tests/kafka/mock-watermarks.test \
 # Builds a librdkafka of another Debian release for a test leg or a bench
 # run only (.ci/run, bench.py --librdkafka).
 dist_noinst_SCRIPTS += tests/kafka/librdkafka.sh
+
+# The shell functions of broker.sh and tests/registry/registry.sh.
+EXTRA_DIST += tests/kafka/service.sh
