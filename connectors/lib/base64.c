@@ -57,3 +57,53 @@ ks_base64_add(struct ks_buf *b, const void *in, size_t n)
 	b->len += len;
 	b->p[b->len] = '\0';
 }
+
+static int
+sextet(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decodes the padded encoding in[0..n) to out, which may be in itself;
+ * the number of bytes, or -1 when in is not such an encoding. */
+long
+ks_base64_decode(void *out, const char *in, size_t n)
+{
+	unsigned char *o = out;
+	uint32_t v;
+	size_t i, k = 0;
+	int j, c, pad;
+
+	if (n % 4 != 0)
+		return -1;
+	for (i = 0; i < n; i += 4) {
+		v = 0;
+		pad = 0;
+		for (j = 0; j < 4; j++) {
+			if (in[i + j] == '=' && i + 4 == n && j >= 2 &&
+			    (j == 3 || in[i + 3] == '=')) {
+				pad++;
+				c = 0;
+			} else if ((c = sextet((unsigned char)in[i + j])) < 0 ||
+			    pad > 0)
+				return -1;
+			v = v << 6 | (uint32_t)c;
+		}
+		o[k++] = (unsigned char)(v >> 16);
+		if (pad < 2)
+			o[k++] = (unsigned char)(v >> 8);
+		if (pad < 1)
+			o[k++] = (unsigned char)v;
+	}
+	return (long)k;
+}

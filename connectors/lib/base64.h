@@ -15,5 +15,8 @@ struct ks_buf;
 
 char	*ks_base64_encode(char *out, const void *in, size_t n);
 void	 ks_base64_add(struct ks_buf *, const void *in, size_t n);
+/* Decodes in[0..n) to out (which may be in); its length, or -1 when in
+ * is not a padded encoding. */
+long	 ks_base64_decode(void *out, const char *in, size_t n);
 
 #endif

@@ -17,7 +17,7 @@ connectors_lib_libkslib_la_SOURCES = \
 	connectors/lib/json.c connectors/lib/json.h \
 	connectors/lib/mapping.c connectors/lib/mapping.h \
 	connectors/lib/mapfit.c connectors/lib/mapopen.c \
-	connectors/lib/mapreduce.c \
+	connectors/lib/mapreduce.c connectors/lib/maprow.c \
 	connectors/lib/mapsql.c \
 	connectors/lib/offcache.c connectors/lib/offcache.h \
 	connectors/lib/sqltext.c connectors/lib/sqltext.h \
@@ -39,6 +39,9 @@ CONNECTOR_LIB_TESTS = \
 	tests/unit/test_envelope \
 	tests/unit/test_json \
 	tests/unit/test_mapping \
+	tests/unit/test_mapping_reduce \
+	tests/unit/test_mapping_sql \
+	tests/unit/test_mapping_typed \
 	tests/unit/test_offcache \
 	tests/unit/test_sqloffsets \
 	tests/unit/test_sqltext
@@ -58,11 +61,31 @@ tests_unit_test_json_SOURCES = tests/unit/test_json.c
 tests_unit_test_json_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
 tests_unit_test_json_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_json_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
-tests_unit_test_mapping_SOURCES = tests/unit/test_mapping.c
+# The table mapping's tests share tests/unit/mapping-fx.h; the reduction's
+# checks its result on SQLite.
+tests_unit_test_mapping_SOURCES = tests/unit/test_mapping.c \
+	tests/unit/mapping-fx.h
 tests_unit_test_mapping_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
-tests_unit_test_mapping_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+tests_unit_test_mapping_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_mapping_LDADD = connectors/lib/libkslib.la $(CMOCKA_LIBS)
+tests_unit_test_mapping_sql_SOURCES = tests/unit/test_mapping_sql.c \
+	tests/unit/mapping-fx.h
+tests_unit_test_mapping_sql_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_unit_test_mapping_sql_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_mapping_sql_LDADD = connectors/lib/libkslib.la \
+	$(CMOCKA_LIBS)
+tests_unit_test_mapping_typed_SOURCES = tests/unit/test_mapping_typed.c \
+	tests/unit/mapping-fx.h
+tests_unit_test_mapping_typed_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_unit_test_mapping_typed_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_mapping_typed_LDADD = connectors/lib/libkslib.la \
+	$(CMOCKA_LIBS)
+tests_unit_test_mapping_reduce_SOURCES = tests/unit/test_mapping_reduce.c \
+	tests/unit/mapping-fx.h
+tests_unit_test_mapping_reduce_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_unit_test_mapping_reduce_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(SQLITE3_CFLAGS)
-tests_unit_test_mapping_LDADD = connectors/lib/libkslib.la \
+tests_unit_test_mapping_reduce_LDADD = connectors/lib/libkslib.la \
 	$(SQLITE3_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_offcache_SOURCES = tests/unit/test_offcache.c
 tests_unit_test_offcache_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)

@@ -159,12 +159,14 @@ lock(struct ks_mapping_db *db, struct ks_mapping_table *t, int *locked,
 }
 
 /* The name of a column's type in a message: as the database declares it
- * (PostgreSQL's format_type()), or its class (SQLite's affinity). */
+ * (PostgreSQL's format_type()), or its class (SQLite's affinity), as a
+ * JSON value (type vt) saw it before schemas. */
 static const char *
-decl(const struct ks_mapping *m, const struct ks_mapping_tcol *tc)
+decl(const struct ks_mapping *m, const struct ks_mapping_tcol *tc, int vt)
 {
 	return m->dialect == KS_MAP_POSTGRES && *tc->decl ? tc->decl :
-	    ks_mapping_type_name(tc->cls);
+	    ks_mapping_type_name(vt < KS_MAP_T_ANY ?
+	    ks_mapping_json_class(tc->cls) : tc->cls);
 }
 
 /* Checks value c against column tc: a stop when the column would have
@@ -175,31 +177,42 @@ fit_value(struct ks_mapping_db *db, const struct ks_mapping_row *row,
     const struct ksink_record *r, char *errbuf, size_t errlen)
 {
 	const struct ks_mapping *m = db->m;
-	const char *wider = ks_mapping_sql_type(m->dialect, c->type);
-	char where[256], how[128];
+	struct ks_mapping_col want = *c;
+	char where[256], how[160], wider[64], shown[48];
+	struct ks_buf w = { 0 };
 
+	/* Bytes are not text: their length. */
+	if (c->type == KS_MAP_T_BYTES)
+		snprintf(shown, sizeof(shown), "%zu bytes", c->len);
+	else
+		snprintf(shown, sizeof(shown), "%.40s", c->text);
 	switch (ks_mapping_fits(c->type, tc->cls)) {
 	case KS_MAP_RETYPE:
+		want.decl = c->type;
+		ks_mapping_sql_coltype(&w, m->dialect, &want);
+		snprintf(wider, sizeof(wider), "%s", w.p && !w.oom ? w.p :
+		    "?");
+		ks_buf_free(&w);
 		if (m->dialect == KS_MAP_POSTGRES)
 			snprintf(how, sizeof(how), "ALTER TABLE ... ALTER "
 			    "COLUMN ... TYPE %s", wider);
 		else
 			snprintf(how, sizeof(how), "SQLite: rebuild the table");
 		ks_err_set(errbuf, errlen, "record %s: field \"%s\" holds a "
-		    "%s (%.40s), but column \"%s\" of table \"%s\" is %s: "
+		    "%s (%s), but column \"%s\" of table \"%s\" is %s: "
 		    "the column would have to become %s, and ksink never "
 		    "changes a column's type; change it yourself (%s), or "
 		    "leave the field out with %s.fields.exclude",
 		    ks_mapping_where(r, where, sizeof(where)), c->name,
-		    ks_mapping_type_name(c->type), c->text, tc->name,
-		    row->table, decl(m, tc), wider, how, db->prefix);
+		    ks_mapping_type_name(c->type), shown, tc->name,
+		    row->table, decl(m, tc, c->type), wider, how, db->prefix);
 		return KSINK_FATAL;
 	case KS_MAP_MISFIT:
 		ks_err_set(errbuf, errlen, "record %s: field \"%s\" holds a "
-		    "%s (%.40s), which column \"%s\" of table \"%s\" (%s) "
+		    "%s (%s), which column \"%s\" of table \"%s\" (%s) "
 		    "cannot store", ks_mapping_where(r, where, sizeof(where)), c->name,
-		    ks_mapping_type_name(c->type), c->text, tc->name,
-		    row->table, decl(m, tc));
+		    ks_mapping_type_name(c->type), shown, tc->name,
+		    row->table, decl(m, tc, c->type));
 		return KSINK_POISON;
 	}
 	return db->value ? db->value(db->arg, c, tc, errbuf, errlen) :
@@ -227,6 +240,21 @@ no_column(struct ks_mapping_db *db, const struct ks_mapping_row *row,
 		    ks_mapping_where(r, where, sizeof(where)), row->table, c->name,
 		    db->sql->p, db->prefix, db->prefix);
 	return KSINK_FATAL;
+}
+
+/* Adds the column made for c to what t is known to have. */
+static int
+tcol_made(struct ks_mapping_table *t, int dialect,
+    const struct ks_mapping_col *c)
+{
+	struct ks_buf b = { 0 };
+	int rc;
+
+	ks_mapping_sql_coltype(&b, dialect, c);
+	ks_buf_addc(&b, '\0');
+	rc = b.oom ? -1 : ks_mapping_tcol_add(t, dialect, c->name, b.p);
+	ks_buf_free(&b);
+	return rc;
 }
 
 /* Creates table t for row (auto.create), or stops. */
@@ -265,9 +293,8 @@ create(struct ks_mapping_db *db, struct ks_mapping_table *t,
 		return st;
 	t->exists = 1;
 	for (i = 0; i < row->ncols; i++)
-		if (row->cols[i].type != KS_MAP_T_NULL &&
-		    ks_mapping_tcol_add(t, m->dialect, row->cols[i].name,
-		    ks_mapping_sql_type(m->dialect, row->cols[i].type)) == -1)
+		if (row->cols[i].decl != KS_MAP_T_NULL &&
+		    tcol_made(t, m->dialect, &row->cols[i]) == -1)
 			return oom(errbuf, errlen);
 	return KSINK_OK;
 }
@@ -299,8 +326,10 @@ ks_mapping_fit(struct ks_mapping_db *db, struct ks_mapping_row *row,
 		c = &row->cols[i];
 		if ((tc = tcol_find(m, t, c->name)) == NULL) {
 			/* Nothing to store, and NULL is what the row would
-			 * hold anyway. */
-			if (c->type == KS_MAP_T_NULL && !c->pk)
+			 * hold anyway; but a schema's field gets its column
+			 * with auto.evolve, null or not. */
+			if (c->type == KS_MAP_T_NULL && !c->pk &&
+			    (c->decl == KS_MAP_T_NULL || !m->auto_evolve))
 				continue;
 			ks_buf_reset(db->sql);
 			ks_mapping_sql_add_column(db->sql, m, row->table, c);
@@ -321,9 +350,7 @@ ks_mapping_fit(struct ks_mapping_db *db, struct ks_mapping_row *row,
 				if ((st = db->ddl(db->arg, db->sql->p, errbuf,
 				    errlen)) != KSINK_OK)
 					return st;
-				if (ks_mapping_tcol_add(t, m->dialect, c->name,
-				    ks_mapping_sql_type(m->dialect, c->type)) ==
-				    -1)
+				if (tcol_made(t, m->dialect, c) == -1)
 					return oom(errbuf, errlen);
 				tc = &t->cols[t->ncols - 1];
 			}

@@ -28,11 +28,15 @@ enum ks_mapping_dialect { KS_MAP_SQLITE, KS_MAP_POSTGRES };
  * The type of a value, and the class of a column (KS_MAP_T_ANY: a column
  * whose declared type accepts anything, such as SQLite's BLOB or no
  * type).  KS_MAP_T_NULL is a JSON null: it fits every nullable column
- * and creates none.
+ * and creates none.  The types after KS_MAP_T_ANY come from a schema
+ * (struct ksink_field) only: a schemaless value is one of the first six.
+ * KS_MAP_T_INTEGER is a 64-bit integer, KS_MAP_T_NUMBER a double.
  */
 enum ks_mapping_type {
 	KS_MAP_T_NULL, KS_MAP_T_INTEGER, KS_MAP_T_NUMBER, KS_MAP_T_BOOLEAN,
-	KS_MAP_T_STRING, KS_MAP_T_JSON, KS_MAP_T_ANY
+	KS_MAP_T_STRING, KS_MAP_T_JSON, KS_MAP_T_ANY,
+	KS_MAP_T_INT32, KS_MAP_T_FLOAT32, KS_MAP_T_DECIMAL, KS_MAP_T_DATE,
+	KS_MAP_T_TIME, KS_MAP_T_TIMESTAMP, KS_MAP_T_UUID, KS_MAP_T_BYTES
 };
 
 /* What a value can do to a column (ks_mapping_fits). */
@@ -106,15 +110,24 @@ struct ks_mapping {
 };
 
 /* One column value of a row.  Strings are decoded UTF-8 (never holding
- * NUL), JSON is compact text, numbers keep their JSON text. */
+ * NUL), JSON is compact text, numbers keep their JSON text (a float's
+ * "NaN", "Infinity" or "-Infinity" too), BYTES are the decoded bytes,
+ * the other types of a schema their ISO text ("-12.30", "2024-02-29"). */
 struct ks_mapping_col {
 	const char *name;
-	int type;		/* enum ks_mapping_type */
-	const char *text;	/* STRING, JSON, NUMBER, INTEGER */
+	int type;		/* enum ks_mapping_type; NULL for a null */
+	const char *text;	/* all but NULL and BOOLEAN */
 	size_t len;
-	int64_t i;		/* INTEGER, BOOLEAN (0 or 1) */
-	double d;		/* NUMBER, INTEGER */
+	int64_t i;		/* INTEGER, INT32, BOOLEAN (0 or 1) */
+	double d;		/* NUMBER, FLOAT32, INTEGER, INT32 */
 	int pk;
+	/* The column a table gets for it: without a schema the value's
+	 * type (NULL: none), with one the field's, NOT NULL when the field
+	 * is required, and the field's default (JSON, or NULL). */
+	int decl;		/* enum ks_mapping_type */
+	int notnull;
+	int32_t precision, scale;	/* KS_MAP_T_DECIMAL */
+	const char *def;
 };
 
 enum ks_mapping_op { KS_MAP_OP_WRITE, KS_MAP_OP_DELETE };
@@ -143,15 +156,43 @@ int	ks_mapping_conf(struct ks_mapping *m, const struct ksink_host *,
 int	ks_mapping_check(const struct ksink_host *, struct ksink_ctx *,
 	    const char *prefix);
 void	ks_mapping_free(struct ks_mapping *);
+/* Whether s is one of v[0..n). */
+int	ks_mapping_in_list(char *const *v, size_t n, const char *s);
+
+/* The schemas of a record's key and value (NULL, 0: none), from its
+ * converters (ksink-converters(7)). */
+struct ks_mapping_schema {
+	const struct ksink_field *key, *value;
+	size_t nkey, nvalue;
+};
+
+/* The schemas host->decoded() gives for r (none when the host predates
+ * ABI 1.3 or the record has no converter): call it from write() only. */
+void	ks_mapping_schema_get(const struct ksink_host *, struct ksink_ctx *,
+	    const struct ksink_record *r, struct ks_mapping_schema *);
 
 /*
  * Turns record r (index i of its batch) into row (reset first): the table
- * name, the op, and the columns.  KSINK_POISON with errbuf naming the
- * record and the field, KSINK_FATAL when out of memory.
+ * name, the op, and the columns.  With schema s (or NULL), every field of
+ * the schema becomes a column typed by the schema, present or null;
+ * without, the types are the JSON values'.  KSINK_POISON with errbuf
+ * naming the record and the field, KSINK_FATAL when out of memory.
  */
 int	ks_mapping_row(const struct ks_mapping *, const struct ksink_record *r,
 	    size_t i, struct ks_mapping_row *row, char *errbuf, size_t errlen);
+int	ks_mapping_row_schema(const struct ks_mapping *,
+	    const struct ksink_record *r, const struct ks_mapping_schema *s,
+	    size_t i, struct ks_mapping_row *row, char *errbuf, size_t errlen);
 void	ks_mapping_row_free(struct ks_mapping_row *);
+
+/* The rows of a sink's batches, kept from one write() to the next. */
+struct ks_mapping_rows {
+	struct ks_mapping_row *v;
+	size_t n;
+};
+/* Makes rows hold at least n (new ones zeroed); -1 when out of memory. */
+int	ks_mapping_rows_grow(struct ks_mapping_rows *, size_t n);
+void	ks_mapping_rows_free(struct ks_mapping_rows *);
 /* A column of row by name (in the dialect's comparison), or NULL. */
 struct ks_mapping_col *ks_mapping_row_col(const struct ks_mapping *,
 	    struct ks_mapping_row *, const char *name);
@@ -187,11 +228,23 @@ void	ks_mapping_reduce_free(struct ks_mapping_reduced *);
 /* mapsql.c: the dialects. */
 
 /* The name of a type in a message, and as a column's type in the
- * dialect's CREATE TABLE. */
+ * dialect's CREATE TABLE (KS_MAP_T_DECIMAL: without its precision). */
 const char *ks_mapping_type_name(int type);
 const char *ks_mapping_sql_type(int dialect, int type);
+/* Appends the type of the column made for c (c->decl, with a decimal's
+ * precision and scale). */
+void	ks_mapping_sql_coltype(struct ks_buf *, int dialect,
+	    const struct ks_mapping_col *c);
+/* The schema's type of field f as a mapping type. */
+int	ks_mapping_field_type(const struct ksink_field *f);
+/* Decodes the JSON string text[0..n) (quotes included) into o; -1 when
+ * it is not one JSON string, or holds U+0000. */
+int	ks_mapping_json_string(struct ks_buf *o, const char *text, size_t n);
 /* The class of a column from its declared type in the dialect. */
 int	ks_mapping_class(int dialect, const char *decl);
+/* What a class after KS_MAP_T_ANY was before schemas (as a JSON value
+ * sees it): integer, number or any. */
+int	ks_mapping_json_class(int ct);
 /* What a value of type vt does to a column of class ct. */
 int	ks_mapping_fits(int vt, int ct);
 /* Whether name can be written as an identifier without quotes:
@@ -209,9 +262,10 @@ void	ks_mapping_table_ident(struct ks_buf *, const struct ks_mapping *,
  * The statements of a row's table and columns, appended to b.  Parameter
  * k (1-based) is always column k-1 of the row, in both dialects ("?k" or
  * "$k"), so one binding serves every statement.  DDL: CREATE TABLE with
- * the columns whose value is not null (the key NOT NULL, as PRIMARY KEY)
- * and ALTER TABLE ADD COLUMN (nullable) for column k.  The caller checks
- * b->oom.
+ * the columns whose decl is not null (the key NOT NULL, as PRIMARY KEY;
+ * with a schema, required fields NOT NULL and defaults as DEFAULT) and
+ * ALTER TABLE ADD COLUMN (nullable, with its DEFAULT) for column k.  The
+ * caller checks b->oom.
  */
 void	ks_mapping_sql_create(struct ks_buf *b, const struct ks_mapping *,
 	    const struct ks_mapping_row *);

@@ -14,12 +14,14 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "json.h"
 #include "mapping.h"
 
 /*
- * The type rules, in one table: a JSON value's type, its name in
- * messages, and the column each dialect creates for it.  A null creates
- * no column (it fits every nullable one).
+ * The type rules, in one table: a JSON value's type (or a schema's), its
+ * name in messages, and the column each dialect creates for it.  A null
+ * creates no column (it fits every nullable one).  SQLite has no date,
+ * time or uuid type: they are their ISO text.
  */
 static const struct {
 	const char *name;
@@ -32,7 +34,52 @@ static const struct {
 	[KS_MAP_T_STRING] =  { "string",  { "TEXT", "text" } },
 	[KS_MAP_T_JSON] =    { "object or array", { "TEXT", "jsonb" } },
 	[KS_MAP_T_ANY] =     { "any",     { "", "" } },
+	[KS_MAP_T_INT32] =   { "32-bit integer", { "INTEGER", "integer" } },
+	[KS_MAP_T_FLOAT32] = { "float",   { "REAL", "real" } },
+	[KS_MAP_T_DECIMAL] = { "decimal", { "NUMERIC", "numeric" } },
+	[KS_MAP_T_DATE] =    { "date",    { "TEXT", "date" } },
+	[KS_MAP_T_TIME] =    { "time",    { "TEXT", "time" } },
+	[KS_MAP_T_TIMESTAMP] = { "timestamp", { "TEXT", "timestamptz" } },
+	[KS_MAP_T_UUID] =    { "uuid",    { "TEXT", "uuid" } },
+	[KS_MAP_T_BYTES] =   { "bytes",   { "BLOB", "bytea" } },
 };
+
+int
+ks_mapping_field_type(const struct ksink_field *f)
+{
+	switch (f->type) {
+	case KSINK_FIELD_BOOLEAN: return KS_MAP_T_BOOLEAN;
+	case KSINK_FIELD_INT32: return KS_MAP_T_INT32;
+	case KSINK_FIELD_INT64: return KS_MAP_T_INTEGER;
+	case KSINK_FIELD_FLOAT32: return KS_MAP_T_FLOAT32;
+	case KSINK_FIELD_FLOAT64: return KS_MAP_T_NUMBER;
+	case KSINK_FIELD_STRING: return KS_MAP_T_STRING;
+	case KSINK_FIELD_BYTES: return KS_MAP_T_BYTES;
+	case KSINK_FIELD_DECIMAL: return KS_MAP_T_DECIMAL;
+	case KSINK_FIELD_DATE: return KS_MAP_T_DATE;
+	case KSINK_FIELD_TIME_MILLIS:
+	case KSINK_FIELD_TIME_MICROS: return KS_MAP_T_TIME;
+	case KSINK_FIELD_TIMESTAMP_MILLIS:
+	case KSINK_FIELD_TIMESTAMP_MICROS: return KS_MAP_T_TIMESTAMP;
+	case KSINK_FIELD_UUID: return KS_MAP_T_UUID;
+	default: return KS_MAP_T_JSON;	/* record, array, map, any */
+	}
+}
+
+void
+ks_mapping_sql_coltype(struct ks_buf *b, int dialect,
+    const struct ks_mapping_col *c)
+{
+	const char *t = ks_mapping_sql_type(dialect, c->decl);
+
+	ks_buf_adds(b, t ? t : "");
+	/* PostgreSQL's numeric takes a precision of 1 to 1000, and a
+	 * scale of 0 to it here (Connect's decimal has no precision). */
+	if (c->decl == KS_MAP_T_DECIMAL && dialect == KS_MAP_POSTGRES &&
+	    c->precision >= 1 && c->precision <= 1000 && c->scale >= 0 &&
+	    c->scale <= c->precision)
+		ks_buf_addf(b, "(%d,%d)", (int)c->precision, (int)c->scale);
+}
 
 const char *
 ks_mapping_type_name(int type)
@@ -69,12 +116,29 @@ ks_mapping_class(int dialect, const char *decl)
 	if (decl == NULL)
 		return KS_MAP_T_ANY;
 	if (dialect == KS_MAP_POSTGRES) {
-		if (strcmp(decl, "bigint") == 0 || strcmp(decl, "integer") == 0 ||
-		    strcmp(decl, "smallint") == 0)
+		if (strcmp(decl, "bigint") == 0)
 			return KS_MAP_T_INTEGER;
-		if (strcmp(decl, "double precision") == 0 ||
-		    strcmp(decl, "real") == 0 || strncmp(decl, "numeric", 7) == 0)
+		if (strcmp(decl, "integer") == 0 ||
+		    strcmp(decl, "smallint") == 0)
+			return KS_MAP_T_INT32;
+		if (strcmp(decl, "double precision") == 0)
 			return KS_MAP_T_NUMBER;
+		if (strcmp(decl, "real") == 0)
+			return KS_MAP_T_FLOAT32;
+		if (strncmp(decl, "numeric", 7) == 0)
+			return KS_MAP_T_DECIMAL;
+		/* "timestamp with time zone", "timestamptz", "time(3)
+		 * without time zone", ... */
+		if (strncmp(decl, "timestamp", 9) == 0)
+			return KS_MAP_T_TIMESTAMP;
+		if (strncmp(decl, "time", 4) == 0)
+			return KS_MAP_T_TIME;
+		if (strcmp(decl, "date") == 0)
+			return KS_MAP_T_DATE;
+		if (strcmp(decl, "uuid") == 0)
+			return KS_MAP_T_UUID;
+		if (strcmp(decl, "bytea") == 0)
+			return KS_MAP_T_BYTES;
 		if (strcmp(decl, "boolean") == 0)
 			return KS_MAP_T_BOOLEAN;
 		if (strcmp(decl, "text") == 0 ||
@@ -92,10 +156,29 @@ ks_mapping_class(int dialect, const char *decl)
 		return KS_MAP_T_JSON;
 	if (has(decl, "CHAR") || has(decl, "CLOB") || has(decl, "TEXT"))
 		return KS_MAP_T_STRING;
-	if (has(decl, "REAL") || has(decl, "FLOA") || has(decl, "DOUB") ||
-	    has(decl, "NUM") || has(decl, "DEC"))
+	if (has(decl, "REAL") || has(decl, "FLOA") || has(decl, "DOUB"))
 		return KS_MAP_T_NUMBER;
+	if (has(decl, "NUM") || has(decl, "DEC"))
+		return KS_MAP_T_DECIMAL;
 	return KS_MAP_T_ANY;
+}
+
+/* What the classes after KS_MAP_T_ANY were before schemas: a JSON value
+ * does to them what it did then. */
+int
+ks_mapping_json_class(int ct)
+{
+	switch (ct) {
+	case KS_MAP_T_INT32: return KS_MAP_T_INTEGER;
+	case KS_MAP_T_FLOAT32:
+	case KS_MAP_T_DECIMAL: return KS_MAP_T_NUMBER;
+	case KS_MAP_T_DATE:
+	case KS_MAP_T_TIME:
+	case KS_MAP_T_TIMESTAMP:
+	case KS_MAP_T_UUID:
+	case KS_MAP_T_BYTES: return KS_MAP_T_ANY;
+	default: return ct;
+	}
 }
 
 /*
@@ -105,8 +188,8 @@ ks_mapping_class(int dialect, const char *decl)
  * in a text column fit; a number with a fraction in an integer column
  * would need the column retyped; anything else does not fit.
  */
-int
-ks_mapping_fits(int vt, int ct)
+static int
+fits_json(int vt, int ct)
 {
 	if (vt == KS_MAP_T_NULL || ct == KS_MAP_T_ANY || ct == KS_MAP_T_JSON ||
 	    vt == ct)
@@ -117,6 +200,48 @@ ks_mapping_fits(int vt, int ct)
 		return KS_MAP_FIT;
 	if (vt == KS_MAP_T_NUMBER && ct == KS_MAP_T_INTEGER)
 		return KS_MAP_RETYPE;
+	return KS_MAP_MISFIT;
+}
+
+/*
+ * A JSON value's type (the first six, which a schema's boolean, 64-bit
+ * integer, double, string and JSON are too) does to a column what it
+ * did before schemas (fits_json, the newer classes as what they were).
+ * A schema's other types: each fits its own class, an untyped or JSON
+ * column (not bytes), a text column (not bytes, its ISO text); a 32-bit
+ * integer also a column of numbers; a float a double or decimal column,
+ * and an integer column would have to be retyped; a decimal needs a
+ * decimal column, its type changed from an integer or float one.
+ */
+int
+ks_mapping_fits(int vt, int ct)
+{
+	if (vt < KS_MAP_T_ANY)
+		return fits_json(vt, ks_mapping_json_class(ct));
+	if (vt == ct || ct == KS_MAP_T_ANY)
+		return KS_MAP_FIT;
+	if (vt == KS_MAP_T_BYTES)
+		return KS_MAP_MISFIT;
+	if (ct == KS_MAP_T_JSON || ct == KS_MAP_T_STRING)
+		return KS_MAP_FIT;
+	switch (vt) {
+	case KS_MAP_T_INT32:
+		if (ct == KS_MAP_T_INTEGER || ct == KS_MAP_T_NUMBER ||
+		    ct == KS_MAP_T_FLOAT32 || ct == KS_MAP_T_DECIMAL)
+			return KS_MAP_FIT;
+		break;
+	case KS_MAP_T_FLOAT32:
+		if (ct == KS_MAP_T_NUMBER || ct == KS_MAP_T_DECIMAL)
+			return KS_MAP_FIT;
+		if (ct == KS_MAP_T_INTEGER || ct == KS_MAP_T_INT32)
+			return KS_MAP_RETYPE;
+		break;
+	case KS_MAP_T_DECIMAL:
+		if (ct == KS_MAP_T_INTEGER || ct == KS_MAP_T_INT32 ||
+		    ct == KS_MAP_T_NUMBER || ct == KS_MAP_T_FLOAT32)
+			return KS_MAP_RETYPE;
+		break;
+	}
 	return KS_MAP_MISFIT;
 }
 
@@ -194,6 +319,89 @@ param(struct ks_buf *b, const struct ks_mapping *m, size_t k)
 	    k + 1);
 }
 
+/* Appends s as an SQL string literal. */
+static void
+literal(struct ks_buf *b, const char *s, size_t n)
+{
+	const char *q, *e = s + n;
+
+	ks_buf_addc(b, '\'');
+	while ((q = memchr(s, '\'', (size_t)(e - s))) != NULL) {
+		ks_buf_add(b, s, (size_t)(q - s) + 1);
+		ks_buf_addc(b, '\'');
+		s = q + 1;
+	}
+	ks_buf_add(b, s, (size_t)(e - s));
+	ks_buf_addc(b, '\'');
+}
+
+/* Whether s is a JSON number (integer: without fraction or exponent). */
+static int
+json_number(const char *s, int integer)
+{
+	const char *p = s;
+
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return 0;
+	for (; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (!integer && (*p == '.' ||
+		    *p == 'e' || *p == 'E' || *p == '+' || *p == '-'))))
+			return 0;
+	return ks_json_valid(s, strlen(s));
+}
+
+/*
+ * " DEFAULT x" for column c's default, where the dialect can say it: a
+ * boolean, a number, a string (or uuid), JSON for a column of JSON.  A
+ * decimal's, a date's, a time's, a timestamp's and bytes' defaults are
+ * left out: a schema writes them in the underlying Avro type (bytes as
+ * code points, days or milliseconds as numbers).
+ */
+static void
+sql_default(struct ks_buf *b, int dialect, const struct ks_mapping_col *c)
+{
+	const char *d = c->def;
+	struct ks_buf s = { 0 };
+
+	if (d == NULL || strcmp(d, "null") == 0)
+		return;
+	switch (c->decl) {
+	case KS_MAP_T_BOOLEAN:
+		if (strcmp(d, "true") == 0 || strcmp(d, "false") == 0)
+			ks_buf_addf(b, " DEFAULT %s", dialect == KS_MAP_SQLITE ?
+			    (*d == 't' ? "1" : "0") : d);
+		break;
+	case KS_MAP_T_INTEGER:
+	case KS_MAP_T_INT32:
+	case KS_MAP_T_NUMBER:
+	case KS_MAP_T_FLOAT32:
+		if (json_number(d, c->decl == KS_MAP_T_INTEGER ||
+		    c->decl == KS_MAP_T_INT32))
+			ks_buf_addf(b, " DEFAULT %s", d);
+		break;
+	case KS_MAP_T_STRING:
+	case KS_MAP_T_UUID:
+		if (ks_mapping_json_string(&s, d, strlen(d)) == 0 && !s.oom) {
+			ks_buf_adds(b, " DEFAULT ");
+			literal(b, s.p ? s.p : "", s.len);
+		}
+		break;
+	case KS_MAP_T_JSON:
+		if (ks_json_valid(d, strlen(d))) {
+			ks_buf_adds(b, " DEFAULT ");
+			literal(b, d, strlen(d));
+			if (dialect == KS_MAP_POSTGRES)
+				ks_buf_adds(b, "::jsonb");
+		}
+		break;
+	}
+	if (s.oom)
+		b->oom = 1;
+	ks_buf_free(&s);
+}
+
 void
 ks_mapping_sql_create(struct ks_buf *b, const struct ks_mapping *m,
     const struct ks_mapping_row *row)
@@ -207,14 +415,15 @@ ks_mapping_sql_create(struct ks_buf *b, const struct ks_mapping *m,
 	ks_buf_adds(b, " (");
 	for (i = 0; i < row->ncols; i++) {
 		c = &row->cols[i];
-		if (c->type == KS_MAP_T_NULL)
+		if (c->decl == KS_MAP_T_NULL)
 			continue;
 		ks_buf_adds(b, sep);
 		ident(b, m, c->name);
 		ks_buf_addc(b, ' ');
-		ks_buf_adds(b, ks_mapping_sql_type(m->dialect, c->type));
-		if (c->pk)
+		ks_mapping_sql_coltype(b, m->dialect, c);
+		if (c->pk || c->notnull)
 			ks_buf_adds(b, " NOT NULL");
+		sql_default(b, m->dialect, c);
 		sep = ", ";
 	}
 	if (row->npk > 0) {
@@ -238,7 +447,8 @@ ks_mapping_sql_add_column(struct ks_buf *b, const struct ks_mapping *m,
 	ks_buf_adds(b, " ADD COLUMN ");
 	ident(b, m, c->name);
 	ks_buf_addc(b, ' ');
-	ks_buf_adds(b, ks_mapping_sql_type(m->dialect, c->type));
+	ks_mapping_sql_coltype(b, m->dialect, c);
+	sql_default(b, m->dialect, c);
 }
 
 /* "k1 = $1 AND k2 = $2" */

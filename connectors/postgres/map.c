@@ -22,7 +22,10 @@
  * prepared once per connection, its parameters typed by the server from
  * the columns; the values are sent as text (a boolean as true or false,
  * a number as its JSON text, an object or array as its JSON text, a
- * string as itself or, for a json or jsonb column, as a JSON string).
+ * string as itself or, for a json or jsonb column, as a JSON string; a
+ * schema's decimal, date, time, timestamp and uuid as their ISO text,
+ * which numeric, date, time, timestamptz and uuid read), except bytes,
+ * sent in the binary format, which for bytea is the bytes themselves.
  * The rows are sent in the pipeline, cut into chunks each ended by a
  * Sync as rows.c does; COPY is not used.
  *
@@ -73,8 +76,7 @@ struct map_sent {
 
 struct pgmap {
 	struct ks_mapping m;
-	struct ks_mapping_row *rows;
-	size_t nrows;
+	struct ks_mapping_rows rows;
 	struct ks_mapping_tables tables;	/* known on this connection */
 	struct ks_mapping_db db;
 	struct map_stmt *stmts;		/* prepared on this connection */
@@ -85,6 +87,7 @@ struct pgmap {
 	struct ks_buf sql, name;
 	struct ks_buf text;		/* strings re-encoded as JSON */
 	const char **v;			/* the parameters of a row */
+	int *lens, *fmts;		/* with bytes: their lengths, formats */
 	size_t nv;
 	struct map_sent *sent;		/* what each row sent */
 	size_t nsent;
@@ -150,16 +153,15 @@ void
 map_close(struct pg *pg)
 {
 	struct pgmap *mp = pg->map;
-	size_t i;
 
 	if (mp == NULL)
 		return;
 	ks_mapping_tables_free(&mp->tables);
 	stmts_free(mp);
-	for (i = 0; i < mp->nrows; i++)
-		ks_mapping_row_free(&mp->rows[i]);
-	free(mp->rows);
+	ks_mapping_rows_free(&mp->rows);
 	free(mp->v);
+	free(mp->lens);
+	free(mp->fmts);
 	free(mp->sent);
 	ks_mapping_free(&mp->m);
 	ks_buf_free(&mp->sql);
@@ -262,7 +264,8 @@ ddl(void *arg, const char *sql, char *errbuf, size_t errlen)
 	return KSINK_OK;
 }
 
-/* db->value: a string in a json or jsonb column is a JSON string there. */
+/* db->value: a string in a json or jsonb column is a JSON string there,
+ * and so is a schema's decimal, date, time, timestamp or uuid. */
 static int
 json_string(void *arg, struct ks_mapping_col *c,
     const struct ks_mapping_tcol *tc, char *errbuf, size_t errlen)
@@ -270,17 +273,41 @@ json_string(void *arg, struct ks_mapping_col *c,
 	struct pgmap *mp = ((struct pg *)arg)->map;
 	size_t at = mp->text.len;
 
-	if (tc->cls != KS_MAP_T_JSON || c->type != KS_MAP_T_STRING)
+	if (tc->cls != KS_MAP_T_JSON || (c->type != KS_MAP_T_STRING &&
+	    c->type != KS_MAP_T_DECIMAL && c->type != KS_MAP_T_DATE &&
+	    c->type != KS_MAP_T_TIME && c->type != KS_MAP_T_TIMESTAMP &&
+	    c->type != KS_MAP_T_UUID))
 		return KSINK_OK;
 	ks_json_add_string(&mp->text, c->text, c->len);
 	ks_buf_addc(&mp->text, '\0');
 	if (mp->text.oom)
 		return oom(errbuf, errlen);
-	/* An offset until the batch is sent: the buffer moves. */
+	/* An offset (plus one) while the buffer may move, made a pointer
+	 * again once every row of the batch is fitted (json_resolve). */
 	c->type = KS_MAP_T_JSON;
 	c->text = NULL;
-	c->len = at;
+	c->len = 0;
+	c->i = (int64_t)at + 1;
 	return KSINK_OK;
+}
+
+/* The strings json_string() re-encoded, rows[0..n): pointers into the
+ * buffer, which no longer moves until the batch is sent, so that the
+ * reduction and the statements read them as any other text. */
+static void
+json_resolve(struct pgmap *mp, struct ks_mapping_row *rows, size_t n)
+{
+	struct ks_mapping_col *c;
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < rows[i].ncols; j++) {
+			c = &rows[i].cols[j];
+			if (c->type != KS_MAP_T_JSON || c->i <= 0)
+				continue;
+			c->text = mp->text.p + (c->i - 1);
+			c->len = strlen(c->text);
+		}
 }
 
 /* db->log */
@@ -392,10 +419,6 @@ param_text(struct pgmap *mp, const struct ks_mapping_col *c)
 		return NULL;
 	case KS_MAP_T_BOOLEAN:
 		return c->i ? "true" : "false";
-	case KS_MAP_T_JSON:
-		if (c->text == NULL)	/* re-encoded: an offset */
-			return mp->text.p + c->len;
-		return c->text;
 	default:
 		return c->text;
 	}
@@ -409,21 +432,41 @@ send_row(struct pg *pg, const struct ks_mapping_row *row,
 {
 	struct pgmap *mp = pg->map;
 	const char **v;
+	int *lens, *fmts, binary = 0;
 	size_t i, n = row->op == KS_MAP_OP_DELETE ? row->npk : row->ncols;
 
 	if (n > mp->nv) {
 		if ((v = realloc(mp->v, n * sizeof(*v))) == NULL)
 			return -1;
 		mp->v = v;
+		if ((lens = realloc(mp->lens, n * sizeof(*lens))) == NULL)
+			return -1;
+		mp->lens = lens;
+		if ((fmts = realloc(mp->fmts, n * sizeof(*fmts))) == NULL)
+			return -1;
+		mp->fmts = fmts;
 		mp->nv = n;
 	}
 	*bytes += 48 + strlen(s->name);
 	for (i = 0; i < n; i++) {
-		mp->v[i] = param_text(mp, &row->cols[i]);
-		*bytes += 6 + (mp->v[i] ? strlen(mp->v[i]) : 0);
+		mp->fmts[i] = row->cols[i].type == KS_MAP_T_BYTES;
+		if (mp->fmts[i]) {
+			/* bytea's binary format: the bytes. */
+			if (row->cols[i].len > INT32_MAX)
+				return -1;
+			mp->v[i] = row->cols[i].text;
+			mp->lens[i] = (int)row->cols[i].len;
+			binary = 1;
+		} else {
+			mp->v[i] = param_text(mp, &row->cols[i]);
+			mp->lens[i] = 0;
+		}
+		*bytes += 6 + (mp->fmts[i] ? row->cols[i].len : mp->v[i] ?
+		    strlen(mp->v[i]) : 0);
 	}
-	return PQsendQueryPrepared(pg->conn, s->name, (int)n, mp->v, NULL,
-	    NULL, 0) == 1 ? 0 : -1;
+	return PQsendQueryPrepared(pg->conn, s->name, (int)n, mp->v,
+	    binary ? mp->lens : NULL, binary ? mp->fmts : NULL, 0) == 1 ?
+	    0 : -1;
 }
 
 /*
@@ -557,6 +600,7 @@ apply_rows(struct pg *pg, const struct ksink_record *records,
 		*bad = nfit;
 		return fitted;
 	}
+	json_resolve(mp, rows, k);
 	if (ks_mapping_reduce(&mp->m, rows, k, &red) != KSINK_OK)
 		return oom(errbuf, errlen);
 	for (reduced = red.n != k, i = 0; i < red.n && !reduced; i++)
@@ -619,6 +663,7 @@ map_apply(struct pg *pg, const struct ksink_record *records, size_t from,
     size_t to, size_t *bad, char *errbuf, size_t errlen)
 {
 	struct pgmap *mp = pg->map;
+	struct ks_mapping_schema sch;
 	struct ks_mapping_row *rows;
 	struct part *p;
 	char msg[1024] = "";
@@ -626,21 +671,16 @@ map_apply(struct pg *pg, const struct ksink_record *records, size_t from,
 	int st;
 
 	*bad = from;
-	if (to - from > mp->nrows) {
-		if ((rows = realloc(mp->rows, (to - from) * sizeof(*rows))) ==
-		    NULL)
-			return oom(errbuf, errlen);
-		memset(rows + mp->nrows, 0, (to - from - mp->nrows) *
-		    sizeof(*rows));
-		mp->rows = rows;
-		mp->nrows = to - from;
-	}
+	if (ks_mapping_rows_grow(&mp->rows, to - from) == -1)
+		return oom(errbuf, errlen);
+	rows = mp->rows.v;
 	ks_buf_reset(&mp->text);
 	for (i = from; i < to; i++) {
 		if (record_part(pg, &records[i]) == NULL)
 			continue;
-		if ((st = ks_mapping_row(&mp->m, &records[i], i, &mp->rows[nr],
-		    msg, sizeof(msg))) == KSINK_POISON) {
+		ks_mapping_schema_get(pg->host, pg->ctx, &records[i], &sch);
+		if ((st = ks_mapping_row_schema(&mp->m, &records[i], &sch, i,
+		    &rows[nr], msg, sizeof(msg))) == KSINK_POISON) {
 			stop = i;
 			break;
 		}
@@ -652,9 +692,9 @@ map_apply(struct pg *pg, const struct ksink_record *records, size_t from,
 		nr++;
 	}
 	b = nr;
-	if ((st = apply_rows(pg, records, mp->rows, nr, &b, errbuf, errlen)) !=
+	if ((st = apply_rows(pg, records, rows, nr, &b, errbuf, errlen)) !=
 	    KSINK_OK) {
-		*bad = b < nr ? mp->rows[b].index : from;
+		*bad = b < nr ? rows[b].index : from;
 		return st;
 	}
 	/* Applied: the offsets that the COMMIT stores. */

@@ -92,7 +92,8 @@ too_big(const struct ks_mapping_col *c, const char *decl)
 	    c->type == KS_MAP_T_STRING && c->text != NULL)
 		return chars(c->text, c->len) > (size_t)n;
 	if (decl_args(decl, "numeric", &n, &s) &&
-	    (c->type == KS_MAP_T_INTEGER || c->type == KS_MAP_T_NUMBER)) {
+	    (c->type == KS_MAP_T_INTEGER || c->type == KS_MAP_T_NUMBER ||
+	    c->type == KS_MAP_T_INT32 || c->type == KS_MAP_T_FLOAT32)) {
 		/* A value overflows when it rounds, at s decimals, to
 		 * 10^(n-s) or more. */
 		for (max = 1; n > s; n--)

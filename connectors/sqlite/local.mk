@@ -39,7 +39,7 @@ tests_unit_test_sqlite_sql_SOURCES = tests/unit/test_sqlite_sql.c \
 tests_unit_test_sqlite_sql_CFLAGS = $(SQLITE_TEST_CFLAGS)
 tests_unit_test_sqlite_sql_LDADD = $(SQLITE_TEST_LDADD)
 tests_unit_test_sqlite_map_SOURCES = tests/unit/test_sqlite_map.c \
-	tests/unit/sqlite-fx.h
+	tests/unit/sqlite-fx.h tests/unit/decoded-fx.h
 tests_unit_test_sqlite_map_CFLAGS = $(SQLITE_TEST_CFLAGS)
 tests_unit_test_sqlite_map_LDADD = $(SQLITE_TEST_LDADD)
 endif

@@ -71,15 +71,12 @@ void
 map_close(struct sink *sq)
 {
 	struct map *mp = sq->map;
-	size_t i;
 
 	if (mp == NULL)
 		return;
 	ks_mapping_tables_free(&mp->tables);
 	stmts_free(mp);
-	for (i = 0; i < mp->nrows; i++)
-		ks_mapping_row_free(&mp->rows[i]);
-	free(mp->rows);
+	ks_mapping_rows_free(&mp->rows);
 	sqlite3_finalize(mp->info);
 	sqlite3_finalize(mp->sp);
 	sqlite3_finalize(mp->sp_release);
@@ -217,11 +214,17 @@ apply_row(struct sink *sq, struct ks_mapping_row *row,
 			rc = sqlite3_bind_null(st, (int)i + 1);
 			break;
 		case KS_MAP_T_INTEGER:
+		case KS_MAP_T_INT32:
 		case KS_MAP_T_BOOLEAN:
 			rc = sqlite3_bind_int64(st, (int)i + 1, c->i);
 			break;
 		case KS_MAP_T_NUMBER:
+		case KS_MAP_T_FLOAT32:
 			rc = sqlite3_bind_double(st, (int)i + 1, c->d);
+			break;
+		case KS_MAP_T_BYTES:
+			rc = sqlite3_bind_blob64(st, (int)i + 1, c->text, c->len,
+			    SQLITE_STATIC);
 			break;
 		default:
 			rc = sqlite3_bind_text64(st, (int)i + 1, c->text, c->len,
@@ -314,6 +317,7 @@ map_write(struct sink *sq, const struct ksink_record *records, size_t count,
 {
 	struct map *mp = sq->map;
 	struct ks_offcache_entry *f;
+	struct ks_mapping_schema sch;
 	struct ks_mapping_row *rows;
 	const struct ksink_record *r;
 	char msg[1024] = "";
@@ -321,16 +325,11 @@ map_write(struct sink *sq, const struct ksink_record *records, size_t count,
 	int rc, status = KSINK_OK;
 
 	*n_done = 0;
-	if (count > mp->nrows) {
-		if ((rows = realloc(mp->rows, count * sizeof(*rows))) == NULL) {
-			ks_err_set(errbuf, errlen, "out of memory");
-			return KSINK_FATAL;
-		}
-		memset(rows + mp->nrows, 0, (count - mp->nrows) *
-		    sizeof(*rows));
-		mp->rows = rows;
-		mp->nrows = count;
+	if (ks_mapping_rows_grow(&mp->rows, count) == -1) {
+		ks_err_set(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
 	}
+	rows = mp->rows.v;
 	for (i = 0; i < count; i++) {
 		r = &records[i];
 		if ((f = fence_get(sq, r, &rc)) == NULL)
@@ -339,8 +338,9 @@ map_write(struct sink *sq, const struct ksink_record *records, size_t count,
 		/* The zombie fence: already applied. */
 		if (r->offset < f->next)
 			continue;
-		if ((status = ks_mapping_row(&mp->m, r, i, &mp->rows[nr], msg,
-		    sizeof(msg))) == KSINK_POISON) {
+		ks_mapping_schema_get(sq->host, sq->ctx, r, &sch);
+		if ((status = ks_mapping_row_schema(&mp->m, r, &sch, i,
+		    &rows[nr], msg, sizeof(msg))) == KSINK_POISON) {
 			stop = i;
 			break;
 		}
@@ -351,17 +351,17 @@ map_write(struct sink *sq, const struct ksink_record *records, size_t count,
 		nr++;
 	}
 	bad = nr;
-	if ((rc = apply_rows(sq, records, mp->rows, nr, &bad, errbuf,
+	if ((rc = apply_rows(sq, records, rows, nr, &bad, errbuf,
 	    errlen)) != KSINK_OK && rc != KSINK_POISON)
 		return rc;
 	for (i = 0; i < bad; i++) {
-		r = &records[mp->rows[i].index];
+		r = &records[rows[i].index];
 		if ((f = ks_offcache_find(&sq->fence, r->topic,
 		    r->partition)) != NULL && f->next <= r->offset)
 			f->next = r->offset + 1;
 	}
 	if (rc == KSINK_POISON) {
-		*n_done = mp->rows[bad].index;
+		*n_done = rows[bad].index;
 		return KSINK_POISON;
 	}
 	if (stop < count) {

@@ -68,8 +68,7 @@ struct map_stmt {
 
 struct map {
 	struct ks_mapping m;
-	struct ks_mapping_row *rows;
-	size_t nrows;		/* allocated */
+	struct ks_mapping_rows rows;
 	struct ks_mapping_tables tables;	/* known in this transaction */
 	struct ks_mapping_db db;
 	struct map_stmt *stmts;

@@ -56,3 +56,13 @@ check-postgres-long:
 	    TESTS="$(PG_LONG_TESTS) tests/postgres/stop.test tests/kafka/stop.test" \
 	    KAFKA_TESTS="$(PG_LONG_TESTS)" POSTGRES_TESTS="$(PG_LONG_TESTS)"
 .PHONY: check-postgres-long
+
+# The table mapping with a record's schema: typed.c drives postgres.so,
+# loaded as the daemon loads it, with a host whose decoded() gives every
+# type; typed.test reads the table back with psql.  No broker.
+check_PROGRAMS += tests/postgres/typed
+tests_postgres_typed_SOURCES = tests/postgres/typed.c \
+	tests/unit/decoded-fx.h
+tests_postgres_typed_LDADD = $(KSINK_CORE_LIBS)
+SCRIPT_TESTS += tests/postgres/typed.test
+POSTGRES_TESTS += tests/postgres/typed.test
