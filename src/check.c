@@ -220,13 +220,14 @@ check_converter_name(const struct ks_conf *conf, const struct ks_kv *kv,
 }
 
 /* Each URL of the list is http:// or https://, with a host.  The URL is
- * not quoted: it may hold a password. */
-static void
+ * not quoted: it may hold a password.  Returns how many URLs hold user
+ * information (user:password@). */
+static size_t
 check_registry_urls(const struct ks_conf *conf, const struct ks_kv *kv,
     struct ks_errors *errs)
 {
-	const char *p = kv->value, *end, *host;
-	size_t n = 0, len;
+	const char *p = kv->value, *end, *host, *at;
+	size_t n = 0, len, users = 0;
 
 	for (; *p != '\0'; p = *end ? end + 1 : end) {
 		p += strspn(p, " \t");
@@ -240,15 +241,22 @@ check_registry_urls(const struct ks_conf *conf, const struct ks_kv *kv,
 			host = p + 7;
 		else if (len > 8 && strncmp(p, "https://", 8) == 0)
 			host = p + 8;
-		if (host == NULL || host >= p + len || *host == '/')
+		if (host == NULL || host >= p + len || *host == '/') {
 			ks_errors_add(errs, "%s:%d: %s: URL %zu of the list is "
 			    "not http://HOST[:PORT][/PATH] nor https://...; "
 			    "list the registry's URLs separated by commas",
 			    conf->path, kv->line, kv->key, n);
+			continue;
+		}
+		at = memchr(host, '@', (size_t)(p + len - host));
+		if (at != NULL && memchr(host, '/', (size_t)(at - host)) ==
+		    NULL)
+			users++;
 	}
 	if (n == 0)
 		ks_errors_add(errs, "%s:%d: %s lists no URL", conf->path,
 		    kv->line, kv->key);
+	return users;
 }
 
 /* A file ksink reads when the connector starts. */
@@ -275,11 +283,12 @@ static void
 check_converter(const struct ks_conf *conf, const struct ks_section *sec,
     const char *side, struct ks_errors *errs)
 {
-	const struct ks_kv *ckv, *kv, *src, *ui, *uif, *tok, *cert, *key;
+	const struct ks_kv *ckv, *kv, *src, *ui, *uif, *tok, *cert, *key,
+	    *url;
 	const char *name = "bytes";
 	char k[128], k2[128];
+	size_t i, users = 0;
 	int b, line;
-	size_t i;
 
 	if ((ckv = conv_kv(sec, side, "", k, sizeof(k))) != NULL) {
 		if (check_converter_name(conf, ckv, errs) == -1)
@@ -305,13 +314,13 @@ check_converter(const struct ks_conf *conf, const struct ks_section *sec,
 				    kv->line, k, side, side, name, side);
 		return;
 	}
-	if ((kv = conv_kv(sec, side, ".schema.registry.url", k,
+	if ((url = conv_kv(sec, side, ".schema.registry.url", k,
 	    sizeof(k))) == NULL)
 		ks_errors_add(errs, "%s:%d: %s.converter = avro needs the "
 		    "Schema Registry: set %s as http://HOST:PORT", conf->path,
 		    line, side, k);
 	else
-		check_registry_urls(conf, kv, errs);
+		users = check_registry_urls(conf, url, errs);
 
 	src = conv_kv(sec, side, ".basic.auth.credentials.source", k,
 	    sizeof(k));
@@ -337,6 +346,11 @@ check_converter(const struct ks_conf *conf, const struct ks_section *sec,
 		ks_errors_add(errs, "%s:%d: %s and basic authentication "
 		    "(%s) are both set; keep one", conf->path, tok->line, k,
 		    (ui != NULL ? ui : uif)->key);
+	if (users > 0 && ((src != NULL && strcmp(src->value, "USER_INFO") ==
+	    0) || tok != NULL))
+		ks_errors_add(errs, "%s:%d: %s: a URL holds user:password@, "
+		    "and %s gives other credentials; keep one", conf->path,
+		    url->line, url->key, tok != NULL ? tok->key : src->key);
 	cert = conv_kv(sec, side, ".schema.registry.ssl.certificate.location",
 	    k, sizeof(k));
 	key = conv_kv(sec, side, ".schema.registry.ssl.key.location", k2,

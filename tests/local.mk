@@ -126,3 +126,11 @@ endif
 
 # The daemon's command line on bad configuration files.
 SCRIPT_TESTS += tests/unit/cli.test
+
+# The avro converter's decoder against Python's Avro library.
+check_PROGRAMS += tests/unit/avrocat
+tests_unit_avrocat_SOURCES = tests/unit/avrocat.c
+tests_unit_avrocat_CPPFLAGS = $(src_libksink_a_CPPFLAGS)
+tests_unit_avrocat_LDADD = $(KSINK_CORE_LIBS)
+SCRIPT_TESTS += tests/unit/avro-python.test
+dist_noinst_SCRIPTS += tests/unit/avro_python.py

@@ -282,11 +282,32 @@ json_string(void *arg, struct ks_mapping_col *c,
 	ks_buf_addc(&mp->text, '\0');
 	if (mp->text.oom)
 		return oom(errbuf, errlen);
-	/* An offset until the batch is sent: the buffer moves. */
+	/* An offset (plus one) while the buffer may move, made a pointer
+	 * again once every row of the batch is fitted (json_resolve). */
 	c->type = KS_MAP_T_JSON;
 	c->text = NULL;
-	c->len = at;
+	c->len = 0;
+	c->i = (int64_t)at + 1;
 	return KSINK_OK;
+}
+
+/* The strings json_string() re-encoded, rows[0..n): pointers into the
+ * buffer, which no longer moves until the batch is sent, so that the
+ * reduction and the statements read them as any other text. */
+static void
+json_resolve(struct pgmap *mp, struct ks_mapping_row *rows, size_t n)
+{
+	struct ks_mapping_col *c;
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < rows[i].ncols; j++) {
+			c = &rows[i].cols[j];
+			if (c->type != KS_MAP_T_JSON || c->i <= 0)
+				continue;
+			c->text = mp->text.p + (c->i - 1);
+			c->len = strlen(c->text);
+		}
 }
 
 /* db->log */
@@ -398,10 +419,6 @@ param_text(struct pgmap *mp, const struct ks_mapping_col *c)
 		return NULL;
 	case KS_MAP_T_BOOLEAN:
 		return c->i ? "true" : "false";
-	case KS_MAP_T_JSON:
-		if (c->text == NULL)	/* re-encoded: an offset */
-			return mp->text.p + c->len;
-		return c->text;
 	default:
 		return c->text;
 	}
@@ -583,6 +600,7 @@ apply_rows(struct pg *pg, const struct ksink_record *records,
 		*bad = nfit;
 		return fitted;
 	}
+	json_resolve(mp, rows, k);
 	if (ks_mapping_reduce(&mp->m, rows, k, &red) != KSINK_OK)
 		return oom(errbuf, errlen);
 	for (reduced = red.n != k, i = 0; i < red.n && !reduced; i++)

@@ -127,6 +127,7 @@ fuzz-regress: fuzz-build
 
 EXTRA_DIST += tests/fuzz/README tests/fuzz/fuzz.h tests/fuzz/run.sh \
 	tests/fuzz/seeds.py tests/fuzz/known.supp tests/fuzz/conf.dict \
+	tests/fuzz/avro.dict \
 	tests/fuzz/fuzz_avro.c tests/fuzz/fuzz_conf.c \
 	tests/fuzz/fuzz_envelope.c \
 	tests/fuzz/fuzz_file_manifest.c tests/fuzz/fuzz_http_body.c \

@@ -12,7 +12,13 @@
  * upsert by a uuid key): two records of every type (a field null in the
  * first), then one whose schema has grown by a field, then one whose
  * value its schema refuses (poison expected).  The test reads the rows
- * back with psql.  Exits 0, or 1 with the failure on stderr.
+ * back with psql.
+ *
+ * Then, without a schema, one batch to table "jk", which the test made
+ * with a jsonb primary key: two records of the same string key, so that
+ * the batch is reduced after their strings became JSON text.
+ *
+ * Exits 0, or 1 with the failure on stderr.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -64,6 +70,8 @@ static const struct ksink_decoded *
 decoded(struct ksink_ctx *ctx, const struct ksink_record *r)
 {
 	(void)ctx;
+	if (strcmp(r->topic, "jk") == 0)
+		return NULL;
 	return fx_decoded(key_schema, 1, value_schema, r->offset < 2 ? NV1 :
 	    NV2, r->offset >= 2);
 }
@@ -144,6 +152,57 @@ batch(const struct ksink_sink *d, void *sink, size_t from, size_t n,
 	return 0;
 }
 
+/* Two records of key "a" into jk (id jsonb PRIMARY KEY, v jsonb). */
+static int
+jsonb_key(const struct ksink_sink *d, const struct ksink_host *host,
+    const char *s_conn, const char *s_pass)
+{
+	const char *const settings[] = { s_conn, s_pass, "topics=jk",
+	    "postgres.table.name.format=jk", "postgres.pk.mode=record_key",
+	    "postgres.pk.fields=id", "postgres.insert.mode=upsert", NULL };
+	struct ksink_offset off = { "jk", 0, KSINK_OFFSET_NONE };
+	struct ksink_record r[2];
+	struct ksink_ctx *ctx;
+	char err[2048];
+	void *sink = NULL;
+	size_t i, done;
+	int rc = -1;
+
+	if ((ctx = ks_sink_ctx_test(d, "jk", settings, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "jk settings: %s\n", err);
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].topic = "jk";
+		r[i].offset = (int64_t)i;
+		r[i].timestamp = -1;
+		r[i].key = "\"a\"";
+		r[i].key_len = 3;
+		r[i].value = i == 0 ? "{\"v\":\"x\"}" : "{\"v\":\"y\"}";
+		r[i].value_len = 9;
+	}
+	if (d->open(host, ctx, &sink, err, sizeof(err)) != KSINK_OK ||
+	    d->load_offsets(sink, &off, 1, err, sizeof(err)) != KSINK_OK ||
+	    d->begin(sink, err, sizeof(err)) != KSINK_OK ||
+	    d->write(sink, r, 2, &done, err, sizeof(err)) != KSINK_OK) {
+		fprintf(stderr, "jk: %s\n", err);
+		goto out;
+	}
+	off.next_offset = 2;
+	if (d->commit(sink, &off, 1, err, sizeof(err)) != KSINK_OK) {
+		fprintf(stderr, "jk commit: %s\n", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (sink != NULL)
+		d->close(sink);
+	ks_sink_ctx_free(ctx);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -195,7 +254,8 @@ main(int argc, char **argv)
 	}
 	if (batch(d, sink, 0, 2, KSINK_OK) == 0 &&
 	    batch(d, sink, 2, 1, KSINK_OK) == 0 &&
-	    batch(d, sink, 3, 1, KSINK_POISON) == 0)
+	    batch(d, sink, 3, 1, KSINK_POISON) == 0 &&
+	    jsonb_key(d, &host, s_conn, s_pass) == 0)
 		rc = 0;
 out:
 	if (sink != NULL)
