@@ -195,17 +195,11 @@ def norm(col, x):
         return None
     if col == "amount":
         return decimal.Decimal(str(x))
-    if col in ("ts", "tsu"):
+    if col in ("ts", "tsu", "at"):
+        # Timestamps as YYYY-MM-DDTHH:MM:SS, times as they are, then
+        # the fraction to the microsecond.
         s = str(x).replace(" ", "T").rstrip("Z")
-        if "." not in s:
-            s += ".0"
-        head, frac = s.split(".")
-        return head + "." + (frac + "000000")[:6]
-    if col == "at":
-        s = str(x)
-        if "." not in s:
-            s += ".0"
-        head, frac = s.split(".")
+        head, _, frac = s.partition(".")
         return head + "." + (frac + "000000")[:6]
     if col == "score":
         x = float(x)
