@@ -349,10 +349,11 @@ def cmd_pg(tsv, db, table, spec=None):
     records = avrooracle.read(tsv)
     problems = []
     # numeric(p,s) when it has them.
-    types = dict(psql(db, "SELECT column_name, data_type || coalesce("
-                      "'(' || numeric_precision || ',' || numeric_scale || "
-                      "')', '') FROM information_schema.columns WHERE "
-                      "table_name = %s ORDER BY ordinal_position"
+    types = dict(psql(db, "SELECT column_name, data_type || CASE WHEN "
+                      "data_type = 'numeric' THEN coalesce('(' || "
+                      "numeric_precision || ',' || numeric_scale || ')', "
+                      "'') ELSE '' END FROM information_schema.columns "
+                      "WHERE table_name = %s ORDER BY ordinal_position"
                       % lit(table)))
     print("pg: columns %s" % ", ".join("%s %s" % kv for kv in types.items()))
     for c, ok in cols.items():
