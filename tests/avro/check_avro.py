@@ -4,11 +4,12 @@
 avroproducer.py) with the oracle (tests/kafka/avrooracle.py: the topic
 read_committed and decoded with python3-avro).
 
-usage: check_avro.py file ORACLE.jsonl FILE...
+usage: check_avro.py file [-s] ORACLE.jsonl FILE...
        check_avro.py http ORACLE.jsonl RECEIVER.db TOPIC
        check_avro.py sqlite ORACLE.jsonl DB TABLE
        check_avro.py pg ORACLE.jsonl DB TABLE
        check_avro.py pgall ORACLE.jsonl DB TABLE
+       check_avro.py pg-cjson ORACLE.jsonl DB TABLE
        check_avro.py dlq ORACLE.jsonl BOOTSTRAP DLQ_TOPIC
        check_avro.py count-file FILE...
        check_avro.py count-http RECEIVER.db
@@ -22,7 +23,9 @@ record whose value decodes (tombstones included) must be there exactly
 once, at its partition and offset, in offset order within its partition,
 its key and value embedded as JSON (no encoding member) and equal to the
 oracle's renderings; the poison records must not be there (the sink runs
-with errors.tolerance = all and a dead letter queue).
+with errors.tolerance = all and a dead letter queue).  -s: the sink read
+the keys with key.converter = string: each key is the JSON string of the
+raw key's text.
 
 sqlite, pg: TABLE was written by the table mapping (insert.mode upsert,
 pk.mode record_key, delete.enabled, flatten, auto.create, auto.evolve):
@@ -34,6 +37,14 @@ INTEGER, REAL, BOOLEAN and TEXT (dates, times, timestamps, uuids).  pg also chec
 (information_schema): numeric, timestamp with time zone, date, time,
 uuid, boolean, double precision, integer (an Avro int), bigint (a long),
 text, and that the primary key is (user).  Timestamps are compared to the microsecond in UTC.
+
+pg-cjson: as pg, for the Connect JSON topic of avroproducer.py -C
+(tests/kafka/cjsonlib.py), without flatten and without deletes: the
+column types (numeric(12,2) for a Decimal with connect.decimal.precision,
+numeric without, date, time, timestamp with time zone, integer for int8,
+int16 and int32, bigint, real, double precision, boolean, text, bytea,
+jsonb for the struct, array and maps), the decimals' text exactly, the
+struct, array and maps as JSON values, bytes as base64.
 
 pgall: TABLE was written with insert.mode insert and pk.mode kafka: one
 row per record that is not a tombstone, exactly once, with its id and
@@ -71,7 +82,7 @@ PG_SH = os.path.join(HERE, "..", "postgres", "server.sh")
 PG_TYPES = {
     "user": ("text",),
     "id": ("text",),
-    "amount": ("numeric",),
+    "amount": ("numeric", "numeric(12,2)"),
     "ts": ("timestamp with time zone",),
     "tsu": ("timestamp with time zone",),
     "day": ("date",),
@@ -87,6 +98,18 @@ PG_TYPES = {
     "channel": ("text",),
 }
 NULLABLE = ("note", "channel")
+
+# The same for the Connect JSON topic (tests/kafka/cjsonlib.py).
+CJ_TYPES = {
+    "user": "text", "id": "text", "amount": "numeric(12,2)",
+    "fee": "numeric", "ts": "timestamp with time zone", "day": "date",
+    "at": "time without time zone", "txid": "text", "note": "text",
+    "place": "jsonb", "status": "text", "score": "double precision",
+    "ratio": "real", "seq": "bigint", "tiny": "integer", "small": "integer",
+    "paid": "boolean", "blob": "bytea", "tags": "jsonb", "attrs": "jsonb",
+    "codes": "jsonb", "channel": "text",
+}
+CJ_NULLABLE = ("note", "codes", "channel")
 # SQLite's declared types (ksink-mapping(7)): dates, times, timestamps
 # and uuids are their ISO text.
 SQLITE_TYPES = {c: "TEXT" for c in PG_TYPES}
@@ -155,7 +178,14 @@ def file_envelopes(paths):
 
 
 def cmd_file(tsv, *paths):
-    records = avrooracle.read(tsv)
+    if tsv == "-s":
+        tsv, paths = paths[0], paths[1:]
+        records = avrooracle.read(tsv)
+        for r in records:
+            if r["key_raw"] is not None:
+                r["key"] = bytes.fromhex(r["key_raw"]).decode("utf-8")
+    else:
+        records = avrooracle.read(tsv)
     problems, n, nbad, stored = compare_envelopes(records,
                                                   file_envelopes(paths))
     return finish("file", [("oracle", n), ("poison", nbad),
@@ -196,24 +226,62 @@ def norm(col, x):
     if col == "amount":
         return decimal.Decimal(str(x))
     if col in ("ts", "tsu", "at"):
-        # Timestamps as YYYY-MM-DDTHH:MM:SS, times as they are, then
-        # the fraction to the microsecond.
-        s = str(x).replace(" ", "T").rstrip("Z")
-        head, _, frac = s.partition(".")
-        return head + "." + (frac + "000000")[:6]
+        return micro(x)
     if col == "score":
-        x = float(x)
-        if x != x or x in (float("inf"), float("-inf")):
-            return repr(x)
-        return x
+        return real(x)
     if col == "paid":
-        return x in (True, 1, "t", "true", "1")
+        return boolean(x)
     if col in ("place_zip", "seq"):
         return int(x)
     return str(x)
 
 
-def compare_rows(records, got):
+def micro(x):
+    """Timestamps as YYYY-MM-DDTHH:MM:SS, times as they are, then the
+    fraction to the microsecond."""
+    s = str(x).replace(" ", "T").rstrip("Z")
+    head, _, frac = s.partition(".")
+    return head + "." + (frac + "000000")[:6]
+
+
+def real(x):
+    x = float(x)
+    if x != x or x in (float("inf"), float("-inf")):
+        return repr(x)
+    return x
+
+
+def boolean(x):
+    return x in (True, 1, "t", "true", "1")
+
+
+def norm_cjson(col, x):
+    """norm for the Connect JSON table: by the column's type; decimals
+    as their exact text, JSON columns as JSON values."""
+    t = CJ_TYPES[col]
+    if x is None or t in ("jsonb", "text", "date") or \
+            t.startswith("numeric"):
+        return x
+    if t.startswith("time"):
+        return micro(x)
+    if t in ("real", "double precision"):
+        return real(x)
+    if t == "boolean":
+        return boolean(x)
+    if t in ("integer", "bigint"):
+        return int(x)
+    return str(x)
+
+
+def row_cjson(key, value):
+    """The row of the Connect JSON table: the key in user, the value's
+    fields as they are (no flatten)."""
+    row = {"user": key}
+    row.update((k, v) for k, v in value.items() if k != "user")
+    return row
+
+
+def compare_rows(records, got, cols=PG_TYPES, norm=norm, flat=flat):
     want = {}
     for k, v in avrooracle.last_values(records).items():
         row = flat(json.loads(k), v)
@@ -226,7 +294,7 @@ def compare_rows(records, got):
         if u not in want:
             problems.append("user %s: deleted row present" % u)
             continue
-        for c in PG_TYPES:
+        for c in cols:
             a, b = norm(c, want[u].get(c)), norm(c, got[u].get(c))
             if a != b:
                 problems.append("user %s: %s is %r, the oracle says %r"
@@ -275,14 +343,21 @@ def lit(s):
     return "'" + s.replace("'", "''") + "'"
 
 
-def cmd_pg(tsv, db, table):
+def cmd_pg(tsv, db, table, spec=None):
+    cols, nullable, rownorm, rowof = spec or (PG_TYPES, NULLABLE, norm,
+                                              flat)
     records = avrooracle.read(tsv)
     problems = []
-    types = dict(psql(db, "SELECT column_name, data_type FROM "
-                      "information_schema.columns WHERE table_name = %s "
-                      "ORDER BY ordinal_position" % lit(table)))
+    # numeric(p,s) when it has them.
+    types = dict(psql(db, "SELECT column_name, data_type || CASE WHEN "
+                      "data_type = 'numeric' THEN coalesce('(' || "
+                      "numeric_precision || ',' || numeric_scale || ')', "
+                      "'') ELSE '' END FROM information_schema.columns "
+                      "WHERE table_name = %s ORDER BY ordinal_position"
+                      % lit(table)))
     print("pg: columns %s" % ", ".join("%s %s" % kv for kv in types.items()))
-    for c, ok in PG_TYPES.items():
+    for c, ok in cols.items():
+        ok = (ok,) if isinstance(ok, str) else ok
         if types.get(c) not in ok:
             problems.append("column %s is %s, expected %s"
                             % (c, types.get(c), " or ".join(ok)))
@@ -296,18 +371,21 @@ def cmd_pg(tsv, db, table):
     nulls = dict(psql(db, "SELECT column_name, is_nullable FROM "
                       "information_schema.columns WHERE table_name = %s"
                       % lit(table)))
-    for c in PG_TYPES:
-        if c in nulls and (nulls[c] == "YES") != (c in NULLABLE):
+    for c in cols:
+        if c in nulls and (nulls[c] == "YES") != (c in nullable):
             problems.append("column %s is %snullable" % (
-                c, "not " if c in NULLABLE else ""))
+                c, "not " if c in nullable else ""))
     exprs = []
     for c in types:
         q = '"%s"' % c
         if types[c] == "timestamp with time zone":
             q = "to_char(%s AT TIME ZONE 'UTC', " \
                 "'YYYY-MM-DD\"T\"HH24:MI:SS.US')" % q
-        elif types[c] in ("time without time zone", "date", "numeric",
-                          "uuid"):
+        elif types[c] == "bytea":
+            q = "translate(encode(%s, 'base64'), E'\\n', '')" % q
+        elif types[c].split("(")[0] in (
+                "time without time zone", "date", "numeric", "uuid",
+                "real", "double precision"):
             q = "%s::text" % q
         exprs.append('%s AS "%s"' % (q, c))
     got = {}
@@ -315,10 +393,15 @@ def cmd_pg(tsv, db, table):
                      % (", ".join(exprs), table)):
         r = json.loads(r)
         got[r["user"]] = r
-    p2, n = compare_rows(records, got)
+    p2, n = compare_rows(records, got, cols, rownorm, rowof)
     problems += p2
     return finish("pg", [("oracle", len(records)), ("keys", n),
                          ("rows", len(got))], problems)
+
+
+def cmd_pg_cjson(tsv, db, table):
+    return cmd_pg(tsv, db, table, (CJ_TYPES, CJ_NULLABLE, norm_cjson,
+                                   row_cjson))
 
 
 def cmd_pgall(tsv, db, table):
@@ -445,7 +528,7 @@ def cmd_good(tsv):
 
 def main(argv):
     cmds = {"file": cmd_file, "http": cmd_http, "sqlite": cmd_sqlite,
-            "pg": cmd_pg, "pgall": cmd_pgall, "dlq": cmd_dlq, "count-file": cmd_count_file,
+            "pg": cmd_pg, "pg-cjson": cmd_pg_cjson, "pgall": cmd_pgall, "dlq": cmd_dlq, "count-file": cmd_count_file,
             "count-http": cmd_count_http, "count-pg": cmd_count_pg,
             "caught-up": cmd_caught_up,
             "good": cmd_good}

@@ -6,6 +6,7 @@
 # tests/kafka/lib.sh, tests/registry/lib.sh and tests/kafka/daemon.sh:
 #
 #	avro_require                 # broker, registry, AVRO_PY
+#	                             # (or cjson_require: no registry)
 #	avro_setup NAME              # AV_WORK, AV_TOPIC
 #	avro_produce -n 500 -E 250   # more avroproducer.py options
 #	avro_oracle                  # $AV_WORK/oracle.jsonl
@@ -17,10 +18,14 @@
 #                           (AVRO_PY: $PYTHON3, else /usr/bin/python3);
 #                           when none has them the test is skipped, or
 #                           fails hard under CI=true
+#   cjson_require           the same without a registry, for topics of
+#                           Kafka Connect's JSON with schema: then
+#                           avro_produce and avro_oracle pass -C instead
+#                           of the registry's URL
 #   avro_setup NAME         a scratch directory AV_WORK, a fresh topic
 #                           AV_TOPIC (3 partitions), a seed AV_SEED
 #   avro_produce ARGS...    avroproducer.py on AV_TOPIC with the registry
-#                           $AV_REGISTRY (default $REGISTRY_URL), seed
+#                           $AV_REGISTRY (default $REGISTRY_URL) or -C, seed
 #                           AV_SEED, and ARGS; its output in produce.log
 #   avro_oracle [FILE]      the oracle of AV_TOPIC into FILE (default
 #                           $AV_WORK/oracle.jsonl)
@@ -37,6 +42,19 @@ avro_require()
 {
 	kafka_require
 	registry_require
+	_avro_python
+	AV_REGISTRY=${AV_REGISTRY:-$REGISTRY_URL}
+}
+
+cjson_require()
+{
+	kafka_require
+	_avro_python
+	AV_CJSON=-C
+}
+
+_avro_python()
+{
 	AVRO_PY=
 	for _av_py in "$PYTHON3" /usr/bin/python3; do
 		if "$_av_py" -c 'import avro.io, confluent_kafka' 2>/dev/null; then
@@ -47,7 +65,6 @@ avro_require()
 	[ -n "$AVRO_PY" ] ||
 		_ks_unavailable "no python3 with python3-avro and python3-confluent-kafka (tests/install-deps.sh --test installs them)"
 	[ -x "$KSINK" ] || hard_error "ksink not built: $KSINK"
-	AV_REGISTRY=${AV_REGISTRY:-$REGISTRY_URL}
 }
 
 avro_setup()
@@ -61,14 +78,14 @@ avro_setup()
 avro_produce()
 {
 	"$AVRO_PY" "$AV_PRODUCER" -b "$BOOTSTRAP" -t "$AV_TOPIC" \
-	    -g "$AV_REGISTRY" -s "$AV_SEED" "$@" 2>>"$AV_WORK/produce.log" ||
+	    ${AV_CJSON:--g "$AV_REGISTRY"} -s "$AV_SEED" "$@" 2>>"$AV_WORK/produce.log" ||
 		hard_error "avroproducer.py failed: $(tail -n 3 "$AV_WORK/produce.log")"
 }
 
 avro_oracle()
 {
 	"$AVRO_PY" "$AV_ORACLE" -b "$BOOTSTRAP" -t "$AV_TOPIC" \
-	    -g "$AV_REGISTRY" >"${1:-$AV_WORK/oracle.jsonl}" \
+	    ${AV_CJSON:--g "$AV_REGISTRY"} >"${1:-$AV_WORK/oracle.jsonl}" \
 	    2>>"$AV_WORK/oracle.log" ||
 		hard_error "avrooracle.py failed: $(tail -n 3 "$AV_WORK/oracle.log")"
 }

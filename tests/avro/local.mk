@@ -3,7 +3,9 @@
 # registry (Apicurio Registry 2.6, tests/registry) and PostgreSQL server:
 # topics written by tests/kafka/avroproducer.py, each sink compared with
 # tests/kafka/avrooracle.py (the topic decoded with python3-avro) by
-# tests/avro/check_avro.py.  See tests/avro/lib.sh.
+# tests/avro/check_avro.py.  See tests/avro/lib.sh.  connect-json.test
+# does the same for Kafka Connect's JSON with schema, without a registry
+# (avroproducer.py -C, tests/kafka/cjsonlib.py).
 
 AVRO_TESTS = \
 	tests/avro/sinks.test \
@@ -13,6 +15,9 @@ AVRO_PG_TESTS = tests/avro/pg.test
 KAFKA_TESTS += $(AVRO_TESTS) $(AVRO_PG_TESTS)
 REGISTRY_TESTS += $(AVRO_TESTS) $(AVRO_PG_TESTS)
 POSTGRES_TESTS += $(AVRO_PG_TESTS)
+CJSON_TESTS = tests/avro/connect-json.test
+KAFKA_TESTS += $(CJSON_TESTS)
+POSTGRES_TESTS += $(CJSON_TESTS)
 dist_check_SCRIPTS += tests/avro/check_avro.py tests/avro/forward.py
 EXTRA_DIST += tests/avro/lib.sh
 

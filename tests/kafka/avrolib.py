@@ -17,6 +17,9 @@ Functions:
   decode(registry, data, header_id=None)
                             (schema_id, datum) of a value; raises Poison
   render(schema, datum)     the JSON rendering of a decoded datum
+  render_float(x), render_ts(datetime, digits), render_time(time, digits)
+                            the renderings of a double, a timestamp and a
+                            time (digits 3 or 6), for tests/kafka/cjsonlib.py
   read_committed(bootstrap, topic, timeout=120)
                             [(part, off, key, value, headers)] of every
                             committed record, in partition, offset order
@@ -182,7 +185,7 @@ def decode(registry, data, hid=None):
     return sid, datum
 
 
-def _float(x):
+def render_float(x):
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
@@ -190,14 +193,14 @@ def _float(x):
     return x
 
 
-def _ts(dt, digits):
+def render_ts(dt, digits):
     frac = dt.microsecond if digits == 6 else dt.microsecond // 1000
     return "%04d-%02d-%02dT%02d:%02d:%02d.%0*dZ" % (
         dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second,
         digits, frac)
 
 
-def _time(t, digits):
+def render_time(t, digits):
     frac = t.microsecond if digits == 6 else t.microsecond // 1000
     return "%02d:%02d:%02d.%0*d" % (t.hour, t.minute, t.second, digits, frac)
 
@@ -222,16 +225,16 @@ def render(schema, datum):
         return format(q, "f")
     if lt in ("timestamp-millis", "timestamp-micros") and \
             isinstance(datum, datetime.datetime):
-        return _ts(datum, 3 if lt == "timestamp-millis" else 6)
+        return render_ts(datum, 3 if lt == "timestamp-millis" else 6)
     if lt == "date" and isinstance(datum, datetime.date):
         return "%04d-%02d-%02d" % (datum.year, datum.month, datum.day)
     if lt in ("time-millis", "time-micros") and \
             isinstance(datum, datetime.time):
-        return _time(datum, 3 if lt == "time-millis" else 6)
+        return render_time(datum, 3 if lt == "time-millis" else 6)
     if t in ("null", "boolean", "int", "long", "string", "enum"):
         return datum
     if t in ("float", "double"):
-        return _float(datum)
+        return render_float(datum)
     if t in ("bytes", "fixed"):
         return base64.b64encode(datum).decode()
     if t in ("record", "error"):

@@ -5,7 +5,12 @@ reading, as tests/kafka/oracle does), its key and value decoded with
 python3-avro from the writer schemas the registry gives by id, rendered
 as ksink-converters(7) says a converter renders them.
 
-usage: avrooracle.py -b BOOTSTRAP -t TOPIC -g REGISTRY_URL [-w SECONDS]
+usage: avrooracle.py -b BOOTSTRAP -t TOPIC (-g REGISTRY_URL | -C)
+           [-w SECONDS]
+
+-C: the keys and values are Kafka Connect's JSON with schema (tests/
+kafka/avroproducer.py -C), decoded by tests/kafka/cjsonlib.py; the ids
+are null.
 
 Prints one JSON object per record on stdout, in partition then offset
 order:
@@ -36,6 +41,7 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import avrolib  # noqa: E402
+import cjsonlib  # noqa: E402
 from oracle import report  # noqa: E402,F401
 
 
@@ -78,10 +84,20 @@ def main():
     ap = argparse.ArgumentParser(prog="avrooracle")
     ap.add_argument("-b", required=True, dest="bootstrap")
     ap.add_argument("-t", required=True, dest="topic")
-    ap.add_argument("-g", required=True, dest="registry")
+    ap.add_argument("-g", default=None, dest="registry")
+    ap.add_argument("-C", action="store_true", dest="cjson")
     ap.add_argument("-w", type=int, default=120, dest="wait")
     o = ap.parse_args()
-    reg = avrolib.Registry(o.registry)
+    if (o.registry is None) == (not o.cjson):
+        ap.error("give -g REGISTRY_URL or -C")
+    if o.cjson:
+        def decode(data, hid):
+            return None, cjsonlib.render(data)
+    else:
+        reg = avrolib.Registry(o.registry)
+
+        def decode(data, hid):
+            return decode_one(reg, data, hid)
     out = sys.stdout
     for part, off, key, value, headers in avrolib.read_committed(
             o.bootstrap, o.topic, o.wait):
@@ -91,15 +107,15 @@ def main():
              "key_raw": None if key is None else key.hex()}
         if key is not None:
             try:
-                r["key_id"], r["key"] = decode_one(
-                    reg, key, avrolib.header_id(headers, "__key_schema_id"))
+                r["key_id"], r["key"] = decode(
+                    key, avrolib.header_id(headers, "__key_schema_id"))
             except avrolib.Poison as e:
                 raise SystemExit("avrooracle: partition %d offset %d: key: "
                                  "%s" % (part, off, e.why))
         if value is not None:
             try:
-                r["value_id"], r["value"] = decode_one(
-                    reg, value,
+                r["value_id"], r["value"] = decode(
+                    value,
                     avrolib.header_id(headers, "__value_schema_id"))
             except avrolib.Poison as e:
                 r["poison"] = e.why

@@ -5,7 +5,7 @@ format, for the end-to-end tests of the converters: tests/kafka/txproducer's
 conventions, with Avro values whose schema is registered in a registry's
 Confluent-compatible API (/apis/ccompat/v7).
 
-usage: avroproducer.py -b BOOTSTRAP -t TOPIC -g REGISTRY_URL -n RECORDS
+usage: avroproducer.py -b BOOTSTRAP -t TOPIC (-g REGISTRY_URL | -C) -n RECORDS
            [-p PARTITIONS] [-a ABORT_PERCENT] [-m MAX_TXN_RECORDS]
            [-s SEED] [-f FIRST_SEQ] [-r RATE_PER_SEC] [-u USERS]
            [-K record|string|none] [-E EVOLVE_AT_SEQ] [-D TOMBSTONE_PERCENT]
@@ -53,6 +53,15 @@ schema registered, in order.  -L reads such a file and uses its ids
 without asking the registry: records can be written while the registry
 is down.
 
+-C writes Kafka Connect's JSON with schema instead of Avro, as
+JsonConverter does with schemas.enable=true, and needs no registry: keys
+and values are envelopes {"schema": S, "payload": P} (tests/kafka/
+cjsonlib.py), the values of the same content as the Avro ones plus the
+Connect types Avro lacks; -E makes the schema add "channel" as with
+Avro, -I does not apply, and the poison kinds of -x are a payload that
+does not match its schema (a string for the Date "day"), an envelope cut
+in the middle (not JSON), and a bare payload without its envelope.
+
 The committed, aborted and poison counts are printed to stderr at the end;
 they are informational: tests compare the sink with the oracle
 (tests/kafka/avrooracle.py), a read_committed reading of the topic.  Any
@@ -61,6 +70,7 @@ error makes the program exit 1.
 
 import argparse
 import datetime
+import json
 import decimal
 import os
 import random
@@ -72,6 +82,7 @@ import uuid
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import avrolib  # noqa: E402
+import cjsonlib  # noqa: E402
 
 from confluent_kafka import KafkaException, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -165,12 +176,41 @@ def value_datum(rnd, seed, seq, users, version, o_special=False):
     return user, v
 
 
+def avro_poison(kind, v, schema):
+    """A wire-format value that does not decode, of kind KIND; schema:
+    (id, parsed) of the value schema."""
+    sid, sch = schema
+    body = avrolib.encode(sch, v)
+    if kind == "unknown-id":
+        return avrolib.wire(sid + 7777777, body)
+    if kind == "truncated":
+        return avrolib.wire(sid, body[:len(body) // 2])
+    if kind == "magic":
+        return b"\1" + avrolib.wire(sid, body)[1:]
+    return b"\0\0\0"
+
+
+def cjson_poison(kind, v, rnd):
+    """A Connect JSON value that does not decode, of kind KIND."""
+    sch = cjsonlib.value_schema(1)
+    pl = cjsonlib.payload(v, rnd)
+    if kind == "mismatch":
+        pl["day"] = "2024-02-29"
+    env = cjsonlib.envelope(sch, pl)
+    if kind == "truncated":
+        return env[:len(env) // 2]
+    if kind == "schemaless":
+        return json.dumps(pl).encode()
+    return env
+
+
 def main():
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-b", required=True, dest="bootstrap")
     ap.add_argument("-t", required=True, dest="topic")
-    ap.add_argument("-g", required=True, dest="registry")
+    ap.add_argument("-g", default=None, dest="registry")
+    ap.add_argument("-C", action="store_true", dest="cjson")
     ap.add_argument("-n", type=int, required=True, dest="records")
     ap.add_argument("-p", type=int, default=3, dest="partitions")
     ap.add_argument("-a", type=int, default=33, dest="abort_pct")
@@ -191,12 +231,14 @@ def main():
     o = ap.parse_args()
     if o.records < 0 or o.partitions < 1 or o.max_txn < 1 or o.users < 1:
         die("bad -n, -p, -m or -u")
+    if (o.registry is None) == (not o.cjson) or (o.cjson and o.header_pct):
+        die("give -g REGISTRY_URL or -C (without -I)")
     seed = o.seed if o.seed is not None else random.randrange(1, 10**6)
     rnd = random.Random(seed * 7919 + o.first)
 
     create_topic(o.bootstrap, o.topic, o.partitions)
-    schemas = Schemas(avrolib.Registry(o.registry), o.topic, o.ids_file,
-                      o.known)
+    schemas = None if o.cjson else Schemas(avrolib.Registry(o.registry),
+                                           o.topic, o.ids_file, o.known)
     p = Producer({"bootstrap.servers": o.bootstrap,
                   "transactional.id": "ksink-avroproducer-%s-%d-%d"
                   % (o.topic, seed, os.getpid()),
@@ -210,6 +252,10 @@ def main():
         body, its id appended to HEADERS as __key_schema_id (4 bytes)."""
         if o.key == "none":
             return None
+        if o.cjson:
+            return cjsonlib.envelope(cjsonlib.KEY_SCHEMAS[o.key],
+                                     {"user": user} if o.key == "record"
+                                     else user)
         sid, sch = schemas.get(o.topic + "-key", avrolib.KEY_SCHEMAS[o.key])
         datum = {"user": user} if o.key == "record" else user
         body = avrolib.encode(sch, datum)
@@ -225,15 +271,16 @@ def main():
 
     seq = o.first
     end = o.first + o.records
-    if o.records > 0 or o.poison > 0:
+    if not o.cjson and (o.records > 0 or o.poison > 0):
         key_bytes("u0")
         if o.evolve_at is None or o.evolve_at > o.first or o.poison > 0:
             schemas.get(o.topic + "-value", avrolib.value_schema(1))
         if o.evolve_at is not None and o.evolve_at < end:
             schemas.get(o.topic + "-value", avrolib.value_schema(2))
     committed = aborted = 0
-    poison_left = [(kind, i) for i in range(o.poison)
-                   for kind in ("unknown-id", "truncated", "magic", "short")]
+    kinds = ("mismatch", "truncated", "schemaless") if o.cjson else \
+        ("unknown-id", "truncated", "magic", "short")
+    poison_left = [(kind, i) for i in range(o.poison) for kind in kinds]
     rnd.shuffle(poison_left)
     poisoned = 0
     t0 = time.time()
@@ -251,6 +298,10 @@ def main():
             headers = None
             if rnd.randrange(100) < o.tombstone_pct:
                 value = None
+            elif o.cjson:
+                value = cjsonlib.envelope(cjsonlib.value_schema(version),
+                                          cjsonlib.payload(v, rnd),
+                                          ascii=seq % 2 == 0)
             else:
                 sid, sch = schemas.get(o.topic + "-value",
                                        avrolib.value_schema(version))
@@ -276,17 +327,11 @@ def main():
                 (seq >= end or rnd.randrange(3) == 0):
             kind, _ = poison_left.pop()
             user, v = value_datum(rnd, seed, -1, o.users, 1)
-            sid, sch = schemas.get(o.topic + "-value",
-                                   avrolib.value_schema(1))
-            body = avrolib.encode(sch, v)
-            if kind == "unknown-id":
-                value = avrolib.wire(sid + 7777777, body)
-            elif kind == "truncated":
-                value = avrolib.wire(sid, body[:len(body) // 2])
-            elif kind == "magic":
-                value = b"\1" + avrolib.wire(sid, body)[1:]
+            if o.cjson:
+                value = cjson_poison(kind, v, rnd)
             else:
-                value = b"\0\0\0"
+                value = avro_poison(kind, v, schemas.get(
+                    o.topic + "-value", avrolib.value_schema(1)))
             p.produce(o.topic, value=value, key=key_bytes(user),
                       partition=partition_of(user),
                       headers=[("poison", kind.encode())])

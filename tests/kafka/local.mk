@@ -28,7 +28,7 @@ EXTRA_DIST += tests/kafka/pom.xml tests/kafka/lib.sh tests/kafka/daemon.sh \
 # Python with python3-avro and python3-confluent-kafka: the oracle decodes
 # independently of the avro-c the daemon uses.
 dist_check_SCRIPTS += tests/kafka/avroproducer.py tests/kafka/avrooracle.py
-EXTRA_DIST += tests/kafka/avrolib.py
+EXTRA_DIST += tests/kafka/avrolib.py tests/kafka/cjsonlib.py
 
 SCRIPT_TESTS += tests/kafka/stop.test
 tests/kafka/stop.log: $(KAFKA_TESTS:.test=.log)
