@@ -434,9 +434,27 @@ avro_decode(struct ks_convert *c, struct side *s,
 	return KSINK_OK;
 }
 
+/* Whether JSON text p (valid) is null, as Kafka Connect's converters
+ * give a sink: no key, or no value (a tombstone). */
+static int
+json_is_null(const void *p, size_t len)
+{
+	const unsigned char *s = p, *e = s + len;
+
+	while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+		s++;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+	    e[-1] == '\r'))
+		e--;
+	return e - s == 4 && memcmp(s, "null", 4) == 0;
+}
+
 /*
- * One key or value: *p and *len become its JSON text.  KSINK_OK, or the
- * failure with errbuf; *p and *len are left alone then.
+ * One key or value: *p and *len become its JSON text, or NULL and 0 when
+ * it decodes to null (an Avro null, a Connect payload null, the JSON
+ * text null): a record without key, or a tombstone, as Kafka Connect's
+ * converters make it.  KSINK_OK, or the failure with errbuf; *p and *len
+ * are left alone then.
  */
 static int
 side_decode(struct ks_convert *c, struct side *s, size_t idx,
@@ -458,6 +476,10 @@ side_decode(struct ks_convert *c, struct side *s, size_t idx,
 		if (!ks_json_valid(*p, *len))
 			return poison(errbuf, errlen, s, r, -1, "not JSON "
 			    "text");
+		if (json_is_null(*p, *len)) {
+			*p = NULL;
+			*len = 0;
+		}
 		return KSINK_OK;	/* as it is, not copied */
 	case CONV_STRING:
 		if (!ks_utf8_valid(*p, *len))
@@ -490,6 +512,11 @@ side_decode(struct ks_convert *c, struct side *s, size_t idx,
 		*f = fl->v;
 		*nf = fl->n;
 		break;
+	}
+	if (json_is_null(c->scratch.p, c->scratch.len)) {
+		*p = NULL;
+		*len = 0;
+		return KSINK_OK;
 	}
 	*p = arena_copy(c, c->scratch.p, c->scratch.len);
 	*len = c->scratch.len;

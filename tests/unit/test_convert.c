@@ -214,6 +214,35 @@ test_arena(void **state)
 	}
 }
 
+/* A key or value that decodes to null reaches the sink as none (a
+ * tombstone for a value), as Connect's converters give it: the JSON text
+ * null, and a Connect payload null; the raw bytes through decoded(). */
+static void
+test_null(void **state)
+{
+	struct ks_convert *c = conv_of(*state, "value.converter = json\n"
+	    "value.converter.schemas.enable = true\nkey.converter = json\n");
+	static const char env[] = "{\"schema\":{\"type\":\"struct\","
+	    "\"fields\":[{\"field\":\"id\",\"type\":\"int32\"}],"
+	    "\"optional\":true},\"payload\":null}", key[] = " null\n";
+	const struct ksink_decoded *d;
+	struct ksink_record r[1];
+	char err[512];
+	size_t k;
+
+	rec(&r[0], 60, key, strlen(key), env, strlen(env));
+	ks_convert_begin(c, r, 1);
+	assert_int_equal(ks_convert_decode(c, 0, &k, err, sizeof(err)),
+	    KSINK_OK);
+	assert_null(r[0].key);
+	assert_int_equal(r[0].key_len, 0);
+	assert_null(r[0].value);
+	assert_int_equal(r[0].value_len, 0);
+	assert_non_null(d = ks_convert_decoded(c, &r[0]));
+	assert_true(d->value_raw == env && d->key_raw == key);
+	assert_int_equal(d->value_field_count, 1);
+}
+
 /* json with schemas.enable: the payload rendered by its schema, the
  * schema's fields through decoded(), for the key and the value; an
  * envelope without payload is poison.  Twice, as two batches. */
@@ -348,6 +377,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_connect_json, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
