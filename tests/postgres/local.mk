@@ -30,6 +30,7 @@ PG_LEDGER_TESTS = \
 	tests/postgres/setup.test \
 	tests/postgres/mapping.test \
 	tests/postgres/mapping-modes.test \
+	tests/postgres/mapping-matrix.test \
 	tests/postgres/alerts.test \
 	tests/postgres/connect.test
 # hosts.test (across hosts: workers in network namespaces of its own; root
