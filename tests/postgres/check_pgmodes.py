@@ -13,7 +13,8 @@ usage: check_pgmodes.py upsert ORACLE.tsv DB TABLE
        check_pgmodes.py matrix list|refused
        check_pgmodes.py matrix progress DB SQDIR
        check_pgmodes.py matrix caught ORACLE.tsv DB SQDIR
-       check_pgmodes.py matrix check ORACLE.tsv TOPIC DB SQDIR SEEDED DLQ_PG.tsv DLQ_SQ.tsv
+       check_pgmodes.py matrix check ORACLE.tsv TOPIC DB SQDIR SEEDED
+           DLQ_PG.tsv DLQ_SQ.tsv
 
 upsert: insert.mode upsert, pk.mode record_value, pk.fields user,
 fields.exclude id, auto.create: the columns are exactly user and amount
@@ -77,13 +78,20 @@ from check_pg import psql  # noqa: E402
 from check_pgmap import columns, lit, rows  # noqa: E402
 
 
-def last_amounts(records):
-    """{user: amount} of each user's last committed record; a user lives
-    in one partition (txproducer -K), so offset order is its order."""
-    out = {}
+def first_last(records):
+    """({user: first committed record}, {user: last committed record}); a
+    user lives in one partition (txproducer -K), so offset order is its
+    order."""
+    first, last = {}, {}
     for r in sorted(records, key=lambda r: (r.part, r.off)):
-        out[r.user] = r.amount
-    return out
+        first.setdefault(r.user, r)
+        last[r.user] = r
+    return first, last
+
+
+def last_amounts(records):
+    """{user: amount} of each user's last committed record."""
+    return {u: r.amount for u, r in first_last(records)[1].items()}
 
 
 def info_columns(db, table):
@@ -243,8 +251,9 @@ class Matrix:
 
 
 def matrix_want(mode, pk, topic, records, seeded):
-    """The rows (a Counter of tuples) and the columns, primary key and
-    row tuple of the table of mode and pk, for the committed records."""
+    """What the table of mode and pk holds after the committed records:
+    its rows (a Counter of tuples), columns and primary key, and the
+    function that makes a row (a dict) the tuple compared."""
     cols = ["amount", "id", "user"]
     key = {"none": [], "kafka": KAFKA_PK, "record_key": ["user"],
            "record_value": ["id" if mode == "insert" else "user"]}[pk]
@@ -252,25 +261,15 @@ def matrix_want(mode, pk, topic, records, seeded):
         cols += KAFKA_PK
         want = collections.Counter((topic, r.part, r.off, r.id, r.user,
                                     r.amount) for r in records)
-        return want, cols, key, lambda w: (
-            w["__connect_topic"], w["__connect_partition"], w["__connect_offset"], w["id"],
-            w["user"], w["amount"])
-    order = sorted(records, key=lambda r: (r.part, r.off))
-    if mode == "insert" and pk == "record_key":
-        first = {}
-        for r in order:
-            first.setdefault(r.user, r)
-        order = first.values()
-    elif mode != "insert":
-        last = {}
-        for r in order:
-            last[r.user] = r
-        order = last.values()
+        return want, cols, key, lambda w: tuple(
+            w[c] for c in KAFKA_PK + ["id", "user", "amount"])
+    first, last = first_last(records)
+    order = (first.values() if (mode, pk) == ("insert", "record_key") else
+             records if mode == "insert" else last.values())
     want = collections.Counter((r.id, r.user, r.amount) for r in order
                                if mode != "update" or r.user in seeded)
     if mode == "update":
-        want.update(("seed", u, 0) for u in seeded if u not in
-                    {r.user for r in records})
+        want.update(("seed", u, 0) for u in seeded if u not in last)
     return want, cols, key, lambda w: (w["id"], w["user"], w["amount"])
 
 
