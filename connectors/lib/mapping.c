@@ -211,13 +211,20 @@ read_conf(struct ks_mapping *m, const struct ksink_host *host,
 		    "is set but %s is off: set %s = true, or remove the "
 		    "delimiter", optname(o2, sizeof(o2), prefix, "flatten"),
 		    o2);
-	if (m->insert_mode != KS_MAP_INSERT && (m->pk_mode == KS_MAP_PK_NONE ||
-	    m->pk_mode == KS_MAP_PK_KAFKA))
+	if (m->insert_mode != KS_MAP_INSERT && m->pk_mode == KS_MAP_PK_NONE)
 		fn(arg, optname(o, sizeof(o), prefix, "insert.mode"),
-		    "%s needs the row's key to come from the record: set "
-		    "%s to record_key or record_value", insert_words[
-		    m->insert_mode], optname(o2, sizeof(o2), prefix,
-		    "pk.mode"));
+		    "%s needs the row's key: set %s to %srecord_key or "
+		    "record_value", insert_words[m->insert_mode],
+		    optname(o2, sizeof(o2), prefix, "pk.mode"),
+		    m->insert_mode == KS_MAP_UPSERT ? "kafka, " : "");
+	else if (m->insert_mode == KS_MAP_UPDATE &&
+	    m->pk_mode == KS_MAP_PK_KAFKA)
+		fn(arg, optname(o, sizeof(o), prefix, "insert.mode"),
+		    "update with %s kafka finds rows by the record's own "
+		    "topic, partition and offset, which no record wrote "
+		    "before it: use insert or upsert, or set %s to "
+		    "record_key or record_value", optname(o2, sizeof(o2),
+		    prefix, "pk.mode"), o2);
 	if (m->delete_enabled && m->pk_mode != KS_MAP_PK_RECORD_KEY)
 		fn(arg, optname(o, sizeof(o), prefix, "delete.enabled"),
 		    "a tombstone deletes the row of its record's key, so it "

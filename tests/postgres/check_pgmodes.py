@@ -189,13 +189,12 @@ def progress(db, connector):
 
 
 # insert.mode x pk.mode: what runs, and what ksink -t refuses (upsert
-# and update need the key from the record).
+# and update need a key; update cannot find rows by the record's place).
 MATRIX = [("insert", "none"), ("insert", "kafka"), ("insert", "record_key"),
-          ("insert", "record_value"), ("upsert", "record_key"),
-          ("upsert", "record_value"), ("update", "record_key"),
-          ("update", "record_value")]
-REFUSED = [("upsert", "none"), ("upsert", "kafka"), ("update", "none"),
-           ("update", "kafka")]
+          ("insert", "record_value"), ("upsert", "kafka"),
+          ("upsert", "record_key"), ("upsert", "record_value"),
+          ("update", "record_key"), ("update", "record_value")]
+REFUSED = [("upsert", "none"), ("update", "none"), ("update", "kafka")]
 KAFKA_PK = ["__connect_topic", "__connect_partition", "__connect_offset"]
 
 

@@ -52,13 +52,19 @@ test_options_rules(void **state)
 	    KSINK_OK);
 	assert_int_equal(nreports, 0);
 
-	/* upsert and update need a key from the record */
+	/* upsert and update need a key; upsert may take the record's
+	 * place (as Kafka Connect's JDBC sink does), update may not */
 	assert_int_equal(check((const char *const[]){
 	    "sqlite.insert.mode=upsert", NULL }), KSINK_CONFIG);
 	reported("sqlite.insert.mode: upsert needs the row's key");
+	assert_int_equal(check((const char *const[]){
+	    "sqlite.insert.mode=upsert", "sqlite.pk.mode=kafka", NULL }),
+	    KSINK_OK);
+	assert_int_equal(nreports, 0);
 	check((const char *const[]){ "sqlite.insert.mode=update",
 	    "sqlite.pk.mode=kafka", NULL });
-	reported("sqlite.insert.mode: update needs");
+	reported("sqlite.insert.mode: update with sqlite.pk.mode kafka "
+	    "finds rows by the record's own topic");
 
 	/* delete.enabled needs record_key */
 	check((const char *const[]){ "sqlite.delete.enabled=true",
