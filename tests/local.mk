@@ -78,6 +78,7 @@ CORE_UNIT_TESTS = \
 	tests/unit/test_util \
 	tests/unit/test_worker \
 	tests/unit/test_worker_convert \
+	tests/unit/test_worker_pending \
 	tests/unit/test_worker_retry
 check_PROGRAMS += $(CORE_UNIT_TESTS)
 TESTS += $(CORE_UNIT_TESTS)
@@ -118,6 +119,10 @@ tests_unit_test_worker_convert_SOURCES = tests/unit/test_worker_convert.c \
 	tests/unit/worker-fx.h
 tests_unit_test_worker_convert_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_worker_convert_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_worker_pending_SOURCES = tests/unit/test_worker_pending.c \
+	tests/unit/worker-fx.h
+tests_unit_test_worker_pending_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_worker_pending_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_worker_retry_SOURCES = tests/unit/test_worker_retry.c \
 	tests/unit/worker-fx.h
 tests_unit_test_worker_retry_CPPFLAGS = $(CORE_TEST_CPPFLAGS)

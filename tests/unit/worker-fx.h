@@ -324,7 +324,7 @@ state_free(struct state *st)
 }
 
 /* Writes stored offsets into the state file, as a previous run would. */
-static void
+static void __attribute__((unused))
 state_prestore(const struct env *e, const int64_t *next)
 {
 	FILE *fp;
@@ -411,7 +411,7 @@ check_exactly_once(const struct env *e, const struct state *st,
 
 /* A connector stopped at the poison record p@off: nothing of partition
  * p from it on applied, nor its offset stored. */
-static void
+static void __attribute__((unused))
 check_stopped_at(const struct env *e, const struct state *st, int p,
     int64_t off)
 {
@@ -614,7 +614,7 @@ run_ok(struct env *e, struct run *r, const char *ini, int64_t records)
 }
 
 /* Runs ini until the connector ends on its own; expects a failure. */
-static void
+static void __attribute__((unused))
 run_fail(struct env *e, struct run *r, const char *ini)
 {
 	int waited;
