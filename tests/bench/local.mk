@@ -20,6 +20,7 @@ EXTRA_DIST += tests/bench/README.md tests/bench/bench.py \
 	tests/bench/bench_harness.py tests/bench/bench_kcat.py \
 	tests/bench/bench_ksink.py tests/bench/bench_connect.py \
 	tests/bench/bench_pg.py tests/bench/bench_report.py \
+	tests/bench/bench_limits.py \
 	tests/bench/install-deps.sh \
 	tests/bench/pom.xml tests/bench/pom-jdbc.xml \
 	tests/bench/nginx.conf.in tests/bench/kcat-sqlite.awk \
@@ -27,7 +28,24 @@ EXTRA_DIST += tests/bench/README.md tests/bench/bench.py \
 	tests/bench/results/latest.md tests/bench/results/latest.tsv \
 	tests/bench/results/latest.png
 
-bench: all tests/kafka/txproducer$(EXEEXT) tests/kafka/oracle$(EXEEXT)
+# The limits of the systems the SQLite and HTTP sinks write to
+# (tests/bench/bench_limits.py): built for make bench only.
+EXTRA_PROGRAMS += tests/bench/sqlite_limit tests/bench/http_limit
+CLEANFILES += tests/bench/sqlite_limit$(EXEEXT) \
+	tests/bench/http_limit$(EXEEXT)
+tests_bench_sqlite_limit_SOURCES = tests/bench/sqlite_limit.c \
+	tests/bench/limit.c tests/bench/limit.h
+tests_bench_sqlite_limit_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_bench_sqlite_limit_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS)
+tests_bench_sqlite_limit_LDADD = connectors/lib/libkslib.la $(SQLITE3_LIBS)
+tests_bench_http_limit_SOURCES = tests/bench/http_limit.c \
+	tests/bench/limit.c tests/bench/limit.h
+tests_bench_http_limit_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_bench_http_limit_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS)
+tests_bench_http_limit_LDADD = connectors/lib/libkslib.la $(LIBCURL_LIBS)
+
+bench: all tests/kafka/txproducer$(EXEEXT) tests/kafka/oracle$(EXEEXT) \
+	tests/bench/sqlite_limit$(EXEEXT) tests/bench/http_limit$(EXEEXT)
 	bash '$(srcdir)/tests/bench/install-deps.sh'
 	py='$(PYTHON3)'; \
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
