@@ -20,8 +20,15 @@ reads the whole topic from offset zero with isolation.level=read_committed:
                   last; the faster run counts)
   null            ksink, null sink (null.fsync = false): the worker alone
   file            ksink, file sink: one file, fsync per batch
+  sqlite-limit    SQLite's limit: the same rows inserted into the same
+                  table with the same pragmas, 5,000 per transaction, by a
+                  prepared statement in a C loop (tests/bench/sqlite_limit)
   sqlite          ksink, SQLite sink, default table (ksink_records)
+  sqlite-upsert-limit  the same loop with the balance upsert (its limit)
   sqlite-upsert   ksink, SQLite sink, the balance upsert of the README
+  http-limit      the HTTP limit: the HTTP sink's requests, built before
+                  timing, POSTed to the same nginx by a libcurl loop over
+                  keep-alive (tests/bench/http_limit)
   http            ksink, HTTP sink (JSON, ledger) into nginx answering 204
   connect         Kafka Connect 3.9.1 standalone, FileStreamSinkConnector
   kcat-sqlite3    kcat | awk | sqlite3 (tests/bench/kcat-sqlite.awk)
@@ -54,6 +61,16 @@ counts and offset ranges per partition, without overlap); the peers are
 checked the same way, and a run that fails its check is marked in the
 table.
 
+The limits (tests/bench/bench_limits.py) read the topic once per value
+size with kcat into a file before any of them runs; each C program reads
+it into memory and times its loop alone (elapsed and CPU), printing its
+figures itself: reading the file is not counted.  They are checked like
+their sinks (the rows, the balances, the requests nginx logged).  The
+column "× its system's limit" gives each ksink sink's records/s over its
+limit's in the same run: sqlite over sqlite-limit, sqlite-upsert over
+sqlite-upsert-limit, http over http-limit, postgres over pg-copy,
+postgres-upsert over pg-copy-upsert.
+
 With --librdkafka VERSION (2.8.0, Debian 13's), ksink, its plugins and
 the test helpers are built again against that librdkafka, which
 tests/kafka/librdkafka.sh builds from Debian's source package and keeps
@@ -84,10 +101,11 @@ The code, by concern: bench.py (this file: the options, the contenders
 in their order, the run), bench_harness.py (processes under GNU time, the
 broker and its topics, the oracle and its checks, timing a daemon or a
 pipeline), bench_kcat.py (kcat, kcat | sqlite3), bench_ksink.py (ksink's
-null, file, SQLite and HTTP sinks), bench_connect.py (Kafka Connect's jars
-and worker, the FileStreamSink row), bench_pg.py (the PostgreSQL rows,
-Debezium's JDBC sink among them) and bench_report.py (the table, the
-targets, latest.md, latest.tsv, the chart, the README's copy).
+null, file, SQLite and HTTP sinks), bench_limits.py (the SQLite and HTTP
+limits, and which sink is measured against which limit), bench_connect.py
+(Kafka Connect's jars and worker, the FileStreamSink row), bench_pg.py (the
+PostgreSQL rows, Debezium's JDBC sink among them) and bench_report.py (the
+table, the targets, latest.md, latest.tsv, the chart, the README's copy).
 
 Standard library only.
 """
@@ -100,6 +118,7 @@ import sys
 
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_limits  # noqa: E402
 import bench_pg  # noqa: E402
 from bench_connect import (CONNECT_LABELS, CONNECT_SHORT,  # noqa: E402
                            ConnectContenders)
@@ -110,19 +129,21 @@ from bench_ksink import (KSINK_CONTENDERS, KSINK_LABELS,  # noqa: E402
 from bench_report import replot, table, write_results  # noqa: E402
 
 # The rows of the table, in the order they run.
-CONTENDERS = ["kcat", "null", "file", "sqlite", "sqlite-upsert", "http",
+CONTENDERS = ["kcat", "null", "file", "sqlite-limit", "sqlite",
+              "sqlite-upsert-limit", "sqlite-upsert", "http-limit", "http",
               "connect", "kcat-sqlite3"] + bench_pg.PG_CONTENDERS
 
 LABELS = {**KCAT_LABELS, **KSINK_LABELS, **CONNECT_LABELS,
-          **bench_pg.PG_LABELS}
-SHORT = {**KCAT_SHORT, **KSINK_SHORT, **CONNECT_SHORT, **bench_pg.PG_SHORT}
+          **bench_pg.PG_LABELS, **bench_limits.LIMIT_LABELS}
+SHORT = {**KCAT_SHORT, **KSINK_SHORT, **CONNECT_SHORT, **bench_pg.PG_SHORT,
+         **bench_limits.LIMIT_SHORT}
 
 # Which contenders are ksink's (oracle-checked, RSS target).
 KSINK_RUNS = KSINK_CONTENDERS + bench_pg.PG_KSINK_RUNS
 
 
 class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
-            bench_pg.PgContenders):
+            bench_pg.PgContenders, bench_limits.LimitContenders):
     """The harness with every contender (c_NAME) mixed in; the report
     (bench_report.py) takes its rows from the attributes below."""
 
@@ -142,8 +163,9 @@ class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
         wanted = set(self.args.only)
         hint = "run tests/bench/install-deps.sh"
         need(self.kcat, hint)
-        if wanted & {"http"}:
+        if wanted & {"http", "http-limit"}:
             need(self.nginx, hint)
+        self.limit_check_tools(wanted)
         if wanted & {"connect", "connect-jdbc"} or not self.bootstrap:
             need(self.java, hint)
         if wanted & {"connect", "connect-jdbc"}:
@@ -176,6 +198,7 @@ class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
                 for name in order:
                     res = self.run_one(size, name, topic, oracle)
                     self.results.append(res)
+            self.limit_cleanup()
             if not a.keep:
                 os.unlink(oracle.path)
         self.load["end"] = os.getloadavg()

@@ -47,6 +47,55 @@ UPSERT_STATEMENT = (
     "    ON CONFLICT(user) DO UPDATE SET amount = amount + excluded.amount")
 
 
+def check_balances(oracle, db):
+    """The balances table of the README's upsert in SQLite database db
+    must hold every user's sum of amounts.  Returns (ok, detail)."""
+    con = sqlite3.connect(db)
+    got = dict(con.execute("SELECT user, amount FROM balances"))
+    con.close()
+    bad = sorted(u for u in set(got) | set(oracle.balances)
+                 if got.get(u) != oracle.balances.get(u))
+    return (not bad, "%d balances = oracle sums" % len(got) if not bad
+            else "balances of %s differ" % bad[:5])
+
+
+def check_access_log(oracle, topic, path):
+    """The requests nginx logged (tests/bench/nginx.conf.in: status topic
+    partition first last count content_length) against the oracle: the
+    records of every partition, offset ranges without overlap, the last
+    offset.  Returns (problems, requests, requests not answered 204)."""
+    ranges = {}
+    requests = 0
+    bad_status = 0
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            requests += 1
+            if w[0] != "204":
+                bad_status += 1
+                continue
+            if w[1] != topic:
+                continue
+            ranges.setdefault(int(w[2]), []).append(
+                (int(w[3]), int(w[4]), int(w[5])))
+    problems = []
+    for p in oracle.count:
+        rs = sorted(ranges.get(p, []))
+        n = sum(r[2] for r in rs)
+        if n != oracle.count[p]:
+            problems.append("partition %d: %d records received, "
+                            "oracle %d" % (p, n, oracle.count[p]))
+        for a, b in zip(rs, rs[1:]):
+            if b[0] <= a[1]:
+                problems.append("partition %d: ranges %s and %s "
+                                "overlap" % (p, a, b))
+                break
+        if rs and rs[-1][1] != oracle.last[p]:
+            problems.append("partition %d: last offset %d, oracle %d"
+                            % (p, rs[-1][1], oracle.last[p]))
+    return problems, requests, bad_status
+
+
 class KsinkContenders:
     """ksink's contenders, mixed into bench.py's Bench."""
 
@@ -224,14 +273,7 @@ class KsinkContenders:
         if res.error:
             return
         if upsert:
-            con = sqlite3.connect(db)
-            got = dict(con.execute("SELECT user, amount FROM balances"))
-            con.close()
-            bad = sorted(u for u in set(got) | set(oracle.balances)
-                         if got.get(u) != oracle.balances.get(u))
-            res.ok = not bad
-            res.detail = ("%d balances = oracle sums" % len(got)
-                          if res.ok else "balances of %s differ" % bad[:5])
+            res.ok, res.detail = check_balances(oracle, db)
         else:
             res.ok, res.detail = check_rows(
                 oracle, db, 'SELECT "partition", "offset", "value" FROM '
@@ -316,36 +358,8 @@ class KsinkContenders:
         res.extra["receiver_cpu"] = nginx.cpu
         if res.error:
             return
-        # status topic partition first last count content_length
-        ranges = {}
-        requests = 0
-        bad_status = 0
-        with open(os.path.join(prefix, "access.log")) as f:
-            for line in f:
-                w = line.split()
-                requests += 1
-                if w[0] != "204":
-                    bad_status += 1
-                    continue
-                if w[1] != topic:
-                    continue
-                ranges.setdefault(int(w[2]), []).append(
-                    (int(w[3]), int(w[4]), int(w[5])))
-        problems = []
-        for p in oracle.count:
-            rs = sorted(ranges.get(p, []))
-            n = sum(r[2] for r in rs)
-            if n != oracle.count[p]:
-                problems.append("partition %d: %d records received, "
-                                "oracle %d" % (p, n, oracle.count[p]))
-            for a, b in zip(rs, rs[1:]):
-                if b[0] <= a[1]:
-                    problems.append("partition %d: ranges %s and %s "
-                                    "overlap" % (p, a, b))
-                    break
-            if rs and rs[-1][1] != oracle.last[p]:
-                problems.append("partition %d: last offset %d, oracle %d"
-                                % (p, rs[-1][1], oracle.last[p]))
+        problems, requests, bad_status = check_access_log(
+            oracle, topic, os.path.join(prefix, "access.log"))
         st = sqlite_offsets(ledger, "ksink_offsets", topic)
         if st != oracle.next:
             problems.append("ledger offsets %s, oracle %s" % (st,
@@ -358,4 +372,5 @@ class KsinkContenders:
         if bad_status:
             res.detail += "; %d requests answered other than 204" % (
                 bad_status)
-        res.note = "nginx CPU %.1f s" % nginx.cpu
+        res.note = "nginx CPU %.1f s; %d requests, %.0f records each" % (
+            nginx.cpu, requests, oracle.total / requests if requests else 0)

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 
+import bench_limits
 import bench_pg
 from bench_connect import CONNECT_VERSION
 from bench_harness import Result, cmd, say
@@ -43,10 +44,11 @@ def size_label(size):
 
 def table(bench, sizes):
     rows = []
-    head = ("| values | contender | records/s | MB/s | × kcat | seconds "
+    head = ("| values | contender | records/s | MB/s | × kcat "
+            "| × its system's limit | seconds "
             "| start-up s | CPU s / M records | peak RSS MiB | oracle check |")
     rows.append(head)
-    rows.append("|" + "---|" * 10)
+    rows.append("|" + "---|" * 11)
     for size in sizes:
         limit = best(bench.results, size, "kcat")
         for name in bench.contenders:
@@ -54,18 +56,22 @@ def table(bench, sizes):
             if r is None:
                 continue
             if r.error:
-                rows.append("| %s | %s | %s%s | | | | | | | |" % (
+                rows.append("| %s | %s | %s%s | | | | | | | | |" % (
                     size_label(size), md_cell(bench.labels[name]),
                     "" if r.error.startswith("not available") else
                     "failed: ", md_cell(r.error)))
                 continue
             ratio = r.rate / limit.rate if limit and not limit.error \
                 else None
+            sys_ratio = bench_limits.system_ratio(best, bench.results, size,
+                                                  name)
             rows.append(
-                "| %s | %s | %s | %.1f | %s | %.2f | %s | %.2f | %.1f | %s |"
+                "| %s | %s | %s | %.1f | %s | %s | %.2f | %s | %.2f | %.1f "
+                "| %s |"
                 % (size_label(size), md_cell(bench.labels[name]),
                    fmt_int(r.rate), r.mbps,
                    "%.2f" % ratio if ratio is not None else "-",
+                   "%.2f" % sys_ratio if sys_ratio is not None else "-",
                    r.elapsed,
                    "%.2f" % r.startup if r.startup is not None else "-",
                    r.cpu_per_m, r.rss_kib / 1024.0,
@@ -114,6 +120,7 @@ def targets(bench, sizes):
                         % sl, "%.1f×%s" % (v, "" if s.ok else
                                            " (check failed)"),
                         v >= 2 and bool(s.ok)))
+        out += bench_limits.limit_targets(get, sl, size)
         out += bench_pg.pg_targets(get, sl)
         rss = [r for r in (get(n) for n in bench.ksink_runs) if r]
         if rss:
@@ -196,10 +203,14 @@ def write_results(bench, sizes):
     with open(tsv, "w") as f:
         f.write("size\tcontender\trecords\tpayload_bytes\tseconds\t"
                 "startup_seconds\trecords_per_s\tmb_per_s\tratio_kcat\t"
-                "cpu_seconds\tpeak_rss_kib\tcheck\n")
+                "cpu_seconds\tpeak_rss_kib\tcheck\tratio_limit\n")
         for r in bench.results:
             limit = best(bench.results, r.size, "kcat")
-            f.write("%d\t%s\t%d\t%d\t%s\t%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\n" % (
+            sys_ratio = bench_limits.system_ratio(
+                lambda res, s, n: r if n == r.name else best(res, s, n),
+                bench.results, r.size, r.name)
+            f.write("%d\t%s\t%d\t%d\t%s\t%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s"
+                    "\t%s\n" % (
                 r.size, r.name, r.records, r.payload,
                 "%.3f" % r.elapsed if r.elapsed else "-",
                 "%.3f" % r.startup if r.startup else "-",
@@ -209,7 +220,8 @@ def write_results(bench, sizes):
                 "%.2f" % r.cpu if r.cpu is not None else "-",
                 r.rss_kib if r.rss_kib is not None else "-",
                 "error" if r.error else "-" if r.ok is None else
-                "pass" if r.ok else "fail"))
+                "pass" if r.ok else "fail",
+                "%.3f" % sys_ratio if sys_ratio is not None else "-"))
     tab = table(bench, sizes)
     tgt = targets(bench, sizes)
     mach = machine(bench)
@@ -312,8 +324,14 @@ def chart(bench, sizes, res_dir):
                 r = best(bench.results, s, n)
                 rate = 0 if r is None or r.error else r.rate
                 ratio = rate / limit.rate if limit and limit.rate else 0
-                f.write('%d "%s" %.0f %.2f\n' % (j, bench.short[n], rate,
-                                                 ratio))
+                sys_ratio = bench_limits.system_ratio(best, bench.results,
+                                                      s, n)
+                f.write('%d "%s" %.0f %.2f "%s" %d\n' % (
+                    j, bench.short[n], rate, ratio,
+                    "-" if sys_ratio is None else "%.2fx lim" % sys_ratio,
+                    # the limits of the systems in their own colour
+                    0xcc6677 if n in bench_limits.SYSTEM_LIMIT.values()
+                    else 0x4477aa))
             f.write("\n\n")
     png = os.path.join(res_dir, "latest.png")
     script = ["set terminal pngcairo size 1100,%d font 'sans,10'"
@@ -324,16 +342,20 @@ def chart(bench, sizes, res_dir):
               "set boxwidth 0.6",
               "set grid ytics",
               "set yrange [0:*]",
-              "set offsets 0, 0, graph 0.12, 0",
+              "set offsets 0, 0, graph 0.18, 0",
               "set ylabel 'thousand records/s'",
               "set xtics rotate by -20 noenhanced"]
     for i, s in enumerate(sizes):
         script += [
             "set title '%s values, 3 partitions, read_committed from offset "
-            "0: records/s and ratio to kcat' noenhanced" % size_label(s),
-            "plot '%s' index %d using 1:($3/1000):xtic(2) with boxes lc "
-            "rgb '#4477aa' notitle, '' index %d using 1:($3/1000):(sprintf("
-            "'%%.2fx', $4)) with labels offset 0,0.8 notitle" % (data, i, i)]
+            "0: records/s, ratio to kcat and (lim) to the limit of the "
+            "system a sink writes to (red bars)' noenhanced" % size_label(s),
+            "plot '%s' index %d using 1:($3/1000):($6):xtic(2) with boxes "
+            "lc rgb variable notitle, '' index %d using 1:($3/1000):("
+            "sprintf('%%.2fx', $4)) with labels offset 0,0.8 notitle, "
+            "'' index %d using 1:($3/1000):(strcol(5) eq '-' ? '' : "
+            "strcol(5)) with labels offset 0,1.8 noenhanced notitle"
+            % (data, i, i, i)]
     script.append("unset multiplot")
     p = subprocess.run([gp], input="\n".join(script).encode(),
                        stderr=subprocess.PIPE, check=False)
