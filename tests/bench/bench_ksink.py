@@ -313,6 +313,12 @@ class KsinkContenders:
                 time.sleep(0.1)
         die("nginx does not answer on port %d" % port)
 
+    def stop_nginx(self, res, nginx):
+        nginx.signal(signal.SIGQUIT)     # graceful: flushes its log
+        if not nginx.wait(20):
+            nginx.stop()
+        res.extra["receiver_cpu"] = nginx.cpu
+
     def c_http(self, res, d, topic, oracle):
         nginx, port, prefix = self.start_nginx(d)
         ledger = os.path.join(d, "ledger.db")
@@ -352,10 +358,7 @@ class KsinkContenders:
                            "ingest\nhttp.state.path = %s\n" % (port, ledger),
                            done, [ledger, ledger + "-wal"], started)
         finally:
-            nginx.signal(signal.SIGQUIT)     # graceful: flushes its log
-            if not nginx.wait(20):
-                nginx.stop()
-        res.extra["receiver_cpu"] = nginx.cpu
+            self.stop_nginx(res, nginx)
         if res.error:
             return
         problems, requests, bad_status = check_access_log(

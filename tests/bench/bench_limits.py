@@ -30,7 +30,6 @@ Standard library only.
 
 import os
 import re
-import signal
 import subprocess
 
 from bench_harness import (RUN_TIMEOUT, check_rows, die, say, spawn)
@@ -199,10 +198,7 @@ class LimitContenders:
                 self.limit_bin("http_limit"), "-t", topic, "-b", str(BATCH),
                 "-u", "http://127.0.0.1:%d/ingest" % port, data], oracle)
         finally:
-            nginx.signal(signal.SIGQUIT)     # graceful: flushes its log
-            if not nginx.wait(20):
-                nginx.stop()
-        res.extra["receiver_cpu"] = nginx.cpu
+            self.stop_nginx(res, nginx)
         m = re.search(r"requests (\d+)", out)
         sent = int(m.group(1)) if m else 0
         res.note = "nginx CPU %.1f s; %d requests, %.0f records each" % (

@@ -27,7 +27,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,27 +67,6 @@ discard(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-static struct curl_slist *
-header(struct curl_slist *l, int *oom, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static struct curl_slist *
-header(struct curl_slist *l, int *oom, const char *fmt, ...)
-{
-	struct curl_slist *n;
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if ((n = curl_slist_append(l, line)) == NULL) {
-		*oom = 1;
-		return l;
-	}
-	return n;
-}
-
 /* Ends the request whose body started at the bodies' offset at: records
  * recs[order[lo..hi)]. */
 static void
@@ -97,7 +75,9 @@ add_request(struct requests *q, const struct ksink_record *recs,
 {
 	const struct ksink_record *r0 = &recs[order[lo]];
 	struct request *rq, *nv;
-	struct curl_slist *h = NULL;
+	struct curl_slist *h = NULL, *t;
+	char lines[8][128];
+	size_t i;
 
 	if (q->n == q->cap) {
 		q->cap = q->cap ? q->cap * 2 : 1024;
@@ -110,15 +90,26 @@ add_request(struct requests *q, const struct ksink_record *recs,
 	rq = &q->v[q->n++];
 	rq->at = at;
 	rq->len = q->bodies.len - at;
-	h = header(h, &q->oom, "Expect:");
-	h = header(h, &q->oom, "Idempotency-Key: \"%064zx\"", q->n);
-	h = header(h, &q->oom, "Ksink-Topic: %s", r0->topic);
-	h = header(h, &q->oom, "Ksink-Partition: %" PRId32, r0->partition);
-	h = header(h, &q->oom, "Ksink-Offset-First: %" PRId64, r0->offset);
-	h = header(h, &q->oom, "Ksink-Offset-Last: %" PRId64,
+	snprintf(lines[0], sizeof(lines[0]), "Expect:");
+	snprintf(lines[1], sizeof(lines[1]), "Idempotency-Key: \"%064zx\"",
+	    q->n);
+	snprintf(lines[2], sizeof(lines[2]), "Ksink-Topic: %s", r0->topic);
+	snprintf(lines[3], sizeof(lines[3]), "Ksink-Partition: %" PRId32,
+	    r0->partition);
+	snprintf(lines[4], sizeof(lines[4]), "Ksink-Offset-First: %" PRId64,
+	    r0->offset);
+	snprintf(lines[5], sizeof(lines[5]), "Ksink-Offset-Last: %" PRId64,
 	    recs[order[hi - 1]].offset);
-	h = header(h, &q->oom, "Ksink-Record-Count: %zu", hi - lo);
-	h = header(h, &q->oom, "Content-Type: application/json");
+	snprintf(lines[6], sizeof(lines[6]), "Ksink-Record-Count: %zu",
+	    hi - lo);
+	snprintf(lines[7], sizeof(lines[7]), "Content-Type: application/json");
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if ((t = curl_slist_append(h, lines[i])) == NULL) {
+			q->oom = 1;
+			break;
+		}
+		h = t;
+	}
 	rq->headers = h;
 }
 

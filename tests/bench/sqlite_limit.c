@@ -96,6 +96,18 @@ map_params(sqlite3_stmt *st, enum field *fields, char *errbuf,
 	return n;
 }
 
+/* A key or a value: null, text when UTF-8, a blob otherwise. */
+static int
+bind_bytes(sqlite3_stmt *st, int i, const void *p, size_t len, int text)
+{
+	if (p == NULL)
+		return sqlite3_bind_null(st, i);
+	if (text)
+		return sqlite3_bind_text64(st, i, p, len, SQLITE_STATIC,
+		    SQLITE_UTF8);
+	return sqlite3_bind_blob64(st, i, p, len, SQLITE_STATIC);
+}
+
 static int
 bind(sqlite3_stmt *st, const enum field *fields, int n,
     const struct ksink_record *r, unsigned char text)
@@ -119,24 +131,12 @@ bind(sqlite3_stmt *st, const enum field *fields, int n,
 			    sqlite3_bind_int64(st, i + 1, r->timestamp);
 			break;
 		case F_KEY:
-			if (r->key == NULL)
-				rc = sqlite3_bind_null(st, i + 1);
-			else if (text & KEY_TEXT)
-				rc = sqlite3_bind_text64(st, i + 1, r->key,
-				    r->key_len, SQLITE_STATIC, SQLITE_UTF8);
-			else
-				rc = sqlite3_bind_blob64(st, i + 1, r->key,
-				    r->key_len, SQLITE_STATIC);
+			rc = bind_bytes(st, i + 1, r->key, r->key_len,
+			    text & KEY_TEXT);
 			break;
 		case F_VALUE:
-			if (r->value == NULL)
-				rc = sqlite3_bind_null(st, i + 1);
-			else if (text & VALUE_TEXT)
-				rc = sqlite3_bind_text64(st, i + 1, r->value,
-				    r->value_len, SQLITE_STATIC, SQLITE_UTF8);
-			else
-				rc = sqlite3_bind_blob64(st, i + 1, r->value,
-				    r->value_len, SQLITE_STATIC);
+			rc = bind_bytes(st, i + 1, r->value, r->value_len,
+			    text & VALUE_TEXT);
 			break;
 		case F_HEADERS:
 			rc = sqlite3_bind_null(st, i + 1);
