@@ -59,6 +59,15 @@ def check_balances(oracle, db):
             else "balances of %s differ" % bad[:5])
 
 
+def check_sqlite(oracle, db, upsert):
+    """The SQLite database of the sink or of its limit: every balance
+    (upsert), or the rows of the default table.  Returns (ok, detail)."""
+    if upsert:
+        return check_balances(oracle, db)
+    return check_rows(oracle, db, 'SELECT "partition", "offset", "value" '
+                      'FROM ksink_records ORDER BY "partition", "offset"')
+
+
 def check_access_log(oracle, topic, path):
     """The requests nginx logged (tests/bench/nginx.conf.in: status topic
     partition first last count content_length) against the oracle: the
@@ -272,12 +281,7 @@ class KsinkContenders:
                        [db, db + "-wal"], started)
         if res.error:
             return
-        if upsert:
-            res.ok, res.detail = check_balances(oracle, db)
-        else:
-            res.ok, res.detail = check_rows(
-                oracle, db, 'SELECT "partition", "offset", "value" FROM '
-                'ksink_records ORDER BY "partition", "offset"')
+        res.ok, res.detail = check_sqlite(oracle, db, upsert)
         st = sqlite_offsets(db, "ksink_offsets", topic)
         if res.ok and st != oracle.next:
             res.ok = False

@@ -32,9 +32,9 @@ import os
 import re
 import subprocess
 
-from bench_harness import (RUN_TIMEOUT, check_rows, die, say, spawn)
-from bench_ksink import UPSERT_INIT, UPSERT_STATEMENT, check_access_log, \
-    check_balances
+from bench_harness import RUN_TIMEOUT, die, say, spawn
+from bench_ksink import (UPSERT_INIT, UPSERT_STATEMENT, check_access_log,
+                         check_sqlite)
 
 LIMIT_CONTENDERS = ["sqlite-limit", "sqlite-upsert-limit", "http-limit"]
 LIMIT_LABELS = {
@@ -180,12 +180,7 @@ class LimitContenders:
                     "in memory, read before)" % BATCH)
         if res.error:
             return
-        if upsert:
-            res.ok, res.detail = check_balances(oracle, db)
-        else:
-            res.ok, res.detail = check_rows(
-                oracle, db, 'SELECT "partition", "offset", "value" FROM '
-                'ksink_records ORDER BY "partition", "offset"')
+        res.ok, res.detail = check_sqlite(oracle, db, upsert)
 
     def c_sqlite_upsert_limit(self, res, d, topic, oracle):
         self.c_sqlite_limit(res, d, topic, oracle, upsert=True)
