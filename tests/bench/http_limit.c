@@ -22,8 +22,9 @@
  * hashed: hashing is the sink's work, not the receiver's), without
  * "Expect: 100-continue".  Then, timed, it POSTs them one after the other
  * on one libcurl easy handle, which keeps the connection alive; every
- * answer must be 2xx.  No ledger, no fsync.  It prints "rows N seconds S
- * cpu C requests R" for the timed loop (ks_limit_report).
+ * answer must be 2xx and come after the whole body was sent.  No ledger,
+ * no fsync.  It prints "rows N seconds S cpu C requests R connections K"
+ * for the timed loop (ks_limit_report).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -207,10 +208,12 @@ build(struct requests *q, const struct ks_limit_records *rs, size_t batch,
 
 /* The timed loop: every request, in order, on one connection. */
 static int
-send_all(CURL *curl, const struct requests *q, char *errbuf, size_t errlen)
+send_all(CURL *curl, const struct requests *q, long *connects, char *errbuf,
+    size_t errlen)
 {
 	const struct request *rq;
-	long code;
+	curl_off_t sent;
+	long code, n;
 	CURLcode rc;
 	size_t i;
 
@@ -231,6 +234,18 @@ send_all(CURL *curl, const struct requests *q, char *errbuf, size_t errlen)
 			    code);
 			return -1;
 		}
+		/* An answer before the whole body was sent would make the
+		 * limit a measure of something else. */
+		if (curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &sent) !=
+		    CURLE_OK || sent != (curl_off_t)rq->len) {
+			ks_err_set(errbuf, errlen, "request %zu: %lld of its "
+			    "%zu bytes sent before the answer", i,
+			    (long long)sent, rq->len);
+			return -1;
+		}
+		if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &n) ==
+		    CURLE_OK)
+			*connects += n;
 	}
 	return 0;
 }
@@ -258,6 +273,7 @@ main(int argc, char *argv[])
 	size_t batch = 5000, max_records = 500, max_bytes = 1048576, i;
 	char errbuf[1024], what[64];
 	CURL *curl = NULL;
+	long connects = 0;
 	int ch, status = 1;
 
 	memset(&q, 0, sizeof(q));
@@ -308,9 +324,10 @@ main(int argc, char *argv[])
 	curl_easy_setopt(curl, CURLOPT_POST, 1L);
 
 	ks_limit_start(&clock);
-	if (send_all(curl, &q, errbuf, sizeof(errbuf)) == -1)
+	if (send_all(curl, &q, &connects, errbuf, sizeof(errbuf)) == -1)
 		goto out;
-	snprintf(what, sizeof(what), "requests %zu", q.n);
+	snprintf(what, sizeof(what), "requests %zu connections %ld", q.n,
+	    connects);
 	ks_limit_report(&clock, rs.n, what);
 	status = 0;
 out:
