@@ -194,10 +194,12 @@ class LimitContenders:
                 "-u", "http://127.0.0.1:%d/ingest" % port, data], oracle)
         finally:
             self.stop_nginx(res, nginx)
-        m = re.search(r"requests (\d+)", out)
-        sent = int(m.group(1)) if m else 0
-        res.note = "nginx CPU %.1f s; %d requests, %.0f records each" % (
-            nginx.cpu, sent, oracle.total / sent if sent else 0)
+        m = re.search(r"requests (\d+) connections (\d+)", out)
+        sent, conns = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        res.note = ("nginx CPU %.1f s; %d requests, %.0f records each, on "
+                    "%d connection%s" % (
+                        nginx.cpu, sent, oracle.total / sent if sent else 0,
+                        conns, "" if conns == 1 else "s"))
         if res.error:
             return
         problems, requests, bad_status = check_access_log(
