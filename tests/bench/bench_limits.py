@@ -109,7 +109,7 @@ class LimitContenders:
                 die("%s is not built (make bench builds it)"
                     % self.limit_bin(prog))
 
-    def limit_records(self, size, topic, oracle):
+    def limit_records(self, size, topic):
         """The topic's records in the file format of tests/bench/limit.c,
         read once per size, before any timing."""
         if self.limit_files is None:
@@ -164,7 +164,7 @@ class LimitContenders:
     # -- the contenders --
 
     def c_sqlite_limit(self, res, d, topic, oracle, upsert=False):
-        data = self.limit_records(res.size, topic, oracle)
+        data = self.limit_records(res.size, topic)
         db = os.path.join(d, "limit.db")
         if upsert:
             init, stmt = UPSERT_INIT, UPSERT_STATEMENT
@@ -186,7 +186,7 @@ class LimitContenders:
         self.c_sqlite_limit(res, d, topic, oracle, upsert=True)
 
     def c_http_limit(self, res, d, topic, oracle):
-        data = self.limit_records(res.size, topic, oracle)
+        data = self.limit_records(res.size, topic)
         nginx, port, prefix = self.start_nginx(d)
         try:
             out = self.run_limit(res, d, [
