@@ -61,8 +61,8 @@ counts and offset ranges per partition, without overlap); the peers are
 checked the same way, and a run that fails its check is marked in the
 table.
 
-The limits (tests/bench/bench_limits.py) read the topic once per value
-size with kcat into a file before any of them runs; each C program reads
+The limits (tests/bench/bench_limits.py) read the topic once with kcat
+into a file before any of them runs; each C program reads
 it into memory and times its loop alone (elapsed and CPU), printing its
 figures itself: reading the file is not counted.  They are checked like
 their sinks (the rows, the balances, the requests nginx logged).  The

@@ -15,9 +15,8 @@ which limit each ksink sink is measured against ("× its system's limit"):
                        libcurl loop over keep-alive to the same nginx
                        (tests/bench/nginx.conf.in)
 
-The records are read from the topic once per value size, before any
-limit is timed (kcat -f into WORK/SIZE/limit-records.kf, removed at the
-end of the size); each program reads that file into memory, then times
+The records are read from the topic once, before any limit is timed
+(kcat -f into WORK/SIZE/TOPIC.kf, removed when the topic is done); each program reads that file into memory, then times
 its loop alone and prints "rows N seconds S cpu C": its elapsed and CPU
 time are those of the loop, measured by the program itself (clock_gettime
 and getrusage), because timing the process would count reading and
@@ -111,13 +110,13 @@ class LimitContenders:
 
     def limit_records(self, size, topic):
         """The topic's records in the file format of tests/bench/limit.c,
-        read once per size, before any timing."""
+        read once per topic, before any timing."""
         if self.limit_files is None:
             self.limit_files = {}
-        path = self.limit_files.get(size)
+        path = self.limit_files.get(topic)
         if path:
             return path
-        path = os.path.join(self.work, str(size), "limit-records.kf")
+        path = os.path.join(self.work, str(size), topic + ".kf")
         say("reading %s once for the limits into %s" % (topic, path))
         with open(path, "wb") as out, open(os.path.join(
                 self.work, str(size), "limit-records.log"), "ab") as log:
@@ -125,7 +124,7 @@ class LimitContenders:
                                  stdout=out, stderr=log, env=self.kcat_env)
         if rc != 0:
             die("kcat could not read %s (see %s)" % (topic, log.name))
-        self.limit_files[size] = path
+        self.limit_files[topic] = path
         return path
 
     def limit_cleanup(self):
