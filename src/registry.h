@@ -35,6 +35,13 @@ int	ks_registry_new(struct ks_registry **out,
 	    const struct ks_registry_conf *conf, char *errbuf, size_t errlen);
 void	ks_registry_free(struct ks_registry *);
 
+/* Whether every URL of a comma-separated list is one ks_registry_new()
+ * takes, as far as the URLs alone tell (no I/O): 0 with *with_creds the
+ * number holding user information, or -1 with errbuf saying why, the
+ * URL masked. */
+int	ks_registry_check_urls(const char *urls, size_t *with_creds,
+	    char *errbuf, size_t errlen);
+
 /*
  * GET <url>/schemas/ids/<id>: sets *type ("AVRO", also when the answer
  * has no schemaType) and the schema's text in schema (replacing what it
