@@ -203,3 +203,29 @@ ks_batch_describe(const struct ksink_record *r, char *buf, size_t len)
 			o += (size_t)snprintf(buf + o, len - o, "...");
 	}
 }
+
+void
+ks_batch_size_init(struct ks_batch_size *bs, int64_t max_records,
+    int adaptive)
+{
+	bs->max = max_records > 0 ? max_records : 1;
+	bs->adaptive = adaptive;
+	bs->floor = adaptive && bs->max >= 4 ? bs->max / 4 : bs->max;
+	bs->limit = bs->floor;
+}
+
+int
+ks_batch_size_adapt(struct ks_batch_size *bs, size_t k, int64_t step_us,
+    int64_t commit_us)
+{
+	int64_t was = bs->limit;
+
+	if (!bs->adaptive || step_us <= 0 || commit_us < 0)
+		return 0;
+	if ((int64_t)k >= bs->limit && commit_us * 3 >= step_us)
+		bs->limit = bs->limit > bs->max / 2 ? bs->max : bs->limit * 2;
+	else if (commit_us * 10 < step_us)
+		bs->limit = bs->limit / 2 < bs->floor ? bs->floor :
+		    bs->limit / 2;
+	return bs->limit != was;
+}

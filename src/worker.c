@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -95,7 +96,8 @@ struct ks_worker {
 	struct ks_dlq *dlq;	/* NULL: none */
 	struct ks_convert *conv; /* NULL: key and value are bytes */
 
-	int64_t max_records;
+	struct ks_batch_size size;	/* records per batch */
+	int64_t step_us, commit_us;	/* of the last step */
 	int64_t max_bytes;
 	int64_t max_ms;
 	int64_t retry_timeout_ms;
@@ -277,8 +279,10 @@ worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 		ks_worker_free(w);
 		return NULL;
 	}
-	w->max_records = ks_conf_int(sec, ks_options_connector,
-	    "batch.max.records");
+	ks_batch_size_init(&w->size, ks_conf_int(sec, ks_options_connector,
+	    "batch.max.records"), ks_conf_bool(sec, ks_options_connector,
+	    "batch.adaptive"));
+	ks_stats_batch_limit(&w->stats, w->size.limit);
 	w->max_bytes = ks_conf_int(sec, ks_options_connector,
 	    "batch.max.bytes");
 	w->max_ms = ks_conf_int(sec, ks_options_connector, "batch.max.ms");
@@ -474,6 +478,17 @@ skip_poison(struct ks_worker *w, size_t idx, const char *why, char *ebuf,
 	return KSINK_OK;
 }
 
+/* Microseconds of the monotonic clock: a step of the null sink takes a
+ * few milliseconds. */
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
  * One attempt at applying recs[0..k) as one atomic step.  Returns a
  * KSINK_* status; *poison counts the records skipped under
@@ -492,6 +507,8 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, size_t *moved,
 	*poison = 0;
 	*moved = 0;
 	*ebuf = '\0';
+	w->step_us = now_us();
+	w->commit_us = -1;
 	st = w->desc->begin(w->sink, ebuf, elen);
 	while (st == KSINK_OK && i < k) {
 		/* The records up to the next one the converters refused. */
@@ -542,9 +559,12 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, size_t *moved,
 			offs[i].partition = w->q.parts[i].partition;
 			offs[i].next_offset = w->q.parts[i].next;
 		}
+		w->commit_us = now_us();
 		st = w->desc->commit(w->sink, offs, w->q.nparts, ebuf, elen);
+		w->commit_us = now_us() - w->commit_us;
 		free(offs);
 	}
+	w->step_us = now_us() - w->step_us;
 	if (st != KSINK_OK && w->desc->abort)
 		w->desc->abort(w->sink);
 	return st;
@@ -636,7 +656,7 @@ flush_batch(struct ks_worker *w)
 
 	if (w->phase == PHASE_FAILED)
 		return -1;
-	k = ks_batch_cut(&w->q, w->max_records, w->max_bytes);
+	k = ks_batch_cut(&w->q, w->size.limit, w->max_bytes);
 	if (k == 0)
 		return 1;
 	ks_batch_build(&w->q, k);
@@ -714,6 +734,14 @@ flush_batch(struct ks_worker *w)
 	if (r.attempt > 0)
 		ks_log_msg(KSINK_LOG_INFO, w->who, "%s recovered after %d "
 		    "attempts", what, r.attempt + 1);
+	if (r.attempt == 0 && !draining && ks_batch_size_adapt(&w->size, k,
+	    w->step_us, w->commit_us)) {
+		ks_stats_batch_limit(&w->stats, w->size.limit);
+		ks_log_msg(KSINK_LOG_DEBUG, w->who, "batches of up to %lld "
+		    "records: the last commit took %lld of %lld us",
+		    (long long)w->size.limit, (long long)w->commit_us,
+		    (long long)w->step_us);
+	}
 	ks_consumer_commit(w->consumer, w->q.parts, w->q.nparts);
 	ks_stats_batch(&w->stats, k, poison, w->dlq != NULL ? poison : 0,
 	    ks_util_now_ms() - t0, w->q.parts, w->q.nparts);
@@ -734,7 +762,7 @@ out:
 static int
 batch_full(const struct ks_worker *w)
 {
-	return (int64_t)w->q.n >= w->max_records ||
+	return (int64_t)w->q.n >= w->size.limit ||
 	    (int64_t)w->q.bytes >= w->max_bytes;
 }
 
