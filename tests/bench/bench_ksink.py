@@ -47,6 +47,35 @@ UPSERT_STATEMENT = (
     "    ON CONFLICT(user) DO UPDATE SET amount = amount + excluded.amount")
 
 
+def null_state(path, topic):
+    """The null sink's state file: {partition: (next offset, records,
+    bytes)} of topic; empty while there is none."""
+    st = {}
+    try:
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                t, p, nxt, recs, nbytes = line.split()
+                if t == topic:
+                    st[int(p)] = (int(nxt), int(recs), int(nbytes))
+    except (OSError, ValueError):
+        pass
+    return st
+
+
+def manifest_offsets(path, topic):
+    """The file sink's manifest: {partition: next offset} of topic."""
+    st = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                w = line.split()
+                if len(w) == 4 and w[0] == "offset" and w[1] == topic:
+                    st[int(w[2])] = int(w[3])
+    except (OSError, ValueError):
+        pass
+    return st
+
+
 class KsinkContenders:
     """ksink's contenders, mixed into bench.py's Bench."""
 
@@ -136,16 +165,7 @@ class KsinkContenders:
         state = os.path.join(d, "null.state")
 
         def read_state():
-            st = {}
-            try:
-                with open(state) as f:
-                    for line in f.readlines()[1:]:
-                        t, p, nxt, recs, nbytes = line.split()
-                        if t == topic:
-                            st[int(p)] = (int(nxt), int(recs), int(nbytes))
-            except OSError:
-                pass
-            return st
+            return null_state(state, topic)
 
         def done():
             st = read_state()
@@ -175,17 +195,7 @@ class KsinkContenders:
         manifest = os.path.join(d, "ksink-bench.manifest")
 
         def offsets():
-            st = {}
-            try:
-                with open(manifest) as f:
-                    for line in f:
-                        w = line.split()
-                        if len(w) == 4 and w[0] == "offset" and \
-                                w[1] == topic:
-                            st[int(w[2])] = int(w[3])
-            except OSError:
-                pass
-            return st
+            return manifest_offsets(manifest, topic)
 
         def done():
             st = offsets()

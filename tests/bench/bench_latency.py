@@ -75,6 +75,7 @@ import time
 import urllib.parse
 
 from bench_harness import PARTITIONS, Oracle, Result, say, spawn
+from bench_ksink import manifest_offsets, null_state
 from bench_pg import PgPoll, sql_str
 
 LATENCY_SINKS = ("null", "file", "sqlite", "sqlite-upsert", "http",
@@ -123,36 +124,13 @@ def percentile(sorted_values, q):
 
 def null_reader(body, d, topic):
     path = re.search(r"^null\.state = (.*)$", body, re.M).group(1)
-
-    def read():
-        st = {}
-        try:
-            with open(path) as f:
-                for line in f.readlines()[1:]:
-                    w = line.split()
-                    if len(w) == 5 and w[0] == topic:
-                        st[int(w[1])] = int(w[2])
-        except (OSError, ValueError):
-            pass
-        return st
-    return read, None
+    return (lambda: {p: v[0] for p, v in null_state(path, topic).items()},
+            None)
 
 
 def file_reader(body, d, topic):
     path = os.path.join(d, "ksink-bench.manifest")
-
-    def read():
-        st = {}
-        try:
-            with open(path) as f:
-                for line in f:
-                    w = line.split()
-                    if len(w) == 4 and w[0] == "offset" and w[1] == topic:
-                        st[int(w[2])] = int(w[3])
-        except (OSError, ValueError):
-            pass
-        return st
-    return read, None
+    return lambda: manifest_offsets(path, topic), None
 
 
 def sqlite_reader(body, d, topic):
@@ -689,7 +667,7 @@ def latency_tsv(bench):
     return "".join(lines)
 
 
-def update_readme_latency(readme, bench, date):
+def update_readme_latency(readme, bench, mach):
     if not latency_rows(bench):
         return
     try:
@@ -699,7 +677,11 @@ def update_readme_latency(readme, bench, date):
         return
     if BEGIN not in text or END not in text:
         return
-    block = [BEGIN, "", "Run of %s.  " % date + latency_notes(bench), "",
+    info = dict(mach)
+    block = [BEGIN, "", "Run of %s on %s, load average %s at the start.  "
+             % (info["date"], info["CPUs (nproc)"],
+                info["load average (1, 5, 15 min) at start"]) +
+             latency_notes(bench), "",
              latency_table(bench), "", END]
     pre, rest = text.split(BEGIN, 1)
     with open(readme, "w") as f:

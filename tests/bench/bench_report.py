@@ -272,8 +272,7 @@ def write_results(bench, sizes):
                                                 "bench", "results"):
         if bench.results:
             update_readme(readme, tab, tgt, mach)
-        bench_latency.update_readme_latency(readme, bench,
-                                            dict(mach)["date"])
+        bench_latency.update_readme_latency(readme, bench, mach)
     return tab, tgt, mach
 
 

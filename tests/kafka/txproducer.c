@@ -420,12 +420,26 @@ pace(double start, long seq)
 		usleep((useconds_t)(ahead * 1e6));
 }
 
+/* Waits until the broker acknowledged every record; exits 1 unless it
+ * did. */
+static void
+flush_all(rd_kafka_t *rk)
+{
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_flush(rk, TXN_CALL_TIMEOUT_MS);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		die("flush: %s", rd_kafka_err2str(err));
+	if (dr_failed > 0)
+		die("%ld records not delivered, first error: %s", dr_failed,
+		    rd_kafka_err2str(dr_first_err));
+}
+
 /* -I: RECORDS records without transactions; exits 1 unless the broker
  * acknowledged every one. */
 static void
 produce_plain(rd_kafka_t *rk, int parts)
 {
-	rd_kafka_resp_err_t err;
 	double start;
 	long seq;
 
@@ -435,12 +449,7 @@ produce_plain(rd_kafka_t *rk, int parts)
 		if (produce_one(rk, (int)(rng() % (uint64_t)parts), seq) != 0)
 			exit(1);
 	}
-	err = rd_kafka_flush(rk, TXN_CALL_TIMEOUT_MS);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		die("flush: %s", rd_kafka_err2str(err));
-	if (dr_failed > 0)
-		die("%ld records not delivered, first error: %s", dr_failed,
-		    rd_kafka_err2str(dr_first_err));
+	flush_all(rk);
 	fprintf(stderr, "%s: topic %s seed %lu: %ld records written without "
 	    "transactions, %.1f s\n", progname, o.topic, o.seed, o.records,
 	    now() - start);
@@ -452,7 +461,6 @@ static void
 hang(rd_kafka_t *rk, int parts)
 {
 	rd_kafka_error_t *error;
-	rd_kafka_resp_err_t err;
 	long i, n;
 
 	n = o.records < 0 ? 5 : o.records;
@@ -461,12 +469,7 @@ hang(rd_kafka_t *rk, int parts)
 	for (i = 0; i < n; i++)
 		if (produce_one(rk, (int)(i % parts), i) != 0)
 			exit(1);
-	err = rd_kafka_flush(rk, 60000);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		die("flush: %s", rd_kafka_err2str(err));
-	if (dr_failed > 0)
-		die("%ld records not delivered: %s", dr_failed,
-		    rd_kafka_err2str(dr_first_err));
+	flush_all(rk);
 	fprintf(stderr, "%s: topic %s: transaction with %ld records left "
 	    "open; waiting to be killed\n", progname, o.topic, n);
 	printf("open\n");
