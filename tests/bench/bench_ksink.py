@@ -76,6 +76,36 @@ def manifest_offsets(path, topic):
     return st
 
 
+class AccessLog:
+    """What nginx has answered so far (tests/bench/nginx.conf.in's log:
+    status topic partition first last count content_length): follow()
+    reads the lines added since and keeps the highest last offset of
+    each partition of topic answered 204 in last."""
+
+    def __init__(self, path, topic):
+        self.path = path
+        self.topic = topic.encode()
+        self.pos = 0
+        self.last = {}
+
+    def follow(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+        except OSError:
+            return self.last
+        end = data.rfind(b"\n") + 1
+        self.pos += end
+        for line in data[:end].splitlines():
+            w = line.split()
+            if len(w) >= 5 and w[0] == b"204" and w[1] == self.topic:
+                q, last = int(w[2]), int(w[4])
+                if last > self.last.get(q, -1):
+                    self.last[q] = last
+        return self.last
+
+
 class KsinkContenders:
     """ksink's contenders, mixed into bench.py's Bench."""
 
@@ -287,32 +317,15 @@ class KsinkContenders:
         access = os.path.join(prefix, "access.log")
         # The ledger is locked while ksink runs: follow what nginx logs,
         # then wait for the ledger to settle (run_daemon).
-        seen = {"pos": 0, "last": {}}
-
-        def follow():
-            try:
-                with open(access, "rb") as f:
-                    f.seek(seen["pos"])
-                    data = f.read()
-            except OSError:
-                return
-            end = data.rfind(b"\n") + 1
-            seen["pos"] += end
-            for line in data[:end].splitlines():
-                w = line.split()
-                if len(w) >= 5 and w[0] == b"204":
-                    q, last = int(w[2]), int(w[4])
-                    if last > seen["last"].get(q, -1):
-                        seen["last"][q] = last
+        log = AccessLog(access, topic)
 
         def done():
-            follow()
-            return all(seen["last"].get(p, -1) >= n - 1 for p, n in
+            last = log.follow()
+            return all(last.get(p, -1) >= n - 1 for p, n in
                        oracle.next.items())
 
         def started():
-            follow()
-            return bool(seen["last"])
+            return bool(log.follow())
 
         try:
             self.run_ksink(res, d, topic, oracle,

@@ -75,7 +75,7 @@ import time
 import urllib.parse
 
 from bench_harness import PARTITIONS, Oracle, Result, say, spawn
-from bench_ksink import manifest_offsets, null_state
+from bench_ksink import AccessLog, manifest_offsets, null_state
 from bench_pg import PgPoll, sql_str
 
 LATENCY_SINKS = ("null", "file", "sqlite", "sqlite-upsert", "http",
@@ -161,27 +161,9 @@ def sqlite_reader(body, d, topic):
 
 
 def http_reader(body, d, topic):
-    path = os.path.join(d, "nginx", "access.log")
-    seen = {"pos": 0, "next": {}}
-
-    def read():
-        try:
-            with open(path, "rb") as f:
-                f.seek(seen["pos"])
-                data = f.read()
-        except OSError:
-            return dict(seen["next"])
-        end = data.rfind(b"\n") + 1
-        seen["pos"] += end
-        # status topic partition first last count content_length
-        for line in data[:end].splitlines():
-            w = line.split()
-            if len(w) >= 5 and w[0] == b"204" and w[1] == topic.encode():
-                p, nxt = int(w[2]), int(w[4]) + 1
-                if nxt > seen["next"].get(p, 0):
-                    seen["next"][p] = nxt
-        return dict(seen["next"])
-    return read, None
+    log = AccessLog(os.path.join(d, "nginx", "access.log"), topic)
+    return (lambda: {p: last + 1 for p, last in log.follow().items()},
+            None)
 
 
 class Watcher(threading.Thread):
