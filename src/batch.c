@@ -26,9 +26,10 @@ ks_batch_push(struct ks_batch *w, rd_kafka_message_t *m)
 	w->bytes += m->len + m->key_len;
 }
 
-/* Removes the first k messages (an applied batch). */
+/* Removes the first k messages (an applied batch); those left have been
+ * queued since before `since` at least. */
 void
-ks_batch_shift(struct ks_batch *w, size_t k)
+ks_batch_shift(struct ks_batch *w, size_t k, int64_t since)
 {
 	size_t i;
 
@@ -39,7 +40,7 @@ ks_batch_shift(struct ks_batch *w, size_t k)
 	memmove(w->msgs, w->msgs + k, (w->n - k) * sizeof(*w->msgs));
 	w->n -= k;
 	if (w->n > 0)
-		w->first_ms = ks_util_now_ms();
+		w->first_ms = since;
 }
 
 /* Drops queued messages of the given partitions (all when NULL);

@@ -29,8 +29,9 @@ struct ks_batch {
 };
 
 void	ks_batch_push(struct ks_batch *b, rd_kafka_message_t *m);
-/* Removes the first k messages (an applied batch). */
-void	ks_batch_shift(struct ks_batch *b, size_t k);
+/* Removes the first k messages (an applied batch); those left have been
+ * queued since `since` (ms, monotonic) at the latest. */
+void	ks_batch_shift(struct ks_batch *b, size_t k, int64_t since);
 size_t	ks_batch_drop(struct ks_batch *b,
 	    const rd_kafka_topic_partition_list_t *parts);
 size_t	ks_batch_cut(const struct ks_batch *b, int64_t max_records,

@@ -98,6 +98,8 @@ struct ks_worker {
 
 	struct ks_batch_size size;	/* records per batch */
 	int64_t step_us, commit_us;	/* of the last step */
+	int64_t step_start_ms;		/* of the last applied batch */
+	int64_t step_end_ms;		/* 0 once polled after it */
 	int64_t max_bytes;
 	int64_t max_ms;
 	int64_t retry_timeout_ms;
@@ -648,7 +650,7 @@ flush_batch(struct ks_worker *w)
 {
 	int draining = w->phase == PHASE_DRAIN, st, ret;
 	const char *what = "sink";
-	int64_t wait, t0 = 0;
+	int64_t wait, t0 = 0, start = ks_util_now_ms();
 	struct ks_retry r;
 	size_t k, moved, moved_all = 0;
 	uint64_t poison;
@@ -745,7 +747,12 @@ flush_batch(struct ks_worker *w)
 	ks_consumer_commit(w->consumer, w->q.parts, w->q.nparts);
 	ks_stats_batch(&w->stats, k, poison, w->dlq != NULL ? poison : 0,
 	    ks_util_now_ms() - t0, w->q.parts, w->q.nparts);
-	ks_batch_shift(&w->q, k);
+	ks_batch_shift(&w->q, k, start);
+	/* What arrived during the step waits from its start, not from its
+	 * end: batch.max.ms counts from when a record could first be
+	 * polled. */
+	w->step_start_ms = start;
+	w->step_end_ms = ks_util_now_ms();
 	ret = 1;
 out:
 	/* Applied, failed, or given up: either way nothing is retried any
@@ -793,9 +800,9 @@ run(struct ks_worker *w)
 {
 	rd_kafka_message_t *m;
 	char err[512];
-	int64_t left, now;
+	int64_t left, now, since;
 	rd_kafka_t *rk;
-	int timeout;
+	int timeout, fresh;
 
 	if (ks_consumer_start(w->consumer, err, sizeof(err)) == -1 ||
 	    (w->dlq != NULL && ks_dlq_start(w->dlq, err, sizeof(err)) == -1)) {
@@ -818,7 +825,14 @@ run(struct ks_worker *w)
 			    (int)left : POLL_MAX_MS;
 		}
 		if (!batch_due(w, now)) {
+			fresh = w->q.n == 0;
 			m = ks_consumer_poll(w->consumer, timeout);
+			/* The first poll after a step found a record
+			 * waiting: it arrived during the step. */
+			since = m != NULL && fresh && w->step_end_ms > 0 &&
+			    ks_util_now_ms() - w->step_end_ms <= 1 ?
+			    w->step_start_ms : -1;
+			w->step_end_ms = 0;
 			/* Take what else is ready, up to the batch's limits,
 			 * without looking at the clock for each record. */
 			while (m != NULL) {
@@ -826,6 +840,8 @@ run(struct ks_worker *w)
 				m = batch_full(w) || atomic_load(&w->stop) ?
 				    NULL : ks_consumer_poll(w->consumer, 0);
 			}
+			if (since >= 0 && w->q.n > 0 && since < w->q.first_ms)
+				w->q.first_ms = since;
 			now = ks_util_now_ms();
 		}
 		if (batch_due(w, now) && flush_batch(w) == -1)
