@@ -25,6 +25,8 @@
 #include "cjson.h"
 #include "ksink/sink.h"
 #include "render.h"
+#include "../connectors/lib/buf.h"
+#include "../connectors/lib/json.h"
 
 #define CONNECT "org.apache.kafka.connect.data."
 
@@ -65,7 +67,8 @@ struct cj_schema {
 };
 
 struct cj {
-	struct ks_util_buf *out;
+	struct ks_buf *out;
+	int oom;			/* a default's buffer ran out */
 	char *errbuf;
 	size_t errlen;
 	const char *path[CJ_MAX_DEPTH + 1];
@@ -291,22 +294,22 @@ render_struct(struct cj *c, const struct cj_schema *s, json_t *p)
 		return fail(c, "struct schema without fields");
 	if (!json_is_object(p))
 		return fail(c, "not an object");
-	ks_util_buf_add(c->out, "{", 1);
+	ks_buf_add(c->out, "{", 1);
 	json_array_foreach(fields, i, f) {
 		if ((name = json_string_value(json_object_get(f, "field"))) ==
 		    NULL)
 			return fail(c, "struct field %zu without a name", i);
 		if (i > 0)
-			ks_util_buf_add(c->out, ",", 1);
-		ks_util_buf_json_str(c->out, name);
-		ks_util_buf_add(c->out, ":", 1);
+			ks_buf_add(c->out, ",", 1);
+		ks_json_add_string(c->out, name, strlen(name));
+		ks_buf_add(c->out, ":", 1);
 		c->path[c->depth] = name;
 		if ((v = json_object_get(p, name)) == NULL)
 			v = json_null();
 		if (render(c, f, v) == -1)
 			return -1;
 	}
-	ks_util_buf_add(c->out, "}", 1);
+	ks_buf_add(c->out, "}", 1);
 	return 0;
 }
 
@@ -326,25 +329,25 @@ render_container(struct cj *c, const struct cj_schema *s, json_t *p)
 	    json_string_value(json_object_get(keys, "type")) ?
 	    json_string_value(json_object_get(keys, "type")) : "",
 	    "string") == 0) {
-		ks_util_buf_add(c->out, "{", 1);
+		ks_buf_add(c->out, "{", 1);
 		i = 0;
 		json_object_foreach(p, k, x) {
 			if (i++ > 0)
-				ks_util_buf_add(c->out, ",", 1);
+				ks_buf_add(c->out, ",", 1);
 			ks_render_string(c->out, k, strlen(k));
-			ks_util_buf_add(c->out, ":", 1);
+			ks_buf_add(c->out, ":", 1);
 			if (render(c, items, x) == -1)
 				return -1;
 		}
-		ks_util_buf_add(c->out, "}", 1);
+		ks_buf_add(c->out, "}", 1);
 		return 0;
 	}
 	if (!json_is_array(p))
 		return fail(c, "not an array");
-	ks_util_buf_add(c->out, "[", 1);
+	ks_buf_add(c->out, "[", 1);
 	json_array_foreach(p, i, x) {
 		if (i > 0)
-			ks_util_buf_add(c->out, ",", 1);
+			ks_buf_add(c->out, ",", 1);
 		if (s->type == CJ_ARRAY) {
 			if (render(c, items, x) == -1)
 				return -1;
@@ -354,15 +357,15 @@ render_container(struct cj *c, const struct cj_schema *s, json_t *p)
 		if (!json_is_array(x) || json_array_size(x) != 2)
 			return fail(c, "map entry %zu is not a [key, value] "
 			    "pair", i);
-		ks_util_buf_add(c->out, "[", 1);
+		ks_buf_add(c->out, "[", 1);
 		if (render(c, keys, json_array_get(x, 0)) == -1)
 			return -1;
-		ks_util_buf_add(c->out, ",", 1);
+		ks_buf_add(c->out, ",", 1);
 		if (render(c, items, json_array_get(x, 1)) == -1)
 			return -1;
-		ks_util_buf_add(c->out, "]", 1);
+		ks_buf_add(c->out, "]", 1);
 	}
-	ks_util_buf_add(c->out, "]", 1);
+	ks_buf_add(c->out, "]", 1);
 	return 0;
 }
 
@@ -385,7 +388,7 @@ render(struct cj *c, json_t *js, json_t *p)
 		if (d != NULL && !json_is_null(d))
 			rc = render(c, js, d);
 		else if (s.optional) {
-			ks_util_buf_add(c->out, "null", 4);
+			ks_buf_add(c->out, "null", 4);
 			rc = 0;
 		} else
 			rc = fail(c, "null, and the schema is not optional");
@@ -401,7 +404,7 @@ render(struct cj *c, json_t *js, json_t *p)
 			if (!json_is_boolean(p))
 				rc = fail(c, "not a boolean");
 			else {
-				ks_util_buf_printf(c->out, "%s",
+				ks_buf_addf(c->out, "%s",
 				    json_is_true(p) ? "true" : "false");
 				rc = 0;
 			}
@@ -439,7 +442,7 @@ fields_of(struct cj *c, json_t *js, const char *name, int32_t parent,
     struct ks_fields *fields)
 {
 	struct cj_schema s;
-	struct ks_util_buf d = { 0 };
+	struct ks_buf d = { 0 };
 	json_t *f, *dflt;
 	const char *fname;
 	size_t i;
@@ -450,13 +453,15 @@ fields_of(struct cj *c, json_t *js, const char *name, int32_t parent,
 		return -1;
 	if ((dflt = json_object_get(js, "default")) != NULL &&
 	    !json_is_null(dflt)) {
-		struct ks_util_buf *keep = c->out;
+		struct ks_buf *keep = c->out;
 
 		c->out = &d;
 		rc = render(c, js, dflt);
 		c->out = keep;
-		if (rc == -1) {
-			ks_util_buf_free(&d);
+		if (d.oom)
+			c->oom = 1;
+		if (rc == -1 || d.oom) {
+			ks_buf_free(&d);
 			return -1;
 		}
 	}
@@ -466,7 +471,7 @@ fields_of(struct cj *c, json_t *js, const char *name, int32_t parent,
 		idx = ks_fields_add(fields, name, parent < 0 ? -1 : parent,
 		    s.field, s.optional ? KSINK_FIELD_OPTIONAL : 0,
 		    s.precision, s.type == CJ_DECIMAL ? s.scale : 0, d.p);
-	ks_util_buf_free(&d);
+	ks_buf_free(&d);
 	if (s.type != CJ_STRUCT)
 		return 0;
 	f = json_object_get(js, "fields");
@@ -490,7 +495,7 @@ fields_of(struct cj *c, json_t *js, const char *name, int32_t parent,
 }
 
 int
-ks_cjson_decode(const void *text, size_t len, struct ks_util_buf *out,
+ks_cjson_decode(const void *text, size_t len, struct ks_buf *out,
     struct ks_fields *fields, char *errbuf, size_t errlen)
 {
 	struct cj c = { .out = out, .errbuf = errbuf, .errlen = errlen };
@@ -518,12 +523,13 @@ ks_cjson_decode(const void *text, size_t len, struct ks_util_buf *out,
 		rc = render(&c, s, p);
 	}
 	json_decref(root);
+	if (c.oom || out->oom) {	/* checked once, here */
+		ks_util_errf(errbuf, errlen, "out of memory");
+		rc = -1;
+	}
 	if (rc == 0)
 		return KSINK_OK;
-	if (out->p != NULL) {
-		out->len = start;
-		out->p[start] = '\0';
-	}
+	ks_buf_truncate(out, start);
 	ks_fields_free(fields);
-	return KSINK_POISON;
+	return c.oom || out->oom ? KSINK_FATAL : KSINK_POISON;
 }
