@@ -23,7 +23,10 @@
 #include "avronode.h"
 #include "ksink/sink.h"
 #include "render.h"
+#include "../connectors/lib/base64.h"
 #include "../connectors/lib/buf.h"
+#include "../connectors/lib/json.h"
+#include "../connectors/lib/utf8.h"
 
 struct dec {
 	const unsigned char *start, *p, *end;
@@ -184,6 +187,16 @@ decode_real(struct dec *d, const struct ks_avro_node *n)
 	return 0;
 }
 
+/* A string or a map key: UTF-8, as a JSON string. */
+static int
+add_text(struct dec *d, const void *p, size_t len, const char *what)
+{
+	if (!ks_utf8_valid(p, len))
+		return fail(d, "%s is not UTF-8", what);
+	ks_json_add_string(d->out, p, len);
+	return 0;
+}
+
 /* bytes, string and fixed, with their logical types. */
 static int
 decode_blob(struct dec *d, const struct ks_avro_node *n)
@@ -205,12 +218,15 @@ decode_blob(struct dec *d, const struct ks_avro_node *n)
 		    why, sizeof(why)) == -1)
 			return fail(d, "%s", why);
 	} else if (n->kind == KA_STRING) {
-		if (ks_render_string(d->out, v, len) == -1)
-			return fail(d, "string is not UTF-8");
+		if (add_text(d, v, len, "string") == -1)
+			return -1;
 	} else if (n->logical == KL_UUID)
 		ks_render_uuid(d->out, v);
-	else
-		ks_render_base64(d->out, v, len);
+	else {
+		ks_buf_addc(d->out, '"');
+		ks_base64_add(d->out, v, len);
+		ks_buf_addc(d->out, '"');
+	}
 	d->p += len;
 	return 0;
 }
@@ -271,8 +287,8 @@ decode_array(struct dec *d, const struct ks_avro_node *n)
 			if (n->kind == KA_MAP) {
 				if (read_len(d, &len, "map key") == -1)
 					return -1;
-				if (ks_render_string(d->out, d->p, len) == -1)
-					return fail(d, "map key is not UTF-8");
+				if (add_text(d, d->p, len, "map key") == -1)
+					return -1;
 				d->p += len;
 				ks_buf_add(d->out, ":", 1);
 			}

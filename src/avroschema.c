@@ -21,6 +21,7 @@
 #include "avronode.h"
 #include "ksink/sink.h"
 #include "render.h"
+#include "../connectors/lib/base64.h"
 #include "../connectors/lib/buf.h"
 #include "../connectors/lib/json.h"
 
@@ -535,8 +536,11 @@ default_binary(struct ks_buf *b, const struct ks_avro_node *n,
 		    n->scale, errbuf, errlen);
 	else if (n->logical == KL_UUID)
 		ks_render_uuid(b, bytes);
-	else
-		ks_render_base64(b, bytes, (size_t)len);
+	else {
+		ks_buf_addc(b, '"');
+		ks_base64_add(b, bytes, (size_t)len);
+		ks_buf_addc(b, '"');
+	}
 	free(bytes);
 	return rc;
 }
@@ -570,8 +574,9 @@ render_default(struct ks_buf *b, const struct ks_avro_node *n, json_t *v,
 	case KA_STRING:
 		if (!json_is_string(v))
 			return -1;
-		return ks_render_string(b, json_string_value(v),
+		ks_json_add_string(b, json_string_value(v),
 		    json_string_length(v));
+		return 0;
 	case KA_BYTES:
 	case KA_FIXED:
 		return default_binary(b, n, v, errbuf, errlen);

@@ -25,6 +25,7 @@
 #include "cjson.h"
 #include "ksink/sink.h"
 #include "render.h"
+#include "../connectors/lib/base64.h"
 #include "../connectors/lib/buf.h"
 #include "../connectors/lib/json.h"
 
@@ -277,8 +278,11 @@ render_bytes(struct cj *c, const struct cj_schema *s, json_t *p)
 		if (ks_render_decimal(c->out, b, (size_t)n, s->precision,
 		    s->scale, why, sizeof(why)) == -1)
 			rc = fail(c, "%s", why);
-	} else
-		ks_render_base64(c->out, b, (size_t)n);
+	} else {
+		ks_buf_addc(c->out, '"');
+		ks_base64_add(c->out, b, (size_t)n);
+		ks_buf_addc(c->out, '"');
+	}
 	free(b);
 	return rc;
 }
@@ -334,7 +338,7 @@ render_container(struct cj *c, const struct cj_schema *s, json_t *p)
 		json_object_foreach(p, k, x) {
 			if (i++ > 0)
 				ks_buf_add(c->out, ",", 1);
-			ks_render_string(c->out, k, strlen(k));
+			ks_json_add_string(c->out, k, strlen(k));
 			ks_buf_add(c->out, ":", 1);
 			if (render(c, items, x) == -1)
 				return -1;
@@ -412,9 +416,11 @@ render(struct cj *c, json_t *js, json_t *p)
 		case CJ_STRING:
 			if (!json_is_string(p))
 				rc = fail(c, "not a string");
-			else
-				rc = ks_render_string(c->out,
+			else {
+				ks_json_add_string(c->out,
 				    json_string_value(p), json_string_length(p));
+				rc = 0;
+			}
 			break;
 		case CJ_BYTES:
 		case CJ_DECIMAL:

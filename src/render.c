@@ -15,60 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../connectors/lib/base64.h"
 #include "../connectors/lib/buf.h"
-#include "../connectors/lib/utf8.h"
 #include "render.h"
-
-int
-ks_render_string(struct ks_buf *b, const void *s, size_t n)
-{
-	const unsigned char *u = s, *run;
-	char esc[8];
-	size_t i;
-
-	if (!ks_utf8_valid(s, n))
-		return -1;
-	ks_buf_add(b, "\"", 1);
-	run = u;
-	for (i = 0; i < n; i++) {
-		if (u[i] >= 0x20 && u[i] != '"' && u[i] != '\\')
-			continue;
-		ks_buf_add(b, run, (size_t)(u + i - run));
-		switch (u[i]) {
-		case '"': ks_buf_add(b, "\\\"", 2); break;
-		case '\\': ks_buf_add(b, "\\\\", 2); break;
-		case '\n': ks_buf_add(b, "\\n", 2); break;
-		case '\r': ks_buf_add(b, "\\r", 2); break;
-		case '\t': ks_buf_add(b, "\\t", 2); break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
-			ks_buf_add(b, esc, 6);
-		}
-		run = u + i + 1;
-	}
-	ks_buf_add(b, run, (size_t)(u + n - run));
-	ks_buf_add(b, "\"", 1);
-	return 0;
-}
-
-void
-ks_render_base64(struct ks_buf *b, const void *p, size_t n)
-{
-	char chunk[4 * 256];
-	const unsigned char *u = p;
-	size_t k;
-
-	ks_buf_add(b, "\"", 1);
-	while (n > 0) {
-		k = n < 3 * 256 ? n : 3 * 256;
-		ks_base64_encode(chunk, u, k);
-		ks_buf_add(b, chunk, KS_BASE64_LEN(k));
-		u += k;
-		n -= k;
-	}
-	ks_buf_add(b, "\"", 1);
-}
 
 void
 ks_render_int(struct ks_buf *b, int64_t v)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * render.h - the JSON renderings of typed values that the Avro and the
- * Connect JSON decoders share (ksink-converters(7)): strings, bytes,
- * numbers, decimals, dates, times, timestamps and UUIDs.
+ * Connect JSON decoders share (ksink-converters(7)): numbers, decimals,
+ * dates, times, timestamps and UUIDs.  Strings and bytes are written by
+ * connectors/lib's encoders, ks_json_add_string() and ks_base64_add(),
+ * as every JSON text of ksink's is.
  */
 #ifndef KS_RENDER_H
 #define KS_RENDER_H
@@ -17,11 +19,6 @@ struct ks_buf;
 /* The most digits a decimal may have, its scale included. */
 #define KS_RENDER_MAX_DIGITS	1000
 
-/* Appends n bytes of UTF-8 as a JSON string; -1 when they are not UTF-8
- * (nothing appended). */
-int	ks_render_string(struct ks_buf *, const void *s, size_t n);
-/* Appends n bytes as a JSON string of their base64 (RFC 4648). */
-void	ks_render_base64(struct ks_buf *, const void *p, size_t n);
 void	ks_render_int(struct ks_buf *, int64_t);
 /* The shortest decimal that reads back as the same value; NaN and the
  * infinities as the strings "NaN", "Infinity" and "-Infinity". */

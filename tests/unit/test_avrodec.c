@@ -134,6 +134,10 @@ test_primitives(void **state)
 	dec_ok("\"string\"", &e, "\"h\xc3\xa9llo \\\"q\\\"\\\\\\n\\u0001\"");
 	ENC(e_bytes(&e, "a\0b", 3));
 	dec_ok("\"string\"", &e, "\"a\\u0000b\"");
+	/* The short escapes where JSON has one, as every JSON text ksink
+	 * writes (connectors/lib/json.c). */
+	ENC(e_str(&e, "\b\f\t\r\x1f\x7f"));
+	dec_ok("\"string\"", &e, "\"\\b\\f\\t\\r\\u001f\x7f\"");
 	ENC(e_bytes(&e, "\x00\xff", 2));
 	dec_ok("\"bytes\"", &e, "\"AP8=\"");
 	ENC(e_bytes(&e, "", 0));

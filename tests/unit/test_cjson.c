@@ -79,6 +79,10 @@ test_types(void **state)
 	cj_ok(T("float64"), "3", "3");
 	cj_ok(T("boolean"), "true", "true");
 	cj_ok(T("string"), "\"a\\u0000\\\"\\u00e9\"", "\"a\\u0000\\\"\xc3\xa9\"");
+	/* As every JSON ksink writes (connectors/lib/json.c): the short
+	 * escapes where JSON has one. */
+	cj_ok(T("string"), "\"\\u0008\\u000c\\n\\u001f\"",
+	    "\"\\b\\f\\n\\u001f\"");
 	cj_ok(T("bytes"), "\"AP8=\"", "\"AP8=\"");
 	cj_ok(T("bytes"), "\"\"", "\"\"");
 	cj_ok("{\"type\":\"array\",\"items\":" T("int32") "}", "[1,2]",
