@@ -176,59 +176,6 @@ schema(struct cj *c, json_t *s, struct cj_schema *out)
 	return 0;
 }
 
-static int
-b64val(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes base64 (RFC 4648, padded, as Java's Base64 writes it) into a
- * new buffer; its length, or -1. */
-static ssize_t
-unbase64(const char *s, size_t n, unsigned char **out)
-{
-	unsigned char *b;
-	size_t i, k = 0, pad = 0;
-	uint32_t v = 0;
-	int x;
-
-	if (n % 4 != 0)
-		return -1;
-	if (n > 0 && s[n - 1] == '=')
-		pad = n > 1 && s[n - 2] == '=' ? 2 : 1;
-	b = ks_util_xmalloc(n / 4 * 3 + 1);
-	for (i = 0; i < n - pad; i++) {
-		if ((x = b64val((unsigned char)s[i])) == -1) {
-			free(b);
-			return -1;
-		}
-		v = v << 6 | (uint32_t)x;
-		if (i % 4 == 3) {
-			b[k++] = (unsigned char)(v >> 16);
-			b[k++] = (unsigned char)(v >> 8);
-			b[k++] = (unsigned char)v;
-			v = 0;
-		}
-	}
-	if (pad == 1) {
-		b[k++] = (unsigned char)(v >> 10);
-		b[k++] = (unsigned char)(v >> 2);
-	} else if (pad == 2)
-		b[k++] = (unsigned char)(v >> 4);
-	*out = b;
-	return (ssize_t)k;
-}
-
 static int render(struct cj *, json_t *schema, json_t *payload);
 
 static int
@@ -268,12 +215,18 @@ render_bytes(struct cj *c, const struct cj_schema *s, json_t *p)
 {
 	unsigned char *b;
 	char why[128];
-	ssize_t n;
+	size_t len;
+	long n;
 	int rc = 0;
 
-	if (!json_is_string(p) || (n = unbase64(json_string_value(p),
-	    json_string_length(p), &b)) == -1)
+	if (!json_is_string(p))
 		return fail(c, "not a base64 string");
+	len = json_string_length(p);
+	b = ks_util_xmalloc(len / 4 * 3 + 1);
+	if ((n = ks_base64_decode(b, json_string_value(p), len)) == -1) {
+		free(b);
+		return fail(c, "not a base64 string");
+	}
 	if (s->type == CJ_DECIMAL) {
 		if (ks_render_decimal(c->out, b, (size_t)n, s->precision,
 		    s->scale, why, sizeof(why)) == -1)

@@ -84,6 +84,8 @@ test_types(void **state)
 	cj_ok(T("string"), "\"\\u0008\\u000c\\n\\u001f\"",
 	    "\"\\b\\f\\n\\u001f\"");
 	cj_ok(T("bytes"), "\"AP8=\"", "\"AP8=\"");
+	cj_ok(T("bytes"), "\"AA==\"", "\"AA==\"");
+	cj_ok(T("bytes"), "\"3q2+7w==\"", "\"3q2+7w==\"");
 	cj_ok(T("bytes"), "\"\"", "\"\"");
 	cj_ok("{\"type\":\"array\",\"items\":" T("int32") "}", "[1,2]",
 	    "[1,2]");
@@ -136,6 +138,9 @@ test_poison(void **state)
 	cj_bad(ENV(T("string"), "1"), "not a string");
 	cj_bad(ENV(T("bytes"), "\"A\""), "not a base64 string");
 	cj_bad(ENV(T("bytes"), "\"A*==\""), "not a base64 string");
+	cj_bad(ENV(T("bytes"), "\"AB=C\""), "not a base64 string");
+	cj_bad(ENV(T("bytes"), "\"A===\""), "not a base64 string");
+	cj_bad(ENV(T("bytes"), "\"AA==AA==\""), "not a base64 string");
 	cj_bad(ENV(T("uint8"), "1"), "unknown schema type \"uint8\"");
 	cj_bad(ENV(T("int32"), "null"), "not optional");
 	cj_bad(ENV("{\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect."
