@@ -30,6 +30,7 @@
 #include "ksink/sink.h"
 #include "registry.h"
 #include "util.h"
+#include "../connectors/lib/buf.h"
 
 #define REG_DEFAULT_TIMEOUT_MS	10000
 #define REG_MAX_ANSWER		(16 * 1024 * 1024)
@@ -57,7 +58,7 @@ struct ks_registry {
 	pthread_mutex_t	 lock;
 	CURL		*curl;
 	char		 curl_err[CURL_ERROR_SIZE];
-	struct ks_util_buf answer;
+	struct ks_buf answer;
 	int		 too_big;
 	int		 global;	/* curl_global_init succeeded */
 };
@@ -418,14 +419,8 @@ on_answer(char *data, size_t size, size_t n, void *arg)
 		r->too_big = 1;
 		return 0;	/* libcurl stops: CURLE_WRITE_ERROR */
 	}
-	if (r->answer.cap < r->answer.len + len + 1) {
-		r->answer.cap = (r->answer.len + len + 1) * 2;
-		r->answer.p = ks_util_xrealloc(r->answer.p, r->answer.cap);
-	}
-	memcpy(r->answer.p + r->answer.len, data, len);
-	r->answer.len += len;
-	r->answer.p[r->answer.len] = '\0';
-	return len;
+	ks_buf_add(&r->answer, data, len);
+	return r->answer.oom ? 0 : len;
 }
 
 static int
@@ -566,7 +561,7 @@ ks_registry_free(struct ks_registry *r)
 	free(r->ca);
 	free(r->cert);
 	free(r->key);
-	ks_util_buf_free(&r->answer);
+	ks_buf_free(&r->answer);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -664,7 +659,7 @@ quote_error(const struct ks_registry *r, long *code, char *out,
 /* Reads {"schema": "...", "schemaType": "..."}. */
 static int
 read_answer(struct ks_registry *r, const struct reg_url *u, int32_t id,
-    struct ks_util_buf *schema, char *type, size_t typelen, char *errbuf,
+    struct ks_buf *schema, char *type, size_t typelen, char *errbuf,
     size_t errlen)
 {
 	json_t *root, *js, *jt;
@@ -704,8 +699,13 @@ read_answer(struct ks_registry *r, const struct reg_url *u, int32_t id,
 		goto out;
 	}
 	memcpy(type, t, strlen(t) + 1);
-	schema->len = 0;
-	ks_util_buf_printf(schema, "%s", json_string_value(js));
+	ks_buf_reset(schema);
+	ks_buf_adds(schema, json_string_value(js));
+	if (schema->oom) {
+		ks_util_errf(errbuf, errlen, "schema registry %s: out of "
+		    "memory for schema id %d", u->shown, id);
+		goto out;
+	}
 	rc = TRY_OK;
 out:
 	if (root != NULL)
@@ -716,23 +716,35 @@ out:
 /* One GET; TRY_NEXT leaves in errbuf why this URL did not do. */
 static int
 try_url(struct ks_registry *r, const struct reg_url *u, int32_t id,
-    struct ks_util_buf *schema, char *type, size_t typelen, char *errbuf,
+    struct ks_buf *schema, char *type, size_t typelen, char *errbuf,
     size_t errlen)
 {
-	struct ks_util_buf url = { NULL, 0, 0 };
+	struct ks_buf url = { 0 };
 	char words[CURL_ERROR_SIZE + REG_MAX_QUOTE];
 	CURLcode rc;
 	long status = 0, ecode;
 
-	ks_util_buf_printf(&url, "%s/schemas/ids/%d", u->url, id);
-	r->answer.len = 0;
+	ks_buf_addf(&url, "%s/schemas/ids/%d", u->url, id);
+	if (url.oom) {
+		ks_buf_free(&url);
+		ks_util_errf(errbuf, errlen, "schema registry %s: out of "
+		    "memory", u->shown);
+		return TRY_FATAL;
+	}
+	ks_buf_reset(&r->answer);
 	r->too_big = 0;
 	r->curl_err[0] = '\0';
 	curl_easy_setopt(r->curl, CURLOPT_URL, url.p);
 	rc = curl_easy_perform(r->curl);
 	explicit_bzero(url.p, url.len);
-	ks_util_buf_free(&url);
+	ks_buf_free(&url);
 	if (rc != CURLE_OK) {
+		if (r->answer.oom) {
+			ks_util_errf(errbuf, errlen, "schema registry %s: out "
+			    "of memory for the answer for schema id %d",
+			    u->shown, id);
+			return TRY_FATAL;
+		}
 		if (r->too_big) {
 			ks_util_errf(errbuf, errlen, "schema registry %s: the "
 			    "answer for schema id %d is larger than %d MiB",
@@ -796,11 +808,11 @@ try_url(struct ks_registry *r, const struct reg_url *u, int32_t id,
 
 int
 ks_registry_fetch(struct ks_registry *r, int32_t id,
-    struct ks_util_buf *schema, char *type, size_t typelen, char *errbuf,
+    struct ks_buf *schema, char *type, size_t typelen, char *errbuf,
     size_t errlen)
 {
 	char one[512];
-	struct ks_util_buf why = { NULL, 0, 0 };
+	struct ks_buf why = { 0 };
 	size_t i;
 	int t, fatal = 0;
 
@@ -817,7 +829,7 @@ ks_registry_fetch(struct ks_registry *r, int32_t id,
 		if (t == TRY_OK || t == TRY_POISON || t == TRY_FATAL) {
 			/* An answer of the registry's: it stands. */
 			pthread_mutex_unlock(&r->lock);
-			ks_util_buf_free(&why);
+			ks_buf_free(&why);
 			if (t == TRY_OK)
 				return KSINK_OK;
 			ks_util_errf(errbuf, errlen, "%s", one);
@@ -826,18 +838,23 @@ ks_registry_fetch(struct ks_registry *r, int32_t id,
 		/* No answer from this URL: the next may give one. */
 		if (t == TRY_BROKEN && !fatal) {
 			fatal = 1;
-			why.len = 0;
+			ks_buf_truncate(&why, 0);
 		}
 		if (t == TRY_BROKEN || !fatal)
-			ks_util_buf_printf(&why, "%s%s", why.len ? "; " : "",
+			ks_buf_addf(&why, "%s%s", why.len ? "; " : "",
 			    one);
 	}
 	pthread_mutex_unlock(&r->lock);
+	if (why.oom) {
+		ks_buf_free(&why);
+		ks_util_errf(errbuf, errlen, "schema registry: out of memory");
+		return KSINK_FATAL;
+	}
 	if (fatal)
 		ks_util_errf(errbuf, errlen, "%s", why.p);
 	else
 		ks_util_errf(errbuf, errlen, "no schema registry answered for "
 		    "schema id %d: %s", id, why.p ? why.p : "no URL");
-	ks_util_buf_free(&why);
+	ks_buf_free(&why);
 	return fatal ? KSINK_FATAL : KSINK_RETRY;
 }

@@ -12,6 +12,8 @@
 
 #include "util.h"
 
+struct ks_buf;
+
 enum ks_registry_auth { KS_REG_AUTH_NONE, KS_REG_AUTH_USER_INFO,
 	KS_REG_AUTH_URL };
 
@@ -53,13 +55,14 @@ int	ks_registry_check_urls(const char *urls, size_t *with_creds,
  * that is not the registry's API), and when no URL answers and one of
  * them failed in a way that only the operator can mend: the registry's
  * certificate does not verify with the CA (ssl.ca.location), the registry
- * refuses the client certificate or its absence, a PEM file is unusable.
+ * refuses the client certificate or its absence, a PEM file is unusable;
+ * and when memory runs out.
  * errbuf names the URL, never the credentials (user information in a URL,
  * the user info, the token).  Thread-safe: fetches of one object are
  * serialised; they reuse its connection.
  */
 int	ks_registry_fetch(struct ks_registry *, int32_t id,
-	    struct ks_util_buf *schema, char *type, size_t typelen,
+	    struct ks_buf *schema, char *type, size_t typelen,
 	    char *errbuf, size_t errlen);
 
 #endif
