@@ -9,12 +9,14 @@
  * Exactly-once comes from one of two protocols (ksink-http(7)):
  *
  *  - the ledger (http.state.path, SQLite): before a request is sent its
- *    intent (partition, offset range, Idempotency-Key, exact body) is made
- *    durable; on 2xx one transaction deletes the intent and advances the
- *    partition's next offset.  An intent still there after a crash or a
- *    failed attempt is in doubt: it is re-sent byte-identical, with the
- *    same key, before any other request, and the receiver's deduplication
- *    of the key makes it take effect once.
+ *    intent (partition, offset range, Idempotency-Key, the body's length
+ *    and digest) is made durable; on 2xx one transaction deletes the
+ *    intent and advances the partition's next offset.  An intent still
+ *    there after a crash or a failed attempt is in doubt: it is re-sent
+ *    byte-identical (its body rebuilt from its records after a restart,
+ *    doubt.c), with the same key, before any later record of its
+ *    partition, and the receiver's deduplication of the key makes it take
+ *    effect once.
  *
  *  - the offset protocol (http.offsets.url): the receiver stores the next
  *    offset of each partition in its own transaction, says where to start
@@ -425,6 +427,8 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
 			    offsets[i].partition, &offsets[i].next_offset,
 			    errbuf, errlen)) != KSINK_OK)
 				return rc;
+			doubt_restart(s, offsets[i].topic,
+			    offsets[i].partition);
 		} else {
 			if (s->not_before != 0 && ks_clock_mono_ms() < s->not_before) {
 				ks_err_set(errbuf, errlen, "waiting %" PRId64 " ms "
@@ -584,7 +588,10 @@ write_records(struct sink *s, const struct ksink_record *recs, size_t count,
 		}
 		if (k == lo)
 			continue;
-		rc = send_group(s, recs, lo, k, &at, errbuf, errlen);
+		if (s->ndoubts > 0)
+			rc = doubt_group(s, recs, lo, k, &at, errbuf, errlen);
+		else
+			rc = send_group(s, recs, lo, k, &at, errbuf, errlen);
 		if (rc == KSINK_POISON) {
 			limit = s->order[at];
 			snprintf(poison_msg, sizeof(poison_msg), "%s", errbuf);
@@ -621,6 +628,16 @@ http_write(void *arg, const struct ksink_record *recs, size_t count,
 	return rc;
 }
 
+/* An offset that commit() leaves alone: none, or that of a partition with
+ * a request in doubt, whose records the ledger must read again after a
+ * restart (the next offset moves past them when the request is settled). */
+static int
+skip_offset(struct sink *s, const struct ksink_offset *o)
+{
+	return o->next_offset == KSINK_OFFSET_NONE || (s->ndoubts > 0 &&
+	    doubt_find(s, o->topic, o->partition) != NULL);
+}
+
 static int
 http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
@@ -632,7 +649,7 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 
 	s->in_step = 0;
 	for (i = 0; i < count; i++) {
-		if (offsets[i].next_offset == KSINK_OFFSET_NONE)
+		if (skip_offset(s, &offsets[i]))
 			continue;
 		if ((rc = fence_get(s, offsets[i].topic, offsets[i].partition,
 		    &f, errbuf, errlen)) != KSINK_OK)
@@ -650,7 +667,7 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 		    KSINK_OK)
 			return rc;
 		for (i = 0; i < count; i++) {
-			if (offsets[i].next_offset == KSINK_OFFSET_NONE)
+			if (skip_offset(s, &offsets[i]))
 				continue;
 			if ((rc = ledger_advance(s, offsets[i].topic,
 			    offsets[i].partition, offsets[i].next_offset,
@@ -665,7 +682,7 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 		}
 	}
 	for (i = 0; i < count; i++)
-		if (offsets[i].next_offset != KSINK_OFFSET_NONE &&
+		if (!skip_offset(s, &offsets[i]) &&
 		    fence_get(s, offsets[i].topic, offsets[i].partition, &f,
 		    errbuf, errlen) == KSINK_OK)
 			fence_raise(f, offsets[i].next_offset);
@@ -691,6 +708,8 @@ http_close(void *arg)
 	if (s == NULL)
 		return;
 	ledger_close(s);
+	doubt_clear(s);
+	free(s->doubts);
 	if (s->curl != NULL)
 		curl_easy_cleanup(s->curl);
 	if (s->curl_global)
@@ -765,10 +784,16 @@ http_reset_offsets(void *arg, const struct ksink_offset *offsets,
 		db_rollback(s);
 		goto out;
 	}
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
+		struct doubt *d;
+
+		while ((d = doubt_find(s, offsets[i].topic,
+		    offsets[i].partition)) != NULL)
+			doubt_drop(s, d);
 		if (fence_get(s, offsets[i].topic, offsets[i].partition, &f,
 		    errbuf, errlen) == KSINK_OK)
 			f->next = offsets[i].next_offset;
+	}
 	rc = KSINK_OK;
 out:
 	sqlite3_finalize(drop);
