@@ -63,9 +63,11 @@ static const struct ksink_option options[] = {
 	    "whose body is the record's value as it is "
 	    "(application/octet-stream)." },
 	{ .name = "http.batch.max.records", .type = KSINK_OPT_INT,
-	  .def = "500", .min = 1, .max = 100000,
+	  .def = "5000", .min = 1, .max = 100000,
 	  .doc = "Most records in one request.  A batch of the worker that "
-	    "holds more is sent as several requests in sequence." },
+	    "holds more is sent as several requests in sequence.  The "
+	    "default, that of the worker's batch.max.records, makes one "
+	    "request of each partition of a batch." },
 	{ .name = "http.batch.max.bytes", .type = KSINK_OPT_INT,
 	  .def = "1048576", .min = 1024, .max = 268435456,
 	  .doc = "Most bytes in the body of one request.  A single record "
