@@ -10,6 +10,18 @@
  */
 #include "http-fx.h"
 
+/* Request b was sent again as a: byte-identical, under the same key. */
+static void
+assert_resent(const struct req *b, const struct req *a)
+{
+	char ka[128], kb[128];
+
+	assert_int_equal(b->len, a->len);
+	assert_memory_equal(b->body, a->body, a->len);
+	assert_string_equal(req_header(b, "Idempotency-Key", kb, sizeof(kb)),
+	    req_header(a, "Idempotency-Key", ka, sizeof(ka)));
+}
+
 /* A request that may have been applied (the connection closed before the
  * answer) stays in doubt: it is re-sent byte-identical with its key before
  * anything else, by the next attempt or after a restart. */
@@ -17,7 +29,7 @@ static void
 test_in_doubt(void **state)
 {
 	struct ksink_record r[4], more[2];
-	char err[512], k0[128], k1[128];
+	char err[512];
 	size_t done;
 	void *s;
 
@@ -50,12 +62,7 @@ test_in_doubt(void **state)
 		assert_int_equal(step(s, all, 6, &done), KSINK_OK);
 	}
 	assert_int_equal(srv_nreqs(), 3);
-	assert_int_equal(srv.reqs[1].len, srv.reqs[0].len);
-	assert_memory_equal(srv.reqs[1].body, srv.reqs[0].body,
-	    srv.reqs[0].len);
-	assert_string_equal(req_header(&srv.reqs[1], "Idempotency-Key", k1,
-	    sizeof(k1)), req_header(&srv.reqs[0], "Idempotency-Key", k0,
-	    sizeof(k0)));
+	assert_resent(&srv.reqs[1], &srv.reqs[0]);
 	assert_non_null(strstr(srv.reqs[2].body, "\"offset\":10"));
 	assert_null(strstr(srv.reqs[2].body, "\"offset\":9"));
 	assert_int_equal(pending_intents(s), 0);
@@ -80,6 +87,25 @@ intent_body_bytes(void *s)
 	return n;
 }
 
+/* A first attempt at records r[0..n) whose connection closes before the
+ * answer, then a crash: the request stays in doubt, its body not kept. */
+static void
+leave_in_doubt(const struct ksink_record *r, size_t n)
+{
+	char err[512];
+	size_t done;
+	void *s;
+
+	s = sink_open();
+	srv_script(0, NULL, ACT_CLOSE, 0);
+	assert_int_equal(step_write(s, r, n, &done, err, sizeof(err)),
+	    KSINK_RETRY);
+	desc->abort(s);
+	assert_int_equal(pending_intents(s), 1);
+	assert_int_equal(intent_body_bytes(s), 0);
+	desc->close(s);
+}
+
 /* The ledger keeps what re-creates a request, not its body: after a
  * restart the body is rebuilt from the records of its range, which may
  * come in several batches.  Until the last one comes, the records are
@@ -89,23 +115,15 @@ static void
 test_in_doubt_rebuilt(void **state)
 {
 	struct ksink_record r[4], x[1];
-	char err[512], k0[128], k1[128];
 	size_t done;
 	void *s;
 
 	(void)state;
-	s = sink_open();
 	r[0] = rec("t", 1, 20, "{\"n\":20}");
 	r[1] = rec("t", 1, 21, "\x01binary");
 	r[2] = rec("t", 1, 23, "{\"n\":23}");
 	r[3] = rec("t", 1, 24, "{\"n\":24}");
-	srv_script(0, NULL, ACT_CLOSE, 0);
-	assert_int_equal(step_write(s, r, 3, &done, err, sizeof(err)),
-	    KSINK_RETRY);
-	desc->abort(s);
-	assert_int_equal(pending_intents(s), 1);
-	assert_int_equal(intent_body_bytes(s), 0);
-	desc->close(s);
+	leave_in_doubt(r, 3);
 
 	/* Restart; the first batch holds only part of the range. */
 	s = sink_open();
@@ -124,12 +142,7 @@ test_in_doubt_rebuilt(void **state)
 	assert_int_equal(srv_nreqs(), 1);
 	assert_int_equal(step(s, r + 2, 2, &done), KSINK_OK);
 	assert_int_equal(srv_nreqs(), 3);
-	assert_int_equal(srv.reqs[1].len, srv.reqs[0].len);
-	assert_memory_equal(srv.reqs[1].body, srv.reqs[0].body,
-	    srv.reqs[0].len);
-	assert_string_equal(req_header(&srv.reqs[1], "Idempotency-Key", k1,
-	    sizeof(k1)), req_header(&srv.reqs[0], "Idempotency-Key", k0,
-	    sizeof(k0)));
+	assert_resent(&srv.reqs[1], &srv.reqs[0]);
 	assert_non_null(strstr(srv.reqs[2].body, "\"offset\":24"));
 	assert_null(strstr(srv.reqs[2].body, "\"offset\":23"));
 	assert_int_equal(pending_intents(s), 0);
@@ -153,14 +166,9 @@ test_in_doubt_changed(void **state)
 	void *s;
 
 	(void)state;
-	s = sink_open();
 	r[0] = rec("t", 0, 7, "{\"n\":7}");
 	r[1] = rec("t", 0, 8, "{\"n\":8}");
-	srv_script(0, NULL, ACT_CLOSE, 0);
-	assert_int_equal(step_write(s, r, 2, &done, err, sizeof(err)),
-	    KSINK_RETRY);
-	desc->abort(s);
-	desc->close(s);
+	leave_in_doubt(r, 2);
 
 	conf_set("http.body.format", "ndjson");
 	s = sink_open();
