@@ -419,6 +419,9 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
 	long code;
 	int rc;
 
+	/* The ledger's offsets are read: settle what was delivered. */
+	if ((rc = ledger_flush(s, errbuf, errlen)) != KSINK_OK)
+		return rc;
 	for (i = 0; i < count; i++) {
 		offsets[i].next_offset = KSINK_OFFSET_NONE;
 		if (s->offsets_url == NULL) {
@@ -660,6 +663,9 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 		    offsets[i].next_offset > f->next)
 			need = 1;
 	}
+	/* The requests delivered in this step are settled in the ledger's
+	 * next transaction: this one when the offsets need one, else that
+	 * of the next intent (ledger.c, ledger_delivered()). */
 	if (!need)
 		return KSINK_OK;
 	/* Offsets past the last delivered record: records skipped as
@@ -668,6 +674,10 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 		if ((rc = db_exec(s, "BEGIN IMMEDIATE", errbuf, errlen)) !=
 		    KSINK_OK)
 			return rc;
+		if ((rc = ledger_settle_rows(s, errbuf, errlen)) != KSINK_OK) {
+			db_rollback(s);
+			return rc;
+		}
 		for (i = 0; i < count; i++) {
 			if (skip_offset(s, &offsets[i]))
 				continue;
@@ -682,6 +692,7 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 			db_rollback(s);
 			return rc;
 		}
+		s->nsettles = 0;
 	}
 	for (i = 0; i < count; i++)
 		if (!skip_offset(s, &offsets[i]) &&
@@ -706,9 +717,15 @@ static void
 http_close(void *arg)
 {
 	struct sink *s = arg;
+	char err[512];
 
 	if (s == NULL)
 		return;
+	/* What stays unsettled is in doubt at the next start. */
+	if (s->db != NULL && ledger_flush(s, err, sizeof(err)) != KSINK_OK)
+		s->host->log(s->ctx, KSINK_LOG_WARN, "%s; the requests it "
+		    "concerns are sent again at the next start", err);
+	free(s->settles);
 	ledger_close(s);
 	doubt_clear(s);
 	free(s->doubts);
@@ -755,6 +772,9 @@ http_reset_offsets(void *arg, const struct ksink_offset *offsets,
 		    "the offsets: reset them at the receiver");
 		return KSINK_CONFIG;
 	}
+	if ((rc = ledger_flush(s, errbuf, errlen)) != KSINK_OK)
+		return rc;
+	rc = KSINK_FATAL;
 	if (sqlite3_prepare_v2(s->db, "DELETE FROM ksink_http_intents WHERE "
 	    "connector = ?1 AND topic = ?2 AND partition = ?3", -1, &drop,
 	    NULL) != SQLITE_OK) {

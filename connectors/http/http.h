@@ -100,6 +100,15 @@ struct doubt {
 	int64_t next;		/* offset after the last one in body */
 };
 
+/* A request answered 2xx whose intent is still in the ledger: it is
+ * settled (intent deleted, offset raised) in the ledger's next
+ * transaction, the next intent's or commit()'s. */
+struct settle {
+	int64_t id;
+	struct ks_offcache_entry *f;
+	int64_t next;
+};
+
 struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
@@ -136,6 +145,8 @@ struct sink {
 	    *st_pending, *st_begin, *st_commit;
 	struct doubt *doubts;	/* at most one per partition */
 	size_t ndoubts;
+	struct settle *settles;
+	size_t nsettles, settles_cap;
 
 	struct ks_offcache fences;
 	size_t delivered;	/* records answered 2xx in this write() */
@@ -215,8 +226,11 @@ int	ledger_advance(struct sink *s, const char *topic, int32_t partition,
 int	ledger_intent(struct sink *s, const struct request *rq, int64_t *id,
 	    char *errbuf, size_t errlen);
 int	ledger_doubts(struct sink *s, char *errbuf, size_t errlen);
-int	ledger_settle(struct sink *s, int64_t id, const struct request *rq,
-	    int delivered, char *errbuf, size_t errlen);
+int	ledger_drop(struct sink *s, int64_t id, char *errbuf, size_t errlen);
+int	ledger_delivered(struct sink *s, int64_t id,
+	    struct ks_offcache_entry *f, int64_t next);
+int	ledger_settle_rows(struct sink *s, char *errbuf, size_t errlen);
+int	ledger_flush(struct sink *s, char *errbuf, size_t errlen);
 int	fence_get(struct sink *s, const char *topic, int32_t partition,
 	    struct ks_offcache_entry **out, char *errbuf, size_t errlen);
 void	fence_raise(struct ks_offcache_entry *f, int64_t next);

@@ -246,7 +246,8 @@ ledger_advance(struct sink *s, const char *topic, int32_t partition,
 	return KSINK_OK;
 }
 
-/* Makes the intent of rq durable; *id is its row. */
+/* Makes the intent of rq durable, with the delivered requests settled in
+ * the same transaction; *id is its row. */
 int
 ledger_intent(struct sink *s, const struct request *rq, int64_t *id,
     char *errbuf, size_t errlen)
@@ -256,6 +257,10 @@ ledger_intent(struct sink *s, const struct request *rq, int64_t *id,
 	if ((rc = db_step(s, s->st_begin, "BEGIN IMMEDIATE", errbuf,
 	    errlen)) != KSINK_OK)
 		return rc;
+	if ((rc = ledger_settle_rows(s, errbuf, errlen)) != KSINK_OK) {
+		db_rollback(s);
+		return rc;
+	}
 	sqlite3_bind_text(s->st_intent, 1, s->connector, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->st_intent, 2, rq->topic, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s->st_intent, 3, rq->partition);
@@ -283,14 +288,14 @@ ledger_intent(struct sink *s, const struct request *rq, int64_t *id,
 		db_rollback(s);
 		return rc;
 	}
+	s->nsettles = 0;
 	return KSINK_OK;
 }
 
-/* Removes an intent; with delivered, advances the partition's offset in
- * the same transaction. */
+/* Removes the intent of a request the receiver rejected: it took no
+ * effect, and its records are sent again. */
 int
-ledger_settle(struct sink *s, int64_t id, const struct request *rq,
-    int delivered, char *errbuf, size_t errlen)
+ledger_drop(struct sink *s, int64_t id, char *errbuf, size_t errlen)
 {
 	int rc;
 
@@ -305,16 +310,86 @@ ledger_settle(struct sink *s, int64_t id, const struct request *rq,
 		db_rollback(s);
 		return rc;
 	}
-	if (delivered && (rc = ledger_advance(s, rq->topic, rq->partition,
-	    rq->last + 1, errbuf, errlen)) != KSINK_OK) {
-		db_rollback(s);
-		return rc;
-	}
 	if ((rc = db_step(s, s->st_commit, "COMMIT", errbuf, errlen)) !=
 	    KSINK_OK) {
 		db_rollback(s);
 		return rc;
 	}
+	return KSINK_OK;
+}
+
+/*
+ * A request answered 2xx is settled (its intent deleted and its
+ * partition's next offset raised past it, in one transaction) in the
+ * ledger's next transaction rather than in one of its own: that of the
+ * next intent, of commit(), or of the assignment.  Until then its intent
+ * is in the ledger, and a crash leaves it in doubt: it is sent again under
+ * its key, as a request whose answer was lost would be.  The fence (in
+ * memory) skips its records meanwhile.  -1: out of memory.
+ */
+int
+ledger_delivered(struct sink *s, int64_t id, struct ks_offcache_entry *f,
+    int64_t next)
+{
+	struct settle *v;
+	size_t cap;
+
+	if (s->nsettles == s->settles_cap) {
+		cap = s->settles_cap ? 2 * s->settles_cap : 16;
+		if ((v = realloc(s->settles, cap * sizeof(*v))) == NULL)
+			return -1;
+		s->settles = v;
+		s->settles_cap = cap;
+	}
+	s->settles[s->nsettles].id = id;
+	s->settles[s->nsettles].f = f;
+	s->settles[s->nsettles].next = next;
+	s->nsettles++;
+	return 0;
+}
+
+/* Within a transaction: settles the delivered requests.  The caller
+ * empties the list once the transaction is committed. */
+int
+ledger_settle_rows(struct sink *s, char *errbuf, size_t errlen)
+{
+	struct settle *t;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < s->nsettles; i++) {
+		t = &s->settles[i];
+		sqlite3_bind_int64(s->st_drop, 1, t->id);
+		rc = sqlite3_step(s->st_drop);
+		sqlite3_reset(s->st_drop);
+		if (rc != SQLITE_DONE)
+			return db_fail(s, "settling a request's intent", errbuf,
+			    errlen);
+		if ((rc = ledger_advance(s, t->f->topic, t->f->partition,
+		    t->next, errbuf, errlen)) != KSINK_OK)
+			return rc;
+	}
+	return KSINK_OK;
+}
+
+/* Settles the delivered requests in a transaction of their own. */
+int
+ledger_flush(struct sink *s, char *errbuf, size_t errlen)
+{
+	int rc;
+
+	if (s->db == NULL || s->nsettles == 0)
+		return KSINK_OK;
+	if ((rc = db_step(s, s->st_begin, "BEGIN IMMEDIATE", errbuf,
+	    errlen)) != KSINK_OK)
+		return rc;
+	if ((rc = ledger_settle_rows(s, errbuf, errlen)) != KSINK_OK ||
+	    (rc = db_step(s, s->st_commit, "COMMIT", errbuf, errlen)) !=
+	    KSINK_OK) {
+		db_rollback(s);
+		return rc;
+	}
+	s->nsettles = 0;
 	return KSINK_OK;
 }
 

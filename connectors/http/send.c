@@ -27,12 +27,14 @@ deliver(struct sink *s, const struct request *rq, int64_t id,
 
 	st = perform(s, s->url, s->url_log, rq, &code, errbuf, errlen);
 	if (st == KSINK_OK) {
-		if (s->db != NULL && (rc = ledger_settle(s, id, rq, 1, errbuf,
-		    errlen)) != KSINK_OK)
-			return rc == KSINK_RETRY ? KSINK_FATAL : rc;
 		if ((rc = fence_get(s, rq->topic, rq->partition, &f, errbuf,
 		    errlen)) != KSINK_OK)
 			return rc;
+		if (s->db != NULL && ledger_delivered(s, id, f, rq->last + 1) ==
+		    -1) {
+			ks_err_set(errbuf, errlen, "out of memory");
+			return KSINK_FATAL;
+		}
 		fence_raise(f, rq->last + 1);
 		s->delivered += rq->nrec;
 		return KSINK_OK;
@@ -42,8 +44,7 @@ deliver(struct sink *s, const struct request *rq, int64_t id,
 	if (st == KSINK_POISON && s->db != NULL) {
 		char tmp[256];
 
-		if ((rc = ledger_settle(s, id, rq, 0, tmp, sizeof(tmp))) !=
-		    KSINK_OK) {
+		if ((rc = ledger_drop(s, id, tmp, sizeof(tmp))) != KSINK_OK) {
 			ks_err_set(errbuf, errlen, "%s", tmp);
 			return KSINK_FATAL;
 		}

@@ -192,6 +192,45 @@ test_in_doubt_changed(void **state)
 	desc->close(s);
 }
 
+/* A request answered 2xx is settled in the ledger's next transaction,
+ * not in one of its own: a crash before it leaves the request in doubt,
+ * sent again byte-identical under its key. */
+static void
+test_settle_deferred(void **state)
+{
+	struct ksink_record r[3];
+	size_t done;
+	void *s;
+
+	(void)state;
+	s = sink_open();
+	r[0] = rec("t", 2, 0, "{\"n\":0}");
+	r[1] = rec("t", 2, 1, "{\"n\":1}");
+	r[2] = rec("t", 2, 2, "{\"n\":2}");
+	assert_int_equal(step(s, r, 2, &done), KSINK_OK);
+	assert_int_equal(ledger_intents(s), 1);
+	assert_int_equal(pending_intents(s), 0);
+	/* The next intent settles it. */
+	assert_int_equal(step(s, r + 2, 1, &done), KSINK_OK);
+	assert_int_equal(ledger_intents(s), 1);
+	assert_int_equal(srv_nreqs(), 2);
+	((struct sink *)s)->nsettles = 0;	/* as a crash would */
+	desc->close(s);
+
+	s = sink_open();
+	assert_int_equal(load_offset(s, "t", 2), 2);
+	assert_int_equal(pending_intents(s), 1);
+	assert_int_equal(step(s, r + 2, 1, &done), KSINK_OK);
+	assert_int_equal(srv_nreqs(), 3);
+	assert_resent(&srv.reqs[2], &srv.reqs[1]);
+	/* A clean stop settles what was delivered. */
+	desc->close(s);
+	s = sink_open();
+	assert_int_equal(ledger_intents(s), 0);
+	assert_int_equal(load_offset(s, "t", 2), 3);
+	desc->close(s);
+}
+
 /* The offset protocol: the receiver says where to start and keeps the
  * offsets; no ledger. */
 static void
@@ -389,6 +428,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_in_doubt_rebuilt, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_in_doubt_changed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_settle_deferred, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_upgrade, setup,
 		    teardown),
