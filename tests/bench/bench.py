@@ -7,6 +7,9 @@ usage: bench.py [--records N] [--records-1k N] [--sizes 100,1024]
                 [--only NAME,...] [--repeat N] [--bootstrap HOST:PORT]
                 [--librdkafka system|VERSION]
                 [--results DIR] [--work DIR] [--keep] [--no-results]
+                [--latency yes|no|only] [--latency-rate N]
+                [--latency-seconds N] [--latency-warmup N]
+                [--latency-poll-ms N] [--latency-transactions N]
 
 For each value size (100 bytes and 1 KiB) a topic of 3 partitions is
 filled by tests/kafka/txproducer in transactions, about one in ten of
@@ -36,8 +39,27 @@ reads the whole topic from offset zero with isolation.level=read_committed:
                   into the same table on the same server (the limit)
   postgres        ksink, PostgreSQL sink, default table (ksink_records)
   postgres-upsert ksink, PostgreSQL sink, the balance upsert of the tests
+  postgres-upsert-batch  the same ledger as a postgres.batch.statement
   connect-jdbc    Kafka Connect 3.9.1 standalone, Debezium's JDBC sink
   kcat-psql       kcat | awk | psql with COPY (tests/bench/kcat-psql.awk)
+
+Then the latency part (tests/bench/bench_latency.py; --latency no skips
+it, --latency only runs nothing else): for each ksink sink among --only
+(null, file, sqlite, sqlite-upsert, http, postgres, postgres-upsert), on
+a fresh topic of 3 partitions, tests/kafka/txproducer -I writes 20,000
+records/s (--latency-rate) of 100 bytes, paced record by record, for 15 s
+(--latency-seconds), with an idempotent producer and no transactions
+(--latency-transactions N: in transactions of 1..N records), while one
+ksink connector of that sink at its default settings applies them; a
+watcher polls the sink's committed offsets every 5 ms
+(--latency-poll-ms) and each record's latency is the time its offset
+first showed as applied minus its Kafka timestamp (CreateTime, set when
+the producer handed it over).  p50, p99 and max of the records after
+the first 2 s (--latency-warmup), and the rate achieved, go into the
+latency table; each run is checked against the oracle like its
+throughput row.  With kcat among --only, a reference row comes first:
+the same producer read by kcat -u (read_committed, no sink), each record
+stamped as its line arrives: Kafka's path alone.  Not run with --profile.
 
 The PostgreSQL contenders (tests/bench/bench_pg.py) share one throw-away
 PostgreSQL 15 server (tests/postgres/server.sh, state in WORK/postgres),
@@ -69,7 +91,7 @@ their sinks (the rows, the balances, the requests nginx logged).  The
 column "× its system's limit" gives each ksink sink's records/s over its
 limit's in the same run: sqlite over sqlite-limit, sqlite-upsert over
 sqlite-upsert-limit, http over http-limit, postgres over pg-copy,
-postgres-upsert over pg-copy-upsert.
+postgres-upsert and postgres-upsert-batch over pg-copy-upsert.
 
 With --librdkafka VERSION (2.8.0, Debian 13's), ksink, its plugins and
 the test helpers are built again against that librdkafka, which
@@ -104,8 +126,9 @@ pipeline), bench_kcat.py (kcat, kcat | sqlite3), bench_ksink.py (ksink's
 null, file, SQLite and HTTP sinks), bench_limits.py (the SQLite and HTTP
 limits, and which sink is measured against which limit), bench_connect.py
 (Kafka Connect's jars and worker, the FileStreamSink row), bench_pg.py (the
-PostgreSQL rows, Debezium's JDBC sink among them) and bench_report.py (the
-table, the targets, latest.md, latest.tsv, the chart, the README's copy).
+PostgreSQL rows, Debezium's JDBC sink among them), bench_latency.py (the
+latency part) and bench_report.py (the table, the targets, latest.md,
+latest.tsv, the chart, the README's copy).
 
 Standard library only.
 """
@@ -124,6 +147,7 @@ from bench_connect import (CONNECT_LABELS, CONNECT_SHORT,  # noqa: E402
                            ConnectContenders)
 from bench_harness import Harness, die, kill_all, need, say  # noqa: E402
 from bench_kcat import KCAT_LABELS, KCAT_SHORT, KcatContenders  # noqa: E402
+from bench_latency import LatencyContenders, latency_table  # noqa: E402
 from bench_ksink import (KSINK_CONTENDERS, KSINK_LABELS,  # noqa: E402
                          KSINK_SHORT, KsinkContenders)
 from bench_report import replot, table, write_results  # noqa: E402
@@ -142,8 +166,9 @@ SHORT = {**KCAT_SHORT, **KSINK_SHORT, **CONNECT_SHORT, **bench_pg.PG_SHORT,
 KSINK_RUNS = KSINK_CONTENDERS + bench_pg.PG_KSINK_RUNS
 
 
-class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
-            bench_pg.PgContenders, bench_limits.LimitContenders):
+class Bench(Harness, LatencyContenders, KsinkContenders, KcatContenders,
+            ConnectContenders, bench_pg.PgContenders,
+            bench_limits.LimitContenders):
     """The harness with every contender (c_NAME) mixed in; the report
     (bench_report.py) takes its rows from the attributes below."""
 
@@ -155,6 +180,7 @@ class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
     def __init__(self, args):
         Harness.__init__(self, args)
         self.pg_init()
+        self.latency_results = []
 
     def check_tools(self):
         for f in (self.ksink, self.txproducer, self.oracle_bin):
@@ -189,7 +215,7 @@ class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
         self.started_at = datetime.datetime.now()
         self.start_broker()
         sizes = {100: a.records, 1024: a.records_1k}
-        for size in a.sizes:
+        for size in a.sizes if a.latency != "only" else []:
             topic, oracle = self.fill(size, sizes[size])
             order = [c for c in CONTENDERS if c in a.only]
             if "kcat" in a.only:
@@ -201,6 +227,8 @@ class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
             self.limit_cleanup()
             if not a.keep:
                 os.unlink(oracle.path)
+        if a.latency != "no" and not a.profile:
+            self.run_latency()
         self.load["end"] = os.getloadavg()
         self.finished_at = datetime.datetime.now()
 
@@ -239,6 +267,23 @@ def main():
                     "tests/kafka/librdkafka.sh, ksink built against it in "
                     "a copy of the tree; results then in "
                     "RESULTS/librdkafka-VERSION")
+    ap.add_argument("--latency", choices=("yes", "no", "only"),
+                    default="yes", help="the latency part: after the "
+                    "throughput rows (yes), not at all (no), or alone "
+                    "(only)")
+    ap.add_argument("--latency-rate", type=int, default=20000,
+                    metavar="N", help="records/s the latency producer "
+                    "writes (20,000)")
+    ap.add_argument("--latency-seconds", type=int, default=15, metavar="N",
+                    help="how long it writes (15)")
+    ap.add_argument("--latency-warmup", type=int, default=2, metavar="N",
+                    help="seconds of its records left out (2)")
+    ap.add_argument("--latency-poll-ms", type=int, default=5, metavar="N",
+                    help="how often the sink's committed offsets are "
+                    "looked at, the resolution (5)")
+    ap.add_argument("--latency-transactions", type=int, default=0,
+                    metavar="N", help="write in transactions of 1..N "
+                    "records rather than without transactions (0)")
     ap.add_argument("--replot", action="store_true", help="only draw "
                     "RESULTS/latest.png again from RESULTS/latest.tsv")
     ap.add_argument("--keep", action="store_true", help="keep the broker, "
@@ -251,6 +296,11 @@ def main():
         ap.error("--set: KEY=VALUE")
     if any(len(kv) != 2 for kv in a.set):
         ap.error("--set: KEY=VALUE")
+    if a.latency_rate < 1 or a.latency_seconds < 1 or a.latency_poll_ms < 1 \
+            or not 0 <= a.latency_warmup < a.latency_seconds:
+        ap.error("--latency-rate, --latency-seconds and --latency-poll-ms "
+                 "must be positive, --latency-warmup below "
+                 "--latency-seconds")
     for s in a.sizes:
         if s not in (100, 1024):
             ap.error("--sizes: 100 and 1024 only")
@@ -278,16 +328,22 @@ def main():
         print("\nprofiles under %s (figures not kept: profiled runs are "
               "slower)" % bench.work)
         return 0
-    tab, tgt, mach = write_results(bench, a.sizes)
-    print(tab)
-    print()
+    tab, tgt, mach = write_results(bench, a.sizes if a.latency != "only"
+                                   else [])
+    if bench.results:
+        print(tab)
+        print()
+    if bench.latency_results:
+        print(latency_table(bench))
+        print()
     for desc, val, ok in tgt:
         print("%-60s %-32s %s" % (desc, val, "met" if ok else "MISSED"))
     print()
     for k, v in mach:
         print("%-40s %s" % (k, v))
     print("\nresults: %s/latest.md, latest.png" % bench.results_dir)
-    failed = [r for r in bench.results if r.error or r.ok is False]
+    failed = [r for r in bench.results + bench.latency_results
+              if r.error or r.ok is False]
     return 1 if any(r.name in KSINK_RUNS for r in failed) else 0
 
 

@@ -54,6 +54,7 @@ SYSTEM_LIMIT = {
     "http": "http-limit",
     "postgres": "pg-copy",
     "postgres-upsert": "pg-copy-upsert",
+    "postgres-upsert-batch": "pg-copy-upsert",
 }
 
 # One record of the file, as tests/bench/limit.c reads it.

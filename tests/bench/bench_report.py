@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 
+import bench_latency
 import bench_limits
 import bench_pg
 from bench_connect import CONNECT_VERSION
@@ -133,7 +134,7 @@ def targets(bench, sizes):
         out.append(("%s: every ksink sink passes the oracle check" % sl,
                     "failed: " + ", ".join(bad) if bad else "all pass",
                     not bad))
-    return out
+    return out + bench_latency.latency_targets(bench)
 
 
 def linked_librdkafka(bench):
@@ -186,7 +187,8 @@ def machine(bench):
         ("broker", "Apache Kafka %s, one KRaft node on the same machine "
          "(tests/kafka/broker.sh)" % CONNECT_VERSION),
     ]
-    if any(r.name in bench_pg.PG_CONTENDERS for r in bench.results):
+    if any(r.name in bench_pg.PG_CONTENDERS for r in bench.results +
+           bench_latency.latency_rows(bench)):
         lines.append(("PostgreSQL", "%s, one server on the same machine "
                       "(tests/postgres/server.sh: fsync on, shared_buffers "
                       "32MB)" % bench.pg_version))
@@ -203,14 +205,15 @@ def write_results(bench, sizes):
     with open(tsv, "w") as f:
         f.write("size\tcontender\trecords\tpayload_bytes\tseconds\t"
                 "startup_seconds\trecords_per_s\tmb_per_s\tratio_kcat\t"
-                "cpu_seconds\tpeak_rss_kib\tcheck\tratio_limit\n")
+                "cpu_seconds\tpeak_rss_kib\tcheck\t%s\tratio_limit\n"
+                % "\t".join(bench_latency.TSV_COLUMNS))
         for r in bench.results:
             limit = best(bench.results, r.size, "kcat")
             sys_ratio = bench_limits.system_ratio(
                 lambda res, s, n: r if n == r.name else best(res, s, n),
                 bench.results, r.size, r.name)
             f.write("%d\t%s\t%d\t%d\t%s\t%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s"
-                    "\t%s\n" % (
+                    "\tthroughput\t-\t-\t-\t%s\n" % (
                 r.size, r.name, r.records, r.payload,
                 "%.3f" % r.elapsed if r.elapsed else "-",
                 "%.3f" % r.startup if r.startup else "-",
@@ -222,6 +225,9 @@ def write_results(bench, sizes):
                 "error" if r.error else "-" if r.ok is None else
                 "pass" if r.ok else "fail",
                 "%.3f" % sys_ratio if sys_ratio is not None else "-"))
+        # The latency rows have no limit: ratio_limit "-".
+        f.write("".join(line + "\t-\n" for line in
+                        bench_latency.latency_tsv(bench).splitlines()))
     tab = table(bench, sizes)
     tgt = targets(bench, sizes)
     mach = machine(bench)
@@ -243,6 +249,7 @@ def write_results(bench, sizes):
             "`%s = %s`" % kv for kv in bench.args.set))
     md.append(tab + "\n")
     md.append("![records/s per contender](latest.png)\n")
+    md += bench_latency.latency_md(bench)
     rel = os.path.relpath(os.path.join(bench.srcdir, "tests", "bench",
                                        "README.md"), res_dir)
     md.append("Why a target is missed, where the time goes and what would "
@@ -271,11 +278,14 @@ def write_results(bench, sizes):
     md.append("")
     with open(os.path.join(res_dir, "latest.md"), "w") as f:
         f.write("\n".join(md))
-    chart(bench, sizes, res_dir)
+    if bench.results:
+        chart(bench, sizes, res_dir)
     readme = os.path.join(bench.srcdir, "tests", "bench", "README.md")
     if os.path.abspath(res_dir) == os.path.join(bench.srcdir, "tests",
                                                 "bench", "results"):
-        update_readme(readme, tab, tgt, mach)
+        if bench.results:
+            update_readme(readme, tab, tgt, mach)
+        bench_latency.update_readme_latency(readme, bench, mach)
     return tab, tgt, mach
 
 
@@ -369,6 +379,8 @@ def replot(bench, sizes):
         head = f.readline().rstrip("\n").split("\t")
         for line in f:
             row = dict(zip(head, line.rstrip("\n").split("\t")))
+            if row.get("part", "throughput") != "throughput":
+                continue
             r = Result(int(row["size"]), row["contender"])
             r.records = int(row["records"])
             r.payload = int(row["payload_bytes"])
