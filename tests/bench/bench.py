@@ -24,8 +24,9 @@ reads the whole topic from offset zero with isolation.level=read_committed:
   null            ksink, null sink (null.fsync = false): the worker alone
   file            ksink, file sink: one file, fsync per batch
   sqlite-limit    SQLite's limit: the same rows inserted into the same
-                  table with the same pragmas, 5,000 per transaction, by a
-                  prepared statement in a C loop (tests/bench/sqlite_limit)
+                  table with the same pragmas, batch.max.records per
+                  transaction, by a prepared statement in a C loop
+                  (tests/bench/sqlite_limit)
   sqlite          ksink, SQLite sink, default table (ksink_records)
   sqlite-upsert-limit  the same loop with the balance upsert (its limit)
   sqlite-upsert   ksink, SQLite sink, the balance upsert of the README

@@ -5,15 +5,21 @@ which limit each ksink sink is measured against ("× its system's limit"):
 
   sqlite-limit         tests/bench/sqlite_limit: the records inserted into
                        the SQLite sink's default table (ksink_records) with
-                       its pragmas (WAL, synchronous = FULL), 5,000 rows per
-                       BEGIN IMMEDIATE ... COMMIT, by one prepared statement
-                       in a C loop
+                       its pragmas (WAL, synchronous = FULL), the worker's
+                       batch.max.records rows per BEGIN IMMEDIATE ... COMMIT,
+                       by one prepared statement in a C loop
   sqlite-upsert-limit  the same with the balance upsert of the README
                        (bench_ksink.py's UPSERT_INIT and UPSERT_STATEMENT)
   http-limit           tests/bench/http_limit: the HTTP sink's request
                        bodies and headers, built beforehand, POSTed by a
                        libcurl loop over keep-alive to the same nginx
                        (tests/bench/nginx.conf.in)
+
+The batch sizes are ksink's defaults as `ksink --list-options` gives
+them (batch.max.records; http.batch.max.records, http.batch.max.bytes),
+or what --set gives every connector: the largest step the worker takes,
+which its adaptive batches (batch.adaptive) grow to while the sink's
+commit dominates.
 
 The records are read from the topic once, before any limit is timed
 (kcat -f into WORK/SIZE/TOPIC.kf, removed when the topic is done); each program reads that file into memory, then times
@@ -60,7 +66,6 @@ SYSTEM_LIMIT = {
 # One record of the file, as tests/bench/limit.c reads it.
 LIMIT_FORMAT = "%p %o %T %K %S\\n%k%s"
 
-BATCH = 5000            # the worker's batch.max.records default
 
 
 def system_ratio(best, results, size, name):
@@ -100,6 +105,23 @@ class LimitContenders:
         testbin = os.environ.get("KSINK_TESTBIN") or os.path.join(
             self.builddir, "tests")
         return os.path.join(testbin, "bench", name)
+
+    def ksink_setting(self, name, sink=None):
+        """A connector setting as the runs use it: --set's value, else
+        ksink's default (ksink --list-options [SINK])."""
+        for k, v in self.args.set:
+            if k == name:
+                return v
+        out = subprocess.run(
+            [self.ksink, "--list-options"] + ([sink] if sink else []),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False,
+            env=dict(os.environ, KSINK_PLUGIN_DIR=self.plugins))
+        m = re.search(r"^%s \(.*\) default: (\S+)" % re.escape(name),
+                      out.stdout.decode(), re.M)
+        if m is None:
+            die("ksink --list-options %s gives no default of %s"
+                % (sink or "", name))
+        return m.group(1)
 
     def limit_check_tools(self, wanted):
         for c, prog in (("sqlite-limit", "sqlite_limit"),
@@ -173,11 +195,12 @@ class LimitContenders:
                                "sqlite.c")
             init = c_string(src, "default_table")
             stmt = c_string(src, "default_statement")
+        batch = self.ksink_setting("batch.max.records")
         self.run_limit(res, d, [self.limit_bin("sqlite_limit"), "-t", topic,
-                                "-b", str(BATCH), "-i", init, "-s", stmt,
+                                "-b", batch, "-i", init, "-s", stmt,
                                 db, data], oracle)
-        res.note = ("%d rows per transaction; the loop alone (the records "
-                    "in memory, read before)" % BATCH)
+        res.note = ("%s rows per transaction (batch.max.records); the loop "
+                    "alone (the records in memory, read before)" % batch)
         if res.error:
             return
         res.ok, res.detail = check_sqlite(oracle, db, upsert)
@@ -190,7 +213,10 @@ class LimitContenders:
         nginx, port, prefix = self.start_nginx(d)
         try:
             out = self.run_limit(res, d, [
-                self.limit_bin("http_limit"), "-t", topic, "-b", str(BATCH),
+                self.limit_bin("http_limit"), "-t", topic,
+                "-b", self.ksink_setting("batch.max.records"),
+                "-r", self.ksink_setting("http.batch.max.records", "http"),
+                "-B", self.ksink_setting("http.batch.max.bytes", "http"),
                 "-u", "http://127.0.0.1:%d/ingest" % port, data], oracle)
         finally:
             self.stop_nginx(res, nginx)

@@ -10,11 +10,12 @@
  * Reads RECORDS-FILE (tests/bench/limit.c) into memory and builds, before
  * timing, the requests the HTTP sink would send with its defaults
  * (http.body.format = json): the records cut into the worker's batches
- * of BATCH (5,000, batch.max.records) in the order they were read, each
- * batch's records grouped by partition, each partition's records sent as
- * requests of at most RECORDS records (500, http.batch.max.records) and
- * BYTES bytes of body (1 MiB, http.batch.max.bytes), cut where the sink
- * cuts them (connectors/http/send.c).  A body is the JSON array of the
+ * of BATCH (batch.max.records) in the order they were read, each batch's
+ * records grouped by partition, each partition's records sent as requests
+ * of at most RECORDS records (http.batch.max.records) and BYTES bytes of
+ * body (http.batch.max.bytes), cut where the sink cuts them
+ * (connectors/http/send.c).  The bench passes ksink's defaults; the
+ * program's own are 5,000, 5,000 and 1 MiB.  A body is the JSON array of the
  * records' envelopes, written by the sink's own code
  * (connectors/lib/envelope.c); the headers are the sink's (Content-Type,
  * Ksink-Topic, Ksink-Partition, Ksink-Offset-First, Ksink-Offset-Last,
@@ -270,7 +271,7 @@ main(int argc, char *argv[])
 	struct requests q;
 	struct ks_limit_records rs;
 	struct ks_limit_clock clock;
-	size_t batch = 5000, max_records = 500, max_bytes = 1048576, i;
+	size_t batch = 5000, max_records = 5000, max_bytes = 1048576, i;
 	char errbuf[1024], what[64];
 	CURL *curl = NULL;
 	long connects = 0;

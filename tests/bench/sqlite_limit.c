@@ -9,8 +9,8 @@
  * Reads RECORDS (tests/bench/limit.c) into memory, opens DATABASE as the
  * sink does (WAL, PRAGMA synchronous=FULL unless -y normal), runs INIT,
  * prepares STATEMENT once, and then, timed, inserts the records: BEGIN
- * IMMEDIATE, BATCH records (5,000, the worker's batch.max.records) each
- * bound and stepped, COMMIT, again until the end.  The named parameters
+ * IMMEDIATE, BATCH records (default 5,000; the bench gives the worker's
+ * batch.max.records) each bound and stepped, COMMIT, again until the end.  The named parameters
  * :topic, :partition, :offset, :timestamp, :key, :value and :headers (or
  * @name, $name) are bound as the sink binds them: a key or value that is
  * UTF-8 as text, otherwise as a blob (decided before timing); the records
