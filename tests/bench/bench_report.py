@@ -298,6 +298,8 @@ def update_readme(readme, tab, tgt, mach):
 
 def chart(bench, sizes, res_dir):
     gp = shutil.which(bench.gnuplot)
+    if not sizes:
+        return                  # no main table (a run of the scale part)
     if gp is None:
         say("gnuplot not found: no chart")
         return
@@ -347,6 +349,8 @@ def replot(bench, sizes):
         head = f.readline().rstrip("\n").split("\t")
         for line in f:
             row = dict(zip(head, line.rstrip("\n").split("\t")))
+            if "@" in row["contender"]:
+                continue        # NAME@P: the scale part's (bench_scale.py)
             r = Result(int(row["size"]), row["contender"])
             r.records = int(row["records"])
             r.payload = int(row["payload_bytes"])
