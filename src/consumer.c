@@ -129,6 +129,16 @@ ks_consumer_conf(const struct ks_conf *conf, const struct ks_section *conn,
 	SET("queued.min.messages", "30000");
 	SET("queued.max.messages.kbytes", "8192");
 	SET("fetch.max.bytes", "4194304");
+	/* librdkafka keeps one Fetch in flight per broker.  When it holds
+	 * only partitions with nothing new (their records are all queued),
+	 * the broker answers after fetch.wait.max.ms, and the partitions
+	 * that became fetchable meanwhile wait that long with an empty
+	 * queue: with the default 500 ms the worker stalled for about a
+	 * second in a run out of four or five on topics of 3 to 48
+	 * partitions (tests/bench/README.md, the scale part).  100 ms, as
+	 * batch.max.ms, bounds that wait; a caught-up connector then asks
+	 * each broker ten times a second instead of twice. */
+	SET("fetch.wait.max.ms", "100");
 	/* librdkafka >= 2.2: look at a full queue again after 10 ms rather
 	 * than 1 s (older versions do not know the property: ks_waker). */
 	(void)rd_kafka_conf_set(rkc, "fetch.queue.backoff.ms", "10", err,
