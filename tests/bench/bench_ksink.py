@@ -16,6 +16,7 @@ and --profile's perf or callgrind report of each.
 Standard library only.
 """
 
+import collections
 import os
 import signal
 import socket
@@ -47,23 +48,16 @@ UPSERT_STATEMENT = (
     "    ON CONFLICT(user) DO UPDATE SET amount = amount + excluded.amount")
 
 
-class SinkSpec:
-    """One connector's sink in a ksink run: the lines of its [connector]
-    section (body), started() once it applied a record, done() once it
-    holds every record of its topic, the files whose last change ends
-    its elapsed time (artefacts), check(res) -> (ok, detail) against the
-    oracle after ksink stopped, and close(res) for what it started (a
-    receiver), called whatever happened."""
-
-    def __init__(self, body, done, started, artefacts, check,
-                 progress=None, close=None):
-        self.body = body
-        self.done = done
-        self.started = started
-        self.artefacts = artefacts
-        self.check = check
-        self.progress = progress
-        self.close = close
+# One connector's sink in a ksink run: the lines of its [connector]
+# section (body), done() once it holds every record of its topic,
+# started() once it applied one, the files whose last change ends its
+# elapsed time (artefacts), check(res) -> (ok, detail) against the
+# oracle after ksink stopped, progress() (default: the artefacts'
+# modification times), and close(res) for what it started (a receiver),
+# called whatever happened.
+SinkSpec = collections.namedtuple(
+    "SinkSpec", "body done started artefacts check progress close",
+    defaults=(None, None))
 
 
 class KsinkContenders:
