@@ -28,6 +28,8 @@
 #include "log.h"
 #include "util.h"
 #include "worker.h"
+#include "../connectors/lib/buf.h"
+#include "../connectors/lib/json.h"
 
 struct ks_admin {
 	struct MHD_Daemon *mhd;
@@ -96,36 +98,37 @@ is_loopback(const struct sockaddr_storage *ss)
 }
 
 static void
-prom_label(struct ks_util_buf *b, const char *s)
+prom_label(struct ks_buf *b, const char *s)
 {
 	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"')
-			ks_util_buf_printf(b, "\\%c", *s);
-		else if (*s == '\n')
-			ks_util_buf_printf(b, "\\n");
+		if (*s == '\\' || *s == '"') {
+			ks_buf_addc(b, '\\');
+			ks_buf_addc(b, *s);
+		} else if (*s == '\n')
+			ks_buf_add(b, "\\n", 2);
 		else
-			ks_util_buf_printf(b, "%c", *s);
+			ks_buf_addc(b, *s);
 	}
 }
 
 static void
-prom_part(struct ks_util_buf *b, const char *metric, const char *conn,
+prom_part(struct ks_buf *b, const char *metric, const char *conn,
     const struct ks_part_snapshot *p, long long v)
 {
-	ks_util_buf_printf(b, "%s{connector=\"", metric);
+	ks_buf_addf(b, "%s{connector=\"", metric);
 	prom_label(b, conn);
-	ks_util_buf_printf(b, "\",topic=\"");
+	ks_buf_addf(b, "\",topic=\"");
 	prom_label(b, p->topic);
-	ks_util_buf_printf(b, "\",partition=\"%d\"} %lld\n", p->partition, v);
+	ks_buf_addf(b, "\",partition=\"%d\"} %lld\n", p->partition, v);
 }
 
 static void
-prom_conn(struct ks_util_buf *b, const char *metric, const char *conn,
+prom_conn(struct ks_buf *b, const char *metric, const char *conn,
     double v)
 {
-	ks_util_buf_printf(b, "%s{connector=\"", metric);
+	ks_buf_addf(b, "%s{connector=\"", metric);
 	prom_label(b, conn);
-	ks_util_buf_printf(b, "\"} %.17g\n", v);
+	ks_buf_addf(b, "\"} %.17g\n", v);
 }
 
 struct family {
@@ -173,10 +176,9 @@ static const struct family families[] = {
 };
 
 static void
-ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
+ks_admin_metrics(struct ks_worker **ws, size_t n, struct ks_buf *b)
 {
 	struct ks_worker_snapshot *s;
-	struct ks_util_buf b = { 0 };
 	size_t f, i, j, k;
 	uint64_t cum;
 	int64_t now = ks_util_wall_ms();
@@ -185,7 +187,7 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 	for (i = 0; i < n; i++)
 		ks_worker_snapshot(ws[i], &s[i]);
 	for (f = 0; f < KS_ARRAY_SIZE(families); f++) {
-		ks_util_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n",
+		ks_buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n",
 		    families[f].name, families[f].help, families[f].name,
 		    families[f].type);
 		for (i = 0; i < n; i++) {
@@ -194,11 +196,11 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 			switch (f) {
 			case 0:
 				for (k = 0; k < KS_STATE_COUNT; k++) {
-					ks_util_buf_printf(&b,
+					ks_buf_addf(b,
 					    "%s{connector=\"",
 					    families[f].name);
-					prom_label(&b, c);
-					ks_util_buf_printf(&b,
+					prom_label(b, c);
+					ks_buf_addf(b,
 					    "\",state=\"%s\"} %d\n",
 					    ks_worker_state_name(k),
 					    (int)k == s[i].state);
@@ -208,59 +210,59 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 				cum = 0;
 				for (k = 0; k <= KS_LATENCY_BUCKETS; k++) {
 					cum += s[i].latency[k];
-					ks_util_buf_printf(&b,
+					ks_buf_addf(b,
 					    "%s_bucket{connector=\"",
 					    families[f].name);
-					prom_label(&b, c);
+					prom_label(b, c);
 					if (k < KS_LATENCY_BUCKETS)
-						ks_util_buf_printf(&b,
+						ks_buf_addf(b,
 						    "\",le=\"%g\"} %llu\n",
 						    ks_stats_latency_bounds[k],
 						    (unsigned long long)cum);
 					else
-						ks_util_buf_printf(&b,
+						ks_buf_addf(b,
 						    "\",le=\"+Inf\"} %llu\n",
 						    (unsigned long long)cum);
 				}
-				ks_util_buf_printf(&b, "%s_sum{connector=\"",
+				ks_buf_addf(b, "%s_sum{connector=\"",
 				    families[f].name);
-				prom_label(&b, c);
-				ks_util_buf_printf(&b, "\"} %.6f\n",
+				prom_label(b, c);
+				ks_buf_addf(b, "\"} %.6f\n",
 				    s[i].latency_sum);
-				ks_util_buf_printf(&b, "%s_count{connector=\"",
+				ks_buf_addf(b, "%s_count{connector=\"",
 				    families[f].name);
-				prom_label(&b, c);
-				ks_util_buf_printf(&b, "\"} %llu\n",
+				prom_label(b, c);
+				ks_buf_addf(b, "\"} %llu\n",
 				    (unsigned long long)cum);
 				break;
 			case 11:
-				prom_conn(&b, families[f].name, c,
+				prom_conn(b, families[f].name, c,
 				    (double)s[i].stats.retries);
 				break;
 			case 12:
-				prom_conn(&b, families[f].name, c,
+				prom_conn(b, families[f].name, c,
 				    (double)s[i].stats.poison);
 				break;
 			case 13:
-				prom_conn(&b, families[f].name, c,
+				prom_conn(b, families[f].name, c,
 				    (double)s[i].dlq);
 				break;
 			case 14:
-				prom_conn(&b, families[f].name, c,
+				prom_conn(b, families[f].name, c,
 				    (double)s[i].rebalances);
 				break;
 			case 15:
-				prom_conn(&b, families[f].name, c,
+				prom_conn(b, families[f].name, c,
 				    s[i].last_commit_ms == 0 ? -1 :
 				    (double)(now - s[i].last_commit_ms) /
 				    1000.0);
 				break;
 			case 16:
 				for (k = 0; k < s[i].nevents; k++) {
-					ks_util_buf_printf(&b, "%s{connector="
+					ks_buf_addf(b, "%s{connector="
 					    "\"", families[f].name);
-					prom_label(&b, c);
-					ks_util_buf_printf(&b, "\",event=\"%s"
+					prom_label(b, c);
+					ks_buf_addf(b, "\",event=\"%s"
 					    "\"} %llu\n", s[i].events[k].name,
 					    (unsigned long long)
 					    s[i].events[k].n);
@@ -301,7 +303,7 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 					}
 					if (f >= 4 && f <= 6 && v < 0)
 						continue;
-					prom_part(&b, families[f].name, c, p,
+					prom_part(b, families[f].name, c, p,
 					    v);
 				}
 			}
@@ -310,25 +312,24 @@ ks_admin_metrics(struct ks_worker **ws, size_t n, char **out)
 	for (i = 0; i < n; i++)
 		ks_worker_snapshot_free(&s[i]);
 	free(s);
-	*out = b.p ? b.p : ks_util_strdup("");
 }
 
 static void
-json_connector(struct ks_util_buf *b, const struct ks_worker_snapshot *s)
+json_connector(struct ks_buf *b, const struct ks_worker_snapshot *s)
 {
 	size_t j;
 
-	ks_util_buf_printf(b, "{\"name\":");
-	ks_util_buf_json_str(b, s->name);
-	ks_util_buf_printf(b, ",\"type\":");
-	ks_util_buf_json_str(b, s->type);
-	ks_util_buf_printf(b, ",\"state\":\"%s\"",
+	ks_buf_addf(b, "{\"name\":");
+	ks_json_add_string(b, s->name, strlen(s->name));
+	ks_buf_addf(b, ",\"type\":");
+	ks_json_add_string(b, s->type, strlen(s->type));
+	ks_buf_addf(b, ",\"state\":\"%s\"",
 	    ks_worker_state_name(s->state));
 	if (*s->error) {
-		ks_util_buf_printf(b, ",\"error\":");
-		ks_util_buf_json_str(b, s->error);
+		ks_buf_addf(b, ",\"error\":");
+		ks_json_add_string(b, s->error, strlen(s->error));
 	}
-	ks_util_buf_printf(b, ",\"records\":%llu,\"batches\":%llu,"
+	ks_buf_addf(b, ",\"records\":%llu,\"batches\":%llu,"
 	    "\"bytes\":%llu,\"retries\":%llu,\"poison_records\":%llu,"
 	    "\"rebalances\":%llu,\"last_commit_ms\":%lld,\"partitions\":[",
 	    (unsigned long long)s->stats.records,
@@ -341,34 +342,34 @@ json_connector(struct ks_util_buf *b, const struct ks_worker_snapshot *s)
 	for (j = 0; j < s->nparts; j++) {
 		const struct ks_part_snapshot *p = &s->parts[j];
 
-		ks_util_buf_printf(b, "%s{\"topic\":", j ? "," : "");
-		ks_util_buf_json_str(b, p->topic);
-		ks_util_buf_printf(b, ",\"partition\":%d,\"assigned\":%s,"
+		ks_buf_addf(b, "%s{\"topic\":", j ? "," : "");
+		ks_json_add_string(b, p->topic, strlen(p->topic));
+		ks_buf_addf(b, ",\"partition\":%d,\"assigned\":%s,"
 		    "\"records\":%llu", p->partition,
 		    p->assigned ? "true" : "false",
 		    (unsigned long long)p->records);
 #define OPT(name, v) \
 		if ((v) >= 0) \
-			ks_util_buf_printf(b, ",\"" name "\":%lld", \
+			ks_buf_addf(b, ",\"" name "\":%lld", \
 			    (long long)(v)); \
 		else \
-			ks_util_buf_printf(b, ",\"" name "\":null")
+			ks_buf_addf(b, ",\"" name "\":null")
 		OPT("sink_offset", p->sink_offset);
 		OPT("group_offset", p->group_offset);
 		OPT("high_watermark", p->high_watermark);
-		ks_util_buf_printf(b, ",\"stalled\":%s", p->stalled ? "true" :
+		ks_buf_addf(b, ",\"stalled\":%s", p->stalled ? "true" :
 		    "false");
 		OPT("lag", p->high_watermark >= 0 && p->sink_offset >= 0 ?
 		    (p->high_watermark > p->sink_offset ? p->high_watermark -
 		    p->sink_offset : 0) : -1);
 #undef OPT
-		ks_util_buf_printf(b, "}");
+		ks_buf_addf(b, "}");
 	}
-	ks_util_buf_printf(b, "],\"sink_events\":{");
+	ks_buf_addf(b, "],\"sink_events\":{");
 	for (j = 0; j < s->nevents; j++)
-		ks_util_buf_printf(b, "%s\"%s\":%llu", j ? "," : "",
+		ks_buf_addf(b, "%s\"%s\":%llu", j ? "," : "",
 		    s->events[j].name, (unsigned long long)s->events[j].n);
-	ks_util_buf_printf(b, "}}");
+	ks_buf_addf(b, "}}");
 }
 
 static struct ks_worker *
@@ -394,22 +395,21 @@ fmt_offset(char *buf, size_t len, int64_t v)
 
 /* The table `ksink status` prints; returns the failed connectors. */
 static int
-ks_admin_status_text(struct ks_worker **ws, size_t n, char **out)
+ks_admin_status_text(struct ks_worker **ws, size_t n, struct ks_buf *b)
 {
 	struct ks_worker_snapshot s;
-	struct ks_util_buf b = { 0 };
 	char so[24], go[24], hw[24], lag[24];
 	size_t i, j;
 	int failed = 0;
 
-	ks_util_buf_printf(&b, "%-16s %-8s %-9s %-20s %5s %12s %12s %12s %8s\n",
+	ks_buf_addf(b, "%-16s %-8s %-9s %-20s %5s %12s %12s %12s %8s\n",
 	    "CONNECTOR", "TYPE", "STATE", "TOPIC", "PART", "SINK-OFFSET",
 	    "GROUP-OFFSET", "HIGH-WATER", "LAG");
 	for (i = 0; i < n; i++) {
 		ks_worker_snapshot(ws[i], &s);
 		failed += s.state == KS_STATE_FAILED;
 		if (s.nparts == 0)
-			ks_util_buf_printf(&b, "%-16s %-8s %-9s %-20s %5s "
+			ks_buf_addf(b, "%-16s %-8s %-9s %-20s %5s "
 			    "%12s %12s %12s %8s\n", s.name, s.type,
 			    ks_worker_state_name(s.state), "-", "-", "-", "-",
 			    "-", "-");
@@ -425,14 +425,14 @@ ks_admin_status_text(struct ks_worker **ws, size_t n, char **out)
 			    p->sink_offset >= 0 ? (p->high_watermark >
 			    p->sink_offset ? p->high_watermark -
 			    p->sink_offset : 0) : -1);
-			ks_util_buf_printf(&b, "%-16s %-8s %-9s %-20s %5d "
+			ks_buf_addf(b, "%-16s %-8s %-9s %-20s %5d "
 			    "%12s %12s %12s %8s\n", s.name, s.type,
 			    ks_worker_state_name(s.state), p->topic,
 			    p->partition, so, go, hw, lag);
 		}
 		if (*s.error)
-			ks_util_buf_printf(&b, "  %s: %s\n", s.name, s.error);
-		ks_util_buf_printf(&b, "  %s: %llu records in %llu batches, "
+			ks_buf_addf(b, "  %s: %s\n", s.name, s.error);
+		ks_buf_addf(b, "  %s: %llu records in %llu batches, "
 		    "%llu retries, %llu skipped\n", s.name,
 		    (unsigned long long)s.stats.records,
 		    (unsigned long long)s.stats.batches,
@@ -440,29 +440,40 @@ ks_admin_status_text(struct ks_worker **ws, size_t n, char **out)
 		    (unsigned long long)s.stats.poison);
 		for (j = 0; j < s.nevents; j++) {
 			if (j == 0)
-				ks_util_buf_printf(&b, "  %s: sink events:",
+				ks_buf_addf(b, "  %s: sink events:",
 				    s.name);
-			ks_util_buf_printf(&b, "%s %s %llu%s", j ? "," : "",
+			ks_buf_addf(b, "%s %s %llu%s", j ? "," : "",
 			    s.events[j].name,
 			    (unsigned long long)s.events[j].n,
 			    j + 1 == s.nevents ? "\n" : "");
 		}
 		ks_worker_snapshot_free(&s);
 	}
-	*out = b.p;
 	return failed;
 }
 
+/* Sends body, which it takes; a body that ran out of memory is answered
+ * 500. */
 static enum MHD_Result
-reply(struct MHD_Connection *c, unsigned code, const char *type, char *body,
-    int failed)
+reply(struct MHD_Connection *c, unsigned code, const char *type,
+    struct ks_buf *body, int failed)
 {
+	static char oom[] = "{\"error\":\"out of memory\"}\n";
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char nb[16];
 
-	r = MHD_create_response_from_buffer(strlen(body), body,
-	    MHD_RESPMEM_MUST_FREE);
+	ks_buf_add(body, "", 0);	/* allocated, even when empty */
+	if (body->oom) {
+		ks_buf_free(body);
+		code = 500;
+		type = "application/json";
+		failed = -1;
+		r = MHD_create_response_from_buffer(sizeof(oom) - 1, oom,
+		    MHD_RESPMEM_PERSISTENT);
+	} else
+		r = MHD_create_response_from_buffer(body->len, body->p,
+		    MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (failed >= 0) {
@@ -477,12 +488,12 @@ reply(struct MHD_Connection *c, unsigned code, const char *type, char *body,
 static enum MHD_Result
 error_reply(struct MHD_Connection *c, unsigned code, const char *msg)
 {
-	struct ks_util_buf b = { 0 };
+	struct ks_buf b = { 0 };
 
-	ks_util_buf_printf(&b, "{\"error\":");
-	ks_util_buf_json_str(&b, msg);
-	ks_util_buf_printf(&b, "}\n");
-	return reply(c, code, "application/json", b.p, -1);
+	ks_buf_addf(&b, "{\"error\":");
+	ks_json_add_string(&b, msg, strlen(msg));
+	ks_buf_addf(&b, "}\n");
+	return reply(c, code, "application/json", &b, -1);
 }
 
 static enum MHD_Result
@@ -494,9 +505,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	struct ks_admin *a = cls;
 	struct ks_worker_snapshot s;
 	struct ks_worker *w;
-	struct ks_util_buf b = { 0 };
+	struct ks_buf b = { 0 };
 	const char *name, *slash;
-	char *body;
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	int post = strcmp(method, "POST") == 0;
 	int failed;
@@ -515,32 +525,31 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	if (strcmp(url, "/metrics") == 0) {
 		if (!get)
 			return error_reply(c, 405, "use GET");
-		ks_admin_metrics(a->ws, a->n, &body);
+		ks_admin_metrics(a->ws, a->n, &b);
 		return reply(c, 200, "text/plain; version=0.0.4; "
-		    "charset=utf-8", body, -1);
+		    "charset=utf-8", &b, -1);
 	}
 	if (strcmp(url, "/status") == 0) {
 		if (!get)
 			return error_reply(c, 405, "use GET");
-		failed = ks_admin_status_text(a->ws, a->n, &body);
-		return reply(c, 200, "text/plain; charset=utf-8", body,
-		    failed);
+		failed = ks_admin_status_text(a->ws, a->n, &b);
+		return reply(c, 200, "text/plain; charset=utf-8", &b, failed);
 	}
 	if (strcmp(url, "/connectors") == 0) {
 		if (!get)
 			return error_reply(c, 405, "use GET");
 		failed = 0;
-		ks_util_buf_printf(&b, "[");
+		ks_buf_addf(&b, "[");
 		for (i = 0; i < a->n; i++) {
 			ks_worker_snapshot(a->ws[i], &s);
 			failed += s.state == KS_STATE_FAILED;
 			if (i > 0)
-				ks_util_buf_printf(&b, ",");
+				ks_buf_addf(&b, ",");
 			json_connector(&b, &s);
 			ks_worker_snapshot_free(&s);
 		}
-		ks_util_buf_printf(&b, "]\n");
-		return reply(c, 200, "application/json", b.p, failed);
+		ks_buf_addf(&b, "]\n");
+		return reply(c, 200, "application/json", &b, failed);
 	}
 	if (strncmp(url, "/connectors/", 12) != 0)
 		return error_reply(c, 404, "no such resource; see ksink(8)");
@@ -555,10 +564,10 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			return error_reply(c, 405, "use GET");
 		ks_worker_snapshot(w, &s);
 		json_connector(&b, &s);
-		ks_util_buf_printf(&b, "\n");
+		ks_buf_addf(&b, "\n");
 		failed = s.state == KS_STATE_FAILED;
 		ks_worker_snapshot_free(&s);
-		return reply(c, 200, "application/json", b.p, failed);
+		return reply(c, 200, "application/json", &b, failed);
 	}
 	if (strcmp(slash, "/pause") != 0 && strcmp(slash, "/resume") != 0)
 		return error_reply(c, 404, "no such resource; see ksink(8)");
@@ -567,10 +576,11 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	ks_worker_set_paused(w, slash[1] == 'p');
 	ks_log_msg(KSINK_LOG_INFO, NULL, "admin endpoint: %s connector %s",
 	    slash[1] == 'p' ? "pause" : "resume", ks_worker_name(w));
-	ks_util_buf_printf(&b, "{\"name\":");
-	ks_util_buf_json_str(&b, ks_worker_name(w));
-	ks_util_buf_printf(&b, ",\"requested\":\"%s\"}\n", slash + 1);
-	return reply(c, 202, "application/json", b.p, -1);
+	ks_buf_addf(&b, "{\"name\":");
+	name = ks_worker_name(w);
+	ks_json_add_string(&b, name, strlen(name));
+	ks_buf_addf(&b, ",\"requested\":\"%s\"}\n", slash + 1);
+	return reply(c, 202, "application/json", &b, -1);
 }
 
 struct ks_admin *

@@ -23,10 +23,14 @@
 #include "avronode.h"
 #include "ksink/sink.h"
 #include "render.h"
+#include "../connectors/lib/base64.h"
+#include "../connectors/lib/buf.h"
+#include "../connectors/lib/json.h"
+#include "../connectors/lib/utf8.h"
 
 struct dec {
 	const unsigned char *start, *p, *end;
-	struct ks_util_buf *out;
+	struct ks_buf *out;
 	char *errbuf;
 	size_t errlen;
 	int depth;
@@ -183,6 +187,16 @@ decode_real(struct dec *d, const struct ks_avro_node *n)
 	return 0;
 }
 
+/* A string or a map key: UTF-8, as a JSON string. */
+static int
+add_text(struct dec *d, const void *p, size_t len, const char *what)
+{
+	if (!ks_utf8_valid(p, len))
+		return fail(d, "%s is not UTF-8", what);
+	ks_json_add_string(d->out, p, len);
+	return 0;
+}
+
 /* bytes, string and fixed, with their logical types. */
 static int
 decode_blob(struct dec *d, const struct ks_avro_node *n)
@@ -204,12 +218,15 @@ decode_blob(struct dec *d, const struct ks_avro_node *n)
 		    why, sizeof(why)) == -1)
 			return fail(d, "%s", why);
 	} else if (n->kind == KA_STRING) {
-		if (ks_render_string(d->out, v, len) == -1)
-			return fail(d, "string is not UTF-8");
+		if (add_text(d, v, len, "string") == -1)
+			return -1;
 	} else if (n->logical == KL_UUID)
 		ks_render_uuid(d->out, v);
-	else
-		ks_render_base64(d->out, v, len);
+	else {
+		ks_buf_addc(d->out, '"');
+		ks_base64_add(d->out, v, len);
+		ks_buf_addc(d->out, '"');
+	}
 	d->p += len;
 	return 0;
 }
@@ -255,7 +272,7 @@ decode_array(struct dec *d, const struct ks_avro_node *n)
 	size_t count = 0, i, len;
 	int first = 1;
 
-	ks_util_buf_add(d->out, n->kind == KA_ARRAY ? "[" : "{", 1);
+	ks_buf_add(d->out, n->kind == KA_ARRAY ? "[" : "{", 1);
 	d->path[d->depth] = "[]";
 	for (;;) {
 		/* A map's item is a key (one byte at least) and a value. */
@@ -265,21 +282,21 @@ decode_array(struct dec *d, const struct ks_avro_node *n)
 			break;
 		for (i = 0; i < count; i++) {
 			if (!first)
-				ks_util_buf_add(d->out, ",", 1);
+				ks_buf_add(d->out, ",", 1);
 			first = 0;
 			if (n->kind == KA_MAP) {
 				if (read_len(d, &len, "map key") == -1)
 					return -1;
-				if (ks_render_string(d->out, d->p, len) == -1)
-					return fail(d, "map key is not UTF-8");
+				if (add_text(d, d->p, len, "map key") == -1)
+					return -1;
 				d->p += len;
-				ks_util_buf_add(d->out, ":", 1);
+				ks_buf_add(d->out, ":", 1);
 			}
 			if (decode(d, item) == -1)
 				return -1;
 		}
 	}
-	ks_util_buf_add(d->out, n->kind == KA_ARRAY ? "]" : "}", 1);
+	ks_buf_add(d->out, n->kind == KA_ARRAY ? "]" : "}", 1);
 	return 0;
 }
 
@@ -288,16 +305,16 @@ decode_record(struct dec *d, const struct ks_avro_node *n)
 {
 	size_t i;
 
-	ks_util_buf_add(d->out, "{", 1);
+	ks_buf_add(d->out, "{", 1);
 	for (i = 0; i < n->n; i++) {
 		if (i > 0)
-			ks_util_buf_add(d->out, ",", 1);
-		ks_util_buf_add(d->out, n->labels[i], strlen(n->labels[i]));
+			ks_buf_add(d->out, ",", 1);
+		ks_buf_add(d->out, n->labels[i], strlen(n->labels[i]));
 		d->path[d->depth] = n->names[i];
 		if (decode(d, n->sub[i]) == -1)
 			return -1;
 	}
-	ks_util_buf_add(d->out, "}", 1);
+	ks_buf_add(d->out, "}", 1);
 	return 0;
 }
 
@@ -308,14 +325,14 @@ decode_value(struct dec *d, const struct ks_avro_node *n)
 
 	switch (n->kind) {
 	case KA_NULL:
-		ks_util_buf_add(d->out, "null", 4);
+		ks_buf_add(d->out, "null", 4);
 		return 0;
 	case KA_BOOLEAN:
 		if (need(d, 1, "boolean") == -1)
 			return -1;
 		if (*d->p > 1)
 			return fail(d, "boolean byte 0x%02x", *d->p);
-		ks_util_buf_add(d->out, *d->p ? "true" : "false",
+		ks_buf_add(d->out, *d->p ? "true" : "false",
 		    *d->p ? 4 : 5);
 		d->p++;
 		return 0;
@@ -332,7 +349,7 @@ decode_value(struct dec *d, const struct ks_avro_node *n)
 	case KA_ENUM:
 		if (read_index(d, &v, n->n, "enum index") == -1)
 			return -1;
-		ks_util_buf_add(d->out, n->labels[v], strlen(n->labels[v]));
+		ks_buf_add(d->out, n->labels[v], strlen(n->labels[v]));
 		return 0;
 	case KA_RECORD:
 		return decode_record(d, n);
@@ -372,10 +389,11 @@ decode(struct dec *d, const struct ks_avro_node *n)
 
 int
 ks_avro_decode(const struct ks_avro_schema *s, const void *body, size_t len,
-    struct ks_util_buf *out, char *errbuf, size_t errlen)
+    struct ks_buf *out, char *errbuf, size_t errlen)
 {
 	struct dec d;
 	size_t start = out->len;
+	int rc;
 
 	memset(&d, 0, sizeof(d));
 	d.start = d.p = body;
@@ -383,15 +401,17 @@ ks_avro_decode(const struct ks_avro_schema *s, const void *body, size_t len,
 	d.out = out;
 	d.errbuf = errbuf;
 	d.errlen = errlen;
-	if (decode(&d, s->root) == 0) {
-		if (d.p == d.end)
-			return KSINK_OK;
-		fail(&d, "%zu bytes left over after the value",
+	rc = decode(&d, s->root);
+	if (rc == 0 && d.p != d.end)
+		rc = fail(&d, "%zu bytes left over after the value",
 		    (size_t)(d.end - d.p));
+	if (out->oom) {		/* checked once, here */
+		ks_util_errf(errbuf, errlen, "out of memory");
+		ks_buf_truncate(out, start);
+		return KSINK_FATAL;
 	}
-	if (out->p != NULL) {
-		out->len = start;
-		out->p[start] = '\0';
-	}
+	if (rc == 0)
+		return KSINK_OK;
+	ks_buf_truncate(out, start);
 	return KSINK_POISON;
 }

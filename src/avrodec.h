@@ -11,13 +11,15 @@
 #include "fields.h"
 #include "util.h"
 
+struct ks_buf;
+
 /* A parsed writer schema, with its fields; immutable once parsed, so
  * that several threads may decode with it at once. */
 struct ks_avro_schema;
 
 /* Parses the schema's JSON text.  KSINK_OK, or KSINK_POISON with errbuf
  * saying why the schema cannot be used (the records written with it can
- * never be decoded). */
+ * never be decoded), or KSINK_FATAL when memory ran out. */
 int	ks_avro_schema_parse(const char *json, size_t len,
 	    struct ks_avro_schema **out, char *errbuf, size_t errlen);
 const struct ks_fields *ks_avro_schema_fields(const struct ks_avro_schema *);
@@ -26,8 +28,9 @@ void	ks_avro_schema_free(struct ks_avro_schema *);
 /* Decodes one Avro body written with s (without the wire-format prefix)
  * and appends its JSON text to out.  KSINK_OK, or KSINK_POISON with
  * errbuf saying what is wrong (a truncated body, bytes left over, a bad
- * union branch, ...). */
+ * union branch, ...), or KSINK_FATAL when out ran out of memory (out->oom:
+ * out is left as it was, its oom flag set). */
 int	ks_avro_decode(const struct ks_avro_schema *s, const void *body,
-	    size_t len, struct ks_util_buf *out, char *errbuf, size_t errlen);
+	    size_t len, struct ks_buf *out, char *errbuf, size_t errlen);
 
 #endif

@@ -21,6 +21,9 @@
 #include "avronode.h"
 #include "ksink/sink.h"
 #include "render.h"
+#include "../connectors/lib/base64.h"
+#include "../connectors/lib/buf.h"
+#include "../connectors/lib/json.h"
 
 struct parse {
 	struct ks_avro_schema *s;
@@ -30,6 +33,7 @@ struct parse {
 	size_t nnamed, capnamed;
 	char *errbuf;
 	size_t errlen;
+	int oom;		/* a text ran out of memory: KSINK_FATAL */
 };
 
 static struct ks_avro_node *
@@ -71,17 +75,29 @@ named_find(struct parse *p, avro_schema_t as)
 	return NULL;
 }
 
+/* The text of b, or NULL with errbuf set when it ran out of memory. */
 static char *
-full_name(avro_schema_t as)
+take(struct parse *p, struct ks_buf *b)
+{
+	if (!b->oom)
+		return b->p;
+	ks_buf_free(b);
+	p->oom = 1;
+	ks_util_errf(p->errbuf, p->errlen, "schema: out of memory");
+	return NULL;
+}
+
+static char *
+full_name(struct parse *p, avro_schema_t as)
 {
 	const char *ns = avro_schema_namespace(as), *name = avro_schema_name(as);
-	struct ks_util_buf b = { 0 };
+	struct ks_buf b = { 0 };
 
 	if (ns != NULL && *ns != '\0')
-		ks_util_buf_printf(&b, "%s.%s", ns, name);
+		ks_buf_addf(&b, "%s.%s", ns, name);
 	else
-		ks_util_buf_printf(&b, "%s", name != NULL ? name : "");
-	return b.p;
+		ks_buf_addf(&b, "%s", name != NULL ? name : "");
+	return take(p, &b);
 }
 
 static const char *
@@ -161,14 +177,14 @@ mismatch(struct parse *p, const char *where)
 }
 
 static char *
-label(const char *s, int member)
+label(struct parse *p, const char *s, int member)
 {
-	struct ks_util_buf b = { 0 };
+	struct ks_buf b = { 0 };
 
-	ks_util_buf_json_str(&b, s);
+	ks_json_add_string(&b, s, strlen(s));
 	if (member)
-		ks_util_buf_add(&b, ":", 1);
-	return b.p;
+		ks_buf_addc(&b, ':');
+	return take(p, &b);
 }
 
 static int
@@ -200,7 +216,8 @@ build_record(struct parse *p, struct ks_avro_node *n, avro_schema_t as,
 				return -1;
 			}
 		n->names[i] = ks_util_strdup(name);
-		n->labels[i] = label(name, 1);
+		if ((n->labels[i] = label(p, name, 1)) == NULL)
+			return -1;
 		n->defaults[i] = json_object_get(f, "default");
 		n->sub[i] = build(p, avro_schema_record_field_get_by_index(as,
 		    (int)i), json_object_get(f, "type"), name);
@@ -293,7 +310,8 @@ build(struct parse *p, avro_schema_t as, json_t *js, const char *where)
 	n = node_new(p, kind);
 	n->json = js;
 	if (kind == KA_RECORD || kind == KA_ENUM || kind == KA_FIXED) {
-		n->name = full_name(as);
+		if ((n->name = full_name(p, as)) == NULL)
+			return NULL;
 		named_add(p, as, n);
 	}
 	switch (kind) {
@@ -305,7 +323,9 @@ build(struct parse *p, avro_schema_t as, json_t *js, const char *where)
 		n->labels = ks_util_xcalloc(n->n ? n->n : 1,
 		    sizeof(*n->labels));
 		for (i = 0; i < (int)n->n; i++)
-			n->labels[i] = label(avro_schema_enum_get(as, i), 0);
+			if ((n->labels[i] = label(p, avro_schema_enum_get(as,
+			    i), 0)) == NULL)
+				return NULL;
 		break;
 	case KA_RECORD:
 		if (build_record(p, n, as, js) == -1)
@@ -373,7 +393,7 @@ minsize(struct ks_avro_node *n)
 
 /* ---- defaults, rendered as values are (ksink-converters(7)) ---- */
 
-static int render_default(struct ks_util_buf *, const struct ks_avro_node *,
+static int render_default(struct ks_buf *, const struct ks_avro_node *,
     json_t *, char *, size_t);
 
 /* A JSON string whose code points are bytes, as Avro writes a default of
@@ -407,7 +427,7 @@ default_bytes(json_t *v, unsigned char **out)
 }
 
 static int
-default_integer(struct ks_util_buf *b, const struct ks_avro_node *n,
+default_integer(struct ks_buf *b, const struct ks_avro_node *n,
     json_t *v)
 {
 	json_int_t i;
@@ -438,7 +458,7 @@ default_integer(struct ks_util_buf *b, const struct ks_avro_node *n,
 }
 
 static int
-default_record(struct ks_util_buf *b, const struct ks_avro_node *n,
+default_record(struct ks_buf *b, const struct ks_avro_node *n,
     json_t *v, char *errbuf, size_t errlen)
 {
 	json_t *f;
@@ -446,23 +466,23 @@ default_record(struct ks_util_buf *b, const struct ks_avro_node *n,
 
 	if (!json_is_object(v))
 		return -1;
-	ks_util_buf_add(b, "{", 1);
+	ks_buf_add(b, "{", 1);
 	for (i = 0; i < n->n; i++) {
 		if (i > 0)
-			ks_util_buf_add(b, ",", 1);
-		ks_util_buf_printf(b, "%s", n->labels[i]);
+			ks_buf_add(b, ",", 1);
+		ks_buf_addf(b, "%s", n->labels[i]);
 		if ((f = json_object_get(v, n->names[i])) == NULL)
 			f = n->defaults[i];
 		if (f == NULL || render_default(b, n->sub[i], f, errbuf,
 		    errlen) == -1)
 			return -1;
 	}
-	ks_util_buf_add(b, "}", 1);
+	ks_buf_add(b, "}", 1);
 	return 0;
 }
 
 static int
-default_container(struct ks_util_buf *b, const struct ks_avro_node *n,
+default_container(struct ks_buf *b, const struct ks_avro_node *n,
     json_t *v, char *errbuf, size_t errlen)
 {
 	const char *k;
@@ -473,34 +493,34 @@ default_container(struct ks_util_buf *b, const struct ks_avro_node *n,
 	if (n->kind == KA_ARRAY) {
 		if (!json_is_array(v))
 			return -1;
-		ks_util_buf_add(b, "[", 1);
+		ks_buf_add(b, "[", 1);
 		json_array_foreach(v, i, x) {
 			if (i > 0)
-				ks_util_buf_add(b, ",", 1);
+				ks_buf_add(b, ",", 1);
 			if (render_default(b, n->sub[0], x, errbuf, errlen) == -1)
 				return -1;
 		}
-		ks_util_buf_add(b, "]", 1);
+		ks_buf_add(b, "]", 1);
 		return 0;
 	}
 	if (!json_is_object(v))
 		return -1;
-	ks_util_buf_add(b, "{", 1);
+	ks_buf_add(b, "{", 1);
 	json_object_foreach(v, k, x) {
 		if (!first)
-			ks_util_buf_add(b, ",", 1);
+			ks_buf_add(b, ",", 1);
 		first = 0;
-		ks_util_buf_json_str(b, k);
-		ks_util_buf_add(b, ":", 1);
+		ks_json_add_string(b, k, strlen(k));
+		ks_buf_add(b, ":", 1);
 		if (render_default(b, n->sub[0], x, errbuf, errlen) == -1)
 			return -1;
 	}
-	ks_util_buf_add(b, "}", 1);
+	ks_buf_add(b, "}", 1);
 	return 0;
 }
 
 static int
-default_binary(struct ks_util_buf *b, const struct ks_avro_node *n,
+default_binary(struct ks_buf *b, const struct ks_avro_node *n,
     json_t *v, char *errbuf, size_t errlen)
 {
 	unsigned char *bytes;
@@ -516,8 +536,11 @@ default_binary(struct ks_util_buf *b, const struct ks_avro_node *n,
 		    n->scale, errbuf, errlen);
 	else if (n->logical == KL_UUID)
 		ks_render_uuid(b, bytes);
-	else
-		ks_render_base64(b, bytes, (size_t)len);
+	else {
+		ks_buf_addc(b, '"');
+		ks_base64_add(b, bytes, (size_t)len);
+		ks_buf_addc(b, '"');
+	}
 	free(bytes);
 	return rc;
 }
@@ -525,7 +548,7 @@ default_binary(struct ks_util_buf *b, const struct ks_avro_node *n,
 /* Appends the rendering of the default v of a value of n; -1 if v is not
  * a value of n (the buffer then holds part of it). */
 static int
-render_default(struct ks_util_buf *b, const struct ks_avro_node *n, json_t *v,
+render_default(struct ks_buf *b, const struct ks_avro_node *n, json_t *v,
     char *errbuf, size_t errlen)
 {
 	size_t i, len;
@@ -535,12 +558,12 @@ render_default(struct ks_util_buf *b, const struct ks_avro_node *n, json_t *v,
 	case KA_NULL:
 		if (!json_is_null(v))
 			return -1;
-		ks_util_buf_add(b, "null", 4);
+		ks_buf_add(b, "null", 4);
 		return 0;
 	case KA_BOOLEAN:
 		if (!json_is_boolean(v))
 			return -1;
-		ks_util_buf_printf(b, "%s", json_is_true(v) ? "true" : "false");
+		ks_buf_addf(b, "%s", json_is_true(v) ? "true" : "false");
 		return 0;
 	case KA_INT:
 	case KA_LONG:
@@ -551,8 +574,9 @@ render_default(struct ks_util_buf *b, const struct ks_avro_node *n, json_t *v,
 	case KA_STRING:
 		if (!json_is_string(v))
 			return -1;
-		return ks_render_string(b, json_string_value(v),
+		ks_json_add_string(b, json_string_value(v),
 		    json_string_length(v));
+		return 0;
 	case KA_BYTES:
 	case KA_FIXED:
 		return default_binary(b, n, v, errbuf, errlen);
@@ -563,7 +587,7 @@ render_default(struct ks_util_buf *b, const struct ks_avro_node *n, json_t *v,
 			len = strlen(n->labels[i]);
 			if (len == strlen(s) + 2 &&
 			    strncmp(n->labels[i] + 1, s, len - 2) == 0) {
-				ks_util_buf_add(b, n->labels[i], len);
+				ks_buf_add(b, n->labels[i], len);
 				return 0;
 			}
 		}
@@ -577,7 +601,7 @@ render_default(struct ks_util_buf *b, const struct ks_avro_node *n, json_t *v,
 		/* The first branch, as the specification says; then any. */
 		len = b->len;
 		for (i = 0; i < n->n; i++) {
-			b->len = len;
+			ks_buf_truncate(b, len);
 			if (render_default(b, n->sub[i], v, errbuf, errlen) == 0)
 				return 0;
 		}
@@ -671,7 +695,7 @@ add_field(struct parse *p, const char *name, int32_t parent,
     const struct ks_avro_node *n, json_t *dflt)
 {
 	const struct ks_avro_node *rec, *d = decimal_of(n);
-	struct ks_util_buf b = { 0 };
+	struct ks_buf b = { 0 };
 	unsigned flags;
 	int type, rc;
 	int32_t idx;
@@ -684,17 +708,23 @@ add_field(struct parse *p, const char *name, int32_t parent,
 	field_type(n, &type, &flags, &rec);
 	if (rec != NULL && rec->state == 3)	/* recursive: any JSON */
 		type = KSINK_FIELD_ANY, rec = NULL;
-	if (dflt != NULL && render_default(&b, n, dflt, p->errbuf,
-	    p->errlen) == -1) {
-		ks_util_buf_free(&b);
-		ks_util_errf(p->errbuf, p->errlen, "schema: field %s: its "
-		    "default is not a value of its type", name);
-		return -1;
+	if (dflt != NULL) {
+		rc = render_default(&b, n, dflt, p->errbuf, p->errlen);
+		if (b.oom) {
+			take(p, &b);
+			return -1;
+		}
+		if (rc == -1) {
+			ks_buf_free(&b);
+			ks_util_errf(p->errbuf, p->errlen, "schema: field %s: "
+			    "its default is not a value of its type", name);
+			return -1;
+		}
 	}
 	idx = ks_fields_add(&p->s->fields, name, parent, type, flags,
 	    type == KSINK_FIELD_DECIMAL ? d->precision : 0,
 	    type == KSINK_FIELD_DECIMAL ? d->scale : 0, b.p);
-	ks_util_buf_free(&b);
+	ks_buf_free(&b);
 	if (rec == NULL)
 		return 0;
 	((struct ks_avro_node *)rec)->state = 3;
@@ -762,6 +792,8 @@ ks_avro_schema_parse(const char *json, size_t len,
 		goto out;
 	rc = KSINK_OK;
 out:
+	if (p.oom)
+		rc = KSINK_FATAL;
 	for (i = 0; i < p.s->nnodes; i++) {
 		p.s->nodes[i]->json = NULL;
 		free(p.s->nodes[i]->defaults);

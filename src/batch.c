@@ -26,9 +26,10 @@ ks_batch_push(struct ks_batch *w, rd_kafka_message_t *m)
 	w->bytes += m->len + m->key_len;
 }
 
-/* Removes the first k messages (an applied batch). */
+/* Removes the first k messages (an applied batch); those left have been
+ * queued since before `since` at least. */
 void
-ks_batch_shift(struct ks_batch *w, size_t k)
+ks_batch_shift(struct ks_batch *w, size_t k, int64_t since)
 {
 	size_t i;
 
@@ -39,7 +40,7 @@ ks_batch_shift(struct ks_batch *w, size_t k)
 	memmove(w->msgs, w->msgs + k, (w->n - k) * sizeof(*w->msgs));
 	w->n -= k;
 	if (w->n > 0)
-		w->first_ms = ks_util_now_ms();
+		w->first_ms = since;
 }
 
 /* Drops queued messages of the given partitions (all when NULL);
@@ -202,4 +203,30 @@ ks_batch_describe(const struct ksink_record *r, char *buf, size_t len)
 		if (j < lens[i] && o + 4 < len)
 			o += (size_t)snprintf(buf + o, len - o, "...");
 	}
+}
+
+void
+ks_batch_size_init(struct ks_batch_size *bs, int64_t max_records,
+    int adaptive)
+{
+	bs->max = max_records > 0 ? max_records : 1;
+	bs->adaptive = adaptive;
+	bs->floor = adaptive && bs->max >= 4 ? bs->max / 4 : bs->max;
+	bs->limit = bs->floor;
+}
+
+int
+ks_batch_size_adapt(struct ks_batch_size *bs, size_t k, int64_t step_us,
+    int64_t commit_us)
+{
+	int64_t was = bs->limit;
+
+	if (!bs->adaptive || step_us <= 0 || commit_us < 0)
+		return 0;
+	if ((int64_t)k >= bs->limit && commit_us * 3 >= step_us)
+		bs->limit = bs->limit > bs->max / 2 ? bs->max : bs->limit * 2;
+	else if (commit_us * 10 < step_us)
+		bs->limit = bs->limit / 2 < bs->floor ? bs->floor :
+		    bs->limit / 2;
+	return bs->limit != was;
 }

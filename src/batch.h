@@ -29,8 +29,9 @@ struct ks_batch {
 };
 
 void	ks_batch_push(struct ks_batch *b, rd_kafka_message_t *m);
-/* Removes the first k messages (an applied batch). */
-void	ks_batch_shift(struct ks_batch *b, size_t k);
+/* Removes the first k messages (an applied batch); those left have been
+ * queued since `since` (ms, monotonic) at the latest. */
+void	ks_batch_shift(struct ks_batch *b, size_t k, int64_t since);
 size_t	ks_batch_drop(struct ks_batch *b,
 	    const rd_kafka_topic_partition_list_t *parts);
 size_t	ks_batch_cut(const struct ks_batch *b, int64_t max_records,
@@ -41,5 +42,28 @@ void	ks_batch_build(struct ks_batch *b, size_t k);
 void	ks_batch_describe(const struct ksink_record *r, char *buf,
 	    size_t len);
 void	ks_batch_free(struct ks_batch *b);
+
+/*
+ * How many records the next batch may hold (batch.max.records and
+ * batch.adaptive).  Adaptive, the limit starts at a quarter of the
+ * maximum and doubles, up to it, after a batch that was full and whose
+ * commit took a third or more of the sink's step: a sink whose commit
+ * costs more than its records (an fsync, a round trip) then pays it for
+ * more records at once.  It halves again, down to where it started,
+ * after a step whose commit took less than a tenth.
+ */
+struct ks_batch_size {
+	int64_t limit;		/* records, for the next batch */
+	int64_t floor, max;
+	int adaptive;
+};
+
+void	ks_batch_size_init(struct ks_batch_size *, int64_t max_records,
+	    int adaptive);
+/* After a batch of k records applied at the first attempt, its step
+ * (begin to commit) taking step_us and its commit commit_us.  Returns 1
+ * when the limit changed. */
+int	ks_batch_size_adapt(struct ks_batch_size *, size_t k,
+	    int64_t step_us, int64_t commit_us);
 
 #endif

@@ -22,6 +22,7 @@
 #include "consumer.h"
 #include "log.h"
 #include "options.h"
+#include "registry.h"
 #include "util.h"
 
 /* A connector needs brokers: bootstrap.servers in [kafka] or its own. */
@@ -219,43 +220,22 @@ check_converter_name(const struct ks_conf *conf, const struct ks_kv *kv,
 	return -1;
 }
 
-/* Each URL of the list is http:// or https://, with a host.  The URL is
- * not quoted: it may hold a password.  Returns how many URLs hold user
- * information (user:password@). */
+/* Each URL of the list is one the registry client takes
+ * (ks_registry_check_urls(), which the client uses itself); returns how
+ * many hold user information. */
 static size_t
 check_registry_urls(const struct ks_conf *conf, const struct ks_kv *kv,
     struct ks_errors *errs)
 {
-	const char *p = kv->value, *end, *host, *at;
-	size_t n = 0, len, users = 0;
+	char err[512];
+	size_t users;
 
-	for (; *p != '\0'; p = *end ? end + 1 : end) {
-		p += strspn(p, " \t");
-		end = p + strcspn(p, ",");
-		len = (size_t)(end - p);
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		n++;
-		host = NULL;
-		if (len > 7 && strncmp(p, "http://", 7) == 0)
-			host = p + 7;
-		else if (len > 8 && strncmp(p, "https://", 8) == 0)
-			host = p + 8;
-		if (host == NULL || host >= p + len || *host == '/') {
-			ks_errors_add(errs, "%s:%d: %s: URL %zu of the list is "
-			    "not http://HOST[:PORT][/PATH] nor https://...; "
-			    "list the registry's URLs separated by commas",
-			    conf->path, kv->line, kv->key, n);
-			continue;
-		}
-		at = memchr(host, '@', (size_t)(p + len - host));
-		if (at != NULL && memchr(host, '/', (size_t)(at - host)) ==
-		    NULL)
-			users++;
+	if (ks_registry_check_urls(kv->value, &users, err, sizeof(err)) ==
+	    -1) {
+		ks_errors_add(errs, "%s:%d: %s: %s", conf->path, kv->line,
+		    kv->key, err);
+		return 0;
 	}
-	if (n == 0)
-		ks_errors_add(errs, "%s:%d: %s lists no URL", conf->path,
-		    kv->line, kv->key);
 	return users;
 }
 

@@ -25,6 +25,9 @@
 #include "cjson.h"
 #include "ksink/sink.h"
 #include "render.h"
+#include "../connectors/lib/base64.h"
+#include "../connectors/lib/buf.h"
+#include "../connectors/lib/json.h"
 
 #define CONNECT "org.apache.kafka.connect.data."
 
@@ -65,7 +68,8 @@ struct cj_schema {
 };
 
 struct cj {
-	struct ks_util_buf *out;
+	struct ks_buf *out;
+	int oom;			/* a default's buffer ran out */
 	char *errbuf;
 	size_t errlen;
 	const char *path[CJ_MAX_DEPTH + 1];
@@ -172,59 +176,6 @@ schema(struct cj *c, json_t *s, struct cj_schema *out)
 	return 0;
 }
 
-static int
-b64val(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes base64 (RFC 4648, padded, as Java's Base64 writes it) into a
- * new buffer; its length, or -1. */
-static ssize_t
-unbase64(const char *s, size_t n, unsigned char **out)
-{
-	unsigned char *b;
-	size_t i, k = 0, pad = 0;
-	uint32_t v = 0;
-	int x;
-
-	if (n % 4 != 0)
-		return -1;
-	if (n > 0 && s[n - 1] == '=')
-		pad = n > 1 && s[n - 2] == '=' ? 2 : 1;
-	b = ks_util_xmalloc(n / 4 * 3 + 1);
-	for (i = 0; i < n - pad; i++) {
-		if ((x = b64val((unsigned char)s[i])) == -1) {
-			free(b);
-			return -1;
-		}
-		v = v << 6 | (uint32_t)x;
-		if (i % 4 == 3) {
-			b[k++] = (unsigned char)(v >> 16);
-			b[k++] = (unsigned char)(v >> 8);
-			b[k++] = (unsigned char)v;
-			v = 0;
-		}
-	}
-	if (pad == 1) {
-		b[k++] = (unsigned char)(v >> 10);
-		b[k++] = (unsigned char)(v >> 2);
-	} else if (pad == 2)
-		b[k++] = (unsigned char)(v >> 4);
-	*out = b;
-	return (ssize_t)k;
-}
-
 static int render(struct cj *, json_t *schema, json_t *payload);
 
 static int
@@ -264,18 +215,27 @@ render_bytes(struct cj *c, const struct cj_schema *s, json_t *p)
 {
 	unsigned char *b;
 	char why[128];
-	ssize_t n;
+	size_t len;
+	long n;
 	int rc = 0;
 
-	if (!json_is_string(p) || (n = unbase64(json_string_value(p),
-	    json_string_length(p), &b)) == -1)
+	if (!json_is_string(p))
 		return fail(c, "not a base64 string");
+	len = json_string_length(p);
+	b = ks_util_xmalloc(len / 4 * 3 + 1);
+	if ((n = ks_base64_decode(b, json_string_value(p), len)) == -1) {
+		free(b);
+		return fail(c, "not a base64 string");
+	}
 	if (s->type == CJ_DECIMAL) {
 		if (ks_render_decimal(c->out, b, (size_t)n, s->precision,
 		    s->scale, why, sizeof(why)) == -1)
 			rc = fail(c, "%s", why);
-	} else
-		ks_render_base64(c->out, b, (size_t)n);
+	} else {
+		ks_buf_addc(c->out, '"');
+		ks_base64_add(c->out, b, (size_t)n);
+		ks_buf_addc(c->out, '"');
+	}
 	free(b);
 	return rc;
 }
@@ -291,22 +251,22 @@ render_struct(struct cj *c, const struct cj_schema *s, json_t *p)
 		return fail(c, "struct schema without fields");
 	if (!json_is_object(p))
 		return fail(c, "not an object");
-	ks_util_buf_add(c->out, "{", 1);
+	ks_buf_add(c->out, "{", 1);
 	json_array_foreach(fields, i, f) {
 		if ((name = json_string_value(json_object_get(f, "field"))) ==
 		    NULL)
 			return fail(c, "struct field %zu without a name", i);
 		if (i > 0)
-			ks_util_buf_add(c->out, ",", 1);
-		ks_util_buf_json_str(c->out, name);
-		ks_util_buf_add(c->out, ":", 1);
+			ks_buf_add(c->out, ",", 1);
+		ks_json_add_string(c->out, name, strlen(name));
+		ks_buf_add(c->out, ":", 1);
 		c->path[c->depth] = name;
 		if ((v = json_object_get(p, name)) == NULL)
 			v = json_null();
 		if (render(c, f, v) == -1)
 			return -1;
 	}
-	ks_util_buf_add(c->out, "}", 1);
+	ks_buf_add(c->out, "}", 1);
 	return 0;
 }
 
@@ -326,25 +286,25 @@ render_container(struct cj *c, const struct cj_schema *s, json_t *p)
 	    json_string_value(json_object_get(keys, "type")) ?
 	    json_string_value(json_object_get(keys, "type")) : "",
 	    "string") == 0) {
-		ks_util_buf_add(c->out, "{", 1);
+		ks_buf_add(c->out, "{", 1);
 		i = 0;
 		json_object_foreach(p, k, x) {
 			if (i++ > 0)
-				ks_util_buf_add(c->out, ",", 1);
-			ks_render_string(c->out, k, strlen(k));
-			ks_util_buf_add(c->out, ":", 1);
+				ks_buf_add(c->out, ",", 1);
+			ks_json_add_string(c->out, k, strlen(k));
+			ks_buf_add(c->out, ":", 1);
 			if (render(c, items, x) == -1)
 				return -1;
 		}
-		ks_util_buf_add(c->out, "}", 1);
+		ks_buf_add(c->out, "}", 1);
 		return 0;
 	}
 	if (!json_is_array(p))
 		return fail(c, "not an array");
-	ks_util_buf_add(c->out, "[", 1);
+	ks_buf_add(c->out, "[", 1);
 	json_array_foreach(p, i, x) {
 		if (i > 0)
-			ks_util_buf_add(c->out, ",", 1);
+			ks_buf_add(c->out, ",", 1);
 		if (s->type == CJ_ARRAY) {
 			if (render(c, items, x) == -1)
 				return -1;
@@ -354,15 +314,15 @@ render_container(struct cj *c, const struct cj_schema *s, json_t *p)
 		if (!json_is_array(x) || json_array_size(x) != 2)
 			return fail(c, "map entry %zu is not a [key, value] "
 			    "pair", i);
-		ks_util_buf_add(c->out, "[", 1);
+		ks_buf_add(c->out, "[", 1);
 		if (render(c, keys, json_array_get(x, 0)) == -1)
 			return -1;
-		ks_util_buf_add(c->out, ",", 1);
+		ks_buf_add(c->out, ",", 1);
 		if (render(c, items, json_array_get(x, 1)) == -1)
 			return -1;
-		ks_util_buf_add(c->out, "]", 1);
+		ks_buf_add(c->out, "]", 1);
 	}
-	ks_util_buf_add(c->out, "]", 1);
+	ks_buf_add(c->out, "]", 1);
 	return 0;
 }
 
@@ -385,7 +345,7 @@ render(struct cj *c, json_t *js, json_t *p)
 		if (d != NULL && !json_is_null(d))
 			rc = render(c, js, d);
 		else if (s.optional) {
-			ks_util_buf_add(c->out, "null", 4);
+			ks_buf_add(c->out, "null", 4);
 			rc = 0;
 		} else
 			rc = fail(c, "null, and the schema is not optional");
@@ -401,7 +361,7 @@ render(struct cj *c, json_t *js, json_t *p)
 			if (!json_is_boolean(p))
 				rc = fail(c, "not a boolean");
 			else {
-				ks_util_buf_printf(c->out, "%s",
+				ks_buf_addf(c->out, "%s",
 				    json_is_true(p) ? "true" : "false");
 				rc = 0;
 			}
@@ -409,9 +369,11 @@ render(struct cj *c, json_t *js, json_t *p)
 		case CJ_STRING:
 			if (!json_is_string(p))
 				rc = fail(c, "not a string");
-			else
-				rc = ks_render_string(c->out,
+			else {
+				ks_json_add_string(c->out,
 				    json_string_value(p), json_string_length(p));
+				rc = 0;
+			}
 			break;
 		case CJ_BYTES:
 		case CJ_DECIMAL:
@@ -439,7 +401,7 @@ fields_of(struct cj *c, json_t *js, const char *name, int32_t parent,
     struct ks_fields *fields)
 {
 	struct cj_schema s;
-	struct ks_util_buf d = { 0 };
+	struct ks_buf d = { 0 };
 	json_t *f, *dflt;
 	const char *fname;
 	size_t i;
@@ -450,13 +412,15 @@ fields_of(struct cj *c, json_t *js, const char *name, int32_t parent,
 		return -1;
 	if ((dflt = json_object_get(js, "default")) != NULL &&
 	    !json_is_null(dflt)) {
-		struct ks_util_buf *keep = c->out;
+		struct ks_buf *keep = c->out;
 
 		c->out = &d;
 		rc = render(c, js, dflt);
 		c->out = keep;
-		if (rc == -1) {
-			ks_util_buf_free(&d);
+		if (d.oom)
+			c->oom = 1;
+		if (rc == -1 || d.oom) {
+			ks_buf_free(&d);
 			return -1;
 		}
 	}
@@ -466,7 +430,7 @@ fields_of(struct cj *c, json_t *js, const char *name, int32_t parent,
 		idx = ks_fields_add(fields, name, parent < 0 ? -1 : parent,
 		    s.field, s.optional ? KSINK_FIELD_OPTIONAL : 0,
 		    s.precision, s.type == CJ_DECIMAL ? s.scale : 0, d.p);
-	ks_util_buf_free(&d);
+	ks_buf_free(&d);
 	if (s.type != CJ_STRUCT)
 		return 0;
 	f = json_object_get(js, "fields");
@@ -490,7 +454,7 @@ fields_of(struct cj *c, json_t *js, const char *name, int32_t parent,
 }
 
 int
-ks_cjson_decode(const void *text, size_t len, struct ks_util_buf *out,
+ks_cjson_decode(const void *text, size_t len, struct ks_buf *out,
     struct ks_fields *fields, char *errbuf, size_t errlen)
 {
 	struct cj c = { .out = out, .errbuf = errbuf, .errlen = errlen };
@@ -518,12 +482,13 @@ ks_cjson_decode(const void *text, size_t len, struct ks_util_buf *out,
 		rc = render(&c, s, p);
 	}
 	json_decref(root);
+	if (c.oom || out->oom) {	/* checked once, here */
+		ks_util_errf(errbuf, errlen, "out of memory");
+		rc = -1;
+	}
 	if (rc == 0)
 		return KSINK_OK;
-	if (out->p != NULL) {
-		out->len = start;
-		out->p[start] = '\0';
-	}
+	ks_buf_truncate(out, start);
 	ks_fields_free(fields);
-	return KSINK_POISON;
+	return c.oom || out->oom ? KSINK_FATAL : KSINK_POISON;
 }

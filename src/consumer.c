@@ -229,6 +229,8 @@ subscribe(rd_kafka_t *rk, const char *topics, char *errbuf,
 #define POLL_MAX_MS 100
 /* A repeating Kafka error is said once in this long. */
 #define ERROR_QUIET_MS 30000
+/* Longest wait for a partition's log start offset at assignment. */
+#define EARLIEST_QUERY_MS 1000
 /* Records taken off the queue before the fetch waker hears of them. */
 #define WAKER_BATCH 1024
 
@@ -568,6 +570,34 @@ reset_offset(int reset)
 }
 
 /*
+ * The earliest offset of a partition new to the sink, as a number rather
+ * than RD_KAFKA_OFFSET_BEGINNING: librdkafka resolves a logical offset
+ * only once the partition has joined its leader's thread, and when the
+ * assignment comes first it waits for its offset query timer, 0.25 to
+ * 0.5 s of every first start.  The log start offset is the same for
+ * every isolation level; should it move before the fetch (retention),
+ * auto.offset.reset = earliest takes the fetcher to the new one, as it
+ * would have from BEGINNING.  A failure leaves BEGINNING, for this and
+ * (*asking cleared) the assignment's other partitions: a broker that does
+ * not answer costs one wait, not one per partition.
+ */
+static void
+earliest_offset(struct ks_consumer *c, rd_kafka_topic_partition_t *p,
+    int *asking)
+{
+	int64_t low = -1, high = -1;
+
+	if (p->offset != RD_KAFKA_OFFSET_BEGINNING || !*asking)
+		return;
+	if (rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition,
+	    &low, &high, EARLIEST_QUERY_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    low >= 0)
+		p->offset = low;
+	else
+		*asking = 0;
+}
+
+/*
  * Carries out the pending assignment once the sink has said where each
  * of its partitions starts.  0: done or still waiting; -1: failed.
  */
@@ -580,7 +610,7 @@ serve_pending(struct ks_consumer *c)
 	struct ksink_offset *offs;
 	char ebuf[1024] = "";
 	int64_t *sink, wait;
-	int i, st = KSINK_OK;
+	int i, st = KSINK_OK, asking = 1;
 
 	if (parts == NULL || ks_util_now_ms() < c->pending_at)
 		return 0;
@@ -630,6 +660,7 @@ serve_pending(struct ks_consumer *c)
 			return -1;
 		} else {
 			p->offset = reset_offset(c->reset);
+			earliest_offset(c, p, &asking);
 			ks_log_msg(KSINK_LOG_INFO, c->who, "assigned %s/%d, new "
 			    "to the sink: starting at the %s offset",
 			    p->topic, p->partition,

@@ -67,8 +67,7 @@ struct ks_convert {
 	struct block *blocks, *cur;	/* the arena of decoded texts */
 	size_t used;			/* by the batch, in all blocks */
 
-	struct ks_util_buf scratch;
-	struct ks_buf sbuf;
+	struct ks_buf scratch;		/* the text of one key or value */
 };
 
 /* ---- the arena ---- */
@@ -293,8 +292,7 @@ ks_convert_free(struct ks_convert *c)
 		next = b->next;
 		free(b);
 	}
-	ks_util_buf_free(&c->scratch);
-	ks_buf_free(&c->sbuf);
+	ks_buf_free(&c->scratch);
 	free(c);
 }
 
@@ -427,11 +425,13 @@ avro_decode(struct ks_convert *c, struct side *s,
 		s->last_id = (int32_t)id;
 		s->last = schema;
 	}
-	c->scratch.len = 0;
-	if (ks_avro_decode(schema, raw, len, &c->scratch, why, sizeof(why)) !=
-	    KSINK_OK)
+	ks_buf_reset(&c->scratch);
+	st = ks_avro_decode(schema, raw, len, &c->scratch, why, sizeof(why));
+	if (st == KSINK_POISON)
 		return poison(errbuf, errlen, s, r, (int32_t)id, why);
-	return KSINK_OK;
+	if (st != KSINK_OK)
+		ks_util_errf(errbuf, errlen, "%s.converter: %s", s->name, why);
+	return st;
 }
 
 /* Whether JSON text p (valid) is null, as Kafka Connect's converters
@@ -485,22 +485,29 @@ side_decode(struct ks_convert *c, struct side *s, size_t idx,
 		if (!ks_utf8_valid(*p, *len))
 			return poison(errbuf, errlen, s, r, -1, "not UTF-8 "
 			    "text");
-		ks_buf_reset(&c->sbuf);
-		ks_json_add_string(&c->sbuf, *p, *len);
-		if (c->sbuf.oom) {
-			ks_util_errf(errbuf, errlen, "out of memory");
+		ks_buf_reset(&c->scratch);
+		ks_json_add_string(&c->scratch, *p, *len);
+		if (c->scratch.oom) {
+			ks_util_errf(errbuf, errlen, "%s.converter: out of "
+			    "memory", s->name);
 			return KSINK_FATAL;
 		}
-		*p = arena_copy(c, c->sbuf.p, c->sbuf.len);
-		*len = c->sbuf.len;
+		*p = arena_copy(c, c->scratch.p, c->scratch.len);
+		*len = c->scratch.len;
 		return KSINK_OK;
 	case CONV_CJSON:
 		mine = &c->fields[2 * idx + (s == &c->value)];
 		ks_fields_free(mine);
-		c->scratch.len = 0;
-		if (ks_cjson_decode(*p, *len, &c->scratch, mine, why,
-		    sizeof(why)) != KSINK_OK)
+		ks_buf_reset(&c->scratch);
+		st = ks_cjson_decode(*p, *len, &c->scratch, mine, why,
+		    sizeof(why));
+		if (st == KSINK_POISON)
 			return poison(errbuf, errlen, s, r, -1, why);
+		if (st != KSINK_OK) {
+			ks_util_errf(errbuf, errlen, "%s.converter: %s",
+			    s->name, why);
+			return st;
+		}
 		*f = mine->v;
 		*nf = mine->n;
 		break;

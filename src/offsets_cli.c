@@ -18,6 +18,8 @@
 #include "offsets.h"
 #include "testing.h"
 #include "util.h"
+#include "../connectors/lib/buf.h"
+#include "../connectors/lib/json.h"
 
 void
 ks_offsets_usage(FILE *fp)
@@ -271,22 +273,17 @@ ks_offsets_args_free(struct ks_offsets_args *a)
 static void
 json_str(FILE *fp, const char *s)
 {
-	const unsigned char *p;
+	struct ks_buf b = { 0 };
 
 	if (s == NULL) {
 		fputs("null", fp);
 		return;
 	}
-	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(fp, "\\u%04x", *p);
-		else
-			fputc(*p, fp);
-	}
-	fputc('"', fp);
+	ks_json_add_string(&b, s, strlen(s));
+	if (b.oom)
+		ks_util_oom();
+	fwrite(b.p, 1, b.len, fp);
+	ks_buf_free(&b);
 }
 
 static void

@@ -115,10 +115,17 @@ const struct ksink_option ks_options_connector[] = {
 	  .flags = KSINK_OPT_REQUIRED,
 	  .doc = "Comma-separated list of topics to read, or one regular "
 	    "expression starting with ^ that topic names must match." },
-	{ .name = "batch.max.records", .type = KSINK_OPT_INT, .def = "5000",
+	{ .name = "batch.max.records", .type = KSINK_OPT_INT, .def = "20000",
 	  .min = 1, .max = 1000000,
 	  .doc = "Most records in one batch, that is one atomic step of "
-	    "the sink." },
+	    "the sink.  With batch.adaptive, batches start at a quarter of "
+	    "this." },
+	{ .name = "batch.adaptive", .type = KSINK_OPT_BOOL, .def = "true",
+	  .doc = "Let the records per batch grow from a quarter of "
+	    "batch.max.records up to it while the sink's commit takes a "
+	    "third or more of each full batch's step (an fsync, a round "
+	    "trip), and shrink back when it takes less than a tenth.  "
+	    "false: every full batch holds batch.max.records." },
 	{ .name = "batch.max.bytes", .type = KSINK_OPT_INT, .def = "16777216",
 	  .min = 1024, .max = 1073741824,
 	  .doc = "Most bytes of keys and values in one batch.  A single "

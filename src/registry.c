@@ -30,6 +30,7 @@
 #include "ksink/sink.h"
 #include "registry.h"
 #include "util.h"
+#include "../connectors/lib/buf.h"
 
 #define REG_DEFAULT_TIMEOUT_MS	10000
 #define REG_MAX_ANSWER		(16 * 1024 * 1024)
@@ -57,7 +58,7 @@ struct ks_registry {
 	pthread_mutex_t	 lock;
 	CURL		*curl;
 	char		 curl_err[CURL_ERROR_SIZE];
-	struct ks_util_buf answer;
+	struct ks_buf answer;
 	int		 too_big;
 	int		 global;	/* curl_global_init succeeded */
 };
@@ -126,31 +127,30 @@ has_ctl(const char *s)
 }
 
 /*
- * Parses one URL of the list (len bytes at s): http or https, a host, no
- * query nor fragment.  Credentials in it are allowed with the URL source
- * only (and then become secrets).
+ * Parses one URL of the list (len bytes at s) with libcurl: http or https,
+ * a host, no query nor fragment.  On success *hp holds the parsed URL,
+ * *text a copy of it and *has_creds whether it holds user information;
+ * masked is the URL as a message may show it.
  */
 static int
-parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
-    const char *s, size_t len, struct reg_url *u, char *errbuf,
+url_parse(const char *s, size_t len, CURLU **hp, char **text,
+    int *has_creds, char *masked, size_t maskedlen, char *errbuf,
     size_t errlen)
 {
-	CURLU *h;
-	char *text, *scheme = NULL, *host = NULL, *shown = NULL;
-	char *user = NULL, *pass = NULL, *query = NULL, *frag = NULL;
-	char masked[256];
+	CURLU *h = NULL;
+	char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL;
+	char *query = NULL, *frag = NULL;
 	int rc = -1;
-	size_t n;
 
-	text = ks_util_xmalloc(len + 1);
-	memcpy(text, s, len);
-	text[len] = '\0';
-	mask_url(text, masked, sizeof(masked));
+	*text = ks_util_xmalloc(len + 1);
+	memcpy(*text, s, len);
+	(*text)[len] = '\0';
+	mask_url(*text, masked, maskedlen);
 	if ((h = curl_url()) == NULL) {
 		ks_util_errf(errbuf, errlen, "out of memory");
 		goto out;
 	}
-	if (has_ctl(text) || curl_url_set(h, CURLUPART_URL, text, 0) !=
+	if (has_ctl(*text) || curl_url_set(h, CURLUPART_URL, *text, 0) !=
 	    CURLUE_OK) {
 		ks_util_errf(errbuf, errlen, "schema registry URL %s is not a "
 		    "URL: give http://HOST:PORT/PATH or https://...", masked);
@@ -179,30 +179,62 @@ parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
 		    "/schemas/ids/ID)", masked);
 		goto out;
 	}
-	if ((user != NULL || pass != NULL) &&
-	    conf->auth == KS_REG_AUTH_USER_INFO) {
+	*has_creds = user != NULL || pass != NULL;
+	*hp = h;
+	h = NULL;
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(*text);
+		*text = NULL;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_free(pass);
+	curl_free(query);
+	curl_free(frag);
+	curl_url_cleanup(h);
+	return rc;
+}
+
+/*
+ * One URL of the list, for use: url_parse(), the credentials checked
+ * against conf and kept as secrets, and the URL as logs show it.
+ */
+static int
+parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
+    const char *s, size_t len, struct reg_url *u, char *errbuf,
+    size_t errlen)
+{
+	CURLU *h = NULL;
+	char *text = NULL, *shown = NULL, *pass = NULL, *dec = NULL;
+	char masked[256];
+	int rc = -1, creds;
+	size_t n;
+
+	if (url_parse(s, len, &h, &text, &creds, masked, sizeof(masked),
+	    errbuf, errlen) == -1)
+		return -1;
+	if (creds && conf->auth == KS_REG_AUTH_USER_INFO) {
 		ks_util_errf(errbuf, errlen, "schema registry URL %s has "
 		    "credentials but basic.auth.credentials.source is "
 		    "USER_INFO: remove them from the URL, or use the source "
 		    "URL", masked);
 		goto out;
 	}
-	if ((user != NULL || pass != NULL) && conf->bearer_token != NULL) {
+	if (creds && conf->bearer_token != NULL) {
 		ks_util_errf(errbuf, errlen, "schema registry URL %s has "
 		    "credentials and a bearer token is set too: use one of "
 		    "them", masked);
 		goto out;
 	}
-	u->has_creds = user != NULL || pass != NULL;
+	u->has_creds = creds;
+	curl_url_get(h, CURLUPART_PASSWORD, &pass, 0);
 	add_secret(r, pass);
-	if (pass != NULL) {
-		/* Also the decoded form: libcurl may quote either. */
-		char *dec = NULL;
-
-		curl_url_get(h, CURLUPART_PASSWORD, &dec, CURLU_URLDECODE);
-		add_secret(r, dec);
-		curl_free(dec);
-	}
+	/* Also the decoded form: libcurl may quote either. */
+	curl_url_get(h, CURLUPART_PASSWORD, &dec, CURLU_URLDECODE);
+	add_secret(r, dec);
 	/* The shown URL: the same without its user information. */
 	if (curl_url_set(h, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
 	    curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
@@ -223,51 +255,92 @@ parse_url(struct ks_registry *r, const struct ks_registry_conf *conf,
 	rc = 0;
 out:
 	free(text);
-	curl_free(scheme);
-	curl_free(host);
 	curl_free(shown);
-	curl_free(user);
 	curl_free(pass);
-	curl_free(query);
-	curl_free(frag);
+	curl_free(dec);
 	curl_url_cleanup(h);
 	return rc;
+}
+
+static int
+no_urls(char *errbuf, size_t errlen)
+{
+	ks_util_errf(errbuf, errlen, "no schema registry URL: set "
+	    "schema.registry.url to one or more comma-separated http(s) "
+	    "URLs");
+	return -1;
+}
+
+/* The next URL of a comma-separated list, without the blanks around it:
+ * 1 with *s and *len set, 0 at the end.  Empty entries are skipped. */
+static int
+url_next(const char **pp, const char **s, size_t *len)
+{
+	const char *p = *pp, *q;
+
+	while (p != NULL) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		q = p + strcspn(p, ",");
+		*s = p;
+		*len = (size_t)(q - p);
+		while (*len > 0 && (p[*len - 1] == ' ' ||
+		    p[*len - 1] == '\t'))
+			(*len)--;
+		p = *q == '\0' ? NULL : q + 1;
+		if (*len > 0) {
+			*pp = p;
+			return 1;
+		}
+	}
+	*pp = NULL;
+	return 0;
+}
+
+int
+ks_registry_check_urls(const char *urls, size_t *with_creds, char *errbuf,
+    size_t errlen)
+{
+	const char *p = urls != NULL ? urls : "", *s;
+	char *text, masked[256];
+	size_t len, n = 0;
+	CURLU *h;
+	int creds;
+
+	*with_creds = 0;
+	while (url_next(&p, &s, &len)) {
+		n++;
+		if (url_parse(s, len, &h, &text, &creds, masked,
+		    sizeof(masked), errbuf, errlen) == -1)
+			return -1;
+		*with_creds += creds != 0;
+		free(text);
+		curl_url_cleanup(h);
+	}
+	if (n == 0) {
+		return no_urls(errbuf, errlen);
+	}
+	return 0;
 }
 
 static int
 parse_urls(struct ks_registry *r, const struct ks_registry_conf *conf,
     char *errbuf, size_t errlen)
 {
-	const char *p = conf->urls, *q;
+	const char *p = conf->urls != NULL ? conf->urls : "", *s;
 	size_t len;
 
-	if (p == NULL)
-		p = "";
-	for (;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		q = p + strcspn(p, ",");
-		len = (size_t)(q - p);
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		if (len > 0) {
-			r->urls = ks_util_xrealloc(r->urls,
-			    (r->nurls + 1) * sizeof(*r->urls));
-			memset(&r->urls[r->nurls], 0, sizeof(*r->urls));
-			if (parse_url(r, conf, p, len, &r->urls[r->nurls],
-			    errbuf, errlen) == -1)
-				return -1;
-			r->nurls++;
-		}
-		if (*q == '\0')
-			break;
-		p = q + 1;
+	while (url_next(&p, &s, &len)) {
+		r->urls = ks_util_xrealloc(r->urls,
+		    (r->nurls + 1) * sizeof(*r->urls));
+		memset(&r->urls[r->nurls], 0, sizeof(*r->urls));
+		if (parse_url(r, conf, s, len, &r->urls[r->nurls], errbuf,
+		    errlen) == -1)
+			return -1;
+		r->nurls++;
 	}
 	if (r->nurls == 0) {
-		ks_util_errf(errbuf, errlen, "no schema registry URL: set "
-		    "schema.registry.url to one or more comma-separated "
-		    "http(s) URLs");
-		return -1;
+		return no_urls(errbuf, errlen);
 	}
 	return 0;
 }
@@ -346,14 +419,8 @@ on_answer(char *data, size_t size, size_t n, void *arg)
 		r->too_big = 1;
 		return 0;	/* libcurl stops: CURLE_WRITE_ERROR */
 	}
-	if (r->answer.cap < r->answer.len + len + 1) {
-		r->answer.cap = (r->answer.len + len + 1) * 2;
-		r->answer.p = ks_util_xrealloc(r->answer.p, r->answer.cap);
-	}
-	memcpy(r->answer.p + r->answer.len, data, len);
-	r->answer.len += len;
-	r->answer.p[r->answer.len] = '\0';
-	return len;
+	ks_buf_add(&r->answer, data, len);
+	return r->answer.oom ? 0 : len;
 }
 
 static int
@@ -494,7 +561,7 @@ ks_registry_free(struct ks_registry *r)
 	free(r->ca);
 	free(r->cert);
 	free(r->key);
-	ks_util_buf_free(&r->answer);
+	ks_buf_free(&r->answer);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -592,7 +659,7 @@ quote_error(const struct ks_registry *r, long *code, char *out,
 /* Reads {"schema": "...", "schemaType": "..."}. */
 static int
 read_answer(struct ks_registry *r, const struct reg_url *u, int32_t id,
-    struct ks_util_buf *schema, char *type, size_t typelen, char *errbuf,
+    struct ks_buf *schema, char *type, size_t typelen, char *errbuf,
     size_t errlen)
 {
 	json_t *root, *js, *jt;
@@ -632,8 +699,13 @@ read_answer(struct ks_registry *r, const struct reg_url *u, int32_t id,
 		goto out;
 	}
 	memcpy(type, t, strlen(t) + 1);
-	schema->len = 0;
-	ks_util_buf_printf(schema, "%s", json_string_value(js));
+	ks_buf_reset(schema);
+	ks_buf_adds(schema, json_string_value(js));
+	if (schema->oom) {
+		ks_util_errf(errbuf, errlen, "schema registry %s: out of "
+		    "memory for schema id %d", u->shown, id);
+		goto out;
+	}
 	rc = TRY_OK;
 out:
 	if (root != NULL)
@@ -644,23 +716,35 @@ out:
 /* One GET; TRY_NEXT leaves in errbuf why this URL did not do. */
 static int
 try_url(struct ks_registry *r, const struct reg_url *u, int32_t id,
-    struct ks_util_buf *schema, char *type, size_t typelen, char *errbuf,
+    struct ks_buf *schema, char *type, size_t typelen, char *errbuf,
     size_t errlen)
 {
-	struct ks_util_buf url = { NULL, 0, 0 };
+	struct ks_buf url = { 0 };
 	char words[CURL_ERROR_SIZE + REG_MAX_QUOTE];
 	CURLcode rc;
 	long status = 0, ecode;
 
-	ks_util_buf_printf(&url, "%s/schemas/ids/%d", u->url, id);
-	r->answer.len = 0;
+	ks_buf_addf(&url, "%s/schemas/ids/%d", u->url, id);
+	if (url.oom) {
+		ks_buf_free(&url);
+		ks_util_errf(errbuf, errlen, "schema registry %s: out of "
+		    "memory", u->shown);
+		return TRY_FATAL;
+	}
+	ks_buf_reset(&r->answer);
 	r->too_big = 0;
 	r->curl_err[0] = '\0';
 	curl_easy_setopt(r->curl, CURLOPT_URL, url.p);
 	rc = curl_easy_perform(r->curl);
 	explicit_bzero(url.p, url.len);
-	ks_util_buf_free(&url);
+	ks_buf_free(&url);
 	if (rc != CURLE_OK) {
+		if (r->answer.oom) {
+			ks_util_errf(errbuf, errlen, "schema registry %s: out "
+			    "of memory for the answer for schema id %d",
+			    u->shown, id);
+			return TRY_FATAL;
+		}
 		if (r->too_big) {
 			ks_util_errf(errbuf, errlen, "schema registry %s: the "
 			    "answer for schema id %d is larger than %d MiB",
@@ -724,11 +808,11 @@ try_url(struct ks_registry *r, const struct reg_url *u, int32_t id,
 
 int
 ks_registry_fetch(struct ks_registry *r, int32_t id,
-    struct ks_util_buf *schema, char *type, size_t typelen, char *errbuf,
+    struct ks_buf *schema, char *type, size_t typelen, char *errbuf,
     size_t errlen)
 {
 	char one[512];
-	struct ks_util_buf why = { NULL, 0, 0 };
+	struct ks_buf why = { 0 };
 	size_t i;
 	int t, fatal = 0;
 
@@ -745,7 +829,7 @@ ks_registry_fetch(struct ks_registry *r, int32_t id,
 		if (t == TRY_OK || t == TRY_POISON || t == TRY_FATAL) {
 			/* An answer of the registry's: it stands. */
 			pthread_mutex_unlock(&r->lock);
-			ks_util_buf_free(&why);
+			ks_buf_free(&why);
 			if (t == TRY_OK)
 				return KSINK_OK;
 			ks_util_errf(errbuf, errlen, "%s", one);
@@ -754,18 +838,23 @@ ks_registry_fetch(struct ks_registry *r, int32_t id,
 		/* No answer from this URL: the next may give one. */
 		if (t == TRY_BROKEN && !fatal) {
 			fatal = 1;
-			why.len = 0;
+			ks_buf_truncate(&why, 0);
 		}
 		if (t == TRY_BROKEN || !fatal)
-			ks_util_buf_printf(&why, "%s%s", why.len ? "; " : "",
+			ks_buf_addf(&why, "%s%s", why.len ? "; " : "",
 			    one);
 	}
 	pthread_mutex_unlock(&r->lock);
+	if (why.oom) {
+		ks_buf_free(&why);
+		ks_util_errf(errbuf, errlen, "schema registry: out of memory");
+		return KSINK_FATAL;
+	}
 	if (fatal)
 		ks_util_errf(errbuf, errlen, "%s", why.p);
 	else
 		ks_util_errf(errbuf, errlen, "no schema registry answered for "
 		    "schema id %d: %s", id, why.p ? why.p : "no URL");
-	ks_util_buf_free(&why);
+	ks_buf_free(&why);
 	return fatal ? KSINK_FATAL : KSINK_RETRY;
 }

@@ -12,6 +12,8 @@
 
 #include "util.h"
 
+struct ks_buf;
+
 enum ks_registry_auth { KS_REG_AUTH_NONE, KS_REG_AUTH_USER_INFO,
 	KS_REG_AUTH_URL };
 
@@ -35,6 +37,13 @@ int	ks_registry_new(struct ks_registry **out,
 	    const struct ks_registry_conf *conf, char *errbuf, size_t errlen);
 void	ks_registry_free(struct ks_registry *);
 
+/* Whether every URL of a comma-separated list is one ks_registry_new()
+ * takes, as far as the URLs alone tell (no I/O): 0 with *with_creds the
+ * number holding user information, or -1 with errbuf saying why, the
+ * URL masked. */
+int	ks_registry_check_urls(const char *urls, size_t *with_creds,
+	    char *errbuf, size_t errlen);
+
 /*
  * GET <url>/schemas/ids/<id>: sets *type ("AVRO", also when the answer
  * has no schemaType) and the schema's text in schema (replacing what it
@@ -46,13 +55,14 @@ void	ks_registry_free(struct ks_registry *);
  * that is not the registry's API), and when no URL answers and one of
  * them failed in a way that only the operator can mend: the registry's
  * certificate does not verify with the CA (ssl.ca.location), the registry
- * refuses the client certificate or its absence, a PEM file is unusable.
+ * refuses the client certificate or its absence, a PEM file is unusable;
+ * and when memory runs out.
  * errbuf names the URL, never the credentials (user information in a URL,
  * the user info, the token).  Thread-safe: fetches of one object are
  * serialised; they reuse its connection.
  */
 int	ks_registry_fetch(struct ks_registry *, int32_t id,
-	    struct ks_util_buf *schema, char *type, size_t typelen,
+	    struct ks_buf *schema, char *type, size_t typelen,
 	    char *errbuf, size_t errlen);
 
 #endif

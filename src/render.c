@@ -15,81 +15,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../connectors/lib/base64.h"
-#include "../connectors/lib/utf8.h"
+#include "../connectors/lib/buf.h"
 #include "render.h"
 
-int
-ks_render_string(struct ks_util_buf *b, const void *s, size_t n)
-{
-	const unsigned char *u = s, *run;
-	char esc[8];
-	size_t i;
-
-	if (!ks_utf8_valid(s, n))
-		return -1;
-	ks_util_buf_add(b, "\"", 1);
-	run = u;
-	for (i = 0; i < n; i++) {
-		if (u[i] >= 0x20 && u[i] != '"' && u[i] != '\\')
-			continue;
-		ks_util_buf_add(b, run, (size_t)(u + i - run));
-		switch (u[i]) {
-		case '"': ks_util_buf_add(b, "\\\"", 2); break;
-		case '\\': ks_util_buf_add(b, "\\\\", 2); break;
-		case '\n': ks_util_buf_add(b, "\\n", 2); break;
-		case '\r': ks_util_buf_add(b, "\\r", 2); break;
-		case '\t': ks_util_buf_add(b, "\\t", 2); break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
-			ks_util_buf_add(b, esc, 6);
-		}
-		run = u + i + 1;
-	}
-	ks_util_buf_add(b, run, (size_t)(u + n - run));
-	ks_util_buf_add(b, "\"", 1);
-	return 0;
-}
-
 void
-ks_render_base64(struct ks_util_buf *b, const void *p, size_t n)
-{
-	char chunk[4 * 256];
-	const unsigned char *u = p;
-	size_t k;
-
-	ks_util_buf_add(b, "\"", 1);
-	while (n > 0) {
-		k = n < 3 * 256 ? n : 3 * 256;
-		ks_base64_encode(chunk, u, k);
-		ks_util_buf_add(b, chunk, KS_BASE64_LEN(k));
-		u += k;
-		n -= k;
-	}
-	ks_util_buf_add(b, "\"", 1);
-}
-
-void
-ks_render_int(struct ks_util_buf *b, int64_t v)
+ks_render_int(struct ks_buf *b, int64_t v)
 {
 	char s[32];
 	int n;
 
 	n = snprintf(s, sizeof(s), "%" PRId64, v);
-	ks_util_buf_add(b, s, (size_t)n);
+	ks_buf_add(b, s, (size_t)n);
 }
 
 /* NaN and the infinities, which JSON has no numbers for; 0 if v is a
  * number. */
 static int
-nonfinite(struct ks_util_buf *b, double v)
+nonfinite(struct ks_buf *b, double v)
 {
 	if (isnan(v))
-		ks_util_buf_add(b, "\"NaN\"", 5);
+		ks_buf_add(b, "\"NaN\"", 5);
 	else if (isinf(v) && v > 0)
-		ks_util_buf_add(b, "\"Infinity\"", 10);
+		ks_buf_add(b, "\"Infinity\"", 10);
 	else if (isinf(v))
-		ks_util_buf_add(b, "\"-Infinity\"", 11);
+		ks_buf_add(b, "\"-Infinity\"", 11);
 	else
 		return 0;
 	return 1;
@@ -98,7 +47,7 @@ nonfinite(struct ks_util_buf *b, double v)
 /* The shortest of %.1g .. %.{max}g that reads back as v (as a float when
  * single). */
 static void
-shortest(struct ks_util_buf *b, double v, int single)
+shortest(struct ks_buf *b, double v, int single)
 {
 	char s[40];
 	int p, n = 0;
@@ -110,23 +59,23 @@ shortest(struct ks_util_buf *b, double v, int single)
 		if (single ? strtof(s, NULL) == (float)v : strtod(s, NULL) == v)
 			break;
 	}
-	ks_util_buf_add(b, s, (size_t)n);
+	ks_buf_add(b, s, (size_t)n);
 }
 
 void
-ks_render_double(struct ks_util_buf *b, double v)
+ks_render_double(struct ks_buf *b, double v)
 {
 	shortest(b, v, 0);
 }
 
 void
-ks_render_float(struct ks_util_buf *b, float v)
+ks_render_float(struct ks_buf *b, float v)
 {
 	shortest(b, v, 1);
 }
 
 int
-ks_render_json_real(struct ks_util_buf *b, json_t *v, int single)
+ks_render_json_real(struct ks_buf *b, json_t *v, int single)
 {
 	const char *s = json_string_value(v);
 	double d;
@@ -191,7 +140,7 @@ magnitude_digits(const unsigned char *m, size_t len, char *out)
 }
 
 int
-ks_render_decimal(struct ks_util_buf *b, const void *be, size_t n,
+ks_render_decimal(struct ks_buf *b, const void *be, size_t n,
     int32_t precision, int32_t scale, char *errbuf, size_t errlen)
 {
 	const unsigned char *in = be;
@@ -232,23 +181,23 @@ ks_render_decimal(struct ks_util_buf *b, const void *be, size_t n,
 		    "than %" PRId64, nd, limit);
 		return -1;
 	}
-	ks_util_buf_add(b, neg ? "\"-" : "\"", neg ? 2 : 1);
+	ks_buf_add(b, neg ? "\"-" : "\"", neg ? 2 : 1);
 	if (scale <= 0) {
-		ks_util_buf_add(b, digits, nd);
+		ks_buf_add(b, digits, nd);
 		if (!(nd == 1 && digits[0] == '0'))
 			for (; scale < 0; scale++)
-				ks_util_buf_add(b, "0", 1);
+				ks_buf_add(b, "0", 1);
 	} else if (nd > (size_t)scale) {
-		ks_util_buf_add(b, digits, nd - (size_t)scale);
-		ks_util_buf_add(b, ".", 1);
-		ks_util_buf_add(b, digits + nd - (size_t)scale, (size_t)scale);
+		ks_buf_add(b, digits, nd - (size_t)scale);
+		ks_buf_add(b, ".", 1);
+		ks_buf_add(b, digits + nd - (size_t)scale, (size_t)scale);
 	} else {
-		ks_util_buf_add(b, "0.", 2);
+		ks_buf_add(b, "0.", 2);
 		for (pad = (size_t)scale - nd; pad > 0; pad--)
-			ks_util_buf_add(b, "0", 1);
-		ks_util_buf_add(b, digits, nd);
+			ks_buf_add(b, "0", 1);
+		ks_buf_add(b, digits, nd);
 	}
-	ks_util_buf_add(b, "\"", 1);
+	ks_buf_add(b, "\"", 1);
 	return 0;
 }
 
@@ -277,7 +226,7 @@ civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 }
 
 static void
-add_date(struct ks_util_buf *b, int64_t days)
+add_date(struct ks_buf *b, int64_t days)
 {
 	char s[48];
 	int64_t y;
@@ -289,12 +238,12 @@ add_date(struct ks_util_buf *b, int64_t days)
 		n = snprintf(s, sizeof(s), "-%04" PRId64 "-%02u-%02u", -y, m, d);
 	else
 		n = snprintf(s, sizeof(s), "%04" PRId64 "-%02u-%02u", y, m, d);
-	ks_util_buf_add(b, s, (size_t)n);
+	ks_buf_add(b, s, (size_t)n);
 }
 
 /* "HH:MM:SS.fff" of v units (10^digits a second) after midnight. */
 static void
-add_time(struct ks_util_buf *b, int64_t v, int digits)
+add_time(struct ks_buf *b, int64_t v, int digits)
 {
 	int64_t per = digits == 3 ? 1000 : 1000000, secs = v / per;
 	char s[32];
@@ -303,49 +252,49 @@ add_time(struct ks_util_buf *b, int64_t v, int digits)
 	n = snprintf(s, sizeof(s), "%02d:%02d:%02d.%0*" PRId64,
 	    (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
 	    digits, v % per);
-	ks_util_buf_add(b, s, (size_t)n);
+	ks_buf_add(b, s, (size_t)n);
 }
 
 void
-ks_render_date(struct ks_util_buf *b, int64_t days)
+ks_render_date(struct ks_buf *b, int64_t days)
 {
-	ks_util_buf_add(b, "\"", 1);
+	ks_buf_add(b, "\"", 1);
 	add_date(b, days);
-	ks_util_buf_add(b, "\"", 1);
+	ks_buf_add(b, "\"", 1);
 }
 
 int
-ks_render_time(struct ks_util_buf *b, int64_t v, int digits)
+ks_render_time(struct ks_buf *b, int64_t v, int digits)
 {
 	int64_t day = digits == 3 ? INT64_C(86400000) : INT64_C(86400000000);
 
 	if (v < 0 || v >= day)
 		return -1;
-	ks_util_buf_add(b, "\"", 1);
+	ks_buf_add(b, "\"", 1);
 	add_time(b, v, digits);
-	ks_util_buf_add(b, "\"", 1);
+	ks_buf_add(b, "\"", 1);
 	return 0;
 }
 
 void
-ks_render_timestamp(struct ks_util_buf *b, int64_t v, int digits, int utc)
+ks_render_timestamp(struct ks_buf *b, int64_t v, int digits, int utc)
 {
 	int64_t day = digits == 3 ? INT64_C(86400000) : INT64_C(86400000000);
 	int64_t days = floordiv(v, day), r = v % day;
 
 	if (r < 0)
 		r += day;
-	ks_util_buf_add(b, "\"", 1);
+	ks_buf_add(b, "\"", 1);
 	add_date(b, days);
-	ks_util_buf_add(b, "T", 1);
+	ks_buf_add(b, "T", 1);
 	add_time(b, r, digits);
 	if (utc)
-		ks_util_buf_add(b, "Z", 1);
-	ks_util_buf_add(b, "\"", 1);
+		ks_buf_add(b, "Z", 1);
+	ks_buf_add(b, "\"", 1);
 }
 
 void
-ks_render_uuid(struct ks_util_buf *b, const unsigned char *p)
+ks_render_uuid(struct ks_buf *b, const unsigned char *p)
 {
 	char s[40];
 	int i, n = 0;
@@ -357,5 +306,5 @@ ks_render_uuid(struct ks_util_buf *b, const unsigned char *p)
 		n += snprintf(s + n, sizeof(s) - (size_t)n, "%02x", p[i]);
 	}
 	s[n++] = '"';
-	ks_util_buf_add(b, s, (size_t)n);
+	ks_buf_add(b, s, (size_t)n);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * render.h - the JSON renderings of typed values that the Avro and the
- * Connect JSON decoders share (ksink-converters(7)): strings, bytes,
- * numbers, decimals, dates, times, timestamps and UUIDs.
+ * Connect JSON decoders share (ksink-converters(7)): numbers, decimals,
+ * dates, times, timestamps and UUIDs.  Strings and bytes are written by
+ * connectors/lib's encoders, ks_json_add_string() and ks_base64_add(),
+ * as every JSON text of ksink's is.
  */
 #ifndef KS_RENDER_H
 #define KS_RENDER_H
@@ -12,23 +14,20 @@
 
 #include "util.h"
 
+struct ks_buf;
+
 /* The most digits a decimal may have, its scale included. */
 #define KS_RENDER_MAX_DIGITS	1000
 
-/* Appends n bytes of UTF-8 as a JSON string; -1 when they are not UTF-8
- * (nothing appended). */
-int	ks_render_string(struct ks_util_buf *, const void *s, size_t n);
-/* Appends n bytes as a JSON string of their base64 (RFC 4648). */
-void	ks_render_base64(struct ks_util_buf *, const void *p, size_t n);
-void	ks_render_int(struct ks_util_buf *, int64_t);
+void	ks_render_int(struct ks_buf *, int64_t);
 /* The shortest decimal that reads back as the same value; NaN and the
  * infinities as the strings "NaN", "Infinity" and "-Infinity". */
-void	ks_render_double(struct ks_util_buf *, double);
-void	ks_render_float(struct ks_util_buf *, float);
+void	ks_render_double(struct ks_buf *, double);
+void	ks_render_float(struct ks_buf *, float);
 /* A JSON number, or one of those three strings, as a double or (single)
  * a float; -1 when v is neither (nothing appended). */
 struct json_t;
-int	ks_render_json_real(struct ks_util_buf *, struct json_t *v,
+int	ks_render_json_real(struct ks_buf *, struct json_t *v,
 	    int single);
 
 /*
@@ -38,19 +37,19 @@ int	ks_render_json_real(struct ks_util_buf *, struct json_t *v,
  * with errbuf saying why when it has more digits than precision (when
  * precision > 0) or KS_RENDER_MAX_DIGITS (nothing appended).
  */
-int	ks_render_decimal(struct ks_util_buf *, const void *be, size_t n,
+int	ks_render_decimal(struct ks_buf *, const void *be, size_t n,
 	    int32_t precision, int32_t scale, char *errbuf, size_t errlen);
 
 /* Days since 1970-01-01 as "YYYY-MM-DD" (proleptic Gregorian). */
-void	ks_render_date(struct ks_util_buf *, int64_t days);
+void	ks_render_date(struct ks_buf *, int64_t days);
 /* Milliseconds (digits 3) or microseconds (digits 6) after midnight as
  * "HH:MM:SS.fff"; -1 when not within one day (nothing appended). */
-int	ks_render_time(struct ks_util_buf *, int64_t v, int digits);
+int	ks_render_time(struct ks_buf *, int64_t v, int digits);
 /* Milliseconds or microseconds since 1970-01-01T00:00:00Z as
  * "YYYY-MM-DDTHH:MM:SS.fffZ" (without the Z unless utc). */
-void	ks_render_timestamp(struct ks_util_buf *, int64_t v, int digits,
+void	ks_render_timestamp(struct ks_buf *, int64_t v, int digits,
 	    int utc);
 /* 16 bytes as a UUID string, "0b0e9c2a-...". */
-void	ks_render_uuid(struct ks_util_buf *, const unsigned char *p);
+void	ks_render_uuid(struct ks_buf *, const unsigned char *p);
 
 #endif

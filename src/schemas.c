@@ -16,6 +16,7 @@
 #include "registry.h"
 #include "schemas.h"
 #include "util.h"
+#include "../connectors/lib/buf.h"
 
 struct slot {
 	int32_t id;
@@ -127,7 +128,7 @@ int
 ks_schemas_lookup(struct ks_schemas *c, struct ks_registry *reg, int32_t id,
     const struct ks_avro_schema **out, char *errbuf, size_t errlen)
 {
-	struct ks_util_buf text = { 0 };
+	struct ks_buf text = { 0 };
 	struct ks_avro_schema *s = NULL;
 	char type[32] = "";
 	int st;
@@ -160,7 +161,7 @@ ks_schemas_lookup(struct ks_schemas *c, struct ks_registry *reg, int32_t id,
 		*out = s;
 	}
 	pthread_mutex_unlock(&c->fetch);
-	ks_util_buf_free(&text);
+	ks_buf_free(&text);
 	return st;
 }
 

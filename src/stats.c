@@ -146,6 +146,14 @@ out:
 }
 
 void
+ks_stats_batch_limit(struct ks_stats *st, int64_t limit)
+{
+	pthread_mutex_lock(&st->lock);
+	st->counters.batch_limit = (uint64_t)limit;
+	pthread_mutex_unlock(&st->lock);
+}
+
+void
 ks_stats_get(struct ks_stats *st, struct ks_worker_stats *out)
 {
 	pthread_mutex_lock(&st->lock);

@@ -14,6 +14,7 @@ struct ks_worker_stats {
 	uint64_t batches;
 	uint64_t poison;	/* records skipped with errors.tolerance=all */
 	uint64_t retries;
+	uint64_t batch_limit;	/* records the next batch may hold */
 };
 
 /* What the admin endpoint shows of a connector. */
@@ -130,6 +131,8 @@ void	ks_stats_unassigned(struct ks_stats *st,
 	    const rd_kafka_topic_partition_list_t *parts);
 /* An applied batch of records, poison of them skipped (dlq of them sent
  * to the dead letter queue), whose sink step took ms. */
+/* The record limit of the next batch (batch.adaptive). */
+void	ks_stats_batch_limit(struct ks_stats *st, int64_t limit);
 void	ks_stats_batch(struct ks_stats *st, size_t records, uint64_t poison,
 	    uint64_t dlq, int64_t ms, const struct ks_stats_part *parts,
 	    size_t nparts);

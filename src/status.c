@@ -21,11 +21,12 @@
 #include "options.h"
 #include "status.h"
 #include "util.h"
+#include "../connectors/lib/buf.h"
 
 #define EXIT_UNAVAILABLE 69
 
 struct reply {
-	struct ks_util_buf body;
+	struct ks_buf body;
 	int failed;
 };
 
@@ -34,8 +35,8 @@ on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct reply *r = arg;
 
-	ks_util_buf_printf(&r->body, "%.*s", (int)(size * n), p);
-	return size * n;
+	ks_buf_add(&r->body, p, size * n);
+	return r->body.oom ? 0 : size * n;	/* 0: libcurl stops */
 }
 
 static size_t
@@ -124,6 +125,8 @@ ks_status_main(int argc, char **argv)
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(h);
+	if (r.body.oom)
+		ks_util_oom();
 	if (rc != CURLE_OK || code != 200) {
 		fprintf(stderr, "ksink: status: no ksink answers at %s "
 		    "(admin.listen in %s): %s\n", listen, path,
@@ -131,10 +134,11 @@ ks_status_main(int argc, char **argv)
 		    "unexpected HTTP status");
 		ret = EXIT_UNAVAILABLE;
 	} else {
-		fputs(r.body.p ? r.body.p : "", stdout);
+		if (r.body.len > 0)
+			fwrite(r.body.p, 1, r.body.len, stdout);
 		ret = r.failed > 0 ? KS_EXIT_FAILURE : KS_EXIT_OK;
 	}
-	ks_util_buf_free(&r.body);
+	ks_buf_free(&r.body);
 	ks_conf_free(conf);
 	curl_global_cleanup();
 	return ret;

@@ -122,8 +122,8 @@ ks_util_edit_distance(const char *a, const char *b)
 	return best;
 }
 
-static void
-oom(void)
+void
+ks_util_oom(void)
 {
 	static const char msg[] = "ksink: error: out of memory\n";
 
@@ -139,7 +139,7 @@ ks_util_strdup(const char *s)
 	if (s == NULL)
 		return NULL;
 	if ((p = strdup(s)) == NULL)
-		oom();
+		ks_util_oom();
 	return p;
 }
 
@@ -149,7 +149,7 @@ ks_util_xmalloc(size_t n)
 	void *p;
 
 	if ((p = malloc(n ? n : 1)) == NULL)
-		oom();
+		ks_util_oom();
 	return p;
 }
 
@@ -159,7 +159,7 @@ ks_util_xcalloc(size_t n, size_t size)
 	void *p;
 
 	if ((p = calloc(n ? n : 1, size ? size : 1)) == NULL)
-		oom();
+		ks_util_oom();
 	return p;
 }
 
@@ -167,7 +167,7 @@ void *
 ks_util_xrealloc(void *p, size_t n)
 {
 	if ((p = realloc(p, n ? n : 1)) == NULL)
-		oom();
+		ks_util_oom();
 	return p;
 }
 
@@ -189,68 +189,4 @@ ks_util_rand64(void)
 	s ^= s << 25;
 	s ^= s >> 27;
 	return s * 0x2545F4914F6CDD1DULL;
-}
-
-void
-ks_util_buf_printf(struct ks_util_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL,
-		    b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (b->p != NULL && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = (b->len + (size_t)n + 1) * 2;
-		b->p = ks_util_xrealloc(b->p, b->cap);
-	}
-}
-
-/* Appends n bytes; the text stays NUL-terminated. */
-void
-ks_util_buf_add(struct ks_util_buf *b, const void *p, size_t n)
-{
-	if (b->p == NULL || b->cap - b->len <= n) {
-		if (n > SIZE_MAX / 2 - b->len - 1)
-			oom();
-		b->cap = (b->len + n + 1) * 2;
-		b->p = ks_util_xrealloc(b->p, b->cap);
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* Appends s as a JSON string, quotes included. */
-void
-ks_util_buf_json_str(struct ks_util_buf *b, const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	ks_util_buf_printf(b, "\"");
-	for (; *u != '\0'; u++) {
-		if (*u == '"' || *u == '\\')
-			ks_util_buf_printf(b, "\\%c", *u);
-		else if (*u < 0x20)
-			ks_util_buf_printf(b, "\\u%04x", *u);
-		else
-			ks_util_buf_printf(b, "%c", *u);
-	}
-	ks_util_buf_printf(b, "\"");
-}
-
-void
-ks_util_buf_free(struct ks_util_buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
 }

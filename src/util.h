@@ -26,18 +26,8 @@ char	*ks_util_strdup(const char *s);
 void	*ks_util_xmalloc(size_t n);
 void	*ks_util_xcalloc(size_t n, size_t size);
 void	*ks_util_xrealloc(void *p, size_t n);
+/* What those do when memory runs out: says so on stderr and aborts. */
+void	 ks_util_oom(void) __attribute__((noreturn));
 uint64_t ks_util_rand64(void);
-
-/* A growing text buffer. */
-struct ks_util_buf {
-	char *p;
-	size_t len, cap;
-};
-
-void	ks_util_buf_printf(struct ks_util_buf *b, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	ks_util_buf_add(struct ks_util_buf *b, const void *p, size_t n);
-void	ks_util_buf_json_str(struct ks_util_buf *b, const char *s);
-void	ks_util_buf_free(struct ks_util_buf *b);
 
 #endif

@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -95,7 +96,10 @@ struct ks_worker {
 	struct ks_dlq *dlq;	/* NULL: none */
 	struct ks_convert *conv; /* NULL: key and value are bytes */
 
-	int64_t max_records;
+	struct ks_batch_size size;	/* records per batch */
+	int64_t step_us, commit_us;	/* of the last step */
+	int64_t step_start_ms;		/* of the last applied batch */
+	int64_t step_end_ms;		/* 0 once polled after it */
 	int64_t max_bytes;
 	int64_t max_ms;
 	int64_t retry_timeout_ms;
@@ -277,8 +281,10 @@ worker_new(const struct ks_conf *conf, const struct ks_section *sec,
 		ks_worker_free(w);
 		return NULL;
 	}
-	w->max_records = ks_conf_int(sec, ks_options_connector,
-	    "batch.max.records");
+	ks_batch_size_init(&w->size, ks_conf_int(sec, ks_options_connector,
+	    "batch.max.records"), ks_conf_bool(sec, ks_options_connector,
+	    "batch.adaptive"));
+	ks_stats_batch_limit(&w->stats, w->size.limit);
 	w->max_bytes = ks_conf_int(sec, ks_options_connector,
 	    "batch.max.bytes");
 	w->max_ms = ks_conf_int(sec, ks_options_connector, "batch.max.ms");
@@ -474,6 +480,17 @@ skip_poison(struct ks_worker *w, size_t idx, const char *why, char *ebuf,
 	return KSINK_OK;
 }
 
+/* Microseconds of the monotonic clock: a step of the null sink takes a
+ * few milliseconds. */
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
  * One attempt at applying recs[0..k) as one atomic step.  Returns a
  * KSINK_* status; *poison counts the records skipped under
@@ -492,6 +509,8 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, size_t *moved,
 	*poison = 0;
 	*moved = 0;
 	*ebuf = '\0';
+	w->step_us = now_us();
+	w->commit_us = -1;
 	st = w->desc->begin(w->sink, ebuf, elen);
 	while (st == KSINK_OK && i < k) {
 		/* The records up to the next one the converters refused. */
@@ -542,9 +561,12 @@ apply(struct ks_worker *w, size_t k, uint64_t *poison, size_t *moved,
 			offs[i].partition = w->q.parts[i].partition;
 			offs[i].next_offset = w->q.parts[i].next;
 		}
+		w->commit_us = now_us();
 		st = w->desc->commit(w->sink, offs, w->q.nparts, ebuf, elen);
+		w->commit_us = now_us() - w->commit_us;
 		free(offs);
 	}
+	w->step_us = now_us() - w->step_us;
 	if (st != KSINK_OK && w->desc->abort)
 		w->desc->abort(w->sink);
 	return st;
@@ -628,7 +650,7 @@ flush_batch(struct ks_worker *w)
 {
 	int draining = w->phase == PHASE_DRAIN, st, ret;
 	const char *what = "sink";
-	int64_t wait, t0 = 0;
+	int64_t wait, t0 = 0, start = ks_util_now_ms();
 	struct ks_retry r;
 	size_t k, moved, moved_all = 0;
 	uint64_t poison;
@@ -636,7 +658,7 @@ flush_batch(struct ks_worker *w)
 
 	if (w->phase == PHASE_FAILED)
 		return -1;
-	k = ks_batch_cut(&w->q, w->max_records, w->max_bytes);
+	k = ks_batch_cut(&w->q, w->size.limit, w->max_bytes);
 	if (k == 0)
 		return 1;
 	ks_batch_build(&w->q, k);
@@ -714,10 +736,23 @@ flush_batch(struct ks_worker *w)
 	if (r.attempt > 0)
 		ks_log_msg(KSINK_LOG_INFO, w->who, "%s recovered after %d "
 		    "attempts", what, r.attempt + 1);
+	if (r.attempt == 0 && !draining && ks_batch_size_adapt(&w->size, k,
+	    w->step_us, w->commit_us)) {
+		ks_stats_batch_limit(&w->stats, w->size.limit);
+		ks_log_msg(KSINK_LOG_DEBUG, w->who, "batches of up to %lld "
+		    "records: the last commit took %lld of %lld us",
+		    (long long)w->size.limit, (long long)w->commit_us,
+		    (long long)w->step_us);
+	}
 	ks_consumer_commit(w->consumer, w->q.parts, w->q.nparts);
 	ks_stats_batch(&w->stats, k, poison, w->dlq != NULL ? poison : 0,
 	    ks_util_now_ms() - t0, w->q.parts, w->q.nparts);
-	ks_batch_shift(&w->q, k);
+	ks_batch_shift(&w->q, k, start);
+	/* What arrived during the step waits from its start, not from its
+	 * end: batch.max.ms counts from when a record could first be
+	 * polled. */
+	w->step_start_ms = start;
+	w->step_end_ms = ks_util_now_ms();
 	ret = 1;
 out:
 	/* Applied, failed, or given up: either way nothing is retried any
@@ -734,7 +769,7 @@ out:
 static int
 batch_full(const struct ks_worker *w)
 {
-	return (int64_t)w->q.n >= w->max_records ||
+	return (int64_t)w->q.n >= w->size.limit ||
 	    (int64_t)w->q.bytes >= w->max_bytes;
 }
 
@@ -765,9 +800,9 @@ run(struct ks_worker *w)
 {
 	rd_kafka_message_t *m;
 	char err[512];
-	int64_t left, now;
+	int64_t left, now, since;
 	rd_kafka_t *rk;
-	int timeout;
+	int timeout, fresh;
 
 	if (ks_consumer_start(w->consumer, err, sizeof(err)) == -1 ||
 	    (w->dlq != NULL && ks_dlq_start(w->dlq, err, sizeof(err)) == -1)) {
@@ -790,7 +825,14 @@ run(struct ks_worker *w)
 			    (int)left : POLL_MAX_MS;
 		}
 		if (!batch_due(w, now)) {
+			fresh = w->q.n == 0;
 			m = ks_consumer_poll(w->consumer, timeout);
+			/* The first poll after a step found a record
+			 * waiting: it arrived during the step. */
+			since = m != NULL && fresh && w->step_end_ms > 0 &&
+			    ks_util_now_ms() - w->step_end_ms <= 1 ?
+			    w->step_start_ms : -1;
+			w->step_end_ms = 0;
 			/* Take what else is ready, up to the batch's limits,
 			 * without looking at the clock for each record. */
 			while (m != NULL) {
@@ -798,6 +840,8 @@ run(struct ks_worker *w)
 				m = batch_full(w) || atomic_load(&w->stop) ?
 				    NULL : ks_consumer_poll(w->consumer, 0);
 			}
+			if (since >= 0 && w->q.n > 0 && since < w->q.first_ms)
+				w->q.first_ms = since;
 			now = ks_util_now_ms();
 		}
 		if (batch_due(w, now) && flush_batch(w) == -1)

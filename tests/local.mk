@@ -69,6 +69,7 @@ if HAVE_CMOCKA
 # cmocka tests of the core, one per module, linked against src/libksink.a.
 CORE_UNIT_TESTS = \
 	tests/unit/test_avrodec \
+	tests/unit/test_batch_size \
 	tests/unit/test_cjson \
 	tests/unit/test_conf \
 	tests/unit/test_convert \
@@ -90,6 +91,9 @@ tests_unit_test_avrodec_SOURCES = tests/unit/test_avrodec.c \
 	tests/unit/avro-fx.h
 tests_unit_test_avrodec_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_avrodec_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_batch_size_SOURCES = tests/unit/test_batch_size.c
+tests_unit_test_batch_size_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_batch_size_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_cjson_SOURCES = tests/unit/test_cjson.c
 tests_unit_test_cjson_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_cjson_LDADD = $(CORE_TEST_LDADD)

@@ -27,12 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "ksink/sink.h"
 
 #include "../lib/buf.h"
+#include "../lib/clock.h"
 #include "../lib/envelope.h"
 #include "../lib/err.h"
 #include "../lib/offcache.h"
@@ -148,7 +150,8 @@ static const struct ksink_option options[] = {
 		.min = 0,
 		.max = 600000,
 		.doc = "How long to wait for a lock held by another connection "
-		    "to the same database before the batch is retried.",
+		    "to the same database before the batch is retried, and at "
+		    "start while other connections set up a new database.",
 	},
 	KS_MAPPING_OPTIONS("sqlite"),
 	{ .name = NULL }
@@ -369,27 +372,41 @@ sqlite_reset_offsets(void *sink, const struct ksink_offset *offsets,
 	return KSINK_OK;
 }
 
+/* Closes the database and everything prepared on it; sq stays, ready for
+ * another sq_open_db(). */
+static void
+sq_close_db(struct sink *sq)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sq->db == NULL)
+		return;
+	sqlite_abort(sq);
+	sql_set_free(&sq->main);
+	sql_set_free(&sq->del);
+	map_close(sq);
+	/* The internal statements, and any left by a failed open. */
+	while ((st = sqlite3_next_stmt(sq->db, NULL)) != NULL)
+		sqlite3_finalize(st);
+	if ((rc = sqlite3_close(sq->db)) != SQLITE_OK)
+		sq->host->log(sq->ctx, KSINK_LOG_WARN, "closing %s: %s",
+		    sq->path, sqlite3_errstr(rc));
+	sq->db = NULL;
+	sq->begin = sq->commit = sq->rollback = NULL;
+	sq->sp = sq->sp_release = sq->sp_rollback = NULL;
+	memset(&sq->offsets, 0, sizeof(sq->offsets));
+	ks_offcache_clear(&sq->fence);
+}
+
 static void
 sqlite_close(void *sink)
 {
 	struct sink *sq = sink;
-	sqlite3_stmt *st;
-	int rc;
 
 	if (sq == NULL)
 		return;
-	if (sq->db) {
-		sqlite_abort(sq);
-		sql_set_free(&sq->main);
-		sql_set_free(&sq->del);
-		map_close(sq);
-		/* The internal statements, and any left by a failed open. */
-		while ((st = sqlite3_next_stmt(sq->db, NULL)) != NULL)
-			sqlite3_finalize(st);
-		if ((rc = sqlite3_close(sq->db)) != SQLITE_OK)
-			sq->host->log(sq->ctx, KSINK_LOG_WARN,
-			    "closing %s: %s", sq->path, sqlite3_errstr(rc));
-	}
+	sq_close_db(sq);
 	/* The statements of sq->offsets were finalized with the others. */
 	ks_offcache_free(&sq->fence);
 	ks_buf_free(&sq->json);
@@ -570,7 +587,8 @@ sqlite_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 {
 	struct sink *sq;
 	const char *path, *name;
-	int status;
+	int64_t deadline;
+	int status, rc, tries;
 
 	*sink = NULL;
 	if (host->struct_size < offsetof(struct ksink_host, connector_name) +
@@ -596,9 +614,28 @@ sqlite_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	}
 	sq->host = host;
 	sq->ctx = ctx;
-	if ((status = sq_open_db(sq, errbuf, errlen)) != KSINK_OK) {
-		sqlite_close(sq);
-		return status;
+	/*
+	 * Connections opening one new file at once take turns to put it in
+	 * WAL mode and create its tables, and SQLite answers some of them
+	 * SQLITE_BUSY at once, without its busy handler, where waiting could
+	 * deadlock.  Such an open starts again until sqlite.busy.timeout.ms
+	 * has passed, as a batch would wait.
+	 */
+	deadline = ks_clock_mono_ms() +
+	    host->conf_int(ctx, "sqlite.busy.timeout.ms");
+	for (tries = 1;; tries++) {
+		if ((status = sq_open_db(sq, errbuf, errlen)) == KSINK_OK)
+			break;
+		rc = sq->db ? sqlite3_errcode(sq->db) & 0xff : SQLITE_OK;
+		sq_close_db(sq);
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
+		    ks_clock_mono_ms() >= deadline) {
+			sqlite_close(sq);
+			return status;
+		}
+		/* Apart, so that the openers do not meet again. */
+		sqlite3_sleep(10 + (int)((ks_clock_wall_ms() * 7 +
+		    (int64_t)getpid() * 13 + tries) % 40));
 	}
 	*sink = sq;
 	return KSINK_OK;

@@ -9,6 +9,9 @@ usage: bench.py [--records N] [--records-1k N] [--sizes 100,1024]
                 [--scale-only]
                 [--librdkafka system|VERSION]
                 [--results DIR] [--work DIR] [--keep] [--no-results]
+                [--latency yes|no|only] [--latency-rate N]
+                [--latency-seconds N] [--latency-warmup N]
+                [--latency-poll-ms N] [--latency-transactions N]
 
 For each value size (100 bytes and 1 KiB) a topic of 3 partitions is
 filled by tests/kafka/txproducer in transactions, about one in ten of
@@ -42,6 +45,24 @@ null, a file, a SQLite and an HTTP connector, each on a topic of its own
 of as many partitions holding a quarter of that.  In --only, NAME runs
 at every partition count, NAME@P at P only; --scale-only runs the scale
 part alone.
+
+Then the latency part (tests/bench/bench_latency.py; --latency no skips
+it, --latency only runs nothing else): for each ksink sink among --only
+(null, file, sqlite, sqlite-upsert, http, postgres, postgres-upsert), on
+a fresh topic of 3 partitions, tests/kafka/txproducer -I writes 20,000
+records/s (--latency-rate) of 100 bytes, paced record by record, for 15 s
+(--latency-seconds), with an idempotent producer and no transactions
+(--latency-transactions N: in transactions of 1..N records), while one
+ksink connector of that sink at its default settings applies them; a
+watcher polls the sink's committed offsets every 5 ms
+(--latency-poll-ms) and each record's latency is the time its offset
+first showed as applied minus its Kafka timestamp (CreateTime, set when
+the producer handed it over).  p50, p99 and max of the records after
+the first 2 s (--latency-warmup), and the rate achieved, go into the
+latency table; each run is checked against the oracle like its
+throughput row.  With kcat among --only, a reference row comes first:
+the same producer read by kcat -u (read_committed, no sink), each record
+stamped as its line arrives: Kafka's path alone.  Not run with --profile.
 
 The PostgreSQL contenders (tests/bench/bench_pg.py) share one throw-away
 PostgreSQL 15 server (tests/postgres/server.sh, state in WORK/postgres),
@@ -101,7 +122,8 @@ pipeline), bench_kcat.py (kcat, kcat | sqlite3), bench_ksink.py (ksink's
 null, file, SQLite and HTTP sinks), bench_scale.py (the scale part and
 its report), bench_connect.py (Kafka Connect's jars
 and worker, the FileStreamSink row), bench_pg.py (the PostgreSQL rows,
-Debezium's JDBC sink among them) and bench_report.py (the table, the
+Debezium's JDBC sink among them), bench_latency.py (the latency part)
+and bench_report.py (the table, the
 targets, latest.md, latest.tsv, the chart, the README's copy).
 
 Standard library only.
@@ -121,6 +143,7 @@ from bench_connect import (CONNECT_LABELS, CONNECT_SHORT,  # noqa: E402
                            ConnectContenders)
 from bench_harness import Harness, die, kill_all, need, say  # noqa: E402
 from bench_kcat import KCAT_LABELS, KCAT_SHORT, KcatContenders  # noqa: E402
+from bench_latency import LatencyContenders, latency_table  # noqa: E402
 from bench_ksink import (KSINK_CONTENDERS, KSINK_LABELS,  # noqa: E402
                          KSINK_SHORT, KsinkContenders)
 from bench_report import replot, table, write_results  # noqa: E402
@@ -137,8 +160,9 @@ SHORT = {**KCAT_SHORT, **KSINK_SHORT, **CONNECT_SHORT, **bench_pg.PG_SHORT}
 KSINK_RUNS = KSINK_CONTENDERS + bench_pg.PG_KSINK_RUNS
 
 
-class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
-            bench_pg.PgContenders, bench_scale.ScaleContenders):
+class Bench(Harness, LatencyContenders, KsinkContenders, KcatContenders,
+            ConnectContenders, bench_pg.PgContenders,
+            bench_scale.ScaleContenders):
     """The harness with every contender (c_NAME) mixed in; the report
     (bench_report.py) takes its rows from the attributes below."""
 
@@ -150,6 +174,7 @@ class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
     def __init__(self, args):
         Harness.__init__(self, args)
         self.pg_init()
+        self.latency_results = []
 
     def check_tools(self):
         for f in (self.ksink, self.txproducer, self.oracle_bin):
@@ -183,7 +208,8 @@ class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
         self.started_at = datetime.datetime.now()
         self.start_broker()
         sizes = {100: a.records, 1024: a.records_1k}
-        for size in [] if a.scale_only else a.sizes:
+        for size in a.sizes if a.latency != "only" and not a.scale_only \
+                else []:
             order = [c for c in CONTENDERS if c in a.only]
             if not order:
                 continue
@@ -196,7 +222,10 @@ class Bench(Harness, KsinkContenders, KcatContenders, ConnectContenders,
                     self.results.append(res)
             if not a.keep:
                 os.unlink(oracle.path)
-        self.run_scale()
+        if a.latency != "no" and not a.profile and not a.scale_only:
+            self.run_latency()
+        if a.latency != "only":
+            self.run_scale()
         self.load["end"] = os.getloadavg()
         self.finished_at = datetime.datetime.now()
 
@@ -247,6 +276,23 @@ def main():
                     "tests/kafka/librdkafka.sh, ksink built against it in "
                     "a copy of the tree; results then in "
                     "RESULTS/librdkafka-VERSION")
+    ap.add_argument("--latency", choices=("yes", "no", "only"),
+                    default="yes", help="the latency part: after the "
+                    "throughput rows (yes), not at all (no), or alone "
+                    "(only)")
+    ap.add_argument("--latency-rate", type=int, default=20000,
+                    metavar="N", help="records/s the latency producer "
+                    "writes (20,000)")
+    ap.add_argument("--latency-seconds", type=int, default=15, metavar="N",
+                    help="how long it writes (15)")
+    ap.add_argument("--latency-warmup", type=int, default=2, metavar="N",
+                    help="seconds of its records left out (2)")
+    ap.add_argument("--latency-poll-ms", type=int, default=5, metavar="N",
+                    help="how often the sink's committed offsets are "
+                    "looked at, the resolution (5)")
+    ap.add_argument("--latency-transactions", type=int, default=0,
+                    metavar="N", help="write in transactions of 1..N "
+                    "records rather than without transactions (0)")
     ap.add_argument("--replot", action="store_true", help="only draw "
                     "RESULTS/latest.png again from RESULTS/latest.tsv")
     ap.add_argument("--keep", action="store_true", help="keep the broker, "
@@ -259,6 +305,11 @@ def main():
         ap.error("--set: KEY=VALUE")
     if any(len(kv) != 2 for kv in a.set):
         ap.error("--set: KEY=VALUE")
+    if a.latency_rate < 1 or a.latency_seconds < 1 or a.latency_poll_ms < 1 \
+            or not 0 <= a.latency_warmup < a.latency_seconds:
+        ap.error("--latency-rate, --latency-seconds and --latency-poll-ms "
+                 "must be positive, --latency-warmup below "
+                 "--latency-seconds")
     for s in a.sizes:
         if s not in (100, 1024):
             ap.error("--sizes: 100 and 1024 only")
@@ -294,10 +345,15 @@ def main():
               "slower)" % bench.work)
         return 0
     tgt, mach = [], []
-    if bench.results:
-        tab, tgt, mach = write_results(bench, a.sizes)
-        print(tab)
-        print()
+    if bench.results or bench.latency_results:
+        tab, tgt, mach = write_results(
+            bench, a.sizes if a.latency != "only" else [])
+        if bench.results:
+            print(tab)
+            print()
+        if bench.latency_results:
+            print(latency_table(bench))
+            print()
     if bench.scale_results:
         tab, stgt = bench_scale.write_scale(bench)
         print(tab)
@@ -311,7 +367,8 @@ def main():
     print("\nresults: %s/latest.md, latest.png%s" % (
         bench.results_dir, ", latest-scale.png" if bench.scale_results
         else ""))
-    failed = [r for r in list(bench.results) + bench.scale_results
+    failed = [r for r in bench.results + bench.latency_results +
+              list(bench.scale_results)
               if r.error or r.ok is False]
     return 1 if any(r.name in KSINK_RUNS for r in failed) else 0
 

@@ -48,6 +48,65 @@ UPSERT_STATEMENT = (
     "    ON CONFLICT(user) DO UPDATE SET amount = amount + excluded.amount")
 
 
+def null_state(path, topic):
+    """The null sink's state file: {partition: (next offset, records,
+    bytes)} of topic; empty while there is none."""
+    st = {}
+    try:
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                t, p, nxt, recs, nbytes = line.split()
+                if t == topic:
+                    st[int(p)] = (int(nxt), int(recs), int(nbytes))
+    except (OSError, ValueError):
+        pass
+    return st
+
+
+def manifest_offsets(path, topic):
+    """The file sink's manifest: {partition: next offset} of topic."""
+    st = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                w = line.split()
+                if len(w) == 4 and w[0] == "offset" and w[1] == topic:
+                    st[int(w[2])] = int(w[3])
+    except (OSError, ValueError):
+        pass
+    return st
+
+
+class AccessLog:
+    """What nginx has answered so far (tests/bench/nginx.conf.in's log:
+    status topic partition first last count content_length): follow()
+    reads the lines added since and keeps the highest last offset of
+    each partition of topic answered 204 in last."""
+
+    def __init__(self, path, topic):
+        self.path = path
+        self.topic = topic.encode()
+        self.pos = 0
+        self.last = {}
+
+    def follow(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+        except OSError:
+            return self.last
+        end = data.rfind(b"\n") + 1
+        self.pos += end
+        for line in data[:end].splitlines():
+            w = line.split()
+            if len(w) >= 5 and w[0] == b"204" and w[1] == self.topic:
+                q, last = int(w[2]), int(w[4])
+                if last > self.last.get(q, -1):
+                    self.last[q] = last
+        return self.last
+
+
 # One connector's sink in a ksink run: the lines of its [connector]
 # section (body), done() once it holds every record of its topic,
 # started() once it applied one, the files whose last change ends its
@@ -187,16 +246,7 @@ class KsinkContenders:
         state = os.path.join(d, "null.state")
 
         def read_state():
-            st = {}
-            try:
-                with open(state) as f:
-                    for line in f.readlines()[1:]:
-                        t, p, nxt, recs, nbytes = line.split()
-                        if t == topic:
-                            st[int(p)] = (int(nxt), int(recs), int(nbytes))
-            except OSError:
-                pass
-            return st
+            return null_state(state, topic)
 
         def done():
             st = read_state()
@@ -225,17 +275,7 @@ class KsinkContenders:
         manifest = os.path.join(d, "ksink-%s.manifest" % connector)
 
         def offsets():
-            st = {}
-            try:
-                with open(manifest) as f:
-                    for line in f:
-                        w = line.split()
-                        if len(w) == 4 and w[0] == "offset" and \
-                                w[1] == topic:
-                            st[int(w[2])] = int(w[3])
-            except OSError:
-                pass
-            return st
+            return manifest_offsets(manifest, topic)
 
         def done():
             st = offsets()
@@ -323,32 +363,15 @@ class KsinkContenders:
         access = os.path.join(prefix, "access.log")
         # The ledger is locked while ksink runs: follow what nginx logs,
         # then wait for the ledger to settle (run_daemon).
-        seen = {"pos": 0, "last": {}}
-
-        def follow():
-            try:
-                with open(access, "rb") as f:
-                    f.seek(seen["pos"])
-                    data = f.read()
-            except OSError:
-                return
-            end = data.rfind(b"\n") + 1
-            seen["pos"] += end
-            for line in data[:end].splitlines():
-                w = line.split()
-                if len(w) >= 5 and w[0] == b"204":
-                    q, last = int(w[2]), int(w[4])
-                    if last > seen["last"].get(q, -1):
-                        seen["last"][q] = last
+        log = AccessLog(access, topic)
 
         def done():
-            follow()
-            return all(seen["last"].get(p, -1) >= n - 1 for p, n in
+            last = log.follow()
+            return all(last.get(p, -1) >= n - 1 for p, n in
                        oracle.next.items())
 
         def started():
-            follow()
-            return bool(seen["last"])
+            return bool(log.follow())
 
         def close(res):
             nginx.signal(signal.SIGQUIT)     # graceful: flushes its log

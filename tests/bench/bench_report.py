@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 
+import bench_latency
 import bench_pg
 from bench_connect import CONNECT_VERSION
 from bench_harness import Result, cmd, say
@@ -126,7 +127,7 @@ def targets(bench, sizes):
         out.append(("%s: every ksink sink passes the oracle check" % sl,
                     "failed: " + ", ".join(bad) if bad else "all pass",
                     not bad))
-    return out
+    return out + bench_latency.latency_targets(bench)
 
 
 def linked_librdkafka(bench):
@@ -179,7 +180,8 @@ def machine(bench):
         ("broker", "Apache Kafka %s, one KRaft node on the same machine "
          "(tests/kafka/broker.sh)" % CONNECT_VERSION),
     ]
-    if any(r.name in bench_pg.PG_CONTENDERS for r in bench.results):
+    if any(r.name in bench_pg.PG_CONTENDERS for r in bench.results +
+           bench_latency.latency_rows(bench)):
         lines.append(("PostgreSQL", "%s, one server on the same machine "
                       "(tests/postgres/server.sh: fsync on, shared_buffers "
                       "32MB)" % bench.pg_version))
@@ -196,10 +198,12 @@ def write_results(bench, sizes):
     with open(tsv, "w") as f:
         f.write("size\tcontender\trecords\tpayload_bytes\tseconds\t"
                 "startup_seconds\trecords_per_s\tmb_per_s\tratio_kcat\t"
-                "cpu_seconds\tpeak_rss_kib\tcheck\n")
+                "cpu_seconds\tpeak_rss_kib\tcheck\t%s\n"
+                % "\t".join(bench_latency.TSV_COLUMNS))
         for r in bench.results:
             limit = best(bench.results, r.size, "kcat")
-            f.write("%d\t%s\t%d\t%d\t%s\t%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\n" % (
+            f.write("%d\t%s\t%d\t%d\t%s\t%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s"
+                    "\tthroughput\t-\t-\t-\n" % (
                 r.size, r.name, r.records, r.payload,
                 "%.3f" % r.elapsed if r.elapsed else "-",
                 "%.3f" % r.startup if r.startup else "-",
@@ -210,6 +214,7 @@ def write_results(bench, sizes):
                 r.rss_kib if r.rss_kib is not None else "-",
                 "error" if r.error else "-" if r.ok is None else
                 "pass" if r.ok else "fail"))
+        f.write(bench_latency.latency_tsv(bench))
     tab = table(bench, sizes)
     tgt = targets(bench, sizes)
     mach = machine(bench)
@@ -231,6 +236,7 @@ def write_results(bench, sizes):
             "`%s = %s`" % kv for kv in bench.args.set))
     md.append(tab + "\n")
     md.append("![records/s per contender](latest.png)\n")
+    md += bench_latency.latency_md(bench)
     rel = os.path.relpath(os.path.join(bench.srcdir, "tests", "bench",
                                        "README.md"), res_dir)
     md.append("Why a target is missed, where the time goes and what would "
@@ -259,11 +265,14 @@ def write_results(bench, sizes):
     md.append("")
     with open(os.path.join(res_dir, "latest.md"), "w") as f:
         f.write("\n".join(md))
-    chart(bench, sizes, res_dir)
+    if bench.results:
+        chart(bench, sizes, res_dir)
     readme = os.path.join(bench.srcdir, "tests", "bench", "README.md")
     if os.path.abspath(res_dir) == os.path.join(bench.srcdir, "tests",
                                                 "bench", "results"):
-        update_readme(readme, tab, tgt, mach)
+        if bench.results:
+            update_readme(readme, tab, tgt, mach)
+        bench_latency.update_readme_latency(readme, bench, mach)
     return tab, tgt, mach
 
 
@@ -349,8 +358,8 @@ def replot(bench, sizes):
         head = f.readline().rstrip("\n").split("\t")
         for line in f:
             row = dict(zip(head, line.rstrip("\n").split("\t")))
-            if "@" in row["contender"]:
-                continue        # NAME@P: the scale part's (bench_scale.py)
+            if row.get("part", "throughput") != "throughput":
+                continue
             r = Result(int(row["size"]), row["contender"])
             r.records = int(row["records"])
             r.payload = int(row["payload_bytes"])

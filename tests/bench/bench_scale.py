@@ -289,8 +289,9 @@ def replace_between(text, begin, end, block):
 
 
 def write_tsv(bench, path):
-    """The scale rows into latest.tsv: NAME@P, with a partitions column
-    (3 for the main table's rows); rows of an earlier scale part go."""
+    """The scale rows into latest.tsv: NAME@P, part "scale", with a
+    partitions column (3 for the other parts' rows); rows of an earlier
+    scale part go."""
     head, rows = [], []
     try:
         with open(path) as f:
@@ -307,6 +308,9 @@ def write_tsv(bench, path):
         rows = [r + ["3"] for r in rows]
     ci = head.index("contender")
     rows = [r for r in rows if "@" not in r[ci]]
+    if "part" not in head:
+        head.append("part")
+        rows = [r + ["throughput"] for r in rows]
     for r in bench.scale_results:
         k = best_scale(bench, "kcat", r.partitions)
         v = {"size": "%d" % r.size, "contender": scale_name(r),
@@ -321,7 +325,7 @@ def write_tsv(bench, path):
              else "-",
              "check": "error" if r.error else "-" if r.ok is None else
              "pass" if r.ok else "fail",
-             "partitions": "%d" % r.partitions}
+             "partitions": "%d" % r.partitions, "part": "scale"}
         rows.append([v.get(h, "-") for h in head])
     with open(path, "w") as f:
         f.write("\t".join(head) + "\n")

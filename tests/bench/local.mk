@@ -16,11 +16,16 @@
 
 BENCH_ARGS =
 
+# The arithmetic of the latency part, in make check (well under a second).
+SCRIPT_TESTS += tests/bench/latency-math.test
+EXTRA_DIST += tests/bench/test_bench_latency.py
+
 EXTRA_DIST += tests/bench/README.md tests/bench/bench.py \
 	tests/bench/bench_harness.py tests/bench/bench_kcat.py \
 	tests/bench/bench_ksink.py tests/bench/bench_connect.py \
 	tests/bench/bench_pg.py tests/bench/bench_report.py \
 	tests/bench/bench_scale.py \
+	tests/bench/bench_latency.py \
 	tests/bench/install-deps.sh \
 	tests/bench/pom.xml tests/bench/pom-jdbc.xml \
 	tests/bench/nginx.conf.in tests/bench/kcat-sqlite.awk \

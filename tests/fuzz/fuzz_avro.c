@@ -16,6 +16,7 @@
  * more ("avro-trailing").
  */
 #include "avrodec.h"
+#include "../../connectors/lib/buf.h"
 
 #include "fuzz.h"
 
@@ -66,7 +67,7 @@ static const char *const schemas[] = {
 
 static int
 decode(const struct ks_avro_schema *s, const void *body, size_t n,
-    struct ks_util_buf *out, char *err, size_t errlen)
+    struct ks_buf *out, char *err, size_t errlen)
 {
 	size_t before = out->len;
 	int rc;
@@ -84,7 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
 	struct ks_avro_schema *s = NULL;
-	struct ks_util_buf a = { 0 }, b = { 0 };
+	struct ks_buf a = { 0 }, b = { 0 };
 	const char *text;
 	char err[256];
 	uint8_t *body;
@@ -125,8 +126,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sizeof(err)) == KSINK_POISON, "a byte more decoded");
 	}
 	free(body);
-	ks_util_buf_free(&a);
-	ks_util_buf_free(&b);
+	ks_buf_free(&a);
+	ks_buf_free(&b);
 	ks_avro_schema_free(s);
 	return 0;
 }

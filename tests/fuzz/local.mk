@@ -60,7 +60,8 @@ FUZZ_SQLITE = $(top_srcdir)/connectors/sqlite/sqlite.c \
 FUZZ_AVRO = $(top_srcdir)/src/avroschema.c $(top_srcdir)/src/avrodec.c \
 	$(top_srcdir)/src/render.c $(top_srcdir)/src/fields.c \
 	$(top_srcdir)/src/util.c $(top_srcdir)/connectors/lib/base64.c \
-	$(top_srcdir)/connectors/lib/buf.c $(top_srcdir)/connectors/lib/utf8.c
+	$(top_srcdir)/connectors/lib/buf.c $(top_srcdir)/connectors/lib/json.c \
+	$(top_srcdir)/connectors/lib/utf8.c
 
 tests/fuzz/fuzz_avro: $(top_srcdir)/tests/fuzz/fuzz_avro.c $(FUZZ_H) \
 	    $(FUZZ_AVRO)

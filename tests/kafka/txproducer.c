@@ -8,6 +8,7 @@
  *            [-a ABORT_PERCENT] [-m MAX_TXN_RECORDS] [-s SEED]
  *            [-r RATE_PER_SEC] [-u USERS] [-T TXN_TIMEOUT_MS] [-z BYTES]
  *            [-k] [-K] [-R]
+ *        txproducer -I -b BOOTSTRAP -t TOPIC -n RECORDS [-r RATE_PER_SEC] ...
  *        txproducer -H -b BOOTSTRAP -t TOPIC [-n RECORDS] ...
  *
  * The topic is created (replication factor 1, PARTITIONS partitions,
@@ -39,6 +40,15 @@
  * break the broker on purpose) a transaction that fails is aborted and
  * counted as aborted, retriable errors are retried, and only fatal errors
  * stop the program.
+ *
+ * -I (idempotent) writes without transactions, with an idempotent producer
+ * (enable.idempotence, acks=all): every record is committed as soon as the
+ * broker has it, so a read_committed reader sees it without waiting for
+ * a transaction's end (-a and -m do not apply).  With -r its pace is
+ * steady: a record is handed to librdkafka when its turn comes (sleeping
+ * only when more than 2 ms ahead), and librdkafka stamps it with that
+ * time (CreateTime), which tests/bench/bench_latency.py reads as the
+ * produce time.
  *
  * -H (hang) opens one transaction, produces RECORDS records (default 5),
  * waits until the broker has them, prints "open" on stdout and then sleeps
@@ -74,6 +84,7 @@ struct opts {
 	int headers;
 	int keyed;		/* -K: the partition count, or 0 */
 	int hang;
+	int idempotent;		/* -I: no transactions */
 	int resilient;
 	long txn_timeout_ms;
 	long pad;
@@ -112,7 +123,8 @@ usage(void)
 	    " [-a ABORT_PERCENT]\n"
 	    "           [-m MAX_TXN_RECORDS] [-s SEED] [-r RATE_PER_SEC]"
 	    " [-u USERS]\n"
-	    "           [-T TXN_TIMEOUT_MS] [-z BYTES] [-k] [-K] [-R] [-H]\n",
+	    "           [-T TXN_TIMEOUT_MS] [-z BYTES] [-k] [-K] [-R] [-H]"
+	    " [-I]\n",
 	    progname);
 	exit(2);
 }
@@ -176,7 +188,11 @@ make_producer(void)
 	    RD_KAFKA_CONF_OK) \
 		die("%s: %s", k, errstr)
 	SET("bootstrap.servers", o.bootstrap);
-	SET("transactional.id", txnid);
+	if (o.idempotent) {
+		SET("enable.idempotence", "true");
+	} else {
+		SET("transactional.id", txnid);
+	}
 	SET("linger.ms", "5");
 	SET("client.id", "ksink-txproducer");
 	if (o.txn_timeout_ms > 0) {
@@ -390,11 +406,61 @@ init_txns(rd_kafka_t *rk)
 	}
 }
 
+/* Sleeps until record seq is due at o.rate records per second from start
+ * (at once without -r). */
+static void
+pace(double start, long seq)
+{
+	double ahead;
+
+	if (o.rate <= 0)
+		return;
+	ahead = start + (double)seq / o.rate - now();
+	if (ahead > 0.002)
+		usleep((useconds_t)(ahead * 1e6));
+}
+
+/* Waits until the broker acknowledged every record; exits 1 unless it
+ * did. */
+static void
+flush_all(rd_kafka_t *rk)
+{
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_flush(rk, TXN_CALL_TIMEOUT_MS);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		die("flush: %s", rd_kafka_err2str(err));
+	if (dr_failed > 0)
+		die("%ld records not delivered, first error: %s", dr_failed,
+		    rd_kafka_err2str(dr_first_err));
+}
+
+/* -I: RECORDS records without transactions; exits 1 unless the broker
+ * acknowledged every one. */
+static void
+produce_plain(rd_kafka_t *rk, int parts)
+{
+	double start;
+	long seq;
+
+	start = now();
+	for (seq = 0; seq < o.records; seq++) {
+		pace(start, seq);
+		if (produce_one(rk, (int)(rng() % (uint64_t)parts), seq) != 0)
+			exit(1);
+	}
+	flush_all(rk);
+	fprintf(stderr, "%s: topic %s seed %lu: %ld records written without "
+	    "transactions, %.1f s\n", progname, o.topic, o.seed, o.records,
+	    now() - start);
+	rd_kafka_destroy(rk);
+	exit(0);
+}
+
 static void
 hang(rd_kafka_t *rk, int parts)
 {
 	rd_kafka_error_t *error;
-	rd_kafka_resp_err_t err;
 	long i, n;
 
 	n = o.records < 0 ? 5 : o.records;
@@ -403,12 +469,7 @@ hang(rd_kafka_t *rk, int parts)
 	for (i = 0; i < n; i++)
 		if (produce_one(rk, (int)(i % parts), i) != 0)
 			exit(1);
-	err = rd_kafka_flush(rk, 60000);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		die("flush: %s", rd_kafka_err2str(err));
-	if (dr_failed > 0)
-		die("%ld records not delivered: %s", dr_failed,
-		    rd_kafka_err2str(dr_first_err));
+	flush_all(rk);
 	fprintf(stderr, "%s: topic %s: transaction with %ld records left "
 	    "open; waiting to be killed\n", progname, o.topic, n);
 	printf("open\n");
@@ -428,7 +489,7 @@ main(int argc, char **argv)
 	int parts, do_abort, c, seed_given = 0;
 	double start;
 
-	while ((c = getopt(argc, argv, "a:b:HkKm:n:p:r:Rs:t:T:u:z:")) != -1) {
+	while ((c = getopt(argc, argv, "a:b:HIkKm:n:p:r:Rs:t:T:u:z:")) != -1) {
 		switch (c) {
 		case 'a':
 			o.abort_pct = (int)num_arg(c, optarg, 0, 100);
@@ -438,6 +499,9 @@ main(int argc, char **argv)
 			break;
 		case 'H':
 			o.hang = 1;
+			break;
+		case 'I':
+			o.idempotent = 1;
 			break;
 		case 'k':
 			o.headers = 1;
@@ -482,7 +546,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc || o.bootstrap == NULL || o.topic == NULL ||
-	    (o.records < 0 && !o.hang))
+	    (o.records < 0 && !o.hang) || (o.hang && o.idempotent))
 		usage();
 	if (!seed_given) {
 		struct timespec ts;
@@ -498,6 +562,8 @@ main(int argc, char **argv)
 	parts = ensure_topic(rk);
 	if (o.keyed)
 		o.keyed = parts;
+	if (o.idempotent)
+		produce_plain(rk, parts);
 	init_txns(rk);
 	if (o.hang)
 		hang(rk, parts);
@@ -513,12 +579,7 @@ main(int argc, char **argv)
 			die("begin_transaction: %s",
 			    rd_kafka_error_string(error));
 		for (i = 0; i < size; i++, seq++) {
-			if (o.rate > 0) {
-				double ahead = start + (double)seq / o.rate -
-				    now();
-				if (ahead > 0.002)
-					usleep((useconds_t)(ahead * 1e6));
-			}
+			pace(start, seq);
 			if (produce_one(rk, (int)(rng() % (uint64_t)parts),
 			    seq) != 0) {
 				/* -R: the transaction failed: skip its

@@ -21,7 +21,8 @@
  * scripted.retry.writes.done, scripted.retry.after.ms (a retried write
  * asks the worker to come back then, as http's Retry-After), scripted.retry.load,
  * scripted.fatal.load, scripted.poison.value (repeatable),
- * scripted.fatal.batch, scripted.sleep.ms, scripted.sleep.batches and
+ * scripted.fatal.batch, scripted.sleep.ms, scripted.sleep.batches,
+ * scripted.commit.sleep.ms and
  * scripted.fence (false turns the fence off, to show that a test of it
  * can fail).
  */
@@ -66,6 +67,7 @@ struct scripted {
 	int64_t sleep_ms;
 	int64_t sleep_batches;
 	int64_t load_sleep_ms;
+	int64_t commit_sleep_ms;
 	int fence;
 
 	int64_t commits;	/* commit() calls so far */
@@ -117,6 +119,9 @@ static const struct ksink_option options[] = {
 	  .min = 0, .max = INT64_MAX,
 	  .doc = "Sleep only in the writes of the first this many batches; "
 	    "0 in all." },
+	{ .name = "scripted.commit.sleep.ms", .type = KSINK_OPT_INT,
+	  .def = "0", .min = 0, .max = 600000,
+	  .doc = "Each commit sleeps this long (a costly fsync)." },
 	{ .name = "scripted.load.sleep.ms", .type = KSINK_OPT_INT, .def = "0",
 	  .min = 0, .max = 600000,
 	  .doc = "Each load_offsets sleeps this long (a slow assignment)." },
@@ -291,6 +296,7 @@ s_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sinkp,
 	s->fatal_batch = host->conf_int(ctx, "scripted.fatal.batch");
 	s->sleep_ms = host->conf_int(ctx, "scripted.sleep.ms");
 	s->load_sleep_ms = host->conf_int(ctx, "scripted.load.sleep.ms");
+	s->commit_sleep_ms = host->conf_int(ctx, "scripted.commit.sleep.ms");
 	s->sleep_batches = host->conf_int(ctx, "scripted.sleep.batches");
 	s->fence = host->conf_bool(ctx, "scripted.fence");
 	*sinkp = s;
@@ -456,6 +462,8 @@ s_commit(void *sink, const struct ksink_offset *offsets, size_t count,
 		snprintf(errbuf, errlen, "scripted: commit() outside a step");
 		return KSINK_FATAL;
 	}
+	if (s->commit_sleep_ms > 0)
+		sleep_ms(s->commit_sleep_ms);
 	if (s->commits++ < s->retry_commits) {
 		snprintf(errbuf, errlen, "scripted: commit retry %lld of %lld",
 		    (long long)s->commits, (long long)s->retry_commits);

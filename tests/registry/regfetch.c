@@ -27,6 +27,7 @@
 
 #include "ksink/sink.h"
 #include "registry.h"
+#include "../connectors/lib/buf.h"
 #include "util.h"
 
 static const char *names[] = { "OK", "RETRY", "POISON", "FATAL", "CONFIG" };
@@ -62,7 +63,7 @@ main(int argc, char **argv)
 {
 	struct ks_registry_conf conf;
 	struct ks_registry *r;
-	struct ks_util_buf schema = { NULL, 0, 0 };
+	struct ks_buf schema = { 0 };
 	char type[16], errbuf[1024];
 	int64_t id, n = 1, v;
 	int c, rc;
@@ -113,7 +114,7 @@ main(int argc, char **argv)
 		printf("OK %s\n%.*s\n", type, (int)schema.len, schema.p);
 	else
 		printf("%s %s\n", names[rc], errbuf);
-	ks_util_buf_free(&schema);
+	ks_buf_free(&schema);
 	free((char *)conf.user_info);
 	free((char *)conf.bearer_token);
 	return rc;

@@ -78,7 +78,7 @@ def record(rnd):
         "l": rnd.randint(-2 ** 63, 2 ** 63 - 1),
         "f": rnd.uniform(-1e6, 1e6),
         "d": rnd.choice([rnd.uniform(-1e300, 1e300), 0.1, -0.0, 5e-324]),
-        "s": "".join(rnd.choice("a\u00e9\"\\\n\x01\u20ac\U0001f600z")
+        "s": "".join(rnd.choice("a\u00e9\"\\\n\b\f\x01\u20ac\U0001f600z")
                      for _ in range(rnd.randint(0, 8))),
         "by": blob(rnd.randint(0, 7)),
         "e": rnd.choice("ABC"),

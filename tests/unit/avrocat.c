@@ -13,12 +13,13 @@
 #include <stdlib.h>
 
 #include "avrodec.h"
+#include "../connectors/lib/buf.h"
 #include "ksink/sink.h"
 
 static char *
 slurp(const char *path, size_t *len)
 {
-	struct ks_util_buf b = { 0 };
+	struct ks_buf b = { 0 };
 	char chunk[8192];
 	size_t n;
 	FILE *f;
@@ -28,8 +29,12 @@ slurp(const char *path, size_t *len)
 		exit(2);
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		ks_util_buf_add(&b, chunk, n);
+		ks_buf_add(&b, chunk, n);
 	fclose(f);
+	if (b.oom) {
+		fprintf(stderr, "avrocat: %s: out of memory\n", path);
+		exit(2);
+	}
 	*len = b.len;
 	return b.p != NULL ? b.p : ks_util_strdup("");
 }
@@ -38,7 +43,7 @@ int
 main(int argc, char **argv)
 {
 	struct ks_avro_schema *s;
-	struct ks_util_buf out = { 0 };
+	struct ks_buf out = { 0 };
 	char err[256], *text, *body;
 	size_t len;
 	int i;
@@ -55,7 +60,7 @@ main(int argc, char **argv)
 	free(text);
 	for (i = 2; i < argc; i++) {
 		body = slurp(argv[i], &len);
-		out.len = 0;
+		ks_buf_reset(&out);
 		if (ks_avro_decode(s, body, len, &out, err, sizeof(err)) ==
 		    KSINK_OK)
 			printf("%s\n", out.p);
@@ -63,7 +68,7 @@ main(int argc, char **argv)
 			printf("POISON: %s\n", err);
 		free(body);
 	}
-	ks_util_buf_free(&out);
+	ks_buf_free(&out);
 	ks_avro_schema_free(s);
 	return 0;
 }

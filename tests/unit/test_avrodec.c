@@ -22,6 +22,7 @@
 #include <avro.h>
 
 #include "avrodec.h"
+#include "../connectors/lib/buf.h"
 #include "ksink/sink.h"
 #include "avro-fx.h"
 
@@ -41,16 +42,16 @@ static void
 dec_ok(const char *schema, const struct enc *e, const char *want)
 {
 	struct ks_avro_schema *s = parse_ok(schema);
-	struct ks_util_buf out = { 0 };
+	struct ks_buf out = { 0 };
 	char err[256] = "";
 
-	ks_util_buf_printf(&out, "x");	/* decode appends */
+	ks_buf_addf(&out, "x");	/* decode appends */
 	if (ks_avro_decode(s, e->b, e->n, &out, err, sizeof(err)) != KSINK_OK)
 		fail_msg("%s: body refused: %s", schema, err);
 	if (strcmp(out.p + 1, want) != 0)
 		fail_msg("%s: got %s, want %s", schema, out.p + 1, want);
 	assert_int_equal(out.p[0], 'x');
-	ks_util_buf_free(&out);
+	ks_buf_free(&out);
 	ks_avro_schema_free(s);
 }
 
@@ -58,10 +59,10 @@ static void
 dec_bad(const char *schema, const struct enc *e, const char *why)
 {
 	struct ks_avro_schema *s = parse_ok(schema);
-	struct ks_util_buf out = { 0 };
+	struct ks_buf out = { 0 };
 	char err[256] = "";
 
-	ks_util_buf_printf(&out, "x");
+	ks_buf_addf(&out, "x");
 	if (ks_avro_decode(s, e->b, e->n, &out, err, sizeof(err)) !=
 	    KSINK_POISON)
 		fail_msg("%s: body accepted as %s", schema, out.p);
@@ -70,7 +71,7 @@ dec_bad(const char *schema, const struct enc *e, const char *why)
 		    why);
 	/* Nothing appended. */
 	assert_string_equal(out.p, "x");
-	ks_util_buf_free(&out);
+	ks_buf_free(&out);
 	ks_avro_schema_free(s);
 }
 
@@ -133,6 +134,10 @@ test_primitives(void **state)
 	dec_ok("\"string\"", &e, "\"h\xc3\xa9llo \\\"q\\\"\\\\\\n\\u0001\"");
 	ENC(e_bytes(&e, "a\0b", 3));
 	dec_ok("\"string\"", &e, "\"a\\u0000b\"");
+	/* The short escapes where JSON has one, as every JSON text ksink
+	 * writes (connectors/lib/json.c). */
+	ENC(e_str(&e, "\b\f\t\r\x1f\x7f"));
+	dec_ok("\"string\"", &e, "\"\\b\\f\\t\\r\\u001f\x7f\"");
 	ENC(e_bytes(&e, "\x00\xff", 2));
 	dec_ok("\"bytes\"", &e, "\"AP8=\"");
 	ENC(e_bytes(&e, "", 0));
@@ -610,6 +615,39 @@ test_avro_c_writer(void **state)
 	avro_schema_decref(as);
 }
 
+/* A buffer that ran out of memory (its appends then do nothing) makes a
+ * decode FATAL, not a short text taken for the value, nor POISON. */
+static void
+test_out_of_memory(void **state)
+{
+	struct ks_avro_schema *s = parse_ok("{\"type\":\"record\",\"name\":"
+	    "\"R\",\"fields\":[{\"name\":\"s\",\"type\":\"string\"}]}");
+	struct ks_buf out = { 0 };
+	struct enc e;
+	char err[256] = "";
+
+	(void)state;
+	ENC(e_str(&e, "hello"));
+	ks_buf_addf(&out, "x");
+	out.oom = 1;
+	assert_int_equal(ks_avro_decode(s, e.b, e.n, &out, err, sizeof(err)),
+	    KSINK_FATAL);
+	assert_non_null(strstr(err, "out of memory"));
+	assert_int_equal(out.len, 1);
+	assert_string_equal(out.p, "x");
+	/* Memory is checked before the body: a bad body is FATAL too. */
+	e.n--;
+	assert_int_equal(ks_avro_decode(s, e.b, e.n, &out, err, sizeof(err)),
+	    KSINK_FATAL);
+	ks_buf_reset(&out);
+	e.n++;
+	assert_int_equal(ks_avro_decode(s, e.b, e.n, &out, err, sizeof(err)),
+	    KSINK_OK);
+	assert_string_equal(out.p, "{\"s\":\"hello\"}");
+	ks_buf_free(&out);
+	ks_avro_schema_free(s);
+}
+
 /* Several threads decode with one schema at once. */
 struct th {
 	const struct ks_avro_schema *s;
@@ -621,18 +659,18 @@ static void *
 decode_many(void *arg)
 {
 	struct th *t = arg;
-	struct ks_util_buf out = { 0 };
+	struct ks_buf out = { 0 };
 	char err[128];
 	int i;
 
 	for (i = 0; i < 2000; i++) {
-		out.len = 0;
+		ks_buf_reset(&out);
 		if (ks_avro_decode(t->s, t->e->b, t->e->n, &out, err,
 		    sizeof(err)) != KSINK_OK || strcmp(out.p,
 		    "{\"v\":\"-0.05\",\"t\":\"1970-01-01T00:00:00.001Z\"}") != 0)
 			t->bad++;
 	}
-	ks_util_buf_free(&out);
+	ks_buf_free(&out);
 	return NULL;
 }
 
@@ -679,6 +717,7 @@ main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_avro_c_writer),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

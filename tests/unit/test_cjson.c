@@ -18,36 +18,37 @@
 #include <cmocka.h>
 
 #include "cjson.h"
+#include "../connectors/lib/buf.h"
 #include "ksink/sink.h"
 
 static void
 cj_ok(const char *schema, const char *payload, const char *want)
 {
-	struct ks_util_buf in = { 0 }, out = { 0 };
+	struct ks_buf in = { 0 }, out = { 0 };
 	struct ks_fields f = { 0 };
 	char err[256] = "";
 
-	ks_util_buf_printf(&in, "{\"schema\":%s,\"payload\":%s}", schema,
+	ks_buf_addf(&in, "{\"schema\":%s,\"payload\":%s}", schema,
 	    payload);
-	ks_util_buf_printf(&out, "x");
+	ks_buf_addf(&out, "x");
 	if (ks_cjson_decode(in.p, in.len, &out, &f, err, sizeof(err)) !=
 	    KSINK_OK)
 		fail_msg("%s refused: %s", in.p, err);
 	if (strcmp(out.p + 1, want) != 0)
 		fail_msg("%s: got %s, want %s", in.p, out.p + 1, want);
 	ks_fields_free(&f);
-	ks_util_buf_free(&in);
-	ks_util_buf_free(&out);
+	ks_buf_free(&in);
+	ks_buf_free(&out);
 }
 
 static void
 cj_bad(const char *text, const char *why)
 {
-	struct ks_util_buf out = { 0 };
+	struct ks_buf out = { 0 };
 	struct ks_fields f = { 0 };
 	char err[256] = "";
 
-	ks_util_buf_printf(&out, "x");
+	ks_buf_addf(&out, "x");
 	if (ks_cjson_decode(text, strlen(text), &out, &f, err, sizeof(err)) !=
 	    KSINK_POISON)
 		fail_msg("%s accepted as %s", text, out.p);
@@ -55,7 +56,7 @@ cj_bad(const char *text, const char *why)
 		fail_msg("%s: error \"%s\" does not say \"%s\"", text, err, why);
 	assert_string_equal(out.p, "x");
 	assert_int_equal(f.n, 0);
-	ks_util_buf_free(&out);
+	ks_buf_free(&out);
 }
 
 #define T(t) "{\"type\":\"" t "\"}"
@@ -78,7 +79,13 @@ test_types(void **state)
 	cj_ok(T("float64"), "3", "3");
 	cj_ok(T("boolean"), "true", "true");
 	cj_ok(T("string"), "\"a\\u0000\\\"\\u00e9\"", "\"a\\u0000\\\"\xc3\xa9\"");
+	/* As every JSON ksink writes (connectors/lib/json.c): the short
+	 * escapes where JSON has one. */
+	cj_ok(T("string"), "\"\\u0008\\u000c\\n\\u001f\"",
+	    "\"\\b\\f\\n\\u001f\"");
 	cj_ok(T("bytes"), "\"AP8=\"", "\"AP8=\"");
+	cj_ok(T("bytes"), "\"AA==\"", "\"AA==\"");
+	cj_ok(T("bytes"), "\"3q2+7w==\"", "\"3q2+7w==\"");
 	cj_ok(T("bytes"), "\"\"", "\"\"");
 	cj_ok("{\"type\":\"array\",\"items\":" T("int32") "}", "[1,2]",
 	    "[1,2]");
@@ -131,6 +138,9 @@ test_poison(void **state)
 	cj_bad(ENV(T("string"), "1"), "not a string");
 	cj_bad(ENV(T("bytes"), "\"A\""), "not a base64 string");
 	cj_bad(ENV(T("bytes"), "\"A*==\""), "not a base64 string");
+	cj_bad(ENV(T("bytes"), "\"AB=C\""), "not a base64 string");
+	cj_bad(ENV(T("bytes"), "\"A===\""), "not a base64 string");
+	cj_bad(ENV(T("bytes"), "\"AA==AA==\""), "not a base64 string");
 	cj_bad(ENV(T("uint8"), "1"), "unknown schema type \"uint8\"");
 	cj_bad(ENV(T("int32"), "null"), "not optional");
 	cj_bad(ENV("{\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect."
@@ -168,7 +178,7 @@ test_fields(void **state)
 	    "\"string\"}}]}",
 	    "{\"id\":1,\"amount\":\"AQ==\",\"day\":0,\"sub\":{\"f\":1.5},"
 	    "\"tags\":[\"x\"]}");
-	struct ks_util_buf out = { 0 };
+	struct ks_buf out = { 0 };
 	struct ks_fields f = { 0 };
 	char err[256] = "";
 
@@ -199,7 +209,7 @@ test_fields(void **state)
 	assert_int_equal(f.v[7].type, KSINK_FIELD_ARRAY);
 	assert_int_equal(f.v[7].parent, -1);
 	ks_fields_free(&f);
-	ks_util_buf_free(&out);
+	ks_buf_free(&out);
 
 	/* Not a struct: one entry named "". */
 	assert_int_equal(ks_cjson_decode(ENV(T("string"), "\"s\""),
@@ -210,7 +220,33 @@ test_fields(void **state)
 	assert_string_equal(f.v[0].name, "");
 	assert_int_equal(f.v[0].type, KSINK_FIELD_STRING);
 	ks_fields_free(&f);
-	ks_util_buf_free(&out);
+	ks_buf_free(&out);
+}
+
+/* A buffer that ran out of memory makes the decode FATAL, not POISON:
+ * the record is fine, the worker is not. */
+static void
+test_out_of_memory(void **state)
+{
+	const char *text = ENV(T("string"), "\"s\"");
+	struct ks_buf out = { 0 };
+	struct ks_fields f = { 0 };
+	char err[256] = "";
+
+	(void)state;
+	ks_buf_addf(&out, "x");
+	out.oom = 1;
+	assert_int_equal(ks_cjson_decode(text, strlen(text), &out, &f, err,
+	    sizeof(err)), KSINK_FATAL);
+	assert_non_null(strstr(err, "out of memory"));
+	assert_string_equal(out.p, "x");
+	assert_int_equal(f.n, 0);
+	ks_buf_reset(&out);
+	assert_int_equal(ks_cjson_decode(text, strlen(text), &out, &f, err,
+	    sizeof(err)), KSINK_OK);
+	assert_string_equal(out.p, "\"s\"");
+	ks_fields_free(&f);
+	ks_buf_free(&out);
 }
 
 int
@@ -221,6 +257,7 @@ main(void)
 		cmocka_unit_test(test_logical),
 		cmocka_unit_test(test_poison),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -513,6 +514,56 @@ test_check(void **state)
 	assert_int_equal(access(want, F_OK), -1);
 }
 
+/*
+ * Workers started at once on one new file: SQLite answers some of them
+ * SQLITE_BUSY without waiting while another puts the file in WAL mode;
+ * every open must still succeed within sqlite.busy.timeout.ms.  Child
+ * processes, as separate workers are, released together by closing a
+ * pipe; 4 openers on 25 new files.
+ */
+static void
+test_open_concurrent(void **state)
+{
+	struct fx *fx = *state;
+	char path[160], c, err[512];
+	struct ksink_ctx *ctx;
+	int round, i, fd[2], status, failed = 0;
+	pid_t pid[4];
+	void *sink;
+
+	ctx_set(&fx->ctx, "sqlite.busy.timeout.ms", "5000");
+	for (round = 0; round < 25; round++) {
+		snprintf(path, sizeof(path), "%s/new%d.db", fx->dir, round);
+		fx->ctx.values[0] = path;
+		ctx = make_ctx(fx, &fx->ctx);
+		assert_int_equal(pipe(fd), 0);
+		for (i = 0; i < 4; i++) {
+			assert_true((pid[i] = fork()) != -1);
+			if (pid[i] != 0)
+				continue;
+			close(fd[1]);
+			(void)read(fd[0], &c, 1);
+			sink = NULL;
+			if (fx->desc->open(&ks_sink_host, ctx, &sink, err,
+			    sizeof(err)) != KSINK_OK) {
+				fprintf(stderr, "open: %s\n", err);
+				_exit(1);
+			}
+			fx->desc->close(sink);
+			_exit(0);
+		}
+		close(fd[0]);
+		close(fd[1]);
+		for (i = 0; i < 4; i++) {
+			assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				failed++;
+		}
+	}
+	fx->ctx.values[0] = fx->db;
+	assert_int_equal(failed, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -523,6 +574,7 @@ main(void)
 		T(test_abort_and_atomic_offsets),
 		T(test_zombie_fence),
 		T(test_retry_busy),
+		T(test_open_concurrent),
 		T(test_fatal_not_a_database),
 		T(test_fatal_read_only),
 		T(test_load_offsets),

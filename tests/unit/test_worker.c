@@ -344,6 +344,56 @@ test_group_per_connector(void **state)
 	ks_errors_free(&errs);
 }
 
+/*
+ * batch.adaptive: with a commit that costs 40 ms and writes that cost
+ * nothing, full batches grow from a quarter of batch.max.records to all
+ * of it; with writes that cost 100 ms and a cheap commit they stay at a
+ * quarter.  Every record is applied once either way.
+ */
+static void
+run_adaptive(struct env *e, int per_partition, const char *extra,
+    uint64_t want_limit, struct ks_worker_stats *stats)
+{
+	struct state st;
+	struct run r;
+	char ini[4096];
+
+	produce_all(e, per_partition);
+	make_ini(e, ini, sizeof(ini), extra);
+	run_ok(e, &r, ini, total_produced(e));
+	state_read(e, &st);
+	check_exactly_once(e, &st, NULL, NULL);
+	*stats = r.stats[0];
+	expect(e, stats->batch_limit == want_limit, "%s: batch limit %llu, "
+	    "expected %llu, after %llu batches", extra,
+	    (unsigned long long)stats->batch_limit,
+	    (unsigned long long)want_limit,
+	    (unsigned long long)stats->batches);
+	state_free(&st);
+}
+
+static void
+test_batch_adaptive(void **state)
+{
+	struct ks_worker_stats s;
+
+	run_adaptive(*state, 2000, "batch.max.records = 2000\n"
+	    "scripted.commit.sleep.ms = 40\n", 2000, &s);
+	expect(*state, s.batches <= 8, "costly commits: %llu batches for "
+	    "6000 records", (unsigned long long)s.batches);
+}
+
+static void
+test_batch_adaptive_costly_writes(void **state)
+{
+	struct ks_worker_stats s;
+
+	run_adaptive(*state, 600, "batch.max.records = 1200\n"
+	    "scripted.sleep.ms = 100\n", 300, &s);
+	expect(*state, s.batches >= 6, "costly writes: %llu batches for "
+	    "1800 records", (unsigned long long)s.batches);
+}
+
 int
 main(void)
 {
@@ -358,6 +408,8 @@ main(void)
 		CASE(test_resume_from_sink_not_group),
 		CASE(test_load_offsets_retry),
 		CASE(test_load_offsets_fatal),
+		CASE(test_batch_adaptive),
+		CASE(test_batch_adaptive_costly_writes),
 		CASE_WITH(test_two_workers, eager),
 		CASE_WITH(test_two_workers, cooperative),
 	};

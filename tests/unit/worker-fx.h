@@ -452,7 +452,8 @@ worker_done(struct ks_worker *w, int failed, void *arg)
 /*
  * The INI file of one case: a [connector c] of the scripted sink on topic
  * t, with small session timeouts so that rebalances are quick on the
- * mock cluster, and `extra` lines appended to the connector.  (With
+ * mock cluster, and `extra` lines appended to the connector (the
+ * default batch.max.records = 200 unless extra sets it).  (With
  * librdkafka 2.0.2, session.timeout.ms = 2000 leaves the mock group
  * never formed; 3000 works.)
  */
@@ -475,13 +476,15 @@ make_ini(const struct env *e, char *buf, size_t len, const char *extra)
 	    "[connector c]\n"
 	    "type = scripted\n"
 	    "topics = " TOPIC "\n"
-	    "batch.max.records = 200\n"
+	    "%s"
 	    "batch.max.ms = 50\n"
 	    "scripted.state = %s\n"
 	    "%s",
 	    fixdir, debug != NULL ? "debug" : "info", e->bootstraps,
 	    e->strategy, debug != NULL ? "debug = " : "log_level = 3",
-	    debug != NULL ? debug : "", e->state, extra ? extra : "");
+	    debug != NULL ? debug : "",
+	    extra && strstr(extra, "batch.max.records") ? "" :
+	    "batch.max.records = 200\n", e->state, extra ? extra : "");
 	assert_true(n > 0 && (size_t)n < len);
 }
 
