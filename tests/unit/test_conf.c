@@ -796,6 +796,38 @@ test_kafka_properties_ok(void **state)
 	}
 	done(&p);
 
+	/* The prefetch bounds are one budget shared by the connectors, a
+	 * quarter each at least; a connector's own setting wins. */
+	for (i = 0; i < 4; i++) {
+		static const char *const confs[] = {
+			"[connector a]\n",
+			"[connector a]\n[connector b]\n",
+			"[connector a]\n[connector b]\n[connector c]\n"
+			    "[connector d]\n[connector e]\n",
+			"[connector a]\nkafka.queued.min.messages = 1000\n"
+			    "[connector b]\n",
+		};
+		static const char *const want[][2] = {
+			{ "30000", "8192" }, { "15000", "4096" },
+			{ "7500", "2048" }, { "1000", "4096" },
+		};
+
+		parse(&p, confs[i]);
+		rkc = ks_consumer_conf(p.conf, section(p.conf,
+		    KS_SEC_CONNECTOR, "a"), &reset, &p.errs);
+		assert_non_null(rkc);
+		len = sizeof(buf);
+		assert_int_equal(rd_kafka_conf_get(rkc, "queued.min.messages",
+		    buf, &len), RD_KAFKA_CONF_OK);
+		assert_string_equal(buf, want[i][0]);
+		len = sizeof(buf);
+		assert_int_equal(rd_kafka_conf_get(rkc,
+		    "queued.max.messages.kbytes", buf, &len), RD_KAFKA_CONF_OK);
+		assert_string_equal(buf, want[i][1]);
+		rd_kafka_conf_destroy(rkc);
+		done(&p);
+	}
+
 	/* Defaults: group ksink-NAME, the forced settings, earliest. */
 	parse(&p, "[connector name]\n");
 	rkc = ks_consumer_conf(p.conf, section(p.conf, KS_SEC_CONNECTOR,
