@@ -9,12 +9,14 @@
  * Exactly-once comes from one of two protocols (ksink-http(7)):
  *
  *  - the ledger (http.state.path, SQLite): before a request is sent its
- *    intent (partition, offset range, Idempotency-Key, exact body) is made
- *    durable; on 2xx one transaction deletes the intent and advances the
- *    partition's next offset.  An intent still there after a crash or a
- *    failed attempt is in doubt: it is re-sent byte-identical, with the
- *    same key, before any other request, and the receiver's deduplication
- *    of the key makes it take effect once.
+ *    intent (partition, offset range, Idempotency-Key, the body's length
+ *    and digest) is made durable; on 2xx one transaction deletes the
+ *    intent and advances the partition's next offset.  An intent still
+ *    there after a crash or a failed attempt is in doubt: it is re-sent
+ *    byte-identical (its body rebuilt from its records after a restart,
+ *    doubt.c), with the same key, before any later record of its
+ *    partition, and the receiver's deduplication of the key makes it take
+ *    effect once.
  *
  *  - the offset protocol (http.offsets.url): the receiver stores the next
  *    offset of each partition in its own transaction, says where to start
@@ -61,9 +63,11 @@ static const struct ksink_option options[] = {
 	    "whose body is the record's value as it is "
 	    "(application/octet-stream)." },
 	{ .name = "http.batch.max.records", .type = KSINK_OPT_INT,
-	  .def = "500", .min = 1, .max = 100000,
+	  .def = "5000", .min = 1, .max = 100000,
 	  .doc = "Most records in one request.  A batch of the worker that "
-	    "holds more is sent as several requests in sequence." },
+	    "holds more is sent as several requests in sequence.  The "
+	    "default, that of the worker's batch.max.records, makes one "
+	    "request of each partition of a batch." },
 	{ .name = "http.batch.max.bytes", .type = KSINK_OPT_INT,
 	  .def = "1048576", .min = 1024, .max = 268435456,
 	  .doc = "Most bytes in the body of one request.  A single record "
@@ -415,6 +419,9 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
 	long code;
 	int rc;
 
+	/* The ledger's offsets are read: settle what was delivered. */
+	if ((rc = ledger_flush(s, errbuf, errlen)) != KSINK_OK)
+		return rc;
 	for (i = 0; i < count; i++) {
 		offsets[i].next_offset = KSINK_OFFSET_NONE;
 		if (s->offsets_url == NULL) {
@@ -425,6 +432,8 @@ http_load_offsets(void *arg, struct ksink_offset *offsets, size_t count,
 			    offsets[i].partition, &offsets[i].next_offset,
 			    errbuf, errlen)) != KSINK_OK)
 				return rc;
+			doubt_restart(s, offsets[i].topic,
+			    offsets[i].partition);
 		} else {
 			if (s->not_before != 0 && ks_clock_mono_ms() < s->not_before) {
 				ks_err_set(errbuf, errlen, "waiting %" PRId64 " ms "
@@ -584,7 +593,10 @@ write_records(struct sink *s, const struct ksink_record *recs, size_t count,
 		}
 		if (k == lo)
 			continue;
-		rc = send_group(s, recs, lo, k, &at, errbuf, errlen);
+		if (s->ndoubts > 0)
+			rc = doubt_group(s, recs, lo, k, &at, errbuf, errlen);
+		else
+			rc = send_group(s, recs, lo, k, &at, errbuf, errlen);
 		if (rc == KSINK_POISON) {
 			limit = s->order[at];
 			snprintf(poison_msg, sizeof(poison_msg), "%s", errbuf);
@@ -621,6 +633,16 @@ http_write(void *arg, const struct ksink_record *recs, size_t count,
 	return rc;
 }
 
+/* An offset that commit() leaves alone: none, or that of a partition with
+ * a request in doubt, whose records the ledger must read again after a
+ * restart (the next offset moves past them when the request is settled). */
+static int
+skip_offset(struct sink *s, const struct ksink_offset *o)
+{
+	return o->next_offset == KSINK_OFFSET_NONE || (s->ndoubts > 0 &&
+	    doubt_find(s, o->topic, o->partition) != NULL);
+}
+
 static int
 http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
     char *errbuf, size_t errlen)
@@ -632,7 +654,7 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 
 	s->in_step = 0;
 	for (i = 0; i < count; i++) {
-		if (offsets[i].next_offset == KSINK_OFFSET_NONE)
+		if (skip_offset(s, &offsets[i]))
 			continue;
 		if ((rc = fence_get(s, offsets[i].topic, offsets[i].partition,
 		    &f, errbuf, errlen)) != KSINK_OK)
@@ -641,6 +663,9 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 		    offsets[i].next_offset > f->next)
 			need = 1;
 	}
+	/* The requests delivered in this step are settled in the ledger's
+	 * next transaction: this one when the offsets need one, else that
+	 * of the next intent (ledger.c, ledger_delivered()). */
 	if (!need)
 		return KSINK_OK;
 	/* Offsets past the last delivered record: records skipped as
@@ -649,8 +674,12 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 		if ((rc = db_exec(s, "BEGIN IMMEDIATE", errbuf, errlen)) !=
 		    KSINK_OK)
 			return rc;
+		if ((rc = ledger_settle_rows(s, errbuf, errlen)) != KSINK_OK) {
+			db_rollback(s);
+			return rc;
+		}
 		for (i = 0; i < count; i++) {
-			if (offsets[i].next_offset == KSINK_OFFSET_NONE)
+			if (skip_offset(s, &offsets[i]))
 				continue;
 			if ((rc = ledger_advance(s, offsets[i].topic,
 			    offsets[i].partition, offsets[i].next_offset,
@@ -663,9 +692,10 @@ http_commit(void *arg, const struct ksink_offset *offsets, size_t count,
 			db_rollback(s);
 			return rc;
 		}
+		s->nsettles = 0;
 	}
 	for (i = 0; i < count; i++)
-		if (offsets[i].next_offset != KSINK_OFFSET_NONE &&
+		if (!skip_offset(s, &offsets[i]) &&
 		    fence_get(s, offsets[i].topic, offsets[i].partition, &f,
 		    errbuf, errlen) == KSINK_OK)
 			fence_raise(f, offsets[i].next_offset);
@@ -687,10 +717,18 @@ static void
 http_close(void *arg)
 {
 	struct sink *s = arg;
+	char err[512];
 
 	if (s == NULL)
 		return;
+	/* What stays unsettled is in doubt at the next start. */
+	if (s->db != NULL && ledger_flush(s, err, sizeof(err)) != KSINK_OK)
+		s->host->log(s->ctx, KSINK_LOG_WARN, "%s; the requests it "
+		    "concerns are sent again at the next start", err);
+	free(s->settles);
 	ledger_close(s);
+	doubt_clear(s);
+	free(s->doubts);
 	if (s->curl != NULL)
 		curl_easy_cleanup(s->curl);
 	if (s->curl_global)
@@ -734,6 +772,9 @@ http_reset_offsets(void *arg, const struct ksink_offset *offsets,
 		    "the offsets: reset them at the receiver");
 		return KSINK_CONFIG;
 	}
+	if ((rc = ledger_flush(s, errbuf, errlen)) != KSINK_OK)
+		return rc;
+	rc = KSINK_FATAL;
 	if (sqlite3_prepare_v2(s->db, "DELETE FROM ksink_http_intents WHERE "
 	    "connector = ?1 AND topic = ?2 AND partition = ?3", -1, &drop,
 	    NULL) != SQLITE_OK) {
@@ -765,10 +806,16 @@ http_reset_offsets(void *arg, const struct ksink_offset *offsets,
 		db_rollback(s);
 		goto out;
 	}
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
+		struct doubt *d;
+
+		while ((d = doubt_find(s, offsets[i].topic,
+		    offsets[i].partition)) != NULL)
+			doubt_drop(s, d);
 		if (fence_get(s, offsets[i].topic, offsets[i].partition, &f,
 		    errbuf, errlen) == KSINK_OK)
 			f->next = offsets[i].next_offset;
+	}
 	rc = KSINK_OK;
 out:
 	sqlite3_finalize(drop);

@@ -37,8 +37,10 @@
 
 #define HTTP_KEY_VERSION	"ksink-http-v1"
 /* 1: offsets in ksink_http_offsets; 2: in ksink_offsets, the table of
- * every SQLite database of ksink (connectors/lib/sqloffsets.c). */
-#define HTTP_LEDGER_VERSION	2
+ * every SQLite database of ksink (connectors/lib/sqloffsets.c); 3: an
+ * intent keeps its body's length and digest instead of the body (an
+ * intent of version 2 with its body is still re-sent as it is). */
+#define HTTP_LEDGER_VERSION	3
 #define HTTP_LEDGER_OLD_OFFSETS	"ksink_http_offsets"
 #define HTTP_OFFSETS_BODY_MAX	65536
 #define HTTP_SECRET_MAX		16384
@@ -75,6 +77,38 @@ struct request {
 	size_t len;
 };
 
+/*
+ * A request in doubt: its intent is in the ledger, and the receiver may or
+ * may not have applied it.  The body is in memory when this process built
+ * it (or an older ledger stored it); after a restart it is rebuilt from
+ * the records of its range, which the worker reads again from the ledger's
+ * offset, and must match the stored length and digest.
+ */
+struct doubt {
+	int64_t id;		/* the intent's row */
+	char *topic;
+	int32_t partition;
+	int64_t first, last;
+	size_t nrec;
+	char key[65];
+	char *ctype;		/* NULL: none */
+	size_t len;		/* of the body */
+	int64_t digest;		/* body_digest() of the body */
+	int complete;		/* body holds the whole request */
+	struct ks_buf body;
+	size_t have;		/* records in body, while rebuilding */
+	int64_t next;		/* offset after the last one in body */
+};
+
+/* A request answered 2xx whose intent is still in the ledger: it is
+ * settled (intent deleted, offset raised) in the ledger's next
+ * transaction, the next intent's or commit()'s. */
+struct settle {
+	int64_t id;
+	struct ks_offcache_entry *f;
+	int64_t next;
+};
+
 struct sink {
 	const struct ksink_host *host;
 	struct ksink_ctx *ctx;
@@ -108,7 +142,11 @@ struct sink {
 	sqlite3 *db;
 	struct ks_sqloffsets offsets;
 	sqlite3_stmt *st_intent, *st_drop,
-	    *st_pending;
+	    *st_pending, *st_begin, *st_commit;
+	struct doubt *doubts;	/* at most one per partition */
+	size_t ndoubts;
+	struct settle *settles;
+	size_t nsettles, settles_cap;
 
 	struct ks_offcache fences;
 	size_t delivered;	/* records answered 2xx in this write() */
@@ -132,9 +170,11 @@ struct sha256 {
 
 /* body.c */
 int	parse_next_offset_text(const char *v, size_t n, int64_t *next);
-void	body_begin(struct sink *s);
-void	body_add(struct sink *s, const struct ksink_record *r, size_t nth);
-void	body_end(struct sink *s);
+void	body_begin(struct sink *s, struct ks_buf *b);
+void	body_add(struct sink *s, struct ks_buf *b,
+	    const struct ksink_record *r, size_t nth);
+void	body_end(struct sink *s, struct ks_buf *b);
+int64_t	body_digest(const void *v, size_t n);
 void	sha256_init(struct sha256 *c);
 void	sha256_update(struct sha256 *c, const void *v, size_t n);
 void	sha256_final(struct sha256 *c, unsigned char out[32]);
@@ -185,11 +225,27 @@ int	ledger_advance(struct sink *s, const char *topic, int32_t partition,
 	    int64_t next, char *errbuf, size_t errlen);
 int	ledger_intent(struct sink *s, const struct request *rq, int64_t *id,
 	    char *errbuf, size_t errlen);
-int	ledger_settle(struct sink *s, int64_t id, const struct request *rq,
-	    int delivered, char *errbuf, size_t errlen);
+int	ledger_doubts(struct sink *s, char *errbuf, size_t errlen);
+int	ledger_drop(struct sink *s, int64_t id, char *errbuf, size_t errlen);
+int	ledger_delivered(struct sink *s, int64_t id,
+	    struct ks_offcache_entry *f, int64_t next);
+int	ledger_settle_rows(struct sink *s, char *errbuf, size_t errlen);
+int	ledger_flush(struct sink *s, char *errbuf, size_t errlen);
 int	fence_get(struct sink *s, const char *topic, int32_t partition,
 	    struct ks_offcache_entry **out, char *errbuf, size_t errlen);
 void	fence_raise(struct ks_offcache_entry *f, int64_t next);
+
+/* doubt.c */
+struct doubt	*doubt_find(struct sink *s, const char *topic,
+	    int32_t partition);
+int	doubt_keep(struct sink *s, const struct request *rq, int64_t id);
+void	doubt_drop(struct sink *s, struct doubt *d);
+void	doubt_clear(struct sink *s);
+void	doubt_restart(struct sink *s, const char *topic, int32_t partition);
+int	doubt_send(struct sink *s, struct doubt *d, char *errbuf,
+	    size_t errlen);
+int	doubt_group(struct sink *s, const struct ksink_record *recs,
+	    size_t lo, size_t hi, size_t *poison, char *errbuf, size_t errlen);
 
 /* send.c */
 int	deliver(struct sink *s, const struct request *rq, int64_t id,

@@ -3,7 +3,8 @@
 # and its end-to-end tests.
 pkglib_LTLIBRARIES += connectors/http.la
 HTTP_SOURCES = connectors/http/http.c connectors/http/http.h \
-	connectors/http/body.c connectors/http/ledger.c \
+	connectors/http/body.c connectors/http/doubt.c \
+	connectors/http/ledger.c \
 	connectors/http/options.c connectors/http/request.c \
 	connectors/http/send.c
 connectors_http_la_SOURCES = $(HTTP_SOURCES)

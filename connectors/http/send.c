@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connectors/http/send.c - sending a partition's records as requests:
- * requests in doubt first, then batches by http.batch.max.records and
+ * requests in doubt first (doubt.c), then batches by http.batch.max.records and
  * http.batch.max.bytes, a rejected batch split in halves until the poison
  * record is isolated.
  */
@@ -27,12 +27,14 @@ deliver(struct sink *s, const struct request *rq, int64_t id,
 
 	st = perform(s, s->url, s->url_log, rq, &code, errbuf, errlen);
 	if (st == KSINK_OK) {
-		if (s->db != NULL && (rc = ledger_settle(s, id, rq, 1, errbuf,
-		    errlen)) != KSINK_OK)
-			return rc == KSINK_RETRY ? KSINK_FATAL : rc;
 		if ((rc = fence_get(s, rq->topic, rq->partition, &f, errbuf,
 		    errlen)) != KSINK_OK)
 			return rc;
+		if (s->db != NULL && ledger_delivered(s, id, f, rq->last + 1) ==
+		    -1) {
+			ks_err_set(errbuf, errlen, "out of memory");
+			return KSINK_FATAL;
+		}
 		fence_raise(f, rq->last + 1);
 		s->delivered += rq->nrec;
 		return KSINK_OK;
@@ -42,8 +44,7 @@ deliver(struct sink *s, const struct request *rq, int64_t id,
 	if (st == KSINK_POISON && s->db != NULL) {
 		char tmp[256];
 
-		if ((rc = ledger_settle(s, id, rq, 0, tmp, sizeof(tmp))) !=
-		    KSINK_OK) {
+		if ((rc = ledger_drop(s, id, tmp, sizeof(tmp))) != KSINK_OK) {
 			ks_err_set(errbuf, errlen, "%s", tmp);
 			return KSINK_FATAL;
 		}
@@ -51,77 +52,24 @@ deliver(struct sink *s, const struct request *rq, int64_t id,
 	return st;
 }
 
-/* Sends the intent left by an earlier attempt or run, if any, before
- * anything else. */
+/* Sends the requests in doubt whose body is at hand (kept by this process,
+ * or by an older ledger) before anything else. */
 int
 resend_pending(struct sink *s, char *errbuf, size_t errlen)
 {
-	struct request rq;
-	sqlite3_stmt *st = s->st_pending;
-	int64_t id;
+	size_t i = 0;
 	int rc;
 
-	if (s->db == NULL)
-		return KSINK_OK;
-	for (;;) {
-		sqlite3_bind_text(st, 1, s->connector, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE) {
-			sqlite3_reset(st);
-			return KSINK_OK;
-		}
-		if (rc != SQLITE_ROW) {
-			sqlite3_reset(st);
-			return db_fail(s, "reading intents", errbuf, errlen);
-		}
-		memset(&rq, 0, sizeof(rq));
-		id = sqlite3_column_int64(st, 0);
-		rq.topic = (const char *)sqlite3_column_text(st, 1);
-		rq.partition = sqlite3_column_int(st, 2);
-		rq.first = sqlite3_column_int64(st, 3);
-		rq.last = sqlite3_column_int64(st, 4);
-		rq.nrec = (size_t)sqlite3_column_int64(st, 5);
-		rq.key = (const char *)sqlite3_column_text(st, 6);
-		rq.ctype = (const char *)sqlite3_column_text(st, 7);
-		rq.body = sqlite3_column_blob(st, 8);
-		rq.len = (size_t)sqlite3_column_bytes(st, 8);
-		if (rq.body == NULL)
-			rq.body = "";
-		/* The row's text stays valid until the statement is reset,
-		 * and the settling transaction needs it reset: copy. */
-		ks_buf_reset(&s->body);
-		ks_buf_add(&s->body, rq.body, rq.len);
-		ks_buf_addc(&s->body, '\0');
-		ks_buf_adds(&s->body, rq.topic ? rq.topic : "");
-		ks_buf_addc(&s->body, '\0');
-		ks_buf_adds(&s->body, rq.key ? rq.key : "");
-		ks_buf_addc(&s->body, '\0');
-		ks_buf_adds(&s->body, rq.ctype ? rq.ctype : "");
-		sqlite3_reset(st);
-		if (s->body.oom) {
-			ks_err_set(errbuf, errlen, "out of memory");
-			return KSINK_FATAL;
-		}
-		rq.body = s->body.p;
-		rq.topic = rq.body + rq.len + 1;
-		rq.key = rq.topic + strlen(rq.topic) + 1;
-		rq.ctype = rq.key + strlen(rq.key) + 1;
-		if (*rq.ctype == '\0')
-			rq.ctype = NULL;
-		s->host->log(s->ctx, KSINK_LOG_INFO, "re-sending the in-doubt "
-		    "request for %s/%" PRId32 " offsets %" PRId64 "-%" PRId64
-		    " with its Idempotency-Key", rq.topic, rq.partition,
-		    rq.first, rq.last);
-		rc = deliver(s, &rq, id, errbuf, errlen);
-		if (rc == KSINK_POISON) {
-			s->host->log(s->ctx, KSINK_LOG_WARN, "the receiver "
-			    "rejected the in-doubt request: %s; its records "
-			    "are sent again", errbuf);
+	while (i < s->ndoubts) {
+		if (!s->doubts[i].complete) {
+			i++;
 			continue;
 		}
-		if (rc != KSINK_OK)
+		rc = doubt_send(s, &s->doubts[i], errbuf, errlen);
+		if (rc != KSINK_OK && rc != KSINK_POISON)
 			return rc;
 	}
+	return KSINK_OK;
 }
 
 /* Builds (unless built: the body holds them already) and sends the
@@ -141,10 +89,10 @@ send_range(struct sink *s, const struct ksink_record *recs,
 	int rc;
 
 	if (!built) {
-		body_begin(s);
+		body_begin(s, &s->body);
 		for (i = lo; i < hi; i++)
-			body_add(s, &recs[s->order[i]], i - lo);
-		body_end(s);
+			body_add(s, &s->body, &recs[s->order[i]], i - lo);
+		body_end(s, &s->body);
 	}
 	if (s->body.oom) {
 		ks_err_set(errbuf, errlen, "out of memory building a request of "
@@ -167,6 +115,12 @@ send_range(struct sink *s, const struct ksink_record *recs,
 	    (rc = ledger_intent(s, &rq, &id, errbuf, errlen)) != KSINK_OK)
 		return rc;
 	rc = deliver(s, &rq, id, errbuf, errlen);
+	/* Its intent stays: in doubt, with its body. */
+	if (rc != KSINK_OK && rc != KSINK_POISON && s->db != NULL &&
+	    doubt_keep(s, &rq, id) == -1) {
+		ks_err_set(errbuf, errlen, "out of memory");
+		return KSINK_FATAL;
+	}
 	if (rc != KSINK_POISON)
 		return rc;
 	if (hi - lo == 1) {
@@ -189,7 +143,7 @@ body_append(struct sink *s, const struct ksink_record *r, size_t nth)
 {
 	size_t mark = s->body.len;
 
-	body_add(s, r, nth);
+	body_add(s, &s->body, r, nth);
 	return s->body.len - mark + (s->format == FMT_JSON && nth == 0);
 }
 
@@ -214,7 +168,7 @@ send_group(struct sink *s, const struct ksink_record *recs, size_t lo,
 		return KSINK_OK;
 	}
 	head = s->format == FMT_JSON ? 2 : 0;	/* "[" and "]" */
-	body_begin(s);
+	body_begin(s, &s->body);
 	for (i = lo; i < hi; i++) {
 		mark = s->body.len;
 		n = body_append(s, &recs[s->order[i]], i - start);
@@ -226,18 +180,18 @@ send_group(struct sink *s, const struct ksink_record *recs, size_t lo,
 		if (i > start && (i - start == s->max_records ||
 		    head + bytes + n > s->max_bytes)) {
 			s->body.len = mark;
-			body_end(s);
+			body_end(s, &s->body);
 			if ((rc = send_range(s, recs, start, i, poison, 1,
 			    errbuf, errlen)) != KSINK_OK)
 				return rc;
 			start = i;
-			body_begin(s);
+			body_begin(s, &s->body);
 			n = body_append(s, &recs[s->order[i]], 0);
 			bytes = 0;
 		}
 		bytes += n;
 	}
-	body_end(s);
+	body_end(s, &s->body);
 	if (s->body.oom) {
 		ks_err_set(errbuf, errlen, "out of memory building a request of "
 		    "%zu records", hi - start);

@@ -349,7 +349,9 @@ ensure_conn(struct pg *pg, char *errbuf, size_t errlen)
 	if (pg->prepared_for != (const char *)pg->conn) {
 		if ((st = prepare_set(pg, &pg->main, errbuf, errlen)) !=
 		    KSINK_OK || (st = prepare_set(pg, &pg->del, errbuf,
-		    errlen)) != KSINK_OK || (pg->map == NULL &&
+		    errlen)) != KSINK_OK || (pg->bt != NULL &&
+		    (st = batch_setup(pg, errbuf, errlen)) != KSINK_OK) ||
+		    (pg->map == NULL && pg->bt == NULL &&
 		    (st = copy_setup(pg, errbuf, errlen)) != KSINK_OK)) {
 			if (st == KSINK_RETRY)
 				disconnect(pg);

@@ -97,7 +97,7 @@ copy_bytea(struct ks_buf *b, const unsigned char *d, size_t n)
  * the column's input function reads the same way.  Returns 1, 0 when the
  * record is poison (errbuf says why), -1 when out of memory.
  */
-static int
+int
 copy_field(struct pg *pg, struct ks_buf *b, int f, Oid t,
     const struct ksink_record *r, char *errbuf, size_t errlen)
 {
@@ -453,6 +453,58 @@ copy_line(const char *ctx)
 }
 
 /*
+ * Sends b, lines of COPY's text format, through sql (a COPY ... FROM
+ * STDIN) on the open transaction.  Returns KSINK_OK or the failure, with
+ * *line_no the line (from 1) the server's error names, 0 when none does;
+ * a lost connection is KSINK_RETRY, disconnected.  copy_batch() and the
+ * batch statement's staging (batch.c) send their data through it.
+ */
+int
+copy_send(struct pg *pg, const char *sql, const char *what, struct ks_buf *b,
+    size_t *line_no, char *errbuf, size_t errlen)
+{
+	PGresult *res, *extra;
+	const char *ctx;
+	size_t off, n;
+	int st = KSINK_OK;
+
+	*line_no = 0;
+	res = PQexec(pg->conn, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		st = result_error(pg, res, what, errbuf, errlen);
+		PQclear(res);
+		if (pg->conn && PQstatus(pg->conn) != CONNECTION_OK)
+			disconnect(pg);
+		return st;
+	}
+	PQclear(res);
+	for (off = 0; off < b->len && st == KSINK_OK; off += n) {
+		n = b->len - off < (1 << 20) ? b->len - off : 1 << 20;
+		if (PQputCopyData(pg->conn, b->p + off, (int)n) != 1)
+			st = KSINK_RETRY;
+	}
+	if (st != KSINK_OK || PQputCopyEnd(pg->conn, NULL) != 1)
+		goto lost;
+	res = PQgetResult(pg->conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		st = result_error(pg, res, what, errbuf, errlen);
+		ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+		if (st == KSINK_POISON && ctx)
+			*line_no = copy_line(ctx);
+	}
+	PQclear(res);
+	while ((extra = PQgetResult(pg->conn)) != NULL)
+		PQclear(extra);
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+		goto lost;
+	return st;
+lost:
+	result_error(pg, NULL, what, errbuf, errlen);
+	disconnect(pg);
+	return KSINK_RETRY;
+}
+
+/*
  * records[from, to) through COPY.  Returns as run_records(); *exact says
  * that a failure is the record *bad's own (a COPY line, or data that
  * cannot be sent), not one only the pipeline can trace.
@@ -465,9 +517,9 @@ copy_batch(struct pg *pg, struct copy *c, const struct ksink_record *records,
 	const struct ksink_record *r;
 	struct ks_buf *b = &pg->copy;
 	struct part *p;
-	PGresult *res, *extra;
-	size_t i, nlines = 0, line_no, off, n;
-	const char *ctx, *v[1];
+	PGresult *res;
+	size_t i, nlines = 0, line_no;
+	const char *v[1];
 	char lo[24];
 	int k, rs, st = KSINK_OK, staged = c->plan.kind != PG_COPY_INSERT;
 
@@ -514,37 +566,12 @@ copy_batch(struct pg *pg, struct copy *c, const struct ksink_record *records,
 	}
 	if (nlines == 0)
 		return KSINK_OK;
-	res = PQexec(pg->conn, c->copy_sql);
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		st = result_error(pg, res, c->what, errbuf, errlen);
-		PQclear(res);
-		if (pg->conn && PQstatus(pg->conn) != CONNECTION_OK)
-			disconnect(pg);
-		return st;
+	st = copy_send(pg, c->copy_sql, c->what, b, &line_no, errbuf, errlen);
+	if (st == KSINK_POISON && !staged && line_no >= 1 &&
+	    line_no <= nlines) {
+		*bad = c->line[line_no - 1];
+		*exact = 1;
 	}
-	PQclear(res);
-	for (off = 0; off < b->len && st == KSINK_OK; off += n) {
-		n = b->len - off < (1 << 20) ? b->len - off : 1 << 20;
-		if (PQputCopyData(pg->conn, b->p + off, (int)n) != 1)
-			st = KSINK_RETRY;
-	}
-	if (st != KSINK_OK || PQputCopyEnd(pg->conn, NULL) != 1)
-		goto lost;
-	res = PQgetResult(pg->conn);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		st = result_error(pg, res, c->what, errbuf, errlen);
-		ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
-		if (!staged && st == KSINK_POISON && ctx &&
-		    (line_no = copy_line(ctx)) >= 1 && line_no <= nlines) {
-			*bad = c->line[line_no - 1];
-			*exact = 1;
-		}
-	}
-	PQclear(res);
-	while ((extra = PQgetResult(pg->conn)) != NULL)
-		PQclear(extra);
-	if (PQstatus(pg->conn) != CONNECTION_OK)
-		goto lost;
 	if (st != KSINK_OK || !staged)
 		return st;
 	v[0] = lo;

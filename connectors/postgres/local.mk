@@ -8,6 +8,8 @@ POSTGRES_SOURCES = connectors/postgres/postgres.c connectors/postgres/open.c \
 	connectors/postgres/map.c connectors/postgres/mapcol.c \
 	connectors/postgres/mapcol.h connectors/postgres/mapname.c \
 	connectors/postgres/copy.c connectors/postgres/classify.c \
+	connectors/postgres/batch.c connectors/postgres/bisect.c \
+	connectors/postgres/bisect.h \
 	connectors/postgres/stmt.c connectors/postgres/stmt.h
 
 pkglib_LTLIBRARIES += connectors/postgres.la
@@ -38,6 +40,14 @@ tests_unit_test_postgres_stmt_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
 tests_unit_test_postgres_stmt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_postgres_stmt_LDADD = connectors/lib/libkslib.la \
 	$(CMOCKA_LIBS)
+# The search for a batch statement's poison record, without a server.
+check_PROGRAMS += tests/unit/test_postgres_bisect
+TESTS += tests/unit/test_postgres_bisect
+tests_unit_test_postgres_bisect_SOURCES = tests/unit/test_postgres_bisect.c \
+	connectors/postgres/bisect.c
+tests_unit_test_postgres_bisect_CPPFLAGS = $(CONNECTOR_TEST_CPPFLAGS)
+tests_unit_test_postgres_bisect_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_postgres_bisect_LDADD = $(CMOCKA_LIBS)
 # The column of a row the server refused, from the error's fields.
 check_PROGRAMS += tests/unit/test_postgres_mapcol
 TESTS += tests/unit/test_postgres_mapcol

@@ -154,8 +154,9 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 {
 	static const char *const sqlopts[] = {
 		"postgres.statement", "postgres.delete.statement",
-		"postgres.init", NULL
+		"postgres.batch.statement", "postgres.init", NULL
 	};
+	int given[4] = { 0 };
 	PQconninfoOption *opts, *o;
 	struct pg_stmt_list l;
 	const char *conninfo, *sql, *hosts = NULL, *addrs = NULL;
@@ -175,6 +176,7 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 			bad = 1;
 			continue;
 		}
+		given[i] = sql != NULL ? 1 : ff ? 2 : 0;
 		/* postgres.init is plain SQL, run as it is. */
 		if (strcmp(sqlopts[i], "postgres.init") == 0)
 			continue;
@@ -187,7 +189,8 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 		}
 		if (sql == NULL)
 			continue;
-		if (pg_stmt_parse(sql, &l, ebuf, sizeof(ebuf)) == -1) {
+		if ((i == 2 ? batch_parse : pg_stmt_parse)(sql, &l, ebuf,
+		    sizeof(ebuf)) == -1) {
 			host->report(ctx, sqlopts[i], "%s", ebuf);
 			bad = 1;
 			continue;
@@ -196,6 +199,17 @@ pg_check(const struct ksink_host *host, struct ksink_ctx *ctx)
 			check_path(host, ctx, &l);
 		pg_stmt_free(&l);
 	}
+	for (i = 0; i < 2; i++)
+		if (given[2] && given[i]) {
+			host->report(ctx, given[2] == 2 ?
+			    "postgres.batch.statement.file" :
+			    "postgres.batch.statement", "is set together with "
+			    "%s%s: a batch statement applies every record of "
+			    "a batch, tombstones included, at once; keep one "
+			    "or the other", sqlopts[i], given[i] == 2 ?
+			    ".file" : "");
+			bad = 1;
+		}
 	if ((sql = host->conf_str(ctx, "postgres.offsets.table")) != NULL &&
 	    !pg_stmt_valid_table(sql)) {
 		host->report(ctx, "postgres.offsets.table", "not a table name: "
@@ -325,8 +339,10 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 {
 	struct pg *pg;
 	char *init_buf = NULL, *stmt_buf = NULL, *del_buf = NULL;
-	const char *init, *stmt, *del, *s, *u_init, *u_stmt, *u_del;
-	int f_init, f_stmt, f_del;
+	char *batch_buf = NULL;
+	const char *init, *stmt, *del, *batch, *s, *u_init, *u_stmt, *u_del;
+	const char *u_batch;
+	int f_init, f_stmt, f_del, f_batch;
 	int st;
 
 	*sink = NULL;
@@ -375,7 +391,9 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	    (st = ks_sqltext_option(host, ctx, "postgres.statement", 1, &stmt,
 	    &stmt_buf, &f_stmt, errbuf, errlen)) != KSINK_OK ||
 	    (st = ks_sqltext_option(host, ctx, "postgres.delete.statement", 1,
-	    &del, &del_buf, &f_del, errbuf, errlen)) != KSINK_OK)
+	    &del, &del_buf, &f_del, errbuf, errlen)) != KSINK_OK ||
+	    (st = ks_sqltext_option(host, ctx, "postgres.batch.statement", 1,
+	    &batch, &batch_buf, &f_batch, errbuf, errlen)) != KSINK_OK)
 		goto fail;
 	/* Where each text came from, for messages for as long as the sink
 	 * lives (the statement sets keep the name). */
@@ -383,14 +401,27 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	u_stmt = f_stmt ? "postgres.statement.file" : "postgres.statement";
 	u_del = f_del ? "postgres.delete.statement.file" :
 	    "postgres.delete.statement";
+	u_batch = f_batch ? "postgres.batch.statement.file" :
+	    "postgres.batch.statement";
 	if (ks_mapping_wanted(host, ctx, "postgres")) {
-		if (stmt != NULL || del != NULL) {
+		if (stmt != NULL || del != NULL || batch != NULL) {
 			ks_err_set(errbuf, errlen, "%s: %s", stmt ? u_stmt :
-			    u_del, mapping_conflict);
+			    del ? u_del : u_batch, mapping_conflict);
 			st = KSINK_CONFIG;
 			goto fail;
 		}
 		if ((st = map_open(pg, errbuf, errlen)) != KSINK_OK)
+			goto fail;
+	} else if (batch != NULL) {
+		if (stmt != NULL || del != NULL) {
+			ks_err_set(errbuf, errlen, "%s is set together with "
+			    "%s: keep one or the other", u_batch, stmt ?
+			    u_stmt : u_del);
+			st = KSINK_CONFIG;
+			goto fail;
+		}
+		if ((st = batch_open(pg, batch, u_batch, errbuf, errlen)) !=
+		    KSINK_OK)
 			goto fail;
 	} else if ((st = load_set(pg, &pg->main, u_stmt, stmt ? stmt :
 	    default_statement, "s", errbuf, errlen)) != KSINK_OK)
@@ -411,7 +442,7 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 		goto fail;
 	}
 	pg->init_what = u_init;
-	pg->default_table = stmt == NULL && pg->map == NULL;
+	pg->default_table = stmt == NULL && pg->map == NULL && pg->bt == NULL;
 	pg->need_setup = 1;
 	if ((st = ensure_conn(pg, errbuf, errlen)) == KSINK_RETRY) {
 		host->log(ctx, KSINK_LOG_WARN, "PostgreSQL cannot be reached "
@@ -426,12 +457,14 @@ pg_open(const struct ksink_host *host, struct ksink_ctx *ctx, void **sink,
 	free(init_buf);
 	free(stmt_buf);
 	free(del_buf);
+	free(batch_buf);
 	*sink = pg;
 	return KSINK_OK;
 fail:
 	free(init_buf);
 	free(stmt_buf);
 	free(del_buf);
+	free(batch_buf);
 	pg_close(pg);
 	return st;
 }

@@ -21,7 +21,8 @@
  * is done on the next connection: pg_xact_status() of the transaction's id,
  * recorded before the COMMIT was sent, or the offset rows themselves.  See
  * ksink-postgres(7).  The configuration and open() are open.c's, the
- * connection conn.c's, the records' statements rows.c's.
+ * connection conn.c's, the records' statements rows.c's, a batch
+ * statement's batch.c's.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -114,6 +115,29 @@ static const struct ksink_option options[] = {
 		.name = "postgres.delete.statement.file",
 		.type = KSINK_OPT_PATH,
 		.doc = "Reads postgres.delete.statement from this file "
+		    "instead.  Setting both is an error.",
+	},
+	{
+		.name = "postgres.batch.statement",
+		.type = KSINK_OPT_STRING,
+		.doc = "SQL run once per batch instead of once per record: "
+		    "the batch's records are copied into the temporary "
+		    "table pg_temp.ksink_batch (topic, partition, offset, "
+		    "timestamp, key, value, headers, seq: the default "
+		    "table's columns and the record's place in the batch, "
+		    "from 1), then these statements, separated by ';', run "
+		    "on it in the batch's transaction.  They take no "
+		    "parameters.  A tombstone is a row whose value is NULL.  "
+		    "A record that fails with a data error is found by "
+		    "bisecting the batch (about 2 log2(n) runs) and goes to "
+		    "errors.tolerance, the rest applied.  It excludes "
+		    "postgres.statement, postgres.delete.statement and the "
+		    "table mapping (see ksink-postgres(7)).",
+	},
+	{
+		.name = "postgres.batch.statement.file",
+		.type = KSINK_OPT_PATH,
+		.doc = "Reads postgres.batch.statement from this file "
 		    "instead.  Setting both is an error.",
 	},
 	{
@@ -254,6 +278,7 @@ txn_reset(struct pg *pg)
 	pg->in_txn = 0;
 	pg->sp = 0;
 	pg->xid = 0;
+	pg->staged = 0;
 }
 
 /* Sends one parameterised statement in the pipeline. */
@@ -340,6 +365,12 @@ pg_write(void *sink, const struct ksink_record *records, size_t count,
 	for (i = 0; i < pg->parts.n; i++)
 		part_at(pg, i)->sp_next = part_at(pg, i)->txn_next;
 
+	if (pg->bt != NULL) {
+		/* On a poison record, what is before it stays applied. */
+		st = batch_apply(pg, records, count, &bad, errbuf, errlen);
+		*n_done = st == KSINK_OK ? count : bad;
+		return st;
+	}
 	st = (pg->map ? map_apply : apply_records)(pg, records, 0, count,
 	    &bad, errbuf, errlen);
 	if (st == KSINK_OK) {
@@ -573,6 +604,7 @@ pg_close(void *sink)
 		pg_abort(pg);
 	disconnect(pg);
 	copy_free(pg);
+	batch_free(pg);
 	map_close(pg);
 	set_free(&pg->main);
 	set_free(&pg->del);

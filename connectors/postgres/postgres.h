@@ -6,8 +6,8 @@
  * locks and the fence; open.c the configuration, check() and open();
  * conn.c the connection, SQLSTATE classes and the in-doubt COMMIT; rows.c
  * a batch's records, pipelined; copy.c the same through COPY; classify.c
- * which statements COPY can apply; map.c the table mapping.  Private to
- * the plugin.
+ * which statements COPY can apply; batch.c postgres.batch.statement;
+ * map.c the table mapping.  Private to the plugin.
  */
 #ifndef KS_POSTGRES_H
 #define KS_POSTGRES_H
@@ -106,6 +106,8 @@ struct pg {
 	struct copy *cp;	/* the COPY path (copy.c), NULL before */
 	struct ks_buf pbuf[PG_F_COUNT];
 	struct pgmap *map;	/* the table mapping (map.c), when used */
+	struct batch *bt;	/* postgres.batch.statement (batch.c) */
+	int staged;		/* rows staged for it in this transaction */
 	const char *prepared_for; /* the connection statements are prepared on */
 };
 
@@ -115,6 +117,16 @@ part_at(struct pg *pg, size_t i)
 {
 	return (struct part *)pg->parts.v[i];
 }
+
+/* batch.c: postgres.batch.statement */
+int	batch_apply(struct pg *pg, const struct ksink_record *records,
+	    size_t count, size_t *bad, char *errbuf, size_t errlen);
+void	batch_free(struct pg *pg);
+int	batch_open(struct pg *pg, const char *sql, const char *option,
+	    char *errbuf, size_t errlen);
+int	batch_parse(const char *sql, struct pg_stmt_list *l, char *errbuf,
+	    size_t errlen);
+int	batch_setup(struct pg *pg, char *errbuf, size_t errlen);
 
 /* conn.c */
 void	disconnect(struct pg *pg);
@@ -172,6 +184,10 @@ void	txn_reset(struct pg *pg);
 /* copy.c */
 int	apply_records(struct pg *pg, const struct ksink_record *records,
 	    size_t from, size_t to, size_t *bad, char *errbuf, size_t errlen);
+int	copy_field(struct pg *pg, struct ks_buf *b, int f, Oid t,
+	    const struct ksink_record *r, char *errbuf, size_t errlen);
+int	copy_send(struct pg *pg, const char *sql, const char *what,
+	    struct ks_buf *b, size_t *line_no, char *errbuf, size_t errlen);
 int	copy_setup(struct pg *pg, char *errbuf, size_t errlen);
 void	copy_free(struct pg *pg);
 

@@ -34,6 +34,7 @@ reads the whole topic from offset zero with isolation.level=read_committed:
                   into the same table on the same server (the limit)
   postgres        ksink, PostgreSQL sink, default table (ksink_records)
   postgres-upsert ksink, PostgreSQL sink, the balance upsert of the tests
+  postgres-upsert-batch  the same ledger as a postgres.batch.statement
   connect-jdbc    Kafka Connect 3.9.1 standalone, Debezium's JDBC sink
   kcat-psql       kcat | awk | psql with COPY (tests/bench/kcat-psql.awk)
 

@@ -15,6 +15,10 @@ broker:
   postgres         ksink, PostgreSQL sink, default table (ksink_records)
   postgres-upsert  ksink, PostgreSQL sink, the balance upsert and the
                    per-record table of tests/postgres/pg-common.sh
+  postgres-upsert-batch
+                   the same ledger as a postgres.batch.statement: each
+                   batch copied into pg_temp.ksink_batch, then the
+                   limit's two INSERT ... SELECT statements on it
   connect-jdbc     Kafka Connect 3.9.1 standalone with Debezium's JDBC
                    sink connector, upsert on (topic, partition, offset)
   kcat-psql        kcat | awk | psql, COPY of 5,000 lines at a time
@@ -42,20 +46,25 @@ import bench_harness as h
 DEBEZIUM_JDBC = "3.5.0.Final"
 
 PG_CONTENDERS = ["pg-copy", "pg-copy-upsert", "postgres", "postgres-upsert",
+                 "postgres-upsert-batch",
                  "connect-jdbc", "kcat-psql"]
-PG_KSINK_RUNS = ("postgres", "postgres-upsert")
+PG_KSINK_RUNS = ("postgres", "postgres-upsert", "postgres-upsert-batch")
 PG_LABELS = {
     "pg-copy": "PostgreSQL COPY from a file (the server's limit)",
     "pg-copy-upsert": "PostgreSQL COPY + staging-table upsert (its limit)",
     "postgres": "ksink, PostgreSQL sink, default table",
     "postgres-upsert": "ksink, PostgreSQL sink, balance upsert",
+    "postgres-upsert-batch": "ksink, PostgreSQL sink, balance upsert as a "
+                             "batch statement",
     "connect-jdbc": "Kafka Connect Debezium JDBC sink (upsert)",
     "kcat-psql": "kcat | awk | psql (COPY)",
 }
 PG_SHORT = {"pg-copy": "PG COPY (limit)",
             "pg-copy-upsert": "PG staged upsert (limit)",
             "postgres": "PostgreSQL",
-            "postgres-upsert": "PG upsert", "connect-jdbc": "Connect JDBC",
+            "postgres-upsert": "PG upsert",
+            "postgres-upsert-batch": "PG upsert (batch)",
+            "connect-jdbc": "Connect JDBC",
             "kcat-psql": "kcat|psql"}
 
 # The PostgreSQL sink's default table (connectors/postgres/open.c).
@@ -100,6 +109,22 @@ UPSERT_STATEMENT = (
     'excluded.amount;\n'
     '    INSERT INTO records(topic, part, off, id) VALUES (:topic, '
     ':partition, :offset, :value::jsonb->>\'id\')')
+
+# The same ledger set-based, as postgres.batch.statement (ksink-postgres(7),
+# "Batch statement"): the limit's two statements, from the sink's staging
+# table pg_temp.ksink_batch.
+BATCH_STATEMENT = (
+    'INSERT INTO balances("user", amount)\n'
+    '        SELECT convert_from(value, \'UTF8\')::jsonb->>\'user\',\n'
+    '            sum((convert_from(value, \'UTF8\')::jsonb->>\'amount\')'
+    '::bigint)\n'
+    '        FROM pg_temp.ksink_batch GROUP BY 1\n'
+    '    ON CONFLICT ("user") DO UPDATE SET amount = balances.amount +\n'
+    '        excluded.amount;\n'
+    '    INSERT INTO records(topic, part, off, id)\n'
+    '        SELECT topic, "partition", "offset",\n'
+    '            convert_from(value, \'UTF8\')::jsonb->>\'id\'\n'
+    '        FROM pg_temp.ksink_batch ORDER BY seq')
 
 
 def sql_str(s):
@@ -398,7 +423,7 @@ class PgContenders:
         res.ok = p.returncode == 0
         res.detail = "check_pg.py: " + (" ".join(out[-3:]) or "no output")
 
-    def c_postgres(self, res, d, topic, oracle, upsert=False):
+    def c_postgres(self, res, d, topic, oracle, upsert=False, batch=False):
         db = self.pg_createdb()
         poll = PgPoll(self.psql_argv(db, stop=False), self.pg_env())
         seen = {"st": {}}
@@ -423,7 +448,10 @@ class PgContenders:
                 "postgres.password.file = %s\n" % (
                     self.pg_conninfo(db),
                     os.path.join(self.pg_state, "password")))
-        if upsert:
+        if upsert and batch:
+            body += ("postgres.init = %s\npostgres.batch.statement = %s\n"
+                     % (UPSERT_INIT, BATCH_STATEMENT))
+        elif upsert:
             body += "postgres.init = %s\npostgres.statement = %s\n" % (
                 UPSERT_INIT, UPSERT_STATEMENT)
         cpu0 = self.server_cpu()
@@ -450,6 +478,9 @@ class PgContenders:
 
     def c_postgres_upsert(self, res, d, topic, oracle):
         self.c_postgres(res, d, topic, oracle, upsert=True)
+
+    def c_postgres_upsert_batch(self, res, d, topic, oracle):
+        self.c_postgres(res, d, topic, oracle, upsert=True, batch=True)
 
     def jdbc_plugin(self):
         """The plugin folder holding Debezium's JDBC sink and the
@@ -628,6 +659,13 @@ def pg_targets(get, sl):
         v = u.rate / ulim.rate
         out.append(("%s: PostgreSQL balance upsert ≥ 0.7× its staging-table "
                     "limit" % sl, "%.2f×" % v, v >= 0.7))
+    ub = get("postgres-upsert-batch")
+    if ub and ulim:
+        v = ub.rate / ulim.rate
+        out.append(("%s: PostgreSQL balance upsert as a batch statement "
+                    "≥ 0.7× its staging-table limit" % sl, "%.2f×%s" % (
+                        v, "" if ub.ok else " (check failed)"),
+                    v >= 0.7 and bool(ub.ok)))
     if s and peer:
         v = s.rate / peer.rate
         out.append(("%s: PostgreSQL sink ≥ 1.2× kcat | awk | psql, "

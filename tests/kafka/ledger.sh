@@ -14,7 +14,9 @@
 #   ledger_options SINK WHERE
 #       print the options of a connector of type SINK that writes the
 #       ledger: for sqlite, WHERE is the database file; for postgres, the
-#       conninfo (the password is in the file $PG_PASSWORD_FILE)
+#       conninfo (the password is in the file $PG_PASSWORD_FILE);
+#       postgres-batch is the same ledger written set-based, a batch at
+#       a time, by postgres.batch.statement
 
 ledger_options()
 {
@@ -38,6 +40,21 @@ postgres.init = CREATE TABLE IF NOT EXISTS balances("user" text PRIMARY KEY, amo
 postgres.statement = INSERT INTO balances("user", amount) VALUES (:value::jsonb->>'user', (:value::jsonb->>'amount')::bigint)
     ON CONFLICT ("user") DO UPDATE SET amount = balances.amount + excluded.amount;
     INSERT INTO records(topic, part, off, id) VALUES (:topic, :partition, :offset, :value::jsonb->>'id')
+EOF
+		;;
+	postgres-batch)
+		cat <<EOF
+postgres.conninfo = $2
+postgres.password.file = ${PG_PASSWORD_FILE:?pg_require sets PG_PASSWORD_FILE}
+postgres.init = CREATE TABLE IF NOT EXISTS balances("user" text PRIMARY KEY, amount bigint NOT NULL);
+    CREATE TABLE IF NOT EXISTS records(seq bigserial PRIMARY KEY, topic text, part integer, off bigint, id text)
+postgres.batch.statement = INSERT INTO balances("user", amount)
+        SELECT convert_from(value, 'UTF8')::jsonb->>'user', sum((convert_from(value, 'UTF8')::jsonb->>'amount')::bigint)
+        FROM pg_temp.ksink_batch GROUP BY 1
+    ON CONFLICT ("user") DO UPDATE SET amount = balances.amount + excluded.amount;
+    INSERT INTO records(topic, part, off, id)
+        SELECT topic, "partition", "offset", convert_from(value, 'UTF8')::jsonb->>'id'
+        FROM pg_temp.ksink_batch ORDER BY seq
 EOF
 		;;
 	*)

@@ -20,6 +20,7 @@ PG_LEDGER_TESTS = \
 	tests/postgres/zombie.test \
 	tests/postgres/indoubt.test \
 	tests/postgres/poison.test \
+	tests/postgres/batch.test \
 	tests/postgres/copy.test \
 	tests/postgres/server-chaos.test \
 	tests/postgres/churn.test \

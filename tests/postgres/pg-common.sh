@@ -26,7 +26,9 @@
 #                          minute (ss -o; the system's default is 2 h)
 #   pg_finish              oracle, catch up, SIGTERM every ksink once it
 #                          blocks SIGTERM (each must exit 0), compare
-# PG_PLUGIN (default postgres) is the connector's type; PG_EXTRA is added
+# PG_PLUGIN (default postgres) is the connector's type; PG_LEDGER (default
+# postgres; postgres-batch) the ledger's options (tests/kafka/ledger.sh);
+# PG_EXTRA is added
 # to the connector's section; PG_CONNECT_PORT replaces the server's port in
 # the conninfo (a proxy's); PG_WRAP_SLOT is a command line that runs
 # ksink (slot SLOT), such as ip netns exec NS, and PG_CONF_SLOT its own
@@ -67,7 +69,7 @@ kafka.group.id = ksink-$PG_TOPIC
 kafka.session.timeout.ms = 2000
 kafka.heartbeat.interval.ms = 300
 kafka.max.poll.interval.ms = 20000
-$(ledger_options postgres "$(pg_conninfo "$PG_DB" | sed "s/port=$PG_PORT/port=${PG_CONNECT_PORT:-$PG_PORT}/")")
+$(ledger_options "${PG_LEDGER:-postgres}" "$(pg_conninfo "$PG_DB" | sed "s/port=$PG_PORT/port=${PG_CONNECT_PORT:-$PG_PORT}/")")
 ${PG_EXTRA:-}
 INI
 	# postgres.conninfo is a secret: the file must not be world-readable.

@@ -488,10 +488,11 @@ load_offset(void *s, const char *topic, int32_t partition)
 	return o.next_offset;
 }
 
-/* The number of pending intents in the ledger of sink s (the file is
- * locked by it). */
+/* The number of intents in the ledger of sink s (the file is locked by
+ * it), those of requests in doubt and those of delivered requests that
+ * the ledger's next transaction settles. */
 static int __attribute__((unused))
-pending_intents(void *s)
+ledger_intents(void *s)
 {
 	sqlite3 *db = ((struct sink *)s)->db;
 	sqlite3_stmt *st;
@@ -502,6 +503,13 @@ pending_intents(void *s)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return n;
+}
+
+/* The number of requests in doubt: intents not delivered. */
+static int __attribute__((unused))
+pending_intents(void *s)
+{
+	return ledger_intents(s) - (int)((struct sink *)s)->nsettles;
 }
 
 #endif /* KS_TEST_HTTP_FX_H */

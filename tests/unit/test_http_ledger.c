@@ -10,6 +10,18 @@
  */
 #include "http-fx.h"
 
+/* Request b was sent again as a: byte-identical, under the same key. */
+static void
+assert_resent(const struct req *b, const struct req *a)
+{
+	char ka[128], kb[128];
+
+	assert_int_equal(b->len, a->len);
+	assert_memory_equal(b->body, a->body, a->len);
+	assert_string_equal(req_header(b, "Idempotency-Key", kb, sizeof(kb)),
+	    req_header(a, "Idempotency-Key", ka, sizeof(ka)));
+}
+
 /* A request that may have been applied (the connection closed before the
  * answer) stays in doubt: it is re-sent byte-identical with its key before
  * anything else, by the next attempt or after a restart. */
@@ -17,7 +29,7 @@ static void
 test_in_doubt(void **state)
 {
 	struct ksink_record r[4], more[2];
-	char err[512], k0[128], k1[128];
+	char err[512];
 	size_t done;
 	void *s;
 
@@ -50,17 +62,172 @@ test_in_doubt(void **state)
 		assert_int_equal(step(s, all, 6, &done), KSINK_OK);
 	}
 	assert_int_equal(srv_nreqs(), 3);
-	assert_int_equal(srv.reqs[1].len, srv.reqs[0].len);
-	assert_memory_equal(srv.reqs[1].body, srv.reqs[0].body,
-	    srv.reqs[0].len);
-	assert_string_equal(req_header(&srv.reqs[1], "Idempotency-Key", k1,
-	    sizeof(k1)), req_header(&srv.reqs[0], "Idempotency-Key", k0,
-	    sizeof(k0)));
+	assert_resent(&srv.reqs[1], &srv.reqs[0]);
 	assert_non_null(strstr(srv.reqs[2].body, "\"offset\":10"));
 	assert_null(strstr(srv.reqs[2].body, "\"offset\":9"));
 	assert_int_equal(pending_intents(s), 0);
 	assert_int_equal(load_offset(s, "t", 0), 12);
 	assert_non_null(strstr(logbuf, "in-doubt"));
+	desc->close(s);
+}
+
+/* The bytes of the ledger's intents: what they keep of the bodies. */
+static sqlite3_int64
+intent_body_bytes(void *s)
+{
+	sqlite3 *db = ((struct sink *)s)->db;
+	sqlite3_stmt *st;
+	sqlite3_int64 n = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT total(length(body)) FROM "
+	    "ksink_http_intents", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* A first attempt at records r[0..n) whose connection closes before the
+ * answer, then a crash: the request stays in doubt, its body not kept. */
+static void
+leave_in_doubt(const struct ksink_record *r, size_t n)
+{
+	char err[512];
+	size_t done;
+	void *s;
+
+	s = sink_open();
+	srv_script(0, NULL, ACT_CLOSE, 0);
+	assert_int_equal(step_write(s, r, n, &done, err, sizeof(err)),
+	    KSINK_RETRY);
+	desc->abort(s);
+	assert_int_equal(pending_intents(s), 1);
+	assert_int_equal(intent_body_bytes(s), 0);
+	desc->close(s);
+}
+
+/* The ledger keeps what re-creates a request, not its body: after a
+ * restart the body is rebuilt from the records of its range, which may
+ * come in several batches.  Until the last one comes, the records are
+ * held and the partition's offset stays where the request starts, so that
+ * a second crash reads them again. */
+static void
+test_in_doubt_rebuilt(void **state)
+{
+	struct ksink_record r[4], x[1];
+	size_t done;
+	void *s;
+
+	(void)state;
+	r[0] = rec("t", 1, 20, "{\"n\":20}");
+	r[1] = rec("t", 1, 21, "\x01binary");
+	r[2] = rec("t", 1, 23, "{\"n\":23}");
+	r[3] = rec("t", 1, 24, "{\"n\":24}");
+	leave_in_doubt(r, 3);
+
+	/* Restart; the first batch holds only part of the range. */
+	s = sink_open();
+	assert_int_equal(load_offset(s, "t", 1), KSINK_OFFSET_NONE);
+	assert_int_equal(step(s, r, 2, &done), KSINK_OK);
+	assert_int_equal(srv_nreqs(), 1);
+	assert_int_equal(pending_intents(s), 1);
+	assert_int_equal(load_offset(s, "t", 1), KSINK_OFFSET_NONE);
+	desc->close(s);	/* a second crash */
+
+	s = sink_open();
+	assert_int_equal(step(s, r, 1, &done), KSINK_OK);
+	assert_int_equal(srv_nreqs(), 1);
+	/* The worker replays a batch: what is held is not taken twice. */
+	assert_int_equal(step(s, r, 2, &done), KSINK_OK);
+	assert_int_equal(srv_nreqs(), 1);
+	assert_int_equal(step(s, r + 2, 2, &done), KSINK_OK);
+	assert_int_equal(srv_nreqs(), 3);
+	assert_resent(&srv.reqs[1], &srv.reqs[0]);
+	assert_non_null(strstr(srv.reqs[2].body, "\"offset\":24"));
+	assert_null(strstr(srv.reqs[2].body, "\"offset\":23"));
+	assert_int_equal(pending_intents(s), 0);
+	assert_int_equal(load_offset(s, "t", 1), 25);
+	/* The fence holds. */
+	x[0] = rec("t", 1, 23, "{\"n\":23}");
+	assert_int_equal(step(s, x, 1, &done), KSINK_OK);
+	assert_int_equal(srv_nreqs(), 3);
+	desc->close(s);
+}
+
+/* A request in doubt whose records now make another body (the body
+ * format changed meanwhile) is not sent under its key: the connector
+ * stops and says what to do. */
+static void
+test_in_doubt_changed(void **state)
+{
+	struct ksink_record r[2];
+	char err[1024];
+	size_t done;
+	void *s;
+
+	(void)state;
+	r[0] = rec("t", 0, 7, "{\"n\":7}");
+	r[1] = rec("t", 0, 8, "{\"n\":8}");
+	leave_in_doubt(r, 2);
+
+	conf_set("http.body.format", "ndjson");
+	s = sink_open();
+	assert_int_equal(step_write(s, r, 2, &done, err, sizeof(err)),
+	    KSINK_FATAL);
+	desc->abort(s);
+	assert_non_null(strstr(err, "t/0 offsets 7-8"));
+	assert_non_null(strstr(err, "cannot be rebuilt byte-identical"));
+	assert_non_null(strstr(err, "--reset"));
+	assert_int_equal(srv_nreqs(), 1);
+	assert_int_equal(pending_intents(s), 1);
+	/* Nor when its first record is gone (compaction, retention). */
+	desc->close(s);
+	conf_set("http.body.format", "json");
+	s = sink_open();
+	assert_int_equal(step_write(s, r + 1, 1, &done, err, sizeof(err)),
+	    KSINK_FATAL);
+	desc->abort(s);
+	assert_non_null(strstr(err, "its first record is gone"));
+	assert_int_equal(srv_nreqs(), 1);
+	desc->close(s);
+}
+
+/* A request answered 2xx is settled in the ledger's next transaction,
+ * not in one of its own: a crash before it leaves the request in doubt,
+ * sent again byte-identical under its key. */
+static void
+test_settle_deferred(void **state)
+{
+	struct ksink_record r[3];
+	size_t done;
+	void *s;
+
+	(void)state;
+	s = sink_open();
+	r[0] = rec("t", 2, 0, "{\"n\":0}");
+	r[1] = rec("t", 2, 1, "{\"n\":1}");
+	r[2] = rec("t", 2, 2, "{\"n\":2}");
+	assert_int_equal(step(s, r, 2, &done), KSINK_OK);
+	assert_int_equal(ledger_intents(s), 1);
+	assert_int_equal(pending_intents(s), 0);
+	/* The next intent settles it. */
+	assert_int_equal(step(s, r + 2, 1, &done), KSINK_OK);
+	assert_int_equal(ledger_intents(s), 1);
+	assert_int_equal(srv_nreqs(), 2);
+	((struct sink *)s)->nsettles = 0;	/* as a crash would */
+	desc->close(s);
+
+	s = sink_open();
+	assert_int_equal(load_offset(s, "t", 2), 2);
+	assert_int_equal(pending_intents(s), 1);
+	assert_int_equal(step(s, r + 2, 1, &done), KSINK_OK);
+	assert_int_equal(srv_nreqs(), 3);
+	assert_resent(&srv.reqs[2], &srv.reqs[1]);
+	/* A clean stop settles what was delivered. */
+	desc->close(s);
+	s = sink_open();
+	assert_int_equal(ledger_intents(s), 0);
+	assert_int_equal(load_offset(s, "t", 2), 3);
 	desc->close(s);
 }
 
@@ -238,7 +405,7 @@ test_ledger_upgrade(void **state)
 	assert_int_equal(load_offset(s, "orders", 0), 1200);
 	desc->close(s);
 
-	/* One table now, version 2, the other connector's row kept. */
+	/* One table now, version 3, the other connector's row kept. */
 	assert_int_equal(sqlite3_open(ledger, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM "
 	    "sqlite_master WHERE name = 'ksink_http_offsets'), (SELECT "
@@ -248,7 +415,7 @@ test_ledger_upgrade(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 0);
 	assert_int_equal(sqlite3_column_int(st, 1), 3);
-	assert_int_equal(sqlite3_column_int(st, 2), 2);
+	assert_int_equal(sqlite3_column_int(st, 2), 3);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
@@ -258,6 +425,12 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_in_doubt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_doubt_rebuilt, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_in_doubt_changed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_settle_deferred, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_upgrade, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_offsets_mode, setup,

@@ -104,6 +104,47 @@ test_json_string(void **state)
 	ks_buf_free(&b);
 }
 
+/* A string is scanned eight bytes at a time while no byte needs a look:
+ * each byte that does, at every place of a word and past its end, still
+ * decides. */
+static void
+test_json_string_words(void **state)
+{
+	static const struct {
+		const char *c;
+		size_t n;
+		int ok;
+	} probes[] = {
+		{ "\x1f", 1, 0 }, { "\n", 1, 0 }, { "\x7f", 1, 1 },
+		{ " ", 1, 1 }, { "\\n", 2, 1 }, { "\\q", 2, 0 },
+		{ "\\\"", 2, 1 }, { "\xc3\xa9", 2, 1 }, { "\xc3", 1, 0 },
+		{ "\x80", 1, 0 }, { "\"", 1, 0 }, { "\0", 1, 0 },
+	};
+	char text[64];
+	size_t i, at, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		for (len = 1; len < 40; len++)
+			for (at = 0; at < len; at++) {
+				text[0] = '"';
+				memset(text + 1, 'a', len);
+				memcpy(text + 1 + at, probes[i].c, probes[i].n);
+				if (at + probes[i].n > len)
+					continue;
+				text[1 + len] = '"';
+				if (ks_json_valid(text, len + 2) != probes[i].ok)
+					fail_msg("probe %zu at %zu of %zu", i, at,
+					    len);
+			}
+	/* Unterminated, whatever the length. */
+	for (len = 0; len < 40; len++) {
+		text[0] = '"';
+		memset(text + 1, 'a', len);
+		assert_false(ks_json_valid(text, len + 1));
+	}
+}
+
 static void
 test_base64(void **state)
 {
@@ -164,6 +205,7 @@ main(void)
 		cmocka_unit_test(test_json_depth),
 		cmocka_unit_test(test_json_compact),
 		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_json_string_words),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_buf),
