@@ -211,7 +211,8 @@ ks_batch_size_init(struct ks_batch_size *bs, int64_t max_records,
 {
 	bs->max = max_records > 0 ? max_records : 1;
 	bs->adaptive = adaptive;
-	bs->floor = adaptive && bs->max >= 4 ? bs->max / 4 : bs->max;
+	bs->floor = adaptive && bs->max > KS_BATCH_START ? KS_BATCH_START :
+	    bs->max;
 	bs->limit = bs->floor;
 }
 

@@ -45,13 +45,16 @@ void	ks_batch_free(struct ks_batch *b);
 
 /*
  * How many records the next batch may hold (batch.max.records and
- * batch.adaptive).  Adaptive, the limit starts at a quarter of the
- * maximum and doubles, up to it, after a batch that was full and whose
- * commit took a third or more of the sink's step: a sink whose commit
- * costs more than its records (an fsync, a round trip) then pays it for
- * more records at once.  It halves again, down to where it started,
- * after a step whose commit took less than a tenth.
+ * batch.adaptive).  Adaptive, the limit starts at KS_BATCH_START records
+ * (batch.max.records if smaller: then it is fixed) and doubles, up to
+ * batch.max.records, after a batch that was full and whose commit took a
+ * third or more of the sink's step: a sink whose commit costs more than
+ * its records (an fsync, a round trip) then pays it for more records at
+ * once.  It halves again, down to where it started, after a step whose
+ * commit took less than a tenth.
  */
+#define KS_BATCH_START 5000
+
 struct ks_batch_size {
 	int64_t limit;		/* records, for the next batch */
 	int64_t floor, max;

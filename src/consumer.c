@@ -101,6 +101,33 @@ set_one(rd_kafka_conf_t *rkc, const struct ks_conf *conf,
 	return 0;
 }
 
+/*
+ * The prefetch queue's bounds are one budget for the process, shared by
+ * its connectors: each connector's consumer has a queue of its own, and
+ * four connectors with the whole budget each took 121 to 137 MiB on
+ * topics of 3 to 48 partitions, with a quarter each 86 to 96 MiB at the
+ * same speed (tests/bench/README.md, the scale part).  A share is never
+ * below a quarter of the budget: below a few thousand records the
+ * connector waits on the fetcher more often.
+ */
+#define PREFETCH_RECORDS	30000
+#define PREFETCH_KBYTES		8192
+#define PREFETCH_SHARES_MAX	4
+
+static int
+prefetch_shares(const struct ks_conf *conf)
+{
+	const struct ks_section *sec;
+	int n = 0;
+
+	for (sec = conf->sections; sec != NULL; sec = sec->next)
+		if (sec->kind == KS_SEC_CONNECTOR)
+			n++;
+	if (n < 1)
+		n = 1;
+	return n < PREFETCH_SHARES_MAX ? n : PREFETCH_SHARES_MAX;
+}
+
 rd_kafka_conf_t *
 ks_consumer_conf(const struct ks_conf *conf, const struct ks_section *conn,
     int *reset, struct ks_errors *errs)
@@ -108,8 +135,9 @@ ks_consumer_conf(const struct ks_conf *conf, const struct ks_section *conn,
 	const struct ks_section *kafka = ks_conf_section(conf, KS_SEC_KAFKA);
 	const struct ks_kv *kv;
 	rd_kafka_conf_t *rkc;
-	char err[512], buf[256];
+	char err[512], buf[256], num[32];
 	size_t before = errs->count, i;
+	int shares = prefetch_shares(conf);
 
 	rkc = rd_kafka_conf_new();
 	*reset = KS_RESET_EARLIEST;
@@ -122,13 +150,26 @@ ks_consumer_conf(const struct ks_conf *conf, const struct ks_section *conn,
 	SET("client.id", buf);
 	SET("auto.offset.reset", "earliest");
 	SET("enable.partition.eof", "false");
-	/* Bound the memory of the prefetch queue (per connector): about
-	 * 0.4 KiB of librdkafka's own per queued record, the records, and
-	 * one fetch response in flight.  A sink is slower than the fetcher,
-	 * so a larger queue only costs memory; ks_waker keeps it fed. */
-	SET("queued.min.messages", "30000");
-	SET("queued.max.messages.kbytes", "8192");
+	/* Bound the memory of the prefetch queue (the connector's share of
+	 * the process's budget): about 0.4 KiB of librdkafka's own per
+	 * queued record, the records, and one fetch response in flight.  A
+	 * sink is slower than the fetcher, so a larger queue only costs
+	 * memory; ks_waker keeps it fed. */
+	snprintf(num, sizeof(num), "%d", PREFETCH_RECORDS / shares);
+	SET("queued.min.messages", num);
+	snprintf(num, sizeof(num), "%d", PREFETCH_KBYTES / shares);
+	SET("queued.max.messages.kbytes", num);
 	SET("fetch.max.bytes", "4194304");
+	/* librdkafka keeps one Fetch in flight per broker.  When it holds
+	 * only partitions with nothing new (their records are all queued),
+	 * the broker answers after fetch.wait.max.ms, and the partitions
+	 * that became fetchable meanwhile wait that long with an empty
+	 * queue: with the default 500 ms the worker stalled for about a
+	 * second in a run out of four or five on topics of 3 to 48
+	 * partitions (tests/bench/README.md, the scale part).  100 ms, as
+	 * batch.max.ms, bounds that wait; a caught-up connector then asks
+	 * each broker ten times a second instead of twice. */
+	SET("fetch.wait.max.ms", "100");
 	/* librdkafka >= 2.2: look at a full queue again after 10 ms rather
 	 * than 1 s (older versions do not know the property: ks_waker). */
 	(void)rd_kafka_conf_set(rkc, "fetch.queue.backoff.ms", "10", err,

@@ -118,14 +118,14 @@ const struct ksink_option ks_options_connector[] = {
 	{ .name = "batch.max.records", .type = KSINK_OPT_INT, .def = "20000",
 	  .min = 1, .max = 1000000,
 	  .doc = "Most records in one batch, that is one atomic step of "
-	    "the sink.  With batch.adaptive, batches start at a quarter of "
-	    "this." },
+	    "the sink.  With batch.adaptive, batches start at 5000 records "
+	    "when this is larger." },
 	{ .name = "batch.adaptive", .type = KSINK_OPT_BOOL, .def = "true",
-	  .doc = "Let the records per batch grow from a quarter of "
-	    "batch.max.records up to it while the sink's commit takes a "
-	    "third or more of each full batch's step (an fsync, a round "
-	    "trip), and shrink back when it takes less than a tenth.  "
-	    "false: every full batch holds batch.max.records." },
+	  .doc = "Let the records per batch grow from 5000 up to "
+	    "batch.max.records while the sink's commit takes a third or "
+	    "more of each full batch's step (an fsync, a round trip), and "
+	    "shrink back when it takes less than a tenth.  false: every "
+	    "full batch holds batch.max.records." },
 	{ .name = "batch.max.bytes", .type = KSINK_OPT_INT, .def = "16777216",
 	  .min = 1024, .max = 1073741824,
 	  .doc = "Most bytes of keys and values in one batch.  A single "

@@ -5,6 +5,8 @@ the kcat limit and the peers a user would pick instead, on one real broker.
 
 usage: bench.py [--records N] [--records-1k N] [--sizes 100,1024]
                 [--only NAME,...] [--repeat N] [--bootstrap HOST:PORT]
+                [--partitions 3,12,48|none] [--scale-records N]
+                [--scale-only]
                 [--librdkafka system|VERSION]
                 [--results DIR] [--work DIR] [--keep] [--no-results]
                 [--latency yes|no|only] [--latency-rate N]
@@ -43,6 +45,15 @@ reads the whole topic from offset zero with isolation.level=read_committed:
   postgres-upsert-batch  the same ledger as a postgres.batch.statement
   connect-jdbc    Kafka Connect 3.9.1 standalone, Debezium's JDBC sink
   kcat-psql       kcat | awk | psql with COPY (tests/bench/kcat-psql.awk)
+
+Then the scale part (tests/bench/bench_scale.py): kcat and ksink's sinks
+(null, file, sqlite, sqlite-upsert, http, postgres, postgres-upsert) on
+topics of 3, 12 and 48 partitions (--partitions) of 500,000 committed
+records of 100 bytes (--scale-records), and "four": one ksink with a
+null, a file, a SQLite and an HTTP connector, each on a topic of its own
+of as many partitions holding a quarter of that.  In --only, NAME runs
+at every partition count, NAME@P at P only; --scale-only runs the scale
+part alone.
 
 Then the latency part (tests/bench/bench_latency.py; --latency no skips
 it, --latency only runs nothing else): for each ksink sink among --only
@@ -108,7 +119,10 @@ they report it at run time.
 
 Results: a table on stdout; RESULTS/latest.md (the table, ratios against
 the targets, the machine), RESULTS/latest.tsv, RESULTS/latest.png (gnuplot);
-the table is also copied into tests/bench/README.md between its markers.
+the table is also copied into tests/bench/README.md between its markers;
+the scale part adds its table to latest.md and the README (between
+their SCALE markers), its rows (NAME@P) to latest.tsv, and draws
+RESULTS/latest-scale.png.
 RESULTS defaults to tests/bench/results in the source tree.
 
 Environment: top_srcdir, top_builddir (set by make), KSINK,
@@ -125,11 +139,12 @@ in their order, the run), bench_harness.py (processes under GNU time, the
 broker and its topics, the oracle and its checks, timing a daemon or a
 pipeline), bench_kcat.py (kcat, kcat | sqlite3), bench_ksink.py (ksink's
 null, file, SQLite and HTTP sinks), bench_limits.py (the SQLite and HTTP
-limits, and which sink is measured against which limit), bench_connect.py
-(Kafka Connect's jars and worker, the FileStreamSink row), bench_pg.py (the
-PostgreSQL rows, Debezium's JDBC sink among them), bench_latency.py (the
-latency part) and bench_report.py (the table, the targets, latest.md,
-latest.tsv, the chart, the README's copy).
+limits, and which sink is measured against which limit), bench_scale.py
+(the scale part and its report), bench_connect.py (Kafka Connect's jars
+and worker, the FileStreamSink row), bench_pg.py (the PostgreSQL rows,
+Debezium's JDBC sink among them), bench_latency.py (the latency part) and
+bench_report.py (the table, the targets, latest.md, latest.tsv, the chart,
+the README's copy).
 
 Standard library only.
 """
@@ -144,6 +159,7 @@ sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_limits  # noqa: E402
 import bench_pg  # noqa: E402
+import bench_scale  # noqa: E402
 from bench_connect import (CONNECT_LABELS, CONNECT_SHORT,  # noqa: E402
                            ConnectContenders)
 from bench_harness import Harness, die, kill_all, need, say  # noqa: E402
@@ -169,7 +185,7 @@ KSINK_RUNS = KSINK_CONTENDERS + bench_pg.PG_KSINK_RUNS
 
 class Bench(Harness, LatencyContenders, KsinkContenders, KcatContenders,
             ConnectContenders, bench_pg.PgContenders,
-            bench_limits.LimitContenders):
+            bench_scale.ScaleContenders, bench_limits.LimitContenders):
     """The harness with every contender (c_NAME) mixed in; the report
     (bench_report.py) takes its rows from the attributes below."""
 
@@ -187,10 +203,10 @@ class Bench(Harness, LatencyContenders, KsinkContenders, KcatContenders,
         for f in (self.ksink, self.txproducer, self.oracle_bin):
             if not os.access(f, os.X_OK):
                 die("%s is not built (make bench builds it)" % f)
-        wanted = set(self.args.only)
+        wanted = {c.split("@")[0] for c in self.args.only}
         hint = "run tests/bench/install-deps.sh"
         need(self.kcat, hint)
-        if wanted & {"http", "http-limit"}:
+        if wanted & {"http", "four", "http-limit"}:
             need(self.nginx, hint)
         self.limit_check_tools(wanted)
         if wanted & {"connect", "connect-jdbc"} or not self.bootstrap:
@@ -216,9 +232,12 @@ class Bench(Harness, LatencyContenders, KsinkContenders, KcatContenders,
         self.started_at = datetime.datetime.now()
         self.start_broker()
         sizes = {100: a.records, 1024: a.records_1k}
-        for size in a.sizes if a.latency != "only" else []:
-            topic, oracle = self.fill(size, sizes[size])
+        for size in a.sizes if a.latency != "only" and not a.scale_only \
+                else []:
             order = [c for c in CONTENDERS if c in a.only]
+            if not order:
+                continue
+            topic, oracle = self.fill(size, sizes[size])
             if "kcat" in a.only:
                 order.append("kcat")        # again at the end
             for rep in range(a.repeat):
@@ -228,8 +247,10 @@ class Bench(Harness, LatencyContenders, KsinkContenders, KcatContenders,
             self.limit_cleanup()
             if not a.keep:
                 os.unlink(oracle.path)
-        if a.latency != "no" and not a.profile:
+        if a.latency != "no" and not a.profile and not a.scale_only:
             self.run_latency()
+        if a.latency != "only":
+            self.run_scale()
         self.load["end"] = os.getloadavg()
         self.finished_at = datetime.datetime.now()
 
@@ -242,8 +263,20 @@ def main():
                     help="committed records of 1 KiB (500,000)")
     ap.add_argument("--sizes", default="100,1024",
                     help="value sizes, of 100 and 1024")
-    ap.add_argument("--only", default=",".join(CONTENDERS),
-                    help="contenders to run (default: all)")
+    ap.add_argument("--only", default=",".join(
+        CONTENDERS + bench_scale.SCALE_CONTENDERS[-1:]),
+                    help="contenders to run (default: all); in the scale "
+                    "part NAME runs at every partition count, NAME@P at P "
+                    "only; four: 4 connectors in one process")
+    ap.add_argument("--partitions", default="3,12,48",
+                    help="partition counts of the scale part (3,12,48; "
+                    "none: no scale part)")
+    ap.add_argument("--scale-records", type=int,
+                    default=bench_scale.SCALE_RECORDS,
+                    help="committed records of 100 bytes per topic of the "
+                    "scale part (500,000)")
+    ap.add_argument("--scale-only", action="store_true",
+                    help="only the scale part")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each contender; the fastest counts")
     ap.add_argument("--bootstrap", help="use this broker instead of "
@@ -306,13 +339,18 @@ def main():
         if s not in (100, 1024):
             ap.error("--sizes: 100 and 1024 only")
     a.only = [c.strip() for c in a.only.split(",") if c.strip()]
+    try:
+        a.partitions = bench_scale.parse_partitions(a.partitions)
+    except ValueError as e:
+        ap.error("--partitions: %s" % e)
     for c in a.only:
-        if c not in CONTENDERS:
+        if c not in CONTENDERS and not bench_scale.known(c):
             ap.error("--only: unknown contender %s (known: %s)"
                      % (c, ", ".join(CONTENDERS)))
     bench = Bench(a)
     if a.replot:
         replot(bench, a.sizes)
+        bench_scale.replot_scale(bench)
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
@@ -326,24 +364,36 @@ def main():
         bench.stop_pg()
     if a.profile:
         print(table(bench, a.sizes))
+        if bench.scale_results:
+            print(bench_scale.scale_table(bench))
         print("\nprofiles under %s (figures not kept: profiled runs are "
               "slower)" % bench.work)
         return 0
-    tab, tgt, mach = write_results(bench, a.sizes if a.latency != "only"
-                                   else [])
-    if bench.results:
+    tgt, mach = [], []
+    if bench.results or bench.latency_results:
+        tab, tgt, mach = write_results(
+            bench, a.sizes if a.latency != "only" else [])
+        if bench.results:
+            print(tab)
+            print()
+        if bench.latency_results:
+            print(latency_table(bench))
+            print()
+    if bench.scale_results:
+        tab, stgt = bench_scale.write_scale(bench)
         print(tab)
         print()
-    if bench.latency_results:
-        print(latency_table(bench))
-        print()
+        tgt = tgt + stgt
     for desc, val, ok in tgt:
         print("%-60s %-32s %s" % (desc, val, "met" if ok else "MISSED"))
     print()
     for k, v in mach:
         print("%-40s %s" % (k, v))
-    print("\nresults: %s/latest.md, latest.png" % bench.results_dir)
-    failed = [r for r in bench.results + bench.latency_results
+    print("\nresults: %s/latest.md, latest.png%s" % (
+        bench.results_dir, ", latest-scale.png" if bench.scale_results
+        else ""))
+    failed = [r for r in bench.results + bench.latency_results +
+              list(bench.scale_results)
               if r.error or r.ok is False]
     return 1 if any(r.name in KSINK_RUNS for r in failed) else 0
 

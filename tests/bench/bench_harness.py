@@ -482,11 +482,13 @@ class Harness:
                            env=self.broker_env, check=False,
                            stderr=subprocess.DEVNULL)
 
-    def fill(self, size, want):
-        """A topic holding at least want committed records of size bytes;
-        returns (topic, Oracle)."""
-        topic = "ksink-bench-%d-%d" % (size, want)
-        d = os.path.join(self.work, str(size))
+    def fill(self, size, want, partitions=PARTITIONS, topic=None,
+             where=None):
+        """A topic (of partitions partitions) holding at least want
+        committed records of size bytes, its oracle in WORK/where
+        (default: WORK/SIZE); returns (topic, Oracle)."""
+        topic = topic or "ksink-bench-%d-%d" % (size, want)
+        d = os.path.join(self.work, where or str(size))
         os.makedirs(d, exist_ok=True)
         plog = open(os.path.join(d, "producer.log"), "ab")
         # A broker given with --bootstrap may hold the topic already.
@@ -510,7 +512,7 @@ class Harness:
         while True:
             rc = subprocess.call(
                 [self.txproducer, "-b", self.bootstrap, "-t", topic,
-                 "-p", str(PARTITIONS), "-n", str(n), "-m", "10000",
+                 "-p", str(partitions), "-n", str(n), "-m", "10000",
                  "-a", "10" if seed == 1 else "0", "-z", str(size),
                  "-s", str(seed)], stderr=plog)
             if rc != 0:
@@ -655,8 +657,10 @@ class Harness:
 
     # -- one run of one contender --
 
-    def run_one(self, size, name, topic, oracle):
-        d = os.path.join(self.work, str(size), name)
+    def run_one(self, size, name, topic, oracle, where=None):
+        """One run of contender name (c_NAME) in WORK/SIZE/NAME, or
+        WORK/where/NAME."""
+        d = os.path.join(self.work, where or str(size), name)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         res = Result(size, name)
@@ -664,7 +668,7 @@ class Harness:
         # group's committed offsets.
         self.runs += 1
         self.run_id = "%s-%d-%d-%d" % (name, size, os.getpid(), self.runs)
-        say("%s, %d-byte values: running" % (name, size))
+        say("%s, %s: running" % (name, where or "%d-byte values" % size))
         getattr(self, "c_" + name.replace("-", "_"))(res, d, topic, oracle)
         if res.error:
             say("%s: FAILED: %s" % (name, res.error))

@@ -16,6 +16,7 @@ and --profile's perf or callgrind report of each.
 Standard library only.
 """
 
+import collections
 import os
 import signal
 import socket
@@ -164,13 +165,29 @@ class AccessLog:
         return self.last
 
 
+# One connector's sink in a ksink run: the lines of its [connector]
+# section (body), done() once it holds every record of its topic,
+# started() once it applied one, the files whose last change ends its
+# elapsed time (artefacts), check(res) -> (ok, detail) against the
+# oracle after ksink stopped, progress() (default: the artefacts'
+# modification times), and close(res) for what it started (a receiver),
+# called whatever happened.
+SinkSpec = collections.namedtuple(
+    "SinkSpec", "body done started artefacts check progress close",
+    defaults=(None, None))
+
+
 class KsinkContenders:
     """ksink's contenders, mixed into bench.py's Bench."""
 
     # -- a ksink run --
 
-    def ksink_conf(self, d, topic, body):
+    def ksink_conf(self, d, topic, body, more=()):
+        """ksink.ini of one connector, bench, on topic; more: further
+        connectors, (name, topic, body) each, in the same process."""
         conf = os.path.join(d, "ksink.ini")
+        sets = "".join("%s = %s\n" % kv for kv in self.args.set
+                       if not kv[0].startswith("worker."))
         # Private: a postgres.conninfo is a secret.
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -178,14 +195,14 @@ class KsinkContenders:
                 (k[7:], v) for k, v in self.args.set
                 if k.startswith("worker.")])
             f.write("[worker]\nplugin.dir = %s\n%s\n"
-                    "[kafka]\nbootstrap.servers = %s\n\n"
-                    "[connector bench]\ntopics = %s\n"
-                    "kafka.group.id = ksink-bench-%s\n%s%s"
+                    "[kafka]\nbootstrap.servers = %s\n"
                     % (self.plugins,
                        "".join("%s = %s\n" % kv for kv in worker.items()),
-                       self.bootstrap, topic, self.run_id, body,
-                       "".join("%s = %s\n" % kv for kv in self.args.set
-                               if not kv[0].startswith("worker."))))
+                       self.bootstrap))
+            for name, t, b in (("bench", topic, body),) + tuple(more):
+                f.write("\n[connector %s]\ntopics = %s\n"
+                        "kafka.group.id = ksink-%s-%s\n%s%s"
+                        % (name, t, name, self.run_id, b, sets))
         rc = subprocess.call([self.ksink, "-t", "-c", conf],
                              stdout=subprocess.DEVNULL,
                              stderr=open(os.path.join(d, "check.log"),
@@ -196,8 +213,8 @@ class KsinkContenders:
         return conf
 
     def run_ksink(self, res, d, topic, oracle, body, done, artefacts,
-                  started, progress=None):
-        conf = self.ksink_conf(d, topic, body)
+                  started, progress=None, more=()):
+        conf = self.ksink_conf(d, topic, body, more)
         env = dict(os.environ, KSINK_PLUGIN_DIR=self.plugins)
         argv = [self.ksink, "-c", conf]
         wrappers = 0
@@ -243,13 +260,47 @@ class KsinkContenders:
                             + "\n")
         say("profile: %s" % out)
 
-    # -- the contenders --
+    # -- the contenders: each one connector of one sink (SinkSpec) --
+
+    def run_spec(self, res, d, topic, oracle, spec):
+        """One ksink run of one connector, then its check."""
+        try:
+            self.run_ksink(res, d, topic, oracle, spec.body, spec.done,
+                           spec.artefacts, spec.started,
+                           progress=spec.progress)
+        finally:
+            if spec.close:
+                spec.close(res)
+        if not res.error:
+            res.ok, res.detail = spec.check(res)
 
     def c_null(self, res, d, topic, oracle):
         if not os.path.exists(os.path.join(self.plugins, "null.so")):
             res.error = "the null sink is not built (%s/null.so)" % (
                 self.plugins)
             return
+        self.run_spec(res, d, topic, oracle, self.spec_null(d, topic,
+                                                            oracle))
+
+    def c_file(self, res, d, topic, oracle):
+        self.run_spec(res, d, topic, oracle, self.spec_file(d, topic,
+                                                            oracle))
+
+    def c_sqlite(self, res, d, topic, oracle):
+        self.run_spec(res, d, topic, oracle, self.spec_sqlite(d, topic,
+                                                              oracle))
+
+    def c_sqlite_upsert(self, res, d, topic, oracle):
+        self.run_spec(res, d, topic, oracle, self.spec_sqlite(
+            d, topic, oracle, upsert=True))
+
+    def c_http(self, res, d, topic, oracle):
+        self.run_spec(res, d, topic, oracle, self.spec_http(d, topic,
+                                                            oracle))
+
+    # -- the sinks --
+
+    def spec_null(self, d, topic, oracle):
         state = os.path.join(d, "null.state")
 
         def read_state():
@@ -263,24 +314,23 @@ class KsinkContenders:
         def started():
             return any(v[1] > 0 for v in read_state().values())
 
-        self.run_ksink(res, d, topic, oracle,
-                       "type = null\nnull.state = %s\nnull.fsync = false\n"
-                       % state, done, [state], started)
-        if res.error:
-            return
-        st = read_state()
-        bad = [p for p in oracle.count if st.get(p) !=
-               (oracle.next[p], oracle.count[p], oracle.bytes[p])]
-        res.ok = not bad and len(st) == len(oracle.count)
-        res.detail = ("records, bytes and next offset of every partition "
-                      "= oracle" if res.ok else
-                      "partitions %s differ: %s vs oracle %s" % (
-                          bad, st, {p: (oracle.next[p], oracle.count[p],
-                                        oracle.bytes[p]) for p in bad}))
+        def check(res):
+            st = read_state()
+            bad = [p for p in oracle.count if st.get(p) !=
+                   (oracle.next[p], oracle.count[p], oracle.bytes[p])]
+            if not bad and len(st) == len(oracle.count):
+                return True, ("records, bytes and next offset of every "
+                              "partition = oracle")
+            return False, "partitions %s differ: %s vs oracle %s" % (
+                bad, st, {p: (oracle.next[p], oracle.count[p],
+                              oracle.bytes[p]) for p in bad})
 
-    def c_file(self, res, d, topic, oracle):
+        return SinkSpec("type = null\nnull.state = %s\nnull.fsync = false\n"
+                        % state, done, started, [state], check)
+
+    def spec_file(self, d, topic, oracle, connector="bench"):
         out = os.path.join(d, "out.log")
-        manifest = os.path.join(d, "ksink-bench.manifest")
+        manifest = os.path.join(d, "ksink-%s.manifest" % connector)
 
         def offsets():
             return manifest_offsets(manifest, topic)
@@ -292,18 +342,17 @@ class KsinkContenders:
         def started():
             return os.path.exists(out) and os.path.getsize(out) > 0
 
-        self.run_ksink(res, d, topic, oracle,
-                       "type = file\nfile.path = %s\nfile.format = value\n"
-                       % out, done, [manifest], started)
-        if res.error:
-            return
-        res.ok, res.detail = check_lines(oracle, out)
-        if res.ok and offsets() != oracle.next:
-            res.ok = False
-            res.detail = "manifest offsets %s, oracle %s" % (
-                offsets(), oracle.next)
+        def check(res):
+            ok, detail = check_lines(oracle, out)
+            if ok and offsets() != oracle.next:
+                return False, "manifest offsets %s, oracle %s" % (
+                    offsets(), oracle.next)
+            return ok, detail
 
-    def c_sqlite(self, res, d, topic, oracle, upsert=False):
+        return SinkSpec("type = file\nfile.path = %s\nfile.format = value\n"
+                        % out, done, started, [manifest], check)
+
+    def spec_sqlite(self, d, topic, oracle, upsert=False):
         db = os.path.join(d, "bench.db")
 
         def done():
@@ -313,22 +362,19 @@ class KsinkContenders:
         def started():
             return bool(sqlite_offsets(db, "ksink_offsets", topic))
 
+        def check(res):
+            ok, detail = check_sqlite(oracle, db, upsert)
+            st = sqlite_offsets(db, "ksink_offsets", topic)
+            if ok and st != oracle.next:
+                return False, "ksink_offsets %s, oracle %s" % (st,
+                                                               oracle.next)
+            return ok, detail
+
         body = "type = sqlite\nsqlite.path = %s\n" % db
         if upsert:
             body += "sqlite.init = %s\nsqlite.statement = %s\n" % (
                 UPSERT_INIT, UPSERT_STATEMENT)
-        self.run_ksink(res, d, topic, oracle, body, done,
-                       [db, db + "-wal"], started)
-        if res.error:
-            return
-        res.ok, res.detail = check_sqlite(oracle, db, upsert)
-        st = sqlite_offsets(db, "ksink_offsets", topic)
-        if res.ok and st != oracle.next:
-            res.ok = False
-            res.detail = "ksink_offsets %s, oracle %s" % (st, oracle.next)
-
-    def c_sqlite_upsert(self, res, d, topic, oracle):
-        self.c_sqlite(res, d, topic, oracle, upsert=True)
+        return SinkSpec(body, done, started, [db, db + "-wal"], check)
 
     def start_nginx(self, d):
         port = free_port()
@@ -362,8 +408,9 @@ class KsinkContenders:
         if not nginx.wait(20):
             nginx.stop()
         res.extra["receiver_cpu"] = nginx.cpu
+        res.note = "nginx CPU %.1f s" % nginx.cpu
 
-    def c_http(self, res, d, topic, oracle):
+    def spec_http(self, d, topic, oracle):
         nginx, port, prefix = self.start_nginx(d)
         ledger = os.path.join(d, "ledger.db")
         access = os.path.join(prefix, "access.log")
@@ -379,28 +426,29 @@ class KsinkContenders:
         def started():
             return bool(log.follow())
 
-        try:
-            self.run_ksink(res, d, topic, oracle,
-                           "type = http\nhttp.url = http://127.0.0.1:%d/"
-                           "ingest\nhttp.state.path = %s\n" % (port, ledger),
-                           done, [ledger, ledger + "-wal"], started)
-        finally:
+        def close(res):
             self.stop_nginx(res, nginx)
-        if res.error:
-            return
-        problems, requests, bad_status = check_access_log(
-            oracle, topic, os.path.join(prefix, "access.log"))
-        st = sqlite_offsets(ledger, "ksink_offsets", topic)
-        if st != oracle.next:
-            problems.append("ledger offsets %s, oracle %s" % (st,
-                                                              oracle.next))
-        res.ok = not problems
-        res.extra["requests"] = requests
-        res.detail = ("%d requests; records per partition, offset ranges "
+
+        def check(res):
+            problems, requests, bad_status = check_access_log(
+                oracle, topic, access)
+            res.note += "; %d requests, %.0f records each" % (
+                requests, oracle.total / requests if requests else 0)
+            st = sqlite_offsets(ledger, "ksink_offsets", topic)
+            if st != oracle.next:
+                problems.append("ledger offsets %s, oracle %s" % (
+                    st, oracle.next))
+            res.extra["requests"] = res.extra.get("requests", 0) + requests
+            detail = ("%d requests; records per partition, offset ranges "
                       "without overlap and ledger offsets = oracle"
-                      % requests if res.ok else "; ".join(problems[:3]))
-        if bad_status:
-            res.detail += "; %d requests answered other than 204" % (
-                bad_status)
-        res.note = "nginx CPU %.1f s; %d requests, %.0f records each" % (
-            nginx.cpu, requests, oracle.total / requests if requests else 0)
+                      % requests if not problems else
+                      "; ".join(problems[:3]))
+            if bad_status:
+                detail += "; %d requests answered other than 204" % (
+                    bad_status)
+            return not problems, detail
+
+        return SinkSpec("type = http\nhttp.url = http://127.0.0.1:%d/ingest\n"
+                        "http.state.path = %s\n" % (port, ledger), done,
+                        started, [ledger, ledger + "-wal"], check,
+                        close=close)

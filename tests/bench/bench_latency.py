@@ -392,10 +392,10 @@ class LatencyContenders:
         return argv + ["-I"]
 
     def run_ksink(self, res, d, topic, oracle, body, done, artefacts,
-                  started, progress=None):
+                  started, progress=None, more=()):
         if self.latency is None:
             return super().run_ksink(res, d, topic, oracle, body, done,
-                                     artefacts, started, progress)
+                                     artefacts, started, progress, more)
         return self.latency_ksink(res, d, topic, oracle, body)
 
     def latency_reader(self, body, d, topic):

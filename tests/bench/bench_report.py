@@ -320,6 +320,8 @@ def update_readme(readme, tab, tgt, mach):
 
 def chart(bench, sizes, res_dir):
     gp = shutil.which(bench.gnuplot)
+    if not sizes:
+        return                  # no main table (a run of the scale part)
     if gp is None:
         say("gnuplot not found: no chart")
         return

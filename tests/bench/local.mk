@@ -25,6 +25,7 @@ EXTRA_DIST += tests/bench/README.md tests/bench/bench.py \
 	tests/bench/bench_ksink.py tests/bench/bench_connect.py \
 	tests/bench/bench_pg.py tests/bench/bench_report.py \
 	tests/bench/bench_limits.py \
+	tests/bench/bench_scale.py \
 	tests/bench/bench_latency.py \
 	tests/bench/install-deps.sh \
 	tests/bench/pom.xml tests/bench/pom-jdbc.xml \

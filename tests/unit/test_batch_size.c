@@ -2,7 +2,7 @@
 /*
  * tests/unit/test_batch_size.c - how many records a batch may hold
  * (src/batch.c, ks_batch_size_*): fixed without batch.adaptive; adaptive,
- * from a quarter of batch.max.records up to it while commits dominate
+ * from KS_BATCH_START up to batch.max.records while commits dominate
  * full batches, and back down when they no longer do.
  */
 #include "config.h"
@@ -24,31 +24,29 @@ test_fixed(void **state)
 	int i;
 
 	(void)state;
-	ks_batch_size_init(&bs, 5000, 0);
-	assert_int_equal(bs.limit, 5000);
+	ks_batch_size_init(&bs, 20000, 0);
+	assert_int_equal(bs.limit, 20000);
 	for (i = 0; i < 10; i++) {
-		assert_int_equal(ks_batch_size_adapt(&bs, 5000, 1000, 900), 0);
-		assert_int_equal(ks_batch_size_adapt(&bs, 5000, 1000, 1), 0);
+		assert_int_equal(ks_batch_size_adapt(&bs, 20000, 1000, 900),
+		    0);
+		assert_int_equal(ks_batch_size_adapt(&bs, 20000, 1000, 1), 0);
 	}
-	assert_int_equal(bs.limit, 5000);
+	assert_int_equal(bs.limit, 20000);
 }
 
-/* Commits that cost a third or more of full batches: doubling up to the
- * maximum, and no further. */
+/* Commits that cost a third or more of full batches: doubling from
+ * KS_BATCH_START up to the maximum, and no further. */
 static void
 test_grows_while_commit_dominates(void **state)
 {
 	struct ks_batch_size bs;
-	int64_t want[] = { 20000, 40000, 50000, 50000 };
+	int64_t want[] = { 10000, 20000, 40000, 50000, 50000 };
 	size_t i;
 
 	(void)state;
 	ks_batch_size_init(&bs, 50000, 1);
-	assert_int_equal(bs.limit, 12500);
-	assert_int_equal(bs.floor, 12500);
-	ks_batch_size_init(&bs, 40000, 1);
-	assert_int_equal(bs.limit, 10000);
-	bs.max = 50000;
+	assert_int_equal(bs.limit, KS_BATCH_START);
+	assert_int_equal(bs.floor, KS_BATCH_START);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		ks_batch_size_adapt(&bs, (size_t)bs.limit, 3000, 1000);
 		assert_int_equal(bs.limit, want[i]);
@@ -79,39 +77,40 @@ test_shrinks_to_floor(void **state)
 	int i;
 
 	(void)state;
-	ks_batch_size_init(&bs, 40000, 1);
+	ks_batch_size_init(&bs, 20000, 1);
 	for (i = 0; i < 3; i++)
 		ks_batch_size_adapt(&bs, (size_t)bs.limit, 2, 1);
-	assert_int_equal(bs.limit, 40000);
-	assert_int_equal(ks_batch_size_adapt(&bs, 40000, 1000, 99), 1);
 	assert_int_equal(bs.limit, 20000);
+	assert_int_equal(ks_batch_size_adapt(&bs, 20000, 1000, 99), 1);
+	assert_int_equal(bs.limit, 10000);
 	/* Between a tenth and a third, or not full: it stays. */
-	assert_int_equal(ks_batch_size_adapt(&bs, 20000, 1000, 200), 0);
+	assert_int_equal(ks_batch_size_adapt(&bs, 10000, 1000, 200), 0);
 	assert_int_equal(ks_batch_size_adapt(&bs, 100, 1000, 500), 0);
 	ks_batch_size_adapt(&bs, 100, 1000, 0);
-	assert_int_equal(bs.limit, 10000);
+	assert_int_equal(bs.limit, 5000);
 	ks_batch_size_adapt(&bs, 100, 1000, 0);
-	assert_int_equal(bs.limit, 10000);
+	assert_int_equal(bs.limit, 5000);
 }
 
-/* Small maxima: at most 3 records never adapt; a step of no measurable
- * time changes nothing. */
+/* A maximum of KS_BATCH_START or less is fixed, as configured; a step of
+ * no measurable time changes nothing. */
 static void
 test_small_and_unmeasured(void **state)
 {
 	struct ks_batch_size bs;
 
 	(void)state;
-	ks_batch_size_init(&bs, 3, 1);
-	assert_int_equal(bs.limit, 3);
-	ks_batch_size_adapt(&bs, 3, 10, 9);
-	assert_int_equal(bs.limit, 3);
-	ks_batch_size_init(&bs, 4, 1);
-	assert_int_equal(bs.limit, 1);
-	assert_int_equal(ks_batch_size_adapt(&bs, 1, 0, 0), 0);
-	ks_batch_size_adapt(&bs, 1, 10, 9);
-	ks_batch_size_adapt(&bs, 2, 10, 9);
-	assert_int_equal(bs.limit, 4);
+	ks_batch_size_init(&bs, 200, 1);
+	assert_int_equal(bs.limit, 200);
+	ks_batch_size_adapt(&bs, 200, 10, 9);
+	assert_int_equal(bs.limit, 200);
+	ks_batch_size_init(&bs, KS_BATCH_START, 1);
+	ks_batch_size_adapt(&bs, KS_BATCH_START, 10, 9);
+	assert_int_equal(bs.limit, KS_BATCH_START);
+	ks_batch_size_init(&bs, KS_BATCH_START + 1, 1);
+	assert_int_equal(ks_batch_size_adapt(&bs, KS_BATCH_START, 0, 0), 0);
+	ks_batch_size_adapt(&bs, KS_BATCH_START, 10, 9);
+	assert_int_equal(bs.limit, KS_BATCH_START + 1);
 }
 
 int

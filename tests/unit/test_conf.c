@@ -742,7 +742,7 @@ test_kafka_properties_ok(void **state)
 	rd_kafka_conf_t *rkc;
 	char buf[256];
 	size_t len;
-	int reset = -1;
+	int reset = -1, i;
 
 	(void)state;
 	parse(&p,
@@ -778,6 +778,55 @@ test_kafka_properties_ok(void **state)
 	assert_string_equal(buf, "1048576");
 	rd_kafka_conf_destroy(rkc);
 	done(&p);
+
+	/* A Fetch of partitions with nothing new holds back the others
+	 * for fetch.wait.max.ms: ksink's default is 100 ms, not 500; a
+	 * connector may set its own. */
+	parse(&p, "[connector a]\n[connector b]\n"
+	    "kafka.fetch.wait.max.ms = 250\n");
+	for (i = 0; i < 2; i++) {
+		rkc = ks_consumer_conf(p.conf, section(p.conf,
+		    KS_SEC_CONNECTOR, i == 0 ? "a" : "b"), &reset, &p.errs);
+		assert_non_null(rkc);
+		len = sizeof(buf);
+		assert_int_equal(rd_kafka_conf_get(rkc, "fetch.wait.max.ms",
+		    buf, &len), RD_KAFKA_CONF_OK);
+		assert_string_equal(buf, i == 0 ? "100" : "250");
+		rd_kafka_conf_destroy(rkc);
+	}
+	done(&p);
+
+	/* The prefetch bounds are one budget shared by the connectors, a
+	 * quarter each at least; a connector's own setting wins. */
+	for (i = 0; i < 4; i++) {
+		static const char *const confs[] = {
+			"[connector a]\n",
+			"[connector a]\n[connector b]\n",
+			"[connector a]\n[connector b]\n[connector c]\n"
+			    "[connector d]\n[connector e]\n",
+			"[connector a]\nkafka.queued.min.messages = 1000\n"
+			    "[connector b]\n",
+		};
+		static const char *const want[][2] = {
+			{ "30000", "8192" }, { "15000", "4096" },
+			{ "7500", "2048" }, { "1000", "4096" },
+		};
+
+		parse(&p, confs[i]);
+		rkc = ks_consumer_conf(p.conf, section(p.conf,
+		    KS_SEC_CONNECTOR, "a"), &reset, &p.errs);
+		assert_non_null(rkc);
+		len = sizeof(buf);
+		assert_int_equal(rd_kafka_conf_get(rkc, "queued.min.messages",
+		    buf, &len), RD_KAFKA_CONF_OK);
+		assert_string_equal(buf, want[i][0]);
+		len = sizeof(buf);
+		assert_int_equal(rd_kafka_conf_get(rkc,
+		    "queued.max.messages.kbytes", buf, &len), RD_KAFKA_CONF_OK);
+		assert_string_equal(buf, want[i][1]);
+		rd_kafka_conf_destroy(rkc);
+		done(&p);
+	}
 
 	/* Defaults: group ksink-NAME, the forced settings, earliest. */
 	parse(&p, "[connector name]\n");

@@ -346,9 +346,9 @@ test_group_per_connector(void **state)
 
 /*
  * batch.adaptive: with a commit that costs 40 ms and writes that cost
- * nothing, full batches grow from a quarter of batch.max.records to all
- * of it; with writes that cost 100 ms and a cheap commit they stay at a
- * quarter.  Every record is applied once either way.
+ * nothing, full batches grow from KS_BATCH_START (5000) to
+ * batch.max.records; with writes that cost 300 ms and a cheap commit they
+ * stay at 5000.  Every record is applied once either way.
  */
 static void
 run_adaptive(struct env *e, int per_partition, const char *extra,
@@ -377,10 +377,10 @@ test_batch_adaptive(void **state)
 {
 	struct ks_worker_stats s;
 
-	run_adaptive(*state, 2000, "batch.max.records = 2000\n"
-	    "scripted.commit.sleep.ms = 40\n", 2000, &s);
-	expect(*state, s.batches <= 8, "costly commits: %llu batches for "
-	    "6000 records", (unsigned long long)s.batches);
+	run_adaptive(*state, 6000, "batch.max.records = 20000\n"
+	    "scripted.commit.sleep.ms = 40\n", 20000, &s);
+	expect(*state, s.batches <= 5, "costly commits: %llu batches for "
+	    "18000 records", (unsigned long long)s.batches);
 }
 
 static void
@@ -388,10 +388,10 @@ test_batch_adaptive_costly_writes(void **state)
 {
 	struct ks_worker_stats s;
 
-	run_adaptive(*state, 600, "batch.max.records = 1200\n"
-	    "scripted.sleep.ms = 100\n", 300, &s);
-	expect(*state, s.batches >= 6, "costly writes: %llu batches for "
-	    "1800 records", (unsigned long long)s.batches);
+	run_adaptive(*state, 3000, "batch.max.records = 20000\n"
+	    "scripted.sleep.ms = 300\n", 5000, &s);
+	expect(*state, s.batches >= 2, "costly writes: %llu batches for "
+	    "9000 records", (unsigned long long)s.batches);
 }
 
 int
