@@ -72,6 +72,7 @@ CORE_UNIT_TESTS = \
 	tests/unit/test_batch_size \
 	tests/unit/test_cjson \
 	tests/unit/test_conf \
+	tests/unit/test_consumer_conf \
 	tests/unit/test_convert \
 	tests/unit/test_options \
 	tests/unit/test_retry \
@@ -97,9 +98,13 @@ tests_unit_test_batch_size_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_cjson_SOURCES = tests/unit/test_cjson.c
 tests_unit_test_cjson_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_cjson_LDADD = $(CORE_TEST_LDADD)
-tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
+tests_unit_test_conf_SOURCES = tests/unit/test_conf.c tests/unit/conf-fx.h
 tests_unit_test_conf_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_consumer_conf_SOURCES = tests/unit/test_consumer_conf.c \
+	tests/unit/conf-fx.h
+tests_unit_test_consumer_conf_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
+tests_unit_test_consumer_conf_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_convert_SOURCES = tests/unit/test_convert.c
 tests_unit_test_convert_CPPFLAGS = $(CORE_TEST_CPPFLAGS)
 tests_unit_test_convert_LDADD = $(CORE_TEST_LDADD)
