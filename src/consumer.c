@@ -106,7 +106,7 @@ set_one(rd_kafka_conf_t *rkc, const struct ks_conf *conf,
  * its connectors: each connector's consumer has a queue of its own, and
  * four connectors with the whole budget each took 121 to 137 MiB on
  * topics of 3 to 48 partitions, with a quarter each 86 to 96 MiB at the
- * same speed (tests/bench/README.md, the scale part).  A share is never
+ * same speed (tests/bench/ANALYSIS.md, the scale part).  A share is never
  * below a quarter of the budget: below a few thousand records the
  * connector waits on the fetcher more often.
  */
@@ -166,7 +166,7 @@ ks_consumer_conf(const struct ks_conf *conf, const struct ks_section *conn,
 	 * that became fetchable meanwhile wait that long with an empty
 	 * queue: with the default 500 ms the worker stalled for about a
 	 * second in a run out of four or five on topics of 3 to 48
-	 * partitions (tests/bench/README.md, the scale part).  100 ms, as
+	 * partitions (tests/bench/ANALYSIS.md, the scale part).  100 ms, as
 	 * batch.max.ms, bounds that wait; a caught-up connector then asks
 	 * each broker ten times a second instead of twice. */
 	SET("fetch.wait.max.ms", "100");

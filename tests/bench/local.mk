@@ -20,7 +20,8 @@ BENCH_ARGS =
 SCRIPT_TESTS += tests/bench/latency-math.test
 EXTRA_DIST += tests/bench/test_bench_latency.py
 
-EXTRA_DIST += tests/bench/README.md tests/bench/bench.py \
+EXTRA_DIST += tests/bench/README.md tests/bench/ANALYSIS.md \
+	tests/bench/bench.py \
 	tests/bench/bench_harness.py tests/bench/bench_kcat.py \
 	tests/bench/bench_ksink.py tests/bench/bench_connect.py \
 	tests/bench/bench_pg.py tests/bench/bench_report.py \
