@@ -126,7 +126,7 @@ const struct ksink_option ks_options_connector[] = {
 	    "more of each full batch's step (an fsync, a round trip), and "
 	    "shrink back when it takes less than a tenth.  false: every "
 	    "full batch holds batch.max.records." },
-	{ .name = "batch.max.bytes", .type = KSINK_OPT_INT, .def = "16777216",
+	{ .name = "batch.max.bytes", .type = KSINK_OPT_INT, .def = "8388608",
 	  .min = 1024, .max = 1073741824,
 	  .doc = "Most bytes of keys and values in one batch.  A single "
 	    "record larger than this forms a batch of its own." },

@@ -581,8 +581,8 @@ def latency_notes(bench):
            % a.latency_transactions)
     settings = ("; ksink settings beyond its defaults: %s" % ", ".join(
         "`%s = %s`" % kv for kv in a.set)) if a.set else \
-        "; ksink at its default settings (batch.max.ms 100, " \
-        "batch.max.records 5000)"
+        "; ksink at its default settings (batch.max.ms 100: at this " \
+        "rate batches are cut by time, not by size)"
     return ("From produce (the record's CreateTime, set when "
             "tests/kafka/txproducer hands it to librdkafka) to applied "
             "(first seen in the sink's committed offsets, polled every "
