@@ -33,7 +33,8 @@ EXTRA_DIST += tests/bench/README.md tests/bench/ANALYSIS.md \
 	tests/bench/nginx.conf.in tests/bench/kcat-sqlite.awk \
 	tests/bench/kcat-psql.awk \
 	tests/bench/results/latest.md tests/bench/results/latest.tsv \
-	tests/bench/results/latest.png
+	tests/bench/results/latest.png \
+	tests/bench/results/latest-scale.png
 
 # The limits of the systems the SQLite and HTTP sinks write to
 # (tests/bench/bench_limits.py): built for make bench only.
