@@ -17,7 +17,6 @@
 void	 ks_util_errf(char *errbuf, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 int64_t	 ks_util_now_ms(void);	/* monotonic: durations */
-int64_t	 ks_util_now_us(void);	/* the same in microseconds */
 int64_t	 ks_util_wall_ms(void);	/* realtime: when */
 void	 ks_util_sleep_ms(int64_t ms);
 int	 ks_util_parse_int(const char *s, int64_t *out);
